@@ -1,0 +1,3 @@
+"""Captionist: captions and tags a local photo and video library."""
+
+APP_NAME = "Captionist"

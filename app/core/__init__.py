@@ -1,0 +1,1 @@
+"""Qt-free domain layer: library, storage, media, jobs. Never imports PySide6."""

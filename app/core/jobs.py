@@ -1,0 +1,143 @@
+"""The persistent job queue (caption jobs today).
+
+The queue lives in the database so it survives crashes: a worker claims a job by
+flipping it to "running" in one statement, and `recover_interrupted` puts jobs a
+dead worker left running back in the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects.sqlite import insert
+
+from app.core.storage.db import Database, now
+from app.core.storage.schema import Job
+
+CAPTION = "caption"
+OPEN_STATES = ("queued", "running")
+PRIORITY_BACKGROUND = 0
+PRIORITY_USER = 100  # "Caption this": ahead of everything the scanner queued
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    item_id: int | None
+    attempts: int
+    params: dict[str, Any] | None
+
+
+def enqueue(
+    conn: Connection,
+    item_ids: Iterable[int],
+    *,
+    kind: str = CAPTION,
+    priority: int = PRIORITY_BACKGROUND,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Queue a job per item; an item that already has an open job keeps one, and
+    its priority is raised if this request is more urgent."""
+    ids = list(item_ids)
+    if not ids:
+        return
+    stamp = now()
+    rows = [
+        dict(
+            kind=kind,
+            item_id=i,
+            priority=priority,
+            state="queued",
+            attempts=0,
+            params=params,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        for i in ids
+    ]
+    conn.execute(insert(Job).on_conflict_do_nothing(), rows)
+    for chunk in _chunks(ids, 500):
+        conn.execute(
+            update(Job)
+            .where(
+                Job.kind == kind,
+                Job.state == "queued",
+                Job.item_id.in_(chunk),
+                Job.priority < priority,
+            )
+            .values(priority=priority, params=params, updated_at=stamp)
+        )
+
+
+class JobQueue:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def enqueue(self, item_ids: Iterable[int], **kwargs: Any) -> None:
+        with self._db.write() as conn:
+            enqueue(conn, item_ids, **kwargs)
+
+    def claim_next(self, kind: str = CAPTION) -> ClaimedJob | None:
+        """Atomically take the most urgent queued job (highest priority, then oldest)."""
+        next_id = (
+            select(Job.id)
+            .where(Job.state == "queued", Job.kind == kind)
+            .order_by(Job.priority.desc(), Job.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        stamp = now()
+        stmt = (
+            update(Job)
+            .where(Job.id == next_id)
+            .values(state="running", attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp)
+            .returning(Job.id, Job.kind, Job.item_id, Job.attempts, Job.params)
+        )
+        with self._db.write() as conn:
+            row = conn.execute(stmt).first()
+        return ClaimedJob(*row) if row else None
+
+    def finish(self, job_id: int, *, error: str | None = None) -> None:
+        stamp = now()
+        with self._db.write() as conn:
+            conn.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state="failed" if error else "done",
+                    last_error=error,
+                    finished_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+
+    def cancel(self, item_ids: Sequence[int] | None = None, kind: str = CAPTION) -> int:
+        """Cancel queued jobs (of these items, or all). Running jobs finish."""
+        stmt = update(Job).where(Job.state == "queued", Job.kind == kind)
+        if item_ids is not None:
+            stmt = stmt.where(Job.item_id.in_(item_ids))
+        with self._db.write() as conn:
+            return conn.execute(stmt.values(state="cancelled", updated_at=now())).rowcount
+
+    def recover_interrupted(self) -> int:
+        """Requeue jobs left "running" by a worker that died (call with no worker alive)."""
+        with self._db.write() as conn:
+            return conn.execute(
+                update(Job).where(Job.state == "running").values(state="queued", updated_at=now())
+            ).rowcount
+
+    def counts(self, kind: str = CAPTION) -> dict[str, int]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(Job.state, func.count()).where(Job.kind == kind).group_by(Job.state)
+            ).all()
+        return {state: n for state, n in rows}
+
+
+def _chunks(seq: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]

@@ -1,0 +1,1 @@
+"""The photo library: roots, scanning, file identity, folder watching."""

@@ -1,0 +1,148 @@
+"""The library facade used by the CLI and the GUI: roots, scans, status.
+
+Removing a folder never deletes what the user wrote: its items are marked missing
+(and come back with their captions if the folder is added again) unless the
+caller asks to purge.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.core.jobs import JobQueue
+from app.core.library.reconcile import ScanReport
+from app.core.library.roots import RootInfo, is_within, load_roots
+from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
+from app.core.settings import Settings
+from app.core.storage.db import Database, now
+from app.core.storage.schema import Root
+
+
+class LibraryError(Exception):
+    """A request the library cannot carry out, with a user-facing reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryStatus:
+    items: int
+    photos: int
+    videos: int
+    captioned: int
+    queued: int
+    running: int
+    errors: int
+    missing: int
+
+
+class Library:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = Settings(db)
+        self.jobs = JobQueue(db)
+        self.indexer = Indexer(db, self.settings)
+
+    # -- roots ----------------------------------------------------------------------
+    def add_root(self, path: str | os.PathLike[str] | bytes) -> RootInfo:
+        """Add a folder (idempotent). A folder inside an existing root is already in
+        the library; a folder that contains existing roots absorbs them."""
+        raw = os.path.realpath(os.fsencode(path))
+        if not os.path.isdir(raw):
+            raise LibraryError(f"not a folder: {os.fsdecode(raw)}")
+        with self.db.write() as conn:
+            roots = load_roots(conn, enabled_only=False)
+            for root in roots:
+                if root.path == raw or is_within(raw, root.path):
+                    conn.exec_driver_sql("UPDATE roots SET enabled = 1 WHERE id = ?", (root.id,))
+                    return root
+            root_id = conn.exec_driver_sql(
+                "INSERT INTO roots (path, enabled, added_at, watch_state) VALUES (?, 1, ?, 'off')",
+                (raw, now()),
+            ).lastrowid
+            for inner in roots:
+                if is_within(inner.path, raw):
+                    conn.exec_driver_sql(
+                        "UPDATE media_items SET root_id = ? WHERE root_id = ?", (root_id, inner.id)
+                    )
+                    conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (inner.id,))
+        assert root_id is not None
+        return RootInfo(root_id, raw, os.path.basename(raw) or raw)
+
+    def remove_root(self, root_id: int, *, purge: bool = False) -> None:
+        with self.db.write() as conn:
+            if purge:
+                conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (root_id,))
+                return
+            conn.exec_driver_sql(
+                "UPDATE roots SET enabled = 0, watch_state = 'off' WHERE id = ?", (root_id,)
+            )
+            conn.exec_driver_sql(
+                "UPDATE media_items SET state = 'missing' WHERE root_id = ?", (root_id,)
+            )
+            conn.exec_driver_sql(
+                "UPDATE jobs SET state = 'cancelled' WHERE state = 'queued' AND item_id IN "
+                "(SELECT id FROM media_items WHERE root_id = ?)",
+                (root_id,),
+            )
+
+    def roots(self) -> list[Root]:
+        with self.db.session() as session:
+            return list(session.scalars(select(Root).where(Root.enabled).order_by(Root.path)))
+
+    def root_for_path(self, path: bytes) -> RootInfo | None:
+        with self.db.read() as conn:
+            roots = load_roots(conn)
+        matches = [r for r in roots if is_within(path, r.path)]
+        return max(matches, key=lambda r: len(r.path), default=None)
+
+    def set_watch_state(self, root_id: int, state: str, note: str | None = None) -> None:
+        with self.db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE roots SET watch_state = ?, watch_note = ? WHERE id = ?",
+                (state, note, root_id),
+            )
+
+    # -- scanning ---------------------------------------------------------------------
+    def scan(
+        self,
+        root_id: int,
+        *,
+        should_stop: Callable[[], bool] = never_stop,
+        progress: Progress = no_progress,
+    ) -> ScanReport:
+        return self.indexer.scan_root(root_id, should_stop=should_stop, progress=progress)
+
+    def purge_missing(self) -> int:
+        """Forget missing items for good (their captions go too): explicit only."""
+        with self.db.write() as conn:
+            return conn.exec_driver_sql("DELETE FROM media_items WHERE state = 'missing'").rowcount
+
+    # -- status -----------------------------------------------------------------------
+    def status(self) -> LibraryStatus:
+        with self.db.read() as conn:
+            row = conn.exec_driver_sql(
+                """SELECT
+                     count(*) FILTER (WHERE state != 'missing'),
+                     count(*) FILTER (WHERE state != 'missing' AND kind = 'photo'),
+                     count(*) FILTER (WHERE state != 'missing' AND kind = 'video'),
+                     count(*) FILTER (WHERE state != 'missing' AND EXISTS (
+                         SELECT 1 FROM captions c WHERE c.item_id = media_items.id
+                         AND c.keyframe_id IS NULL)),
+                     count(*) FILTER (WHERE state = 'error'),
+                     count(*) FILTER (WHERE state = 'missing')
+                   FROM media_items"""
+            ).one()
+        counts = self.jobs.counts()
+        return LibraryStatus(
+            items=row[0],
+            photos=row[1],
+            videos=row[2],
+            captioned=row[3],
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0),
+            errors=row[4],
+            missing=row[5],
+        )

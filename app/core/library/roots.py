@@ -1,0 +1,68 @@
+"""Library roots (the folders the user added) and paths' place among them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class RootInfo:
+    id: int
+    path: bytes
+    label: bytes  # the root's own folder name: the start of every item's "folder" text
+
+
+def load_roots(conn: Connection, *, enabled_only: bool = True) -> list[RootInfo]:
+    sql = "SELECT id, path FROM roots" + (" WHERE enabled" if enabled_only else "")
+    return [
+        RootInfo(row[0], row[1], os.path.basename(row[1]) or row[1])
+        for row in conn.exec_driver_sql(sql)
+    ]
+
+
+def root_for(path: bytes, roots: list[RootInfo]) -> RootInfo | None:
+    """The root a path lies in (the deepest, should roots ever nest)."""
+    best: RootInfo | None = None
+    for root in roots:
+        if is_within(path, root.path) and (best is None or len(root.path) > len(best.path)):
+            best = root
+    return best
+
+
+def is_within(path: bytes, folder: bytes) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep.encode()) + os.sep.encode())
+
+
+def subtree_bounds(folder: bytes) -> tuple[bytes, bytes]:
+    """(low, high) such that low < path < high for exactly the paths below `folder`.
+
+    Paths are stored as bytes, so a range on the unique path index finds a subtree
+    without scanning the table.
+    """
+    sep = os.sep.encode()
+    prefix = folder.rstrip(sep) + sep
+    return prefix, prefix[:-1] + bytes([sep[0] + 1])
+
+
+def display_text(raw: bytes) -> str:
+    """Text for display and search; undecodable bytes become U+FFFD."""
+    return raw.decode("utf-8", "replace")
+
+
+def name_text(path: bytes) -> str:
+    return display_text(os.path.basename(path))
+
+
+def folder_text(path: bytes, root: RootInfo) -> str:
+    """ "Pictures/2024/Summer" for /home/u/Pictures/2024/Summer/a.jpg in root ~/Pictures.
+
+    Relative to the root (plus the root's own name) so that searching "home" or
+    "Users" does not match every file in the library.
+    """
+    parent = os.path.dirname(path)
+    rel = os.path.relpath(parent, root.path) if parent != root.path else b"."
+    joined = root.label if rel == b"." else os.path.join(root.label, rel)
+    return display_text(joined)

@@ -1,0 +1,293 @@
+"""Indexing: full scans of a root, change batches from the watcher, and probing.
+
+Indexing runs in two phases. Discovery (walk + stat + bulk insert) makes files
+appear in the library at close to the speed of a bare directory walk. Probing then
+reads each new or changed file's header (dimensions, date taken, duration, head/tail
+fingerprint) on a small thread pool, turns bad files into per-item errors, and
+queues caption jobs for the good ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from app.core import jobs
+from app.core.library.filetypes import media_kind
+from app.core.library.reconcile import (
+    KnownItem,
+    Reconciler,
+    ScanReport,
+    known_rows,
+)
+from app.core.library.roots import (
+    RootInfo,
+    folder_text,
+    is_within,
+    load_roots,
+    name_text,
+    root_for,
+    subtree_bounds,
+)
+from app.core.library.walk import FoundFile, WalkError, walk_media
+from app.core.media.probe import ProbeResult, probe
+from app.core.settings import Settings
+from app.core.storage.db import Database, now
+
+PROBE_BATCH = 64
+Progress = Callable[[str, int], None]  # (phase, count so far)
+
+
+def never_stop() -> bool:
+    return False
+
+
+def no_progress(_phase: str, _count: int) -> None:
+    pass
+
+
+@dataclass
+class FsChanges:
+    """What the watcher saw, coalesced: paths touched, removed, and moves (src, dst)."""
+
+    touched: set[bytes] = field(default_factory=set)
+    removed: set[bytes] = field(default_factory=set)
+    moved: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.touched or self.removed or self.moved)
+
+
+class Indexer:
+    def __init__(self, db: Database, settings: Settings, *, probe_workers: int = 2) -> None:
+        self._db = db
+        self._settings = settings
+        self._probe_workers = probe_workers
+
+    # -- full scans ---------------------------------------------------------------
+    def scan_root(
+        self,
+        root_id: int,
+        *,
+        should_stop: Callable[[], bool] = never_stop,
+        progress: Progress = no_progress,
+    ) -> ScanReport:
+        report = ScanReport()
+        with self._db.read() as conn:
+            roots = load_roots(conn)
+            known = {k.path: k for k in known_rows(conn, "root_id = ?", (root_id,))}
+        root = next((r for r in roots if r.id == root_id), None)
+        if root is None:
+            raise ValueError(f"no enabled library folder with id {root_id}")
+        reconciler = Reconciler(self._db, roots, report)
+        reconciler.could_vanish(known.values())
+        seen: set[bytes] = set()
+        unreadable: list[bytes] = []
+        for count, entry in enumerate(
+            walk_media(
+                root.path, skip_hidden=self._settings.get("skip_hidden"), should_stop=should_stop
+            ),
+            1,
+        ):
+            if isinstance(entry, WalkError):
+                report.add_error(entry.path, entry.reason)
+                unreadable.append(entry.path)
+                continue
+            seen.add(entry.path)
+            reconciler.seen(entry, known.get(entry.path))
+            if count % 1000 == 0:
+                progress("discovering", count)
+        if should_stop():
+            reconciler.flush()
+            return report
+        # A folder we could not read (or an unmounted drive) is not proof that its
+        # files are gone: only what a readable folder no longer lists is missing.
+        vanished = [
+            k
+            for path, k in known.items()
+            if path not in seen and not any(is_within(path, bad) for bad in unreadable)
+        ]
+        reconciler.finish(vanished)
+        self.probe_pending([root_id], report, should_stop=should_stop, progress=progress)
+        with self._db.write() as conn:
+            conn.exec_driver_sql("UPDATE roots SET last_scan_at = ? WHERE id = ?", (now(), root_id))
+        return report
+
+    # -- watcher batches ----------------------------------------------------------
+    def index_changes(
+        self, changes: FsChanges, *, should_stop: Callable[[], bool] = never_stop
+    ) -> ScanReport:
+        """Apply one coalesced batch of filesystem events."""
+        report = ScanReport()
+        with self._db.read() as conn:
+            roots = load_roots(conn)
+        touched = set(changes.touched)
+        removed = set(changes.removed)
+        for src, dst in changes.moved:
+            if not self._move_known(src, dst, roots, report):
+                touched.add(dst)
+                removed.add(src)
+        found: list[FoundFile] = []
+        for path in touched:
+            if os.path.isdir(path):
+                for entry in walk_media(path, skip_hidden=self._settings.get("skip_hidden")):
+                    if isinstance(entry, WalkError):
+                        report.add_error(entry.path, entry.reason)
+                    else:
+                        found.append(entry)
+            elif (item := _stat_media(path)) is not None:
+                found.append(item)
+            elif not os.path.lexists(path):
+                removed.add(path)
+        vanished = self._known_under(removed - {f.path for f in found})
+        reconciler = Reconciler(self._db, roots, report)
+        reconciler.could_vanish(vanished)
+        with self._db.read() as conn:
+            known = {k.path: k for k in _known_at(conn, [f.path for f in found])}
+        for item in found:
+            reconciler.seen(item, known.get(item.path))
+        reconciler.finish(vanished)
+        root_ids = {r.id for r in roots}
+        self.probe_pending(sorted(root_ids), report, should_stop=should_stop)
+        return report
+
+    def _move_known(
+        self, src: bytes, dst: bytes, roots: list[RootInfo], report: ScanReport
+    ) -> bool:
+        """Follow a file or folder rename inside the library. False if not applicable."""
+        dst_root = root_for(dst, roots)
+        if dst_root is None or root_for(src, roots) is None:
+            return False
+        low, high = subtree_bounds(src)
+        with self._db.write() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM media_items WHERE path = ?", (dst,)).first():
+                return False  # renamed over another library file: handle as change+removal
+            rows = conn.exec_driver_sql(
+                "SELECT id, path FROM media_items WHERE path = ? OR (path > ? AND path < ?)",
+                (src, low, high),
+            ).all()
+            for item_id, old in rows:
+                new = dst + old[len(src) :]
+                conn.exec_driver_sql(
+                    "UPDATE media_items SET path = ?, root_id = ?, name = ?, folder = ? WHERE id = ?",
+                    (new, dst_root.id, name_text(new), folder_text(new, dst_root), item_id),
+                )
+        report.moved += len(rows)
+        return bool(rows)
+
+    def _known_under(self, paths: Iterable[bytes]) -> list[KnownItem]:
+        items: dict[int, KnownItem] = {}
+        with self._db.read() as conn:
+            for path in paths:
+                if os.path.lexists(path):
+                    continue  # recreated since the event: the touched pass handles it
+                low, high = subtree_bounds(path)
+                for k in known_rows(conn, "path = ? OR (path > ? AND path < ?)", (path, low, high)):
+                    items[k.id] = k
+        return list(items.values())
+
+    # -- probing ------------------------------------------------------------------
+    def probe_pending(
+        self,
+        root_ids: Sequence[int],
+        report: ScanReport,
+        *,
+        should_stop: Callable[[], bool] = never_stop,
+        progress: Progress = no_progress,
+    ) -> None:
+        """Probe every item in state "new" under these roots; queue caption jobs."""
+        marks = ",".join("?" * len(root_ids))
+        with self._db.read() as conn:
+            pending = conn.exec_driver_sql(
+                f"SELECT id, path, kind, mtime_ns FROM media_items "
+                f"WHERE state = 'new' AND root_id IN ({marks}) ORDER BY id",
+                tuple(root_ids),
+            ).all()
+        auto_caption = self._settings.get("auto_caption")
+        with ThreadPoolExecutor(self._probe_workers, thread_name_prefix="probe") as pool:
+            for start in range(0, len(pending), PROBE_BATCH):
+                if should_stop():
+                    return
+                batch = pending[start : start + PROBE_BATCH]
+                results = list(pool.map(lambda row: probe(row[1], row[2], row[3]), batch))
+                self._store_probes(batch, results, report, auto_caption)
+                progress("probing", start + len(batch))
+
+    def _store_probes(
+        self,
+        batch: Sequence[tuple[int, bytes, str, int]],
+        results: list[ProbeResult],
+        report: ScanReport,
+        auto_caption: bool,
+    ) -> None:
+        good: list[int] = []
+        with self._db.write() as conn:
+            for (item_id, path, _kind, _mtime), result in zip(batch, results, strict=True):
+                if result.error and not os.path.lexists(path):
+                    state, error = "missing", None  # vanished mid-scan
+                    report.missing += 1
+                elif result.error:
+                    state, error = "error", result.error
+                    report.add_error(path, result.error)
+                else:
+                    state, error = "ok", None
+                    good.append(item_id)
+                conn.exec_driver_sql(
+                    """UPDATE media_items SET fingerprint = ?, width = ?, height = ?,
+                           duration = ?, taken_at = ?, state = ?, last_error = ?
+                       WHERE id = ? AND state = 'new'""",
+                    (
+                        result.fingerprint,
+                        result.width,
+                        result.height,
+                        result.duration,
+                        result.taken_at,
+                        state,
+                        error,
+                        item_id,
+                    ),
+                )
+            report.probed += len(batch)
+            if auto_caption and good:
+                jobs.enqueue(conn, _without_user_caption(conn, good))
+
+
+def _without_user_caption(conn: Connection, item_ids: list[int]) -> list[int]:
+    """Items whose caption is not the user's: a changed file the user captioned
+    keeps the user's caption and gets no job."""
+    marks = ",".join("?" * len(item_ids))
+    return [
+        row[0]
+        for row in conn.exec_driver_sql(
+            f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks}) AND NOT EXISTS (
+                    SELECT 1 FROM captions c WHERE c.item_id = m.id
+                    AND c.keyframe_id IS NULL AND c.source = 'user')""",
+            tuple(item_ids),
+        )
+    ]
+
+
+def _known_at(conn: Connection, paths: list[bytes]) -> list[KnownItem]:
+    out: list[KnownItem] = []
+    for start in range(0, len(paths), 500):
+        chunk = paths[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        out.extend(known_rows(conn, f"path IN ({marks})", tuple(chunk)))
+    return out
+
+
+def _stat_media(path: bytes) -> FoundFile | None:
+    kind = media_kind(path)
+    if kind is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    return FoundFile(path, kind, st.st_size, st.st_mtime_ns)

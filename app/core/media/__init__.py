@@ -1,0 +1,1 @@
+"""Reading media files: metadata probe, photo decode, video keyframes."""

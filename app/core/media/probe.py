@@ -1,0 +1,166 @@
+"""Cheap per-file metadata read at index time: dimensions, date taken, duration.
+
+The probe also proves the file is what its name says: a text file named .jpg, a
+truncated JPEG or a video with no picture gets a clear, per-item reason here, long
+before the captioner would trip over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from app.core.library.fingerprint import fingerprint
+from app.core.library.walk import describe_os_error
+
+# Refuse decompression bombs with a clear error rather than Pillow's warning; 300 MP
+# still admits the largest stitched panoramas people keep.
+MAX_PIXELS = 300_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+try:  # optional: HEIC/HEIF from phones
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the install
+    HEIF_SUPPORTED = False
+
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 36867
+TIFF_DATETIME = 306
+TIFF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    fingerprint: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    taken_at: str | None = None
+    error: str | None = None
+
+
+class ProbeError(Exception):
+    """A per-item problem with a user-facing reason."""
+
+
+def probe(path: bytes, kind: str, mtime_ns: int) -> ProbeResult:
+    """Read what the library shows about a file. Never raises for a bad file."""
+    try:
+        print_ = fingerprint(path)
+    except OSError as exc:
+        return ProbeResult(error=describe_os_error(exc))
+    try:
+        if os.path.getsize(path) == 0:
+            raise ProbeError("empty file (0 bytes)")
+        if kind == "photo":
+            width, height, taken, duration = *_probe_photo(path), None
+        else:
+            width, height, duration = _probe_video(path)
+            taken = None
+    except ProbeError as exc:
+        return ProbeResult(fingerprint=print_, error=str(exc))
+    except OSError as exc:
+        return ProbeResult(fingerprint=print_, error=describe_os_error(exc))
+    except Exception as exc:  # a decoder bug on one odd file must not stop a scan
+        return ProbeResult(fingerprint=print_, error=f"could not read the file ({exc!r})")
+    taken = taken or _local_iso(mtime_ns)
+    return ProbeResult(print_, width, height, duration, taken)
+
+
+def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
+    name = os.fsdecode(path).lower()
+    if name.endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
+        raise ProbeError("HEIC/HEIF photos need the optional pillow-heif package")
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            exif = im.getexif()
+            taken = _exif_datetime(exif)
+            if exif.get(TIFF_ORIENTATION) in (5, 6, 7, 8):  # rotated a quarter turn
+                width, height = height, width
+            _check_decodes(path, im)
+    except Image.DecompressionBombError as exc:
+        raise ProbeError(f"image too large to decode safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ProbeError("not an image Captionist can read (wrong extension or corrupt)") from exc
+    except (SyntaxError, ValueError, EOFError) as exc:
+        raise ProbeError(f"corrupt image ({exc})") from exc
+    except OSError as exc:
+        if isinstance(exc, PermissionError | FileNotFoundError):
+            raise
+        raise ProbeError(f"truncated or corrupt image ({exc})") from exc
+    if width * height > MAX_PIXELS:
+        raise ProbeError(f"image too large ({width}x{height} pixels)")
+    return width, height, taken
+
+
+def _check_decodes(path: bytes, im: Image.Image) -> None:
+    """Decode cheaply enough to catch truncation: JPEGs at 1/8 scale, PNGs by CRC."""
+    if im.format == "PNG":
+        with Image.open(path) as fresh:  # verify() must come straight after open()
+            fresh.verify()
+        return
+    im.draft("RGB", (256, 256))
+    im.load()
+
+
+def _exif_datetime(exif: Image.Exif) -> str | None:
+    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(TIFF_DATETIME)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return dt.datetime.strptime(raw.strip()[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _local_iso(mtime_ns: int) -> str:
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0).isoformat()
+
+
+def _probe_video(path: bytes) -> tuple[int, int, float]:
+    import cv2  # imported here: OpenCV costs ~0.2 s to import and photos never need it
+
+    with _opencv_path(path) as cv_path:
+        cap = cv2.VideoCapture(cv_path)
+        try:
+            if not cap.isOpened():
+                raise ProbeError("not a video Captionist can read (wrong extension or corrupt)")
+            width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+            frames = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+            ok, _frame = cap.read()
+            if not ok or width <= 0 or height <= 0:
+                raise ProbeError("no picture: the video has no decodable frames (audio only?)")
+            if int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) in (90, 270):
+                width, height = height, width
+        finally:
+            cap.release()
+    duration = frames / fps if fps > 0 and frames > 0 else 0.0
+    return width, height, round(duration, 3)
+
+
+@contextlib.contextmanager
+def _opencv_path(path: bytes) -> Iterator[str]:
+    """A str path OpenCV can open, even for names that are not valid UTF-8."""
+    text = os.fsdecode(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # OpenCV takes UTF-8 only; on Linux the open file's /proc path reaches it.
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    yield text

@@ -1,0 +1,137 @@
+"""Opening the library database: pragmas, migrations, sessions.
+
+SQLite in WAL mode lets the GUI, the scanner and the caption worker process read
+while one of them writes; `busy_timeout` makes a writer wait for the lock instead
+of failing at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS = "app.core.storage:migrations"
+
+
+def _apply_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # NORMAL is durable across app crashes in WAL mode; only a power cut can lose
+    # the last transactions, never corrupt the file.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+WRITE_OPTION = "captionist_write"
+
+
+def _begin(conn: Connection) -> None:
+    # Writers take the write lock up front (BEGIN IMMEDIATE): two writers that both
+    # started as readers could otherwise deadlock and fail with "database is locked".
+    # Readers use a deferred BEGIN so they never wait for a writer (WAL).
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def make_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _apply_pragmas)
+
+    # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    event.listen(engine, "begin", _begin)
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", str(engine.url))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, path: Path, revision: str = "head") -> None:
+    """Bring the schema to `revision`, backing up an existing library first.
+
+    A user's library must survive upgrades: if a migration fails, the copy taken
+    here is what they (or we) restore from.
+    """
+    current = current_revision(engine)
+    target = head_revision() if revision == "head" else revision
+    if current == target:
+        return
+    if current is not None and path.exists():
+        backup = path.with_name(f"{path.name}.before-{target}.bak")
+        with sqlite3.connect(path) as src, sqlite3.connect(backup) as dst:
+            src.backup(dst)
+    cfg = alembic_config(engine)
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+class Database:
+    """The library database: one engine, migrated on open, handing out sessions."""
+
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(path)
+        if migrate:
+            upgrade(self.engine, path)
+        self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        self._sessions = sessionmaker(self._writer, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM unit of work that may write: committed on success, else rolled back."""
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core connection holding the write lock, for bulk statements on hot paths."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A Core connection for reading; never blocks on a writer."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,8 @@
+"""Captionist launcher: no arguments opens the GUI, subcommands run headless."""
+
+import sys
+
+from app.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
