@@ -173,7 +173,8 @@ class Indexer:
             for item_id, old in rows:
                 new = dst + old[len(src) :]
                 conn.exec_driver_sql(
-                    "UPDATE media_items SET path = ?, root_id = ?, name = ?, folder = ? WHERE id = ?",
+                    "UPDATE media_items SET path = ?, root_id = ?, name = ?, folder = ? "
+                    "WHERE id = ?",
                     (new, dst_root.id, name_text(new), folder_text(new, dst_root), item_id),
                 )
         report.moved += len(rows)

@@ -1,0 +1,1 @@
+"""Qt glue without widgets: worker bridge, thumbnail service, watcher bridge."""

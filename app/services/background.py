@@ -1,0 +1,67 @@
+"""Running library work off the GUI thread.
+
+Workers get plain arguments and never touch widgets; their results come back to
+the GUI thread through a queued signal, where the caller updates the view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._fn = fn
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported to the user by the caller's on_error
+            log.exception("background task failed")
+            self._relay.failed.emit(str(exc) or exc.__class__.__name__)
+        else:
+            self._relay.done.emit(result)
+
+
+class Background(QObject):
+    """A small thread pool whose results arrive on the GUI thread."""
+
+    def __init__(self, parent: QObject | None = None, *, threads: int = 2) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._relays: set[_Relay] = set()
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        relay = _Relay()  # created here, so it lives in the GUI thread
+        self._relays.add(relay)
+        if on_done:
+            relay.done.connect(on_done)
+        if on_error:
+            relay.failed.connect(on_error)
+        relay.done.connect(lambda _r: self._relays.discard(relay))
+        relay.failed.connect(lambda _e: self._relays.discard(relay))
+        self._pool.start(_Task(fn, relay))
+
+    def wait(self, msecs: int = 2000) -> bool:
+        """Wait for running tasks (at shutdown). Queued ones are dropped."""
+        self._pool.clear()
+        return self._pool.waitForDone(msecs)

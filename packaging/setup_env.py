@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""One-step set-up for a fresh machine: the two commands in the README.
+
+    python3 packaging/setup_env.py run    # install into .venv and start Captionist
+    python3 packaging/setup_env.py test   # install with the dev extra and run all tests
+
+It creates a virtual environment in `.venv`, picks the llama.cpp build for this
+machine (CUDA when `nvcc` is on PATH, Metal on Apple Silicon, else CPU; an explicit
+CMAKE_ARGS wins), installs the project in editable mode and runs it. Standard
+library only: it must work before anything is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+PYTEST_NO_TESTS = 5
+
+
+def venv_python() -> Path:
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    return VENV / scripts / ("python.exe" if os.name == "nt" else "python")
+
+
+def llama_build_args() -> tuple[str, str]:
+    """(CMAKE_ARGS, human description) for llama-cpp-python's source build."""
+    if os.environ.get("CMAKE_ARGS"):
+        return os.environ["CMAKE_ARGS"], "as given in CMAKE_ARGS"
+    if shutil.which("nvcc"):
+        return "-DGGML_CUDA=on", "CUDA (nvcc found)"
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return "-DGGML_METAL=on", "Metal (Apple Silicon)"
+    return "", "CPU"
+
+
+def create_venv() -> None:
+    if venv_python().exists():
+        return
+    print(f"Creating a virtual environment in {VENV} …", flush=True)
+    try:
+        venv.create(VENV, with_pip=True)
+    except Exception as exc:  # noqa: BLE001 - we explain and stop
+        sys.exit(
+            f"Could not create a virtual environment ({exc}).\n"
+            "On Debian/Ubuntu install it first: sudo apt install python3-venv"
+        )
+
+
+def pip(*args: str, env: dict[str, str] | None = None) -> None:
+    cmd = [str(venv_python()), "-m", "pip", "--disable-pip-version-check", *args]
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def gpu_build_is_missing() -> bool:
+    code = "import llama_cpp, sys; sys.exit(0 if llama_cpp.llama_supports_gpu_offload() else 1)"
+    return subprocess.run([str(venv_python()), "-c", code], check=False).returncode != 0
+
+
+def install(extras: str) -> None:
+    cmake_args, build = llama_build_args()
+    print(f"Installing Captionist ({extras}); llama.cpp build: {build}. The first "
+          "install compiles llama.cpp, which takes several minutes.", flush=True)
+    env = dict(os.environ, CMAKE_ARGS=cmake_args) if cmake_args else None
+    pip("install", "--upgrade", "pip", "-q")
+    pip("install", "-e", f".[{extras}]", env=env)
+    if cmake_args and gpu_build_is_missing():
+        # pip reuses a cached CPU wheel of llama-cpp-python: rebuild it for the GPU.
+        pip("install", "--force-reinstall", "--no-deps", "--no-cache-dir",
+            "llama-cpp-python", env=env)
+
+
+def run_app(args: list[str]) -> int:
+    return subprocess.call([str(venv_python()), str(ROOT / "main.py"), *args], cwd=ROOT)
+
+
+def run_tests(args: list[str]) -> int:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    code = subprocess.call([str(venv_python()), "-m", "pytest", *args], cwd=ROOT, env=env)
+    if code == PYTEST_NO_TESTS:
+        print("pytest collected no tests: treating that as a failure.", file=sys.stderr)
+        return 1
+    return code
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    if sys.version_info < (3, 11):
+        sys.exit("Captionist needs Python 3.11 or newer.")
+    command, rest = sys.argv[1], sys.argv[2:]
+    create_venv()
+    if command == "run":
+        install("heic")
+        return run_app(rest)
+    install("dev,heic")
+    return run_tests(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

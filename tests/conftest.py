@@ -1,0 +1,39 @@
+"""Shared fixtures: a real library database in a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app.core.datadir import DataDir  # noqa: E402
+from app.core.library.library import Library  # noqa: E402
+from app.core.storage.db import Database  # noqa: E402
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> DataDir:
+    return DataDir.resolve(tmp_path / "data")
+
+
+@pytest.fixture
+def db(data_dir: DataDir) -> Iterator[Database]:
+    database = Database(data_dir.database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def library(db: Database) -> Library:
+    return Library(db)
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    return folder

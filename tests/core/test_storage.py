@@ -1,0 +1,167 @@
+"""Database set-up, migrations, caption history and the job queue."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.core.captions import CaptionStore
+from app.core.jobs import PRIORITY_USER, JobQueue
+from app.core.storage.db import Database, current_revision, head_revision, make_engine, upgrade
+from app.core.storage.schema import Base
+
+
+def add_item(db: Database, name: str = "a.jpg", *, root_path: bytes = b"/lib") -> int:
+    with db.write() as conn:
+        root = conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO roots (path, enabled, added_at) VALUES (?, 1, 0)", (root_path,)
+        )
+        root_id = conn.exec_driver_sql(
+            "SELECT id FROM roots WHERE path = ?", (root_path,)
+        ).scalar_one()
+        del root
+        return conn.exec_driver_sql(
+            """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
+                   added_at, state) VALUES (?, ?, ?, 'lib', 'photo', 1, 1, 0, 'ok')""",
+            (root_id, root_path + b"/" + name.encode(), name),
+        ).lastrowid
+
+
+def test_pragmas_wal_foreign_keys_busy_timeout(db: Database) -> None:
+    with db.read() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_new_database_is_at_head_and_matches_the_orm(db: Database) -> None:
+    assert current_revision(db.engine) == head_revision()
+    with db.read() as conn:
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+        for table in Base.metadata.tables.values():
+            assert table.name in tables
+            columns = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+            assert columns == {c.name for c in table.columns}, table.name
+
+
+def test_old_version_database_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """A library made by version 0001 (before the search index) upgrades, keeps its
+    captions, gets them indexed, and leaves a backup of the old file."""
+    path = tmp_path / "library.db"
+    engine = make_engine(path)
+    upgrade(engine, path, "0001")
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO roots (path, enabled, added_at) VALUES (?, 1, 0)", (b"/old",))
+        conn.execute(
+            """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
+                   added_at, state) VALUES (1, ?, 'beach.jpg', 'old', 'photo', 5, 5, 0, 'ok')""",
+            (b"/old/beach.jpg",),
+        )
+        conn.execute(
+            """INSERT INTO captions (item_id, text, tags, source, created_at)
+               VALUES (1, 'a lighthouse at dusk', '["sea"]', 'model', 0)"""
+        )
+    db = Database(path)
+    try:
+        assert current_revision(db.engine) == head_revision()
+        assert (tmp_path / f"library.db.before-{head_revision()}.bak").exists()
+        from app.core.search import search
+
+        hits = search(db, "lighthouse")
+        assert [h.path for h in hits] == ["/old/beach.jpg"]
+        assert CaptionStore(db).current(1).text == "a lighthouse at dusk"
+    finally:
+        db.close()
+
+
+def test_captions_are_history_updates_are_refused(db: Database) -> None:
+    item = add_item(db)
+    CaptionStore(db).add_model_caption(item, "first")
+    with pytest.raises(DBAPIError, match="captions are history"), db.write() as conn:
+        conn.exec_driver_sql("UPDATE captions SET text = 'overwritten'")
+
+
+def test_user_caption_beats_newer_model_caption(db: Database) -> None:
+    item = add_item(db)
+    store = CaptionStore(db)
+    model = store.add_model_caption(item, "a dog", ["dog"], model_id="m1", prompt_id="short")
+    user = store.add_user_caption(item, "Rex on the beach", ["rex", "beach"])
+    store.add_model_caption(item, "a brown dog", ["dog"], model_id="m1", prompt_id="short")
+    current = store.current(item)
+    assert current is not None and current.id == user.id and current.source == "user"
+    assert user.edited_from_id == model.id
+    assert [c.text for c in store.history(item)] == ["a brown dog", "Rex on the beach", "a dog"]
+
+
+def test_corrections_pair_model_output_with_users_latest_edit(db: Database) -> None:
+    store = CaptionStore(db)
+    corrected = add_item(db, "corrected.jpg")
+    untouched = add_item(db, "untouched.jpg")
+    from_scratch = add_item(db, "scratch.jpg")
+    model = store.add_model_caption(corrected, "a cat", ["cat"], prompt_id="short", model_id="m")
+    store.add_user_caption(corrected, "a tabby cat", ["cat"])
+    final = store.add_user_caption(corrected, "a tabby cat asleep", ["cat", "sleep"])
+    store.add_model_caption(untouched, "a tree")
+    store.add_user_caption(from_scratch, "written without any model caption")
+
+    pairs = store.corrections()
+    assert len(pairs) == 1
+    pair = pairs[0]
+    assert pair.item_id == corrected and pair.path == "/lib/corrected.jpg"
+    assert pair.model_caption.id == model.id and pair.user_caption.id == final.id
+    assert pair.prompt_id == "short" and pair.model_id == "m"
+
+
+def test_job_queue_priority_dedup_and_recovery(db: Database) -> None:
+    queue = JobQueue(db)
+    a, b, c = (add_item(db, f"{n}.jpg") for n in "abc")
+    queue.enqueue([a, b, c])
+    queue.enqueue([a, b])  # already queued: no duplicates
+    assert queue.counts() == {"queued": 3}
+    queue.enqueue([c], priority=PRIORITY_USER)  # "Caption this" jumps the queue
+    first = queue.claim_next()
+    assert first is not None and first.item_id == c and first.attempts == 1
+    second = queue.claim_next()
+    assert second is not None and second.item_id == a
+    # The worker dies with two jobs running: both go back to the queue.
+    assert queue.recover_interrupted() == 2
+    assert queue.counts() == {"queued": 3}
+    job = queue.claim_next()
+    assert job is not None and job.item_id == c and job.attempts == 2
+    queue.finish(job.id, error="model crashed")
+    assert queue.counts() == {"queued": 2, "failed": 1}
+    queue.enqueue([c])  # a failed job does not block a new one
+    assert queue.cancel([a, b, c]) == 3
+    assert queue.counts() == {"failed": 1, "cancelled": 3}
+
+
+def test_two_writers_wait_for_each_other_instead_of_failing(db: Database) -> None:
+    import threading
+
+    items = [add_item(db, f"{i}.jpg") for i in range(20)]
+    store = CaptionStore(db)
+    errors: list[BaseException] = []
+
+    def write(offset: int) -> None:
+        try:
+            other = Database(db.path)
+            for item in items:
+                CaptionStore(other).add_model_caption(item, f"caption {offset}")
+            other.close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for item in items:
+        store.add_user_caption(item, "mine")
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(store.current(i).text == "mine" for i in items)

@@ -1,0 +1,31 @@
+"""The layering from ARCHITECTURE.md, enforced on every test run.
+
+app.core and models never import Qt; models never imports app; ui -> services -> core.
+The contracts live in pyproject.toml ([tool.importlinter]).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_hold() -> None:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 3 kept, 0 broken" in result.stdout
+
+
+def test_core_runs_without_qt_installed_in_the_process() -> None:
+    """Importing the whole core in a fresh interpreter never loads PySide6."""
+    code = (
+        "import sys, app.cli, app.core.library.library, app.core.search, app.core.captions;"
+        "import app.core.library.watcher;"
+        "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -1,0 +1,42 @@
+"""The library window, offscreen: add a folder, items get indexed, search shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.core.captions import CaptionStore
+from app.core.datadir import DataDir
+from app.ui.main_window import MainWindow
+from tests.media_factory import write_photo
+
+
+def test_add_folder_then_search_as_you_type(qtbot: QtBot, data_dir: DataDir, tmp_path: Path) -> None:
+    photos = tmp_path / "Holiday"
+    write_photo(photos / "astronaut.jpg")
+    write_photo(photos / "coffee.png", "coffee")
+    window = MainWindow(data_dir)
+    qtbot.addWidget(window)
+    window.show()
+
+    window.add_folder(str(photos))
+    qtbot.waitUntil(lambda: window.folders.count() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: "2 items" in window.statusBar().currentMessage()
+                    or "2 new" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.folders.item(0).text() == "Holiday"
+
+    with window._library.db.read() as conn:
+        item_id = conn.exec_driver_sql(
+            "SELECT id FROM media_items WHERE name = 'coffee.png'"
+        ).scalar()
+    CaptionStore(window._library.db).add_user_caption(item_id, "espresso cup on a saucer")
+    qtbot.keyClicks(window.search_field, "espre")
+    qtbot.waitUntil(lambda: window.results.count() == 1, timeout=5_000)
+    assert window.results.item(0).text().startswith("coffee.png")
+    assert "«espresso»" in window.results.item(0).text()
+
+    window.search_field.setText("zebra")
+    qtbot.waitUntil(lambda: window.results.count() == 1
+                    and window.results.item(0).text().startswith("No matches"), timeout=5_000)
+    window.close()
