@@ -51,6 +51,12 @@ def search(
         return _filtered(conn, query, limit)
 
 
+def recent(db: Database, *, limit: int = 200) -> list[SearchHit]:
+    """The library newest first: what the window lists before anything is typed."""
+    with db.read() as conn:
+        return _filtered(conn, ParsedQuery(), limit)
+
+
 def _filters(query: ParsedQuery, params: dict[str, object]) -> str:
     sql = ""
     if query.kind:

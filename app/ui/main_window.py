@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryStatus
-from app.core.search import SearchHit, search
+from app.core.search import SearchHit, recent, search
 from app.core.storage.db import Database
 from app.services.background import Background
 
@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.results = QListWidget()
         self.results.setObjectName("results")
         self.results.setWordWrap(True)
+        self.results.setAlternatingRowColors(True)
+        self.results.setSpacing(2)
         self.results.itemActivated.connect(self._open_item)
         self.hint = QLabel(SEARCH_HELP)
         self.hint.setWordWrap(True)
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([280, 820])
         self.setCentralWidget(splitter)
         self.statusBar().showMessage("Loading library…")
+        self._run_search()
 
     # -- folders and scanning --------------------------------------------------------------
     def refresh(self) -> None:
@@ -164,14 +167,13 @@ class MainWindow(QMainWindow):
         self.hint.setVisible(not text)
         self._search_serial += 1
         serial = self._search_serial
-        self._background.run(
-            lambda: (
-                serial,
-                search(self._db, text, limit=200, as_you_type=True, highlight=("«", "»")),
-            ),
-            self._show_results,
-            self._show_error,
-        )
+
+        def find() -> tuple[int, list[SearchHit]]:
+            if not text.strip():
+                return serial, recent(self._db, limit=500)
+            return serial, search(self._db, text, limit=200, as_you_type=True, highlight=("«", "»"))
+
+        self._background.run(find, self._show_results, self._show_error)
 
     def _show_results(self, result: tuple[int, list[SearchHit]]) -> None:
         serial, hits = result
@@ -183,7 +185,9 @@ class MainWindow(QMainWindow):
             return
         for hit in hits:
             moment = f"  ▶ {hit.timestamp:.1f}s" if hit.timestamp is not None else ""
-            item = QListWidgetItem(f"{hit.name}{moment}\n{hit.snippet}")
+            matched_name_only = hit.snippet.replace("«", "").replace("»", "") == hit.name
+            detail = os.path.dirname(hit.path) if matched_name_only else hit.snippet
+            item = QListWidgetItem(f"{hit.name}{moment}\n{detail or 'no caption yet'}")
             item.setToolTip(hit.path)
             item.setData(PATH_ROLE, hit.path)
             self.results.addItem(item)

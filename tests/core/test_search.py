@@ -115,3 +115,12 @@ def test_any_text_is_a_valid_query(filled: Database, query: str) -> None:
     search(filled, query)
     search(filled, query, as_you_type=True)
     assert names(filled, "dog") == ["beach.jpg"]  # and the database is intact
+
+
+def test_recent_lists_present_items_newest_first(filled: Database) -> None:
+    from app.core.search import recent
+
+    assert [h.name for h in recent(filled)] == ["snow.jpg", "clip.mp4", "city.jpg", "beach.jpg"]
+    with filled.write() as conn:
+        conn.exec_driver_sql("UPDATE media_items SET state = 'missing' WHERE name = 'city.jpg'")
+    assert [h.name for h in recent(filled, limit=2)] == ["snow.jpg", "clip.mp4"]
