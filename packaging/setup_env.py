@@ -35,10 +35,20 @@ def llama_build_args() -> tuple[str, str]:
     if os.environ.get("CMAKE_ARGS"):
         return os.environ["CMAKE_ARGS"], "as given in CMAKE_ARGS"
     if shutil.which("nvcc"):
-        return "-DGGML_CUDA=on", "CUDA (nvcc found)"
+        if nvidia_gpu_present():
+            return "-DGGML_CUDA=on", "CUDA (nvcc and an NVIDIA GPU found)"
+        return "", "CPU (nvcc found, but no NVIDIA GPU is visible)"
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return "-DGGML_METAL=on", "Metal (Apple Silicon)"
     return "", "CPU"
+
+
+def nvidia_gpu_present() -> bool:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    listed = subprocess.run([smi, "-L"], capture_output=True, text=True, check=False)
+    return listed.returncode == 0 and "GPU" in listed.stdout
 
 
 def create_venv() -> None:
@@ -68,13 +78,22 @@ def install(extras: str) -> None:
     cmake_args, build = llama_build_args()
     print(f"Installing Captionist ({extras}); llama.cpp build: {build}. The first "
           "install compiles llama.cpp, which takes several minutes.", flush=True)
-    env = dict(os.environ, CMAKE_ARGS=cmake_args) if cmake_args else None
     pip("install", "--upgrade", "pip", "-q")
-    pip("install", "-e", f".[{extras}]", env=env)
-    if cmake_args and gpu_build_is_missing():
-        # pip reuses a cached CPU wheel of llama-cpp-python: rebuild it for the GPU.
-        pip("install", "--force-reinstall", "--no-deps", "--no-cache-dir",
-            "llama-cpp-python", env=env)
+    if not cmake_args:
+        pip("install", "-e", f".[{extras}]")
+        return
+    gpu_env = dict(os.environ, CMAKE_ARGS=cmake_args)
+    try:
+        pip("install", "-e", f".[{extras}]", env=gpu_env)
+        if gpu_build_is_missing():
+            # pip reused a cached CPU wheel of llama-cpp-python: rebuild it for the GPU.
+            pip("install", "--force-reinstall", "--no-deps", "--no-cache-dir",
+                "llama-cpp-python", env=gpu_env)
+    except subprocess.CalledProcessError:
+        print("The GPU build of llama.cpp failed; installing the CPU build instead. "
+              "Captioning works, only slower. Details are in the pip output above.",
+              file=sys.stderr, flush=True)
+        pip("install", "-e", f".[{extras}]")
 
 
 def run_app(args: list[str]) -> int:
