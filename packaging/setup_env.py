@@ -114,7 +114,7 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
         print(__doc__)
         return 2
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run by whatever python3 the user has
         sys.exit("Captionist needs Python 3.11 or newer.")
     command, rest = sys.argv[1], sys.argv[2:]
     create_venv()
