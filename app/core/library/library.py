@@ -11,15 +11,28 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from app.core.jobs import JobQueue
 from app.core.library.reconcile import ScanReport
-from app.core.library.roots import RootInfo, is_within, load_roots
+from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
 from app.core.settings import Settings
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Root
+
+
+def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
+    """Move a root's items under a new root that contains it: their folder text is
+    relative to the root, so it is recomputed (the search index follows)."""
+    items = conn.exec_driver_sql(
+        "SELECT id, path FROM media_items WHERE root_id = ?", (inner.id,)
+    ).all()
+    conn.exec_driver_sql(
+        "UPDATE media_items SET root_id = ?, folder = ? WHERE id = ?",
+        [(outer.id, folder_text(path, outer), item_id) for item_id, path in items],
+    )
+    conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (inner.id,))
 
 
 class LibraryError(Exception):
@@ -62,14 +75,12 @@ class Library:
                 "INSERT INTO roots (path, enabled, added_at, watch_state) VALUES (?, 1, ?, 'off')",
                 (raw, now()),
             ).lastrowid
+            assert root_id is not None
+            root = RootInfo(root_id, raw, os.path.basename(raw) or raw)
             for inner in roots:
                 if is_within(inner.path, raw):
-                    conn.exec_driver_sql(
-                        "UPDATE media_items SET root_id = ? WHERE root_id = ?", (root_id, inner.id)
-                    )
-                    conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (inner.id,))
-        assert root_id is not None
-        return RootInfo(root_id, raw, os.path.basename(raw) or raw)
+                    _absorb(conn, inner, root)
+        return root
 
     def remove_root(self, root_id: int, *, purge: bool = False) -> None:
         with self.db.write() as conn:

@@ -9,15 +9,15 @@ just vanished or was already missing.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from app.core.library.fingerprint import fingerprint
 from app.core.library.roots import RootInfo, display_text, folder_text, name_text, root_for
-from app.core.library.walk import FoundFile
+from app.core.library.walk import PERMISSION_DENIED, FoundFile
 from app.core.storage.db import Database, now
 
 INSERT_BATCH = 1000
@@ -56,9 +56,10 @@ class KnownItem:
     mtime_ns: int
     state: str
     fingerprint: str | None
+    last_error: str | None
 
 
-KNOWN_COLUMNS = "id, path, size, mtime_ns, state, fingerprint"
+KNOWN_COLUMNS = "id, path, size, mtime_ns, state, fingerprint, last_error"
 
 
 def known_rows(conn: Connection, where: str, params: tuple[object, ...]) -> list[KnownItem]:
@@ -80,25 +81,21 @@ class Reconciler:
         self.report = report
         self._writes: dict[str, list[tuple[object, ...]]] = defaultdict(list)
         self._buffered = 0
-        # New files whose size matches an item that may have vanished: they could be
-        # that item moved, which is only known once the pass has seen everything.
+        # New files whose size matches a known item: they could be that item moved
+        # (from this root, or from another one not rescanned yet), which is only known
+        # once the pass has seen everything.
         self._maybe_moved: list[FoundFile] = []
         with db.read() as conn:
-            self._missing_sizes = {
-                row[0]
-                for row in conn.exec_driver_sql(
-                    "SELECT DISTINCT size FROM media_items WHERE state = 'missing'"
-                )
+            self._known_sizes = {
+                row[0] for row in conn.exec_driver_sql("SELECT DISTINCT size FROM media_items")
             }
-        self._vanishable_sizes: set[int] = set()
-
-    def could_vanish(self, known: Iterable[KnownItem]) -> None:
-        """Declare known items that may turn out to be gone by the end of the pass."""
-        self._vanishable_sizes.update(k.size for k in known)
+        # Items that were gone and are back (returned in place, or moved back in):
+        # the caller re-queues the uncaptioned ones, whose jobs may have been cancelled.
+        self.back_ids: list[int] = []
 
     def seen(self, found: FoundFile, known: KnownItem | None) -> None:
         if known is None:
-            if found.size in self._missing_sizes or found.size in self._vanishable_sizes:
+            if found.size in self._known_sizes:
                 self._maybe_moved.append(found)
             else:
                 self._insert(found)
@@ -109,6 +106,12 @@ class Reconciler:
             self._update_changed(found, known)
         else:
             self.report.unchanged += 1
+            if known.state == "error" and known.last_error == PERMISSION_DENIED:
+                # chmod changes neither size nor mtime: try an unreadable file again.
+                self._write(
+                    "UPDATE media_items SET state = 'new', last_error = NULL WHERE id = ?",
+                    (known.id,),
+                )
 
     def finish(self, vanished: list[KnownItem]) -> None:
         """Match possible moves, insert the rest, mark what is gone as missing."""
@@ -143,14 +146,17 @@ class Reconciler:
             self.flush()
 
     def _move_candidates(self, vanished: list[KnownItem]) -> dict[int, list[KnownItem]]:
+        """Items a new file may be: vanished in this pass, already missing, or gone
+        from a root that has not been rescanned yet."""
         by_size: dict[int, list[KnownItem]] = defaultdict(list)
+        listed = {k.id for k in vanished}
         for k in vanished:
             by_size[k.size].append(k)
-        sizes = {f.size for f in self._maybe_moved} & self._missing_sizes
         with self._db.read() as conn:
-            for size in sizes:
-                for k in known_rows(conn, "state = 'missing' AND size = ?", (size,)):
-                    by_size[size].append(k)
+            for size in {f.size for f in self._maybe_moved}:
+                for k in known_rows(conn, "size = ?", (size,)):
+                    if k.id not in listed and (k.state == "missing" or not os.path.lexists(k.path)):
+                        by_size[size].append(k)
         return by_size
 
     def _match_move(
@@ -189,6 +195,8 @@ class Reconciler:
             ),
         )
         self.report.moved += 1
+        if origin.state == "missing":
+            self.back_ids.append(origin.id)
 
     def _update_changed(self, found: FoundFile, known: KnownItem) -> None:
         if (known.size, known.mtime_ns) == (found.size, found.mtime_ns):
@@ -196,6 +204,7 @@ class Reconciler:
                 f"UPDATE media_items SET state = {RESTORED_STATE} WHERE id = ?", (known.id,)
             )
             self.report.returned += 1
+            self.back_ids.append(known.id)
             return
         self._write(
             """UPDATE media_items SET size = ?, mtime_ns = ?, fingerprint = NULL,

@@ -84,7 +84,6 @@ class Indexer:
         if root is None:
             raise ValueError(f"no enabled library folder with id {root_id}")
         reconciler = Reconciler(self._db, roots, report)
-        reconciler.could_vanish(known.values())
         seen: set[bytes] = set()
         unreadable: list[bytes] = []
         for count, entry in enumerate(
@@ -112,6 +111,7 @@ class Indexer:
             if path not in seen and not any(is_within(path, bad) for bad in unreadable)
         ]
         reconciler.finish(vanished)
+        self._requeue_returned(reconciler.back_ids)
         self.probe_pending([root_id], report, should_stop=should_stop, progress=progress)
         with self._db.write() as conn:
             conn.exec_driver_sql("UPDATE roots SET last_scan_at = ? WHERE id = ?", (now(), root_id))
@@ -145,12 +145,12 @@ class Indexer:
                 removed.add(path)
         vanished = self._known_under(removed - {f.path for f in found})
         reconciler = Reconciler(self._db, roots, report)
-        reconciler.could_vanish(vanished)
         with self._db.read() as conn:
             known = {k.path: k for k in _known_at(conn, [f.path for f in found])}
         for item in found:
             reconciler.seen(item, known.get(item.path))
         reconciler.finish(vanished)
+        self._requeue_returned(reconciler.back_ids)
         root_ids = {r.id for r in roots}
         self.probe_pending(sorted(root_ids), report, should_stop=should_stop)
         return report
@@ -190,6 +190,26 @@ class Indexer:
                 for k in known_rows(conn, "path = ? OR (path > ? AND path < ?)", (path, low, high)):
                     items[k.id] = k
         return list(items.values())
+
+    def _requeue_returned(self, item_ids: list[int]) -> None:
+        """Queue items that came back without a caption: removing their folder, or
+        their going missing, may have cancelled the job they had."""
+        if not item_ids or not self._settings.get("auto_caption"):
+            return
+        with self._db.write() as conn:
+            for start in range(0, len(item_ids), 500):
+                chunk = item_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                uncaptioned = [
+                    row[0]
+                    for row in conn.exec_driver_sql(
+                        f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks})
+                            AND m.state = 'ok' AND NOT EXISTS (SELECT 1 FROM captions c
+                                WHERE c.item_id = m.id AND c.keyframe_id IS NULL)""",
+                        tuple(chunk),
+                    )
+                ]
+                jobs.enqueue(conn, uncaptioned)
 
     # -- probing ------------------------------------------------------------------
     def probe_pending(

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from app.core.library.filetypes import is_hidden_or_system, media_kind
 
+# Not a problem with the file itself: a rescan tries such files again.
+PERMISSION_DENIED = "permission denied"
+
 
 @dataclass(frozen=True, slots=True)
 class FoundFile:
@@ -31,12 +34,11 @@ class WalkError:
 
 def describe_os_error(exc: OSError) -> str:
     """A short, user-facing reason for an OS error."""
-    reason = exc.strerror or exc.__class__.__name__
     if isinstance(exc, PermissionError):
-        return f"permission denied ({reason})"
+        return PERMISSION_DENIED
     if isinstance(exc, FileNotFoundError):
         return "file vanished while being read"
-    return reason
+    return exc.strerror or exc.__class__.__name__
 
 
 def walk_media(
@@ -100,8 +102,7 @@ def _visit(
     except FileNotFoundError:
         if entry.is_symlink():
             yield WalkError(entry.path, "broken link: the file it points to does not exist")
-        else:
-            yield WalkError(entry.path, "file vanished while being read")
+        # else: deleted since the folder was listed; it is simply not there (missing).
         return
     except OSError as exc:
         yield WalkError(entry.path, describe_os_error(exc))

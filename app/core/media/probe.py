@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ from app.core.library.walk import describe_os_error
 # still admits the largest stitched panoramas people keep.
 MAX_PIXELS = 300_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow warns between 1x and 2x the limit; we refuse those ourselves right after
+# reading the header, before any pixel is decoded, so the warning is only noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 try:  # optional: HEIC/HEIF from phones
     import pillow_heif
@@ -82,7 +86,9 @@ def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            exif = im.getexif()
+            if width * height > MAX_PIXELS:  # before anything decodes pixels
+                raise ProbeError(f"image too large ({width}x{height} pixels)")
+            exif = _header_exif(im)
             taken = _exif_datetime(exif)
             if exif.get(TIFF_ORIENTATION) in (5, 6, 7, 8):  # rotated a quarter turn
                 width, height = height, width
@@ -97,9 +103,18 @@ def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
         if isinstance(exc, PermissionError | FileNotFoundError):
             raise
         raise ProbeError(f"truncated or corrupt image ({exc})") from exc
-    if width * height > MAX_PIXELS:
-        raise ProbeError(f"image too large ({width}x{height} pixels)")
     return width, height, taken
+
+
+def _header_exif(im: Image.Image) -> Image.Exif:
+    """EXIF without decoding pixels: PNG's getexif() loads the whole image to look
+    for an eXIf chunk after the pixel data; the header's copy is enough for us."""
+    if im.format != "PNG":
+        return im.getexif()
+    exif = Image.Exif()
+    if raw := im.info.get("exif"):
+        exif.load(raw)
+    return exif
 
 
 def _check_decodes(path: bytes, im: Image.Image) -> None:
