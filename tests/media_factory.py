@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,9 @@ from PIL import Image
 from skimage import data
 
 REAL_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat")
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 36867
+EXIF_ORIENTATION = 0x0112
 
 
 def real_photo(name: str = "astronaut") -> np.ndarray:
@@ -16,22 +21,53 @@ def real_photo(name: str = "astronaut") -> np.ndarray:
     return getattr(data, name)()
 
 
-def write_photo(path: Path, name: str = "astronaut", *, size: tuple[int, int] | None = None,
-                exif_datetime: str | None = None, **save: object) -> Path:
+def write_photo(
+    path: Path,
+    name: str = "astronaut",
+    *,
+    size: tuple[int, int] | None = None,
+    exif_datetime: str | None = None,
+    orientation: int | None = None,
+    **save: object,
+) -> Path:
+    """A real photo at `path` (format from the extension), optionally with EXIF
+    DateTimeOriginal ("YYYY:MM:DD HH:MM:SS") and an EXIF orientation (1-8)."""
     image = Image.fromarray(real_photo(name))
     if size:
         image = image.resize(size)
-    if exif_datetime:
+    if exif_datetime or orientation:
         exif = Image.Exif()
-        exif.get_ifd(0x8769)[36867] = exif_datetime
-        save["exif"] = exif
+        if exif_datetime:
+            exif.get_ifd(EXIF_IFD)[EXIF_DATETIME_ORIGINAL] = exif_datetime
+        if orientation:
+            exif[EXIF_ORIENTATION] = orientation
+        # Bytes, not the Exif object: Pillow's PNG writer silently drops an Exif
+        # object whose only tags sit in the EXIF sub-IFD (the object is "empty").
+        save["exif"] = exif.tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, **save)
     return path
 
 
-def write_video(path: Path, *, seconds: float = 2.0, fps: int = 10, size: tuple[int, int] = (160, 120),
-                cuts: tuple[float, ...] = ()) -> Path:
+def write_animated_gif(path: Path, *, frames: int = 4, size: tuple[int, int] = (64, 48)) -> Path:
+    """A real animated GIF: the same photo in a few tints, 100 ms a frame, looping."""
+    base = np.asarray(Image.fromarray(real_photo("chelsea")).resize(size), dtype=np.int16)
+    images = [
+        Image.fromarray(np.clip(base + 40 * i - 60, 0, 255).astype(np.uint8)) for i in range(frames)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return path
+
+
+def write_video(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    size: tuple[int, int] = (160, 120),
+    cuts: tuple[float, ...] = (),
+) -> Path:
     """An MJPG .avi (or mp4v .mp4) with a solid colour per scene, changing at `cuts`."""
     import cv2
 
@@ -46,4 +82,52 @@ def write_video(path: Path, *, seconds: float = 2.0, fps: int = 10, size: tuple[
         cv2.putText(frame, f"{t:.1f}", (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255))
         writer.write(frame)
     writer.release()
+    return path
+
+
+# -- deliberately bad files -------------------------------------------------------------
+
+
+def write_truncated(path: Path, source: Path, *, keep: float = 0.5) -> Path:
+    """The first `keep` fraction of a real file: a download or copy cut short."""
+    raw = source.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * keep)])
+    return path
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def write_png_header(
+    path: Path, width: int, height: int, *, bit_depth: int = 1, colour_type: int = 0
+) -> Path:
+    """A tiny PNG (valid signature and chunk CRCs) whose header claims width x height:
+    the shape of a decompression bomb without the megabytes."""
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
+    return path
+
+
+def write_bmp_header(path: Path, width: int, height: int) -> Path:
+    """A 1-bit BMP whose header claims width x height, followed by 1 KB of pixels."""
+    row = (width + 31) // 32 * 4
+    palette = b"\0\0\0\0\xff\xff\xff\0"
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 1, 0, row * height, 2835, 2835, 0, 0)
+    header = b"BM" + struct.pack("<IHHI", offset + row * height, 0, 0, offset)
+    path.write_bytes(header + info + palette + b"\0" * 1024)
+    return path
+
+
+def write_gif_header(path: Path, width: int, height: int) -> Path:
+    """A GIF whose screen and single frame claim width x height, with 2 bytes of data."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    path.write_bytes(screen + frame + b";")
     return path

@@ -49,7 +49,9 @@ def test_scan_prints_counts_and_errors_and_exits_zero(
     assert status["photos"] == 3 and status["videos"] == 1
 
 
-def test_unusable_arguments_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unusable_arguments_exit_nonzero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["--data-dir", str(tmp_path / "d"), "scan", str(tmp_path / "nope")])
     assert code == 2
     assert "not a folder" in capsys.readouterr().err
@@ -79,7 +81,9 @@ def test_search_json_fields(tree: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and len(hits) == 1
     assert {"path", "snippet", "score", "timestamp"} <= hits[0].keys()
     assert hits[0]["path"].endswith("clip.avi") and hits[0]["timestamp"] == 1.5
-    code, out = run(capsys, "--data-dir", str(data), "search", "astronaut", "--json", "--limit", "5")
+    code, out = run(
+        capsys, "--data-dir", str(data), "search", "astronaut", "--json", "--limit", "5"
+    )
     (hit,) = json.loads(out)
     assert hit["timestamp"] is None and "[astronaut]" in hit["snippet"]
     code, out = run(capsys, "--data-dir", str(data), "search", "zebra")
@@ -89,7 +93,10 @@ def test_search_json_fields(tree: Path, tmp_path: Path, capsys: pytest.CaptureFi
 def test_main_py_runs_as_a_program(tree: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "main.py", "--data-dir", str(tmp_path / "d"), "scan", str(tree)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "4 new" in result.stdout

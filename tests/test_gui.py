@@ -12,7 +12,9 @@ from app.ui.main_window import MainWindow
 from tests.media_factory import write_photo
 
 
-def test_add_folder_then_search_as_you_type(qtbot: QtBot, data_dir: DataDir, tmp_path: Path) -> None:
+def test_add_folder_then_search_as_you_type(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path
+) -> None:
     photos = tmp_path / "Holiday"
     write_photo(photos / "astronaut.jpg")
     write_photo(photos / "coffee.png", "coffee")
@@ -22,8 +24,13 @@ def test_add_folder_then_search_as_you_type(qtbot: QtBot, data_dir: DataDir, tmp
 
     window.add_folder(str(photos))
     qtbot.waitUntil(lambda: window.folders.count() == 1, timeout=10_000)
-    qtbot.waitUntil(lambda: "2 items" in window.statusBar().currentMessage()
-                    or "2 new" in window.statusBar().currentMessage(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: (
+            "2 items" in window.statusBar().currentMessage()
+            or "2 new" in window.statusBar().currentMessage()
+        ),
+        timeout=10_000,
+    )
     assert window.folders.item(0).text() == "Holiday"
 
     with window._library.db.read() as conn:
@@ -37,6 +44,10 @@ def test_add_folder_then_search_as_you_type(qtbot: QtBot, data_dir: DataDir, tmp
     assert "«espresso»" in window.results.item(0).text()
 
     window.search_field.setText("zebra")
-    qtbot.waitUntil(lambda: window.results.count() == 1
-                    and window.results.item(0).text().startswith("No matches"), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.results.count() == 1 and window.results.item(0).text().startswith("No matches")
+        ),
+        timeout=5_000,
+    )
     window.close()

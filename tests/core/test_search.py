@@ -14,14 +14,38 @@ from tests.core.test_storage import add_item
 def filled(db: Database) -> Database:
     store = CaptionStore(db)
     rows = [
-        ("beach.jpg", "photo", "2023-07-01T10:00:00", "a dog running on the beach at sunset",
-         ["dog", "beach"], "model"),
-        ("city.jpg", "photo", "2024-05-10T20:00:00", "city lights at night with red cars",
-         ["city", "night"], "model"),
-        ("snow.jpg", "photo", "2024-12-24T09:00:00", "a snowy mountain cabin, café sign",
-         ["snow", "sunset"], "user"),
-        ("clip.mp4", "video", "2024-06-01T12:00:00", "a family picnic in the park",
-         ["family"], "model"),
+        (
+            "beach.jpg",
+            "photo",
+            "2023-07-01T10:00:00",
+            "a dog running on the beach at sunset",
+            ["dog", "beach"],
+            "model",
+        ),
+        (
+            "city.jpg",
+            "photo",
+            "2024-05-10T20:00:00",
+            "city lights at night with red cars",
+            ["city", "night"],
+            "model",
+        ),
+        (
+            "snow.jpg",
+            "photo",
+            "2024-12-24T09:00:00",
+            "a snowy mountain cabin, café sign",
+            ["snow", "sunset"],
+            "user",
+        ),
+        (
+            "clip.mp4",
+            "video",
+            "2024-06-01T12:00:00",
+            "a family picnic in the park",
+            ["family"],
+            "model",
+        ),
     ]
     for name, kind, taken, text, tags, source in rows:
         item = add_item(db, name)
@@ -107,9 +131,33 @@ def test_user_edit_is_searchable_and_replaces_old_words(filled: Database) -> Non
 
 @pytest.mark.parametrize(
     "query",
-    ['"', '""', "(", ")", "*", "-", "OR", "AND NOT", "NOT", "a OR", "'; DROP TABLE captions; --",
-     "🙂🎉", "tag:", "type:", "after:yesterday", "name:*", "x" * 5000, "NEAR(a b)", "a:b:c",
-     "\x00", "col:\"unterminated", "^dog", "dog +beach", "{dog}", "c++"],
+    [
+        '"',
+        '""',
+        "(",
+        ")",
+        "*",
+        "-",
+        "OR",
+        "AND NOT",
+        "NOT",
+        "a OR",
+        "'; DROP TABLE captions; --",
+        "🙂🎉",
+        "tag:",
+        "type:",
+        "after:yesterday",
+        "name:*",
+        "x" * 5000,
+        "NEAR(a b)",
+        "a:b:c",
+        "\x00",
+        'col:"unterminated',
+        "^dog",
+        "dog +beach",
+        "{dog}",
+        "c++",
+    ],
 )
 def test_any_text_is_a_valid_query(filled: Database, query: str) -> None:
     search(filled, query)

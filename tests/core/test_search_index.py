@@ -88,8 +88,12 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
             with db.write() as conn:
                 conn.exec_driver_sql(
                     "UPDATE media_items SET path = ?, name = ?, folder = ? WHERE id = ?",
-                    (f"/lib/moved/{item}-{_step}.jpg".encode(), f"moved{_step}.jpg", "lib/moved",
-                     item),
+                    (
+                        f"/lib/moved/{item}-{_step}.jpg".encode(),
+                        f"moved{_step}.jpg",
+                        "lib/moved",
+                        item,
+                    ),
                 )
         elif op == "missing":
             with db.write() as conn:

@@ -41,7 +41,9 @@ def test_pragmas_wal_foreign_keys_busy_timeout(db: Database) -> None:
 def test_new_database_is_at_head_and_matches_the_orm(db: Database) -> None:
     assert current_revision(db.engine) == head_revision()
     with db.read() as conn:
-        tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         for table in Base.metadata.tables.values():
             assert table.name in tables
             columns = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}

@@ -1,0 +1,360 @@
+"""Rescans: what changed on disk since the last scan, and what happens to the item rows,
+their captions (and the user's words in particular) and caption jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.core.captions import CaptionStore
+from app.core.library.library import Library
+from app.core.library.reconcile import ScanReport
+from app.core.library.roots import RootInfo
+from app.core.storage.db import Database
+from tests.core.scan_support import (
+    caption_count,
+    copy_preserving,
+    finish_all_jobs,
+    fs,
+    item_at,
+    item_by_id,
+    items,
+    jobs_by_item,
+)
+from tests.media_factory import write_photo, write_video
+
+
+@dataclass
+class Scanned:
+    library: Library
+    db: Database
+    root: RootInfo
+    folder: Path
+    files: dict[str, Path]
+    captions: CaptionStore
+
+    def id(self, name: str) -> int:
+        return item_at(self.db, self.files[name]).id
+
+    def rescan(self) -> ScanReport:
+        return self.library.scan(self.root.id)
+
+
+@pytest.fixture
+def scanned(library: Library, db: Database, photo_dir: Path) -> Scanned:
+    """A scanned folder of photos and a video (all different sizes), caption jobs done."""
+    files = {
+        "a.jpg": write_photo(photo_dir / "a.jpg", "astronaut", size=(64, 64)),
+        "b.png": write_photo(photo_dir / "b.png", "coffee", size=(48, 32)),
+        "c.jpg": write_photo(photo_dir / "sub" / "c.jpg", "chelsea", size=(40, 30)),
+        "d.avi": write_video(photo_dir / "d.avi", seconds=1.0),
+        "bad.jpg": photo_dir / "bad.jpg",
+    }
+    files["bad.jpg"].write_text("not a photo")
+    root = library.add_root(photo_dir)
+    report = library.scan(root.id)
+    assert report.new == len(files) and len(report.errors) == 1
+    assert finish_all_jobs(library) == len(files) - 1
+    return Scanned(library, db, root, photo_dir, files, CaptionStore(db))
+
+
+def _rewrite(path: Path, photo: str, size: tuple[int, int]) -> None:
+    """New content at the same path, with a clearly later modification time."""
+    before = path.stat().st_mtime
+    write_photo(path, photo, size=size)
+    os.utime(path, (before + 100, before + 100))
+
+
+def test_unchanged_rescan(scanned: Scanned) -> None:
+    before = items(scanned.db)
+
+    report = scanned.rescan()
+
+    assert (report.new, report.changed, report.moved, report.missing, report.returned) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert report.unchanged == len(scanned.files)
+    assert (report.probed, report.errors) == (0, [])
+    assert items(scanned.db) == before
+    assert jobs_by_item(scanned.db) == {}
+
+
+def test_modified_file_is_reprobed_and_recaptioned(scanned: Scanned) -> None:
+    item_id = scanned.id("a.jpg")
+    scanned.captions.add_model_caption(item_id, "an astronaut in a white suit")
+    _rewrite(scanned.files["a.jpg"], "rocket", (80, 50))
+
+    report = scanned.rescan()
+
+    assert (report.changed, report.probed, report.new, report.moved, report.missing) == (
+        1,
+        1,
+        0,
+        0,
+        0,
+    )
+    assert report.unchanged == len(scanned.files) - 1
+    item = item_at(scanned.db, scanned.files["a.jpg"])
+    assert (item.id, item.state, item.width, item.height) == (item_id, "ok", 80, 50)
+    assert item.size == scanned.files["a.jpg"].stat().st_size
+    assert jobs_by_item(scanned.db) == {item_id: 1}
+    assert [c.text for c in scanned.captions.history(item_id)] == ["an astronaut in a white suit"]
+
+
+def test_modified_file_keeps_the_users_caption_and_gets_no_job(scanned: Scanned) -> None:
+    item_id = scanned.id("a.jpg")
+    scanned.captions.add_model_caption(item_id, "an astronaut in a white suit")
+    scanned.captions.add_user_caption(item_id, "Eileen Collins, STS-93")
+    _rewrite(scanned.files["a.jpg"], "rocket", (80, 50))
+
+    report = scanned.rescan()
+
+    assert (report.changed, report.probed) == (1, 1)
+    assert (item_at(scanned.db, scanned.files["a.jpg"]).width, jobs_by_item(scanned.db)) == (
+        80,
+        {},
+    )
+    current = scanned.captions.current(item_id)
+    assert current is not None
+    assert (current.source, current.text) == ("user", "Eileen Collins, STS-93")
+
+
+def test_fixed_bad_file_is_reprobed(scanned: Scanned) -> None:
+    item_id = scanned.id("bad.jpg")
+    _rewrite(scanned.files["bad.jpg"], "cat", (30, 20))
+
+    report = scanned.rescan()
+
+    assert (report.changed, report.errors) == (1, [])
+    item = item_at(scanned.db, scanned.files["bad.jpg"])
+    assert (item.id, item.state, item.last_error, item.width) == (item_id, "ok", None, 30)
+    assert jobs_by_item(scanned.db) == {item_id: 1}
+
+
+def _caption_both(scanned: Scanned, item_id: int) -> None:
+    scanned.captions.add_model_caption(item_id, "a cup of coffee")
+    scanned.captions.add_user_caption(item_id, "my morning flat white")
+
+
+def _assert_captions_kept(scanned: Scanned, item_id: int) -> None:
+    history = scanned.captions.history(item_id)
+    assert [(c.source, c.text) for c in history] == [
+        ("user", "my morning flat white"),
+        ("model", "a cup of coffee"),
+    ]
+    current = scanned.captions.current(item_id)
+    assert current is not None and current.text == "my morning flat white"
+
+
+@pytest.mark.parametrize(
+    ("destination", "folder_text"),
+    [
+        ("renamed.png", "photos"),
+        ("sub/b.png", "photos/sub"),
+        ("new folder/2024/b.png", "photos/new folder/2024"),
+    ],
+    ids=["rename", "into-subfolder", "into-new-folders"],
+)
+def test_moved_file_keeps_its_item_and_captions(
+    scanned: Scanned, destination: str, folder_text: str
+) -> None:
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    target = scanned.folder / destination
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(scanned.files["b.png"], target)
+
+    report = scanned.rescan()
+
+    assert (report.moved, report.new, report.missing, report.changed) == (1, 0, 0, 0)
+    item = item_at(scanned.db, target)
+    assert (item.id, item.state, item.name, item.folder) == (
+        item_id,
+        "ok",
+        os.path.basename(destination),
+        folder_text,
+    )
+    assert fs(scanned.files["b.png"]) not in items(scanned.db)
+    _assert_captions_kept(scanned, item_id)
+    assert jobs_by_item(scanned.db) == {}
+
+
+@pytest.mark.parametrize("order", ["source-root-first", "destination-root-first"])
+def test_file_moved_across_roots_keeps_its_item_and_captions(
+    library: Library, db: Database, tmp_path: Path, order: str
+) -> None:
+    source = write_photo(tmp_path / "Camera" / "b.png", "coffee", size=(48, 32))
+    write_photo(tmp_path / "Camera" / "other.jpg", size=(30, 30))
+    write_photo(tmp_path / "Archive" / "old.jpg", "cat", size=(30, 20))
+    camera, archive = library.add_root(tmp_path / "Camera"), library.add_root(tmp_path / "Archive")
+    library.scan(camera.id)
+    library.scan(archive.id)
+    finish_all_jobs(library)
+    scanned = Scanned(library, db, camera, tmp_path / "Camera", {"b.png": source}, CaptionStore(db))
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    target = tmp_path / "Archive" / "2024" / "b.png"
+    target.parent.mkdir()
+    shutil.move(source, target)
+
+    roots = [camera, archive] if order == "source-root-first" else [archive, camera]
+    reports = [library.scan(r.id) for r in roots]
+
+    assert sum(r.moved for r in reports) == 1
+    assert sum(r.new for r in reports) == 0
+    item = item_at(db, target)
+    assert (item.id, item.root_id, item.state, item.folder) == (
+        item_id,
+        archive.id,
+        "ok",
+        "Archive/2024",
+    )
+    assert fs(source) not in items(db)
+    _assert_captions_kept(scanned, item_id)
+    assert library.status().missing == 0
+
+
+def test_deleted_file_is_missing_until_purged(scanned: Scanned) -> None:
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    scanned.files["b.png"].unlink()
+
+    report = scanned.rescan()
+
+    assert (report.missing, report.new, report.moved, report.changed) == (1, 0, 0, 0)
+    assert report.unchanged == len(scanned.files) - 1
+    assert item_at(scanned.db, scanned.files["b.png"]).state == "missing"
+    _assert_captions_kept(scanned, item_id)
+    status = scanned.library.status()
+    assert (status.missing, status.items) == (1, len(scanned.files) - 1)
+    assert scanned.rescan().missing == 0  # already known to be missing: not counted again
+
+    assert scanned.library.purge_missing() == 1
+
+    assert item_by_id(scanned.db, item_id) is None
+    assert caption_count(scanned.db, item_id) == 0
+    assert len(items(scanned.db)) == len(scanned.files) - 1
+    assert scanned.library.status().missing == 0
+
+
+def test_file_deleted_and_restored_in_place_returns(scanned: Scanned, tmp_path: Path) -> None:
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    backup = tmp_path / "backup" / "b.png"
+    copy_preserving(scanned.files["b.png"], backup)
+    scanned.files["b.png"].unlink()
+    assert scanned.rescan().missing == 1
+    copy_preserving(backup, scanned.files["b.png"])
+
+    report = scanned.rescan()
+
+    assert (report.returned, report.new, report.changed, report.moved, report.missing) == (
+        1,
+        0,
+        0,
+        0,
+        0,
+    )
+    item = item_at(scanned.db, scanned.files["b.png"])
+    assert (item.id, item.state, item.width) == (item_id, "ok", 48)
+    _assert_captions_kept(scanned, item_id)
+    assert scanned.library.status().missing == 0
+
+
+def test_removed_folder_keeps_captions_and_comes_back(scanned: Scanned) -> None:
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    before = items(scanned.db)
+
+    scanned.library.remove_root(scanned.root.id)
+
+    assert scanned.library.roots() == []
+    assert {i.state for i in items(scanned.db).values()} == {"missing"}
+    _assert_captions_kept(scanned, item_id)
+    status = scanned.library.status()
+    assert (status.items, status.missing) == (0, len(scanned.files))
+
+    root = scanned.library.add_root(scanned.folder)
+    report = scanned.library.scan(root.id)
+
+    assert (report.returned, report.new, report.missing, report.moved) == (
+        len(scanned.files),
+        0,
+        0,
+        0,
+    )
+    after = items(scanned.db)
+    assert {p: (i.id, i.state) for p, i in after.items()} == {
+        p: (i.id, i.state) for p, i in before.items()
+    }
+    _assert_captions_kept(scanned, item_id)
+
+
+def test_readded_folder_requeues_caption_jobs_the_removal_cancelled(
+    library: Library, db: Database, photo_dir: Path
+) -> None:
+    """Removing a folder cancels its queued caption jobs; when the folder comes back its
+    uncaptioned photos must be queued again, or they are never captioned."""
+    write_photo(photo_dir / "a.jpg", size=(40, 40))
+    write_photo(photo_dir / "b.jpg", "coffee", size=(40, 30))
+    root = library.add_root(photo_dir)
+    library.scan(root.id)
+    queued = jobs_by_item(db)
+    assert len(queued) == 2
+
+    library.remove_root(root.id)
+    assert jobs_by_item(db) == {}
+    library.scan(library.add_root(photo_dir).id)
+
+    assert jobs_by_item(db) == queued
+    assert library.status().queued == 2
+
+
+def test_adding_a_parent_folder_absorbs_the_root(scanned: Scanned, tmp_path: Path) -> None:
+    item_id = scanned.id("b.png")
+    _caption_both(scanned, item_id)
+    outer = write_photo(tmp_path / "outside.jpg", "rocket", size=(30, 30))
+    before = items(scanned.db)
+
+    parent = scanned.library.add_root(tmp_path)
+
+    assert parent.id != scanned.root.id
+    assert [os.fsencode(r.path) for r in scanned.library.roots()] == [fs(tmp_path)]
+    assert {i.root_id for i in items(scanned.db).values()} == {parent.id}
+    report = scanned.library.scan(parent.id)
+    assert (report.new, report.unchanged, report.moved, report.missing, report.changed) == (
+        1,
+        len(scanned.files),
+        0,
+        0,
+        0,
+    )
+    after = items(scanned.db)
+    assert {p: i.id for p, i in after.items() if p in before} == {
+        p: i.id for p, i in before.items()
+    }
+    assert after[fs(outer)].state == "ok"
+    _assert_captions_kept(scanned, item_id)
+    # A folder inside the library is already in it: no second root.
+    assert scanned.library.add_root(scanned.folder / "sub").id == parent.id
+    assert len(scanned.library.roots()) == 1
+
+
+def test_absorbed_items_folder_text_follows_the_new_root(scanned: Scanned, tmp_path: Path) -> None:
+    """`folder` is the display/search text relative to the item's root (plus the root's
+    name): after absorption it must be relative to the new, outer root."""
+    parent = scanned.library.add_root(tmp_path)
+    scanned.library.scan(parent.id)
+
+    label = tmp_path.name
+    assert item_at(scanned.db, scanned.files["a.jpg"]).folder == f"{label}/photos"
+    assert item_at(scanned.db, scanned.files["c.jpg"]).folder == f"{label}/photos/sub"
