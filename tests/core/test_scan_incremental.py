@@ -358,3 +358,55 @@ def test_absorbed_items_folder_text_follows_the_new_root(scanned: Scanned, tmp_p
     label = tmp_path.name
     assert item_at(scanned.db, scanned.files["a.jpg"]).folder == f"{label}/photos"
     assert item_at(scanned.db, scanned.files["c.jpg"]).folder == f"{label}/photos/sub"
+
+
+def test_different_photo_at_a_deleted_photos_path_is_a_new_item(scanned: Scanned) -> None:
+    """The deleted photo keeps its captions as history; the newcomer does not inherit them."""
+    old_id = scanned.id("a.jpg")
+    scanned.captions.add_user_caption(old_id, "my astronaut")
+    scanned.files["a.jpg"].unlink()
+    assert scanned.rescan().missing == 1
+    write_photo(scanned.files["a.jpg"], "rocket", size=(70, 50))
+
+    report = scanned.rescan()
+
+    newcomer = item_at(scanned.db, scanned.files["a.jpg"])
+    assert report.new == 1 and report.changed == 0
+    assert newcomer.id != old_id and newcomer.state == "ok"
+    assert scanned.captions.current(newcomer.id) is None
+    old = item_by_id(scanned.db, old_id)
+    assert old is not None and old.state == "missing"
+    assert scanned.captions.current(old_id).text == "my astronaut"
+    assert jobs_by_item(scanned.db).get(newcomer.id) == 1
+
+
+def test_folder_renamed_onto_a_folder_whose_files_went_missing(
+    library: Library, db: Database, photo_dir: Path
+) -> None:
+    """Holiday/ deleted, then "Holiday (1)/" renamed to "Holiday/": each item keeps its own
+    captions, nothing crashes on the paths the missing items used to hold."""
+    from app.core.library.scanner import FsChanges
+
+    old = write_photo(photo_dir / "Holiday" / "photo.jpg", "coffee", size=(40, 30))
+    new = write_photo(photo_dir / "Holiday (1)" / "photo.jpg", "rocket", size=(50, 40))
+    root = library.add_root(photo_dir)
+    library.scan(root.id)
+    store = CaptionStore(db)
+    coffee_id, rocket_id = item_at(db, old).id, item_at(db, new).id
+    store.add_user_caption(coffee_id, "a cup of coffee")
+    store.add_user_caption(rocket_id, "a rocket launch")
+    shutil.rmtree(photo_dir / "Holiday")
+    library.scan(root.id)
+    os.rename(photo_dir / "Holiday (1)", photo_dir / "Holiday")
+
+    report = library.indexer.index_changes(
+        FsChanges(moved=[(fs(photo_dir / "Holiday (1)"), fs(photo_dir / "Holiday"))])
+    )
+    assert report.moved == 1
+
+    assert item_at(db, old).id == rocket_id  # the file now at Holiday/photo.jpg
+    assert store.current(rocket_id).text == "a rocket launch"
+    assert store.current(coffee_id).text == "a cup of coffee"
+    assert item_by_id(db, coffee_id).state == "missing"
+    assert library.scan(root.id).changed == 0  # and a rescan agrees
+    assert store.current(item_at(db, old).id).text == "a rocket launch"

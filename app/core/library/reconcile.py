@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from app.core.library.fingerprint import fingerprint
-from app.core.library.roots import RootInfo, display_text, folder_text, name_text, root_for
+from app.core.library.roots import (
+    RootInfo,
+    display_text,
+    folder_text,
+    name_text,
+    release_path,
+    root_for,
+)
 from app.core.library.walk import PERMISSION_DENIED, FoundFile
 from app.core.storage.db import Database, now
 
@@ -205,6 +212,14 @@ class Reconciler:
             )
             self.report.returned += 1
             self.back_ids.append(known.id)
+            return
+        if known.state == "missing":
+            # Deleted, then a different file appeared at the same path: a new item.
+            # The old one keeps its captions as history; it gives up the path now
+            # (not batched) so that the insert cannot take over its row.
+            with self._db.write() as conn:
+                release_path(conn, known.id, known.path)
+            self._insert(found)
             return
         self._write(
             """UPDATE media_items SET size = ?, mtime_ns = ?, fingerprint = NULL,

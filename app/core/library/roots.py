@@ -47,6 +47,19 @@ def subtree_bounds(folder: bytes) -> tuple[bytes, bytes]:
     return prefix, prefix[:-1] + bytes([sep[0] + 1])
 
 
+# A missing item keeps its captions and history, but not a claim on its path: when a
+# different file appears there, the item's path moves to this namespace (unique,
+# never on disk; the original stays readable after the prefix and the item id).
+RELEASED_PREFIX = b"\x00released\x00"
+
+
+def release_path(conn: Connection, item_id: int, path: bytes) -> None:
+    conn.exec_driver_sql(
+        "UPDATE media_items SET path = ? WHERE id = ? AND state = 'missing'",
+        (RELEASED_PREFIX + str(item_id).encode() + b"\x00" + path, item_id),
+    )
+
+
 def display_text(raw: bytes) -> str:
     """Text for display and search; undecodable bytes become U+FFFD."""
     return raw.decode("utf-8", "replace")
