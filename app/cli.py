@@ -112,20 +112,17 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
     root_ids, all_usable = _add_roots(library, args.paths)
     if not root_ids:
         return EXIT_USAGE
-    for root_id in root_ids:
-        root = next(r for r in library.roots() if r.id == root_id)
-        _print_report(root.path, library.scan(root_id))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Watch first, then scan: a change made during the scan is then never missed.
     watcher = LibraryWatcher(library, on_report=lambda r: _print_report("changes", r))
     watcher.start(root_ids)
     for root in library.roots():
         if root.id in root_ids:
-            print(
-                f"{root.path}: {root.watch_state}"
-                + (f" ({root.watch_note})" if root.watch_note else "")
-            )
+            note = f" ({root.watch_note})" if root.watch_note else ""
+            print(f"{root.path}: {root.watch_state}{note}")
+            _print_report(root.path, library.scan(root.id, should_stop=stop.is_set))
     print("watching; press Ctrl+C to stop", flush=True)
     stop.wait()
     watcher.stop()

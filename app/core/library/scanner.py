@@ -30,6 +30,7 @@ from app.core.library.roots import (
     is_within,
     load_roots,
     name_text,
+    release_path,
     root_for,
     subtree_bounds,
 )
@@ -131,23 +132,23 @@ class Indexer:
             if not self._move_known(src, dst, roots, report):
                 touched.add(dst)
                 removed.add(src)
-        found: list[FoundFile] = []
+        found: dict[bytes, FoundFile] = {}  # by path: a folder and files in it may overlap
         for path in touched:
             if os.path.isdir(path):
                 for entry in walk_media(path, skip_hidden=self._settings.get("skip_hidden")):
                     if isinstance(entry, WalkError):
                         report.add_error(entry.path, entry.reason)
                     else:
-                        found.append(entry)
+                        found[entry.path] = entry
             elif (item := _stat_media(path)) is not None:
-                found.append(item)
+                found[item.path] = item
             elif not os.path.lexists(path):
                 removed.add(path)
-        vanished = self._known_under(removed - {f.path for f in found})
+        vanished = self._known_under(removed - found.keys())
         reconciler = Reconciler(self._db, roots, report)
         with self._db.read() as conn:
-            known = {k.path: k for k in _known_at(conn, [f.path for f in found])}
-        for item in found:
+            known = {k.path: k for k in _known_at(conn, list(found))}
+        for item in found.values():
             reconciler.seen(item, known.get(item.path))
         reconciler.finish(vanished)
         self._requeue_returned(reconciler.back_ids)
@@ -164,14 +165,25 @@ class Indexer:
             return False
         low, high = subtree_bounds(src)
         with self._db.write() as conn:
-            if conn.exec_driver_sql("SELECT 1 FROM media_items WHERE path = ?", (dst,)).first():
-                return False  # renamed over another library file: handle as change+removal
             rows = conn.exec_driver_sql(
                 "SELECT id, path FROM media_items WHERE path = ? OR (path > ? AND path < ?)",
                 (src, low, high),
             ).all()
-            for item_id, old in rows:
-                new = dst + old[len(src) :]
+            moving = {item_id for item_id, _ in rows}
+            plan = [(item_id, dst + old[len(src) :]) for item_id, old in rows]
+            occupants = [
+                occupant
+                for _, new in plan
+                for occupant in conn.exec_driver_sql(
+                    "SELECT id, state, path FROM media_items WHERE path = ?", (new,)
+                )
+                if occupant[0] not in moving
+            ]
+            if any(state != "missing" for _, state, _ in occupants):
+                return False  # renamed over present library files: a change plus a removal
+            for occupant_id, _, occupant_path in occupants:
+                release_path(conn, occupant_id, occupant_path)
+            for item_id, new in plan:
                 conn.exec_driver_sql(
                     "UPDATE media_items SET path = ?, root_id = ?, name = ?, folder = ? "
                     "WHERE id = ?",
