@@ -51,3 +51,21 @@ def test_add_folder_then_search_as_you_type(
         timeout=5_000,
     )
     window.close()
+
+
+def test_files_added_on_disk_appear_while_the_window_is_open(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path
+) -> None:
+    photos = tmp_path / "Camera"
+    write_photo(photos / "first.jpg")
+    window = MainWindow(data_dir)
+    qtbot.addWidget(window)
+    window.add_folder(str(photos))
+    qtbot.waitUntil(lambda: window.results.count() == 1, timeout=10_000)
+
+    write_photo(photos / "second.png", "coffee")  # the watcher sees it, the list follows
+
+    qtbot.waitUntil(lambda: window.results.count() == 2, timeout=15_000)
+    names = {window.results.item(i).text().split("\n")[0] for i in range(2)}
+    assert names == {"first.jpg", "second.png"}
+    window.close()

@@ -31,6 +31,7 @@ from app.core.library.library import Library, LibraryStatus
 from app.core.search import SearchHit, recent, search
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.watch_bridge import WatchBridge
 
 SEARCH_DEBOUNCE_MS = 200
 SEARCH_HELP = (
@@ -51,8 +52,11 @@ class MainWindow(QMainWindow):
         self._background = Background(self)
         self._stopping = threading.Event()
         self._search_serial = 0
+        self._watch = WatchBridge(self._library, self)
+        self._watch.library_changed.connect(self._library_changed)
         self._build()
         self.refresh()
+        self._background.run(self._watch.restart, on_error=self._show_error)
 
     # -- layout -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -148,6 +152,7 @@ class MainWindow(QMainWindow):
         self._background.run(scan, self._scan_done, self._show_error)
 
     def _scan_done(self, summary: str) -> None:
+        self._background.run(self._watch.restart, on_error=self._show_error)
         self.refresh()
         QTimer.singleShot(0, lambda: self.statusBar().showMessage(summary, 10_000))
         self._run_search()
@@ -157,9 +162,17 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         root_id = item.data(ROOT_ROLE)
-        self._background.run(
-            lambda: self._library.remove_root(root_id), lambda _r: self.refresh(), self._show_error
-        )
+
+        def remove() -> None:
+            self._library.remove_root(root_id)
+            self._watch.restart()
+
+        self._background.run(remove, lambda _r: self.refresh(), self._show_error)
+
+    def _library_changed(self, _report: object) -> None:
+        """Files changed on disk: show the new state (coalesced by the watcher)."""
+        self.refresh()
+        self._run_search()
 
     # -- search ---------------------------------------------------------------------------
     def _run_search(self) -> None:
@@ -203,6 +216,7 @@ class MainWindow(QMainWindow):
     # -- shutdown -------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._stopping.set()
-        self._background.wait(2000)
+        self._watch.stop(timeout=1.0)
+        self._background.wait(1000)
         self._db.close()
         super().closeEvent(event)
