@@ -1,0 +1,265 @@
+"""The captioning engine: a multimodal GGUF model and its mmproj in llama.cpp.
+
+One `CaptionEngine` keeps the model loaded between captions (loading is the slow
+part); `close()` must always be called, since freeing the multimodal context at
+interpreter exit can raise. A native crash (GGML_ASSERT, out of memory) kills the
+whole process, which is why the app only ever runs this in a worker process.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from models.answer import CaptionAnswer, parse_answer
+from models.gguf_pair import PairError, check_pair
+from models.prompts import AnswerLimits, PromptTemplate, answer_schema, build_messages
+
+GPU_ALL_LAYERS = -1
+TEXT_RESERVE_TOKENS = 512  # prompt text around the images
+
+
+class EngineError(Exception):
+    """The engine cannot do what was asked; the message is for the user."""
+
+
+class Cancelled(Exception):
+    """Generation stopped because the caller asked to stop."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model_path: Path
+    mmproj_path: Path
+    model_id: str = "custom"
+    n_ctx: int = 4096
+    # None: every layer on the GPU when this llama.cpp build can offload, else CPU.
+    n_gpu_layers: int | None = None
+    n_threads: int | None = None  # None: the physical cores
+    image_max_tokens: int | None = None  # cap on what one image costs in the context
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repeat_penalty: float = 1.2
+    limits: AnswerLimits = AnswerLimits()
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    answer: CaptionAnswer
+    # Context positions the prompt used (Qwen-VL's M-RoPE gives an image fewer
+    # positions than it has tokens, so this is not a token count there).
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+def physical_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return os.cpu_count() or 1
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def jpeg_data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+log = logging.getLogger(__name__)
+GGML_LOG_WARN = 3
+_mtmd_log_callback: Any = None  # kept referenced: llama.cpp holds a raw pointer to it
+
+
+def _route_mtmd_logs_to_logging() -> None:
+    """mtmd prints every image slice to stderr even with verbose=False; send its
+    lines to Python logging instead (warnings and errors stay visible)."""
+    global _mtmd_log_callback
+    if _mtmd_log_callback is not None:
+        return
+    import llama_cpp
+    from llama_cpp import mtmd_cpp
+
+    def forward(level: int, text: bytes, _user: Any) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            log.log(logging.WARNING if level >= GGML_LOG_WARN else logging.DEBUG, "%s", message)
+
+    _mtmd_log_callback = llama_cpp.llama_log_callback(forward)
+    mtmd_cpp.mtmd_log_set(_mtmd_log_callback, None)
+    mtmd_cpp.mtmd_helper_log_set(_mtmd_log_callback, None)
+
+
+class _ParamsWithImageBudget:
+    """Stands in for llama_cpp.mtmd_cpp inside the chat handler so that the default
+    context parameters it asks for carry our `image_max_tokens`; the stock handler
+    has no argument for it."""
+
+    def __init__(self, module: ModuleType, image_max_tokens: int) -> None:
+        self._module = module
+        self._image_max_tokens = image_max_tokens
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def mtmd_context_params_default(self) -> Any:
+        params = self._module.mtmd_context_params_default()
+        params.image_max_tokens = self._image_max_tokens
+        return params
+
+
+def _check_gguf(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise EngineError(f"the {what} file is missing: {path}")
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise EngineError(
+                f"the {what} file is not a GGUF model (corrupt or wrong file): {path}"
+            )
+
+
+class CaptionEngine:
+    def __init__(self, config: EngineConfig) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import MTMDChatHandler
+
+        _route_mtmd_logs_to_logging()
+        _check_gguf(config.model_path, "model")
+        _check_gguf(config.mmproj_path, "vision projector (mmproj)")
+        try:
+            check_pair(config.model_path, config.mmproj_path)
+        except PairError as exc:
+            raise EngineError(str(exc)) from exc
+        self.config = config
+        offload = gpu_offload_supported()
+        layers = config.n_gpu_layers
+        self.n_gpu_layers = (GPU_ALL_LAYERS if offload else 0) if layers is None else layers
+        started = time.perf_counter()
+        handler = MTMDChatHandler(
+            clip_model_path=str(config.mmproj_path),
+            verbose=False,
+            use_gpu=offload and self.n_gpu_layers != 0,
+        )
+        if config.image_max_tokens:
+            handler._mtmd_cpp = _ParamsWithImageBudget(handler._mtmd_cpp, config.image_max_tokens)
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(config.model_path),
+                chat_handler=handler,
+                n_ctx=config.n_ctx,
+                n_gpu_layers=self.n_gpu_layers,
+                n_threads=config.n_threads or physical_cores(),
+                seed=config.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise EngineError(f"llama.cpp could not load the model ({exc})") from exc
+        try:
+            # The handler loads the mmproj lazily; do it now, so that a projector that
+            # does not belong to this model fails here, not on the first photo.
+            handler._init_mtmd_context(self._llm)
+        except (ValueError, RuntimeError) as exc:
+            self._llm.close()
+            raise EngineError(
+                "the vision projector (mmproj) could not be loaded with this model; "
+                f"it probably belongs to another model ({exc})"
+            ) from exc
+        self.load_seconds = time.perf_counter() - started
+
+    @property
+    def n_ctx(self) -> int:
+        return self._llm.n_ctx()
+
+    def caption(
+        self,
+        images: Sequence[bytes],
+        template: PromptTemplate,
+        *,
+        language: str = "English",
+        exif_context: str | None = None,
+        timestamps: Sequence[float] | None = None,
+        sampling: Sampling = Sampling(),
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> CaptionResult:
+        """Caption one photo (one image) or one video (its keyframes with timestamps),
+        in one pass. Raises Cancelled, EngineError or models.answer.AnswerError."""
+        if not images:
+            raise EngineError("nothing to caption: no image")
+        moments = len(images) if timestamps is not None else 0
+        messages = build_messages(
+            template,
+            [jpeg_data_uri(i) for i in images],
+            language=language,
+            exif_context=exif_context,
+            timestamps=timestamps,
+        )
+        started = time.perf_counter()
+        pieces: list[str] = []
+        usage_completion = 0
+        try:
+            stream = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                response_format={
+                    "type": "json_object",
+                    "schema": answer_schema(sampling.limits, moments),
+                },
+                max_tokens=sampling.limits.max_tokens(moments),
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                repeat_penalty=sampling.repeat_penalty,
+                seed=self.config.seed,
+                stream=True,
+            )
+            for chunk in stream:
+                if should_stop():
+                    raise Cancelled()
+                delta = chunk["choices"][0]["delta"]  # type: ignore[index]
+                if content := delta.get("content"):
+                    pieces.append(content)
+                    usage_completion += 1
+        except ValueError as exc:
+            # The handler checks the context for text; an image chunk that overflows
+            # it surfaces as a failed chunk (no KV cache slot left).
+            if "exceeds n_ctx" in str(exc) or "Failed to evaluate chunk" in str(exc):
+                raise EngineError(
+                    f"the images do not fit the model's context ({exc}); use fewer keyframes"
+                ) from exc
+            raise EngineError(f"llama.cpp failed ({exc})") from exc
+        except RuntimeError as exc:  # llama_decode failing, e.g. out of memory on the GPU
+            raise EngineError(f"llama.cpp failed while captioning ({exc})") from exc
+        seconds = time.perf_counter() - started
+        return CaptionResult(
+            answer=parse_answer("".join(pieces), moments=moments),
+            prompt_tokens=self._llm.n_tokens - usage_completion,
+            completion_tokens=usage_completion,
+            seconds=seconds,
+        )
+
+    def close(self) -> None:
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()
+
+    def __enter__(self) -> CaptionEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
