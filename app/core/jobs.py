@@ -21,6 +21,11 @@ CAPTION = "caption"
 OPEN_STATES = ("queued", "running")
 PRIORITY_BACKGROUND = 0
 PRIORITY_USER = 100  # "Caption this": ahead of everything the scanner queued
+MAX_CRASHES = 2
+CRASHED_TWICE = (
+    "the captioning engine crashed twice on this file (a native crash or out of memory); "
+    "skipped so the rest of the library gets captioned"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +86,16 @@ class JobQueue:
         with self._db.write() as conn:
             enqueue(conn, item_ids, **kwargs)
 
-    def claim_next(self, kind: str = CAPTION) -> ClaimedJob | None:
+    def claim_next(
+        self, kind: str = CAPTION, *, min_priority: int | None = None
+    ) -> ClaimedJob | None:
         """Atomically take the most urgent queued job (highest priority, then oldest)."""
+        wanted = [Job.state == "queued", Job.kind == kind]
+        if min_priority is not None:
+            wanted.append(Job.priority >= min_priority)
         next_id = (
             select(Job.id)
-            .where(Job.state == "queued", Job.kind == kind)
+            .where(*wanted)
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
             .scalar_subquery()
@@ -123,12 +133,49 @@ class JobQueue:
         with self._db.write() as conn:
             return conn.execute(stmt.values(state="cancelled", updated_at=now())).rowcount
 
-    def recover_interrupted(self) -> int:
-        """Requeue jobs left "running" by a worker that died (call with no worker alive)."""
+    def recover_interrupted(self, *, max_crashes: int = MAX_CRASHES) -> tuple[int, int]:
+        """After a worker died: requeue the jobs it left running, except those that
+        have now been running when it died `max_crashes` times — those failed the
+        engine itself (a native crash, out of memory) and are marked failed.
+
+        Returns (requeued, failed). Call only while no worker is alive.
+        """
+        stamp = now()
         with self._db.write() as conn:
-            return conn.execute(
-                update(Job).where(Job.state == "running").values(state="queued", updated_at=now())
+            failed = conn.execute(
+                update(Job)
+                .where(Job.state == "running", Job.attempts >= max_crashes)
+                .values(
+                    state="failed", last_error=CRASHED_TWICE, finished_at=stamp, updated_at=stamp
+                )
             ).rowcount
+            requeued = conn.execute(
+                update(Job).where(Job.state == "running").values(state="queued", updated_at=stamp)
+            ).rowcount
+        return requeued, failed
+
+    def release(self, job_id: int) -> None:
+        """Put back a job the worker stopped on purpose (pause, shutdown): not a crash."""
+        with self._db.write() as conn:
+            conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == "running")
+                .values(state="queued", attempts=Job.attempts - 1, updated_at=now())
+            )
+
+    def state_of(self, job_id: int) -> str | None:
+        with self._db.read() as conn:
+            return conn.execute(select(Job.state).where(Job.id == job_id)).scalar()
+
+    def retry_failed(self, item_ids: Sequence[int] | None = None, kind: str = CAPTION) -> int:
+        """Queue failed items again (the user pressed Retry)."""
+        with self._db.read() as conn:
+            stmt = select(Job.item_id).where(Job.state == "failed", Job.kind == kind)
+            if item_ids is not None:
+                stmt = stmt.where(Job.item_id.in_(item_ids))
+            ids = sorted({row[0] for row in conn.execute(stmt) if row[0] is not None})
+        self.enqueue(ids, kind=kind, priority=PRIORITY_USER)
+        return len(ids)
 
     def counts(self, kind: str = CAPTION) -> dict[str, int]:
         with self._db.read() as conn:

@@ -35,6 +35,22 @@ SPECS: dict[str, SettingSpec] = {
     "rescan_interval_s": SettingSpec(
         300.0, "Seconds between rescans of folders that cannot be watched."
     ),
+    # -- captioning ---------------------------------------------------------------
+    "queue_paused": SettingSpec(False, "Captioning paused by the user (survives restarts)."),
+    "active_model": SettingSpec("", "Catalog id of the model used for captions."),
+    "custom_model_path": SettingSpec("", "A local GGUF model used instead of the catalog."),
+    "custom_mmproj_path": SettingSpec("", "The vision projector (mmproj) of the custom model."),
+    "gpu_offload": SettingSpec("auto", "auto: all layers on the GPU if possible; cpu; layers."),
+    "gpu_layers": SettingSpec(0, "Layers on the GPU when gpu_offload is 'layers'."),
+    "prompt_id": SettingSpec("short", "Prompt used for new captions."),
+    "prompt_overrides": SettingSpec({}, "User-edited prompt texts, by prompt id."),
+    "caption_language": SettingSpec("English", "Language captions are written in."),
+    "include_exif_context": SettingSpec(True, "Tell the model the date and camera."),
+    "temperature": SettingSpec(0.7, "Sampling temperature."),
+    "top_p": SettingSpec(0.9, "Nucleus sampling."),
+    "repeat_penalty": SettingSpec(1.2, "Penalty for repeating words."),
+    "max_caption_tokens": SettingSpec(128, "Longest caption, in tokens (about 4 letters each)."),
+    "model_image_side": SettingSpec(768, "Longest side of the picture handed to the model."),
 }
 
 

@@ -131,15 +131,28 @@ def test_job_queue_priority_dedup_and_recovery(db: Database) -> None:
     second = queue.claim_next()
     assert second is not None and second.item_id == a
     # The worker dies with two jobs running: both go back to the queue.
-    assert queue.recover_interrupted() == 2
+    assert queue.recover_interrupted() == (2, 0)
     assert queue.counts() == {"queued": 3}
     job = queue.claim_next()
     assert job is not None and job.item_id == c and job.attempts == 2
-    queue.finish(job.id, error="model crashed")
+    # It dies again on the same file: that file is what kills it, so it is skipped.
+    assert queue.recover_interrupted() == (0, 1)
     assert queue.counts() == {"queued": 2, "failed": 1}
-    queue.enqueue([c])  # a failed job does not block a new one
-    assert queue.cancel([a, b, c]) == 3
-    assert queue.counts() == {"failed": 1, "cancelled": 3}
+    with db.read() as conn:
+        reason = conn.exec_driver_sql("SELECT last_error FROM jobs WHERE state='failed'").scalar()
+    assert "crashed twice" in reason
+    # A deliberate stop (pause, shutdown) is not held against the job.
+    job = queue.claim_next()
+    assert job is not None and job.item_id == a and job.attempts == 2  # running at crash 1
+    queue.release(job.id)
+    again = queue.claim_next()
+    assert again is not None and again.id == job.id and again.attempts == 2
+    queue.finish(again.id)
+    assert queue.counts() == {"queued": 1, "failed": 1, "done": 1}
+    assert queue.retry_failed() == 1
+    assert queue.counts() == {"queued": 2, "failed": 1, "done": 1}
+    assert queue.cancel([a, b, c]) == 2
+    assert queue.counts() == {"failed": 1, "done": 1, "cancelled": 2}
 
 
 def test_two_writers_wait_for_each_other_instead_of_failing(db: Database) -> None:
