@@ -1,0 +1,150 @@
+"""The catalog of downloadable models, read from `resources/catalog.json`.
+
+The list is data, not code: adding a model or correcting a size is a JSON edit, and the loader
+checks every field so a typo fails loudly at start-up (and in the tests) instead of surfacing
+as a confusing download error later. Sizes and memory needs in it are rough estimates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from models.errors import CatalogError
+
+RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
+CATALOG_PATH = RESOURCES_DIR / "catalog.json"
+FORMAT = 1
+
+# Ids name folders under <data dir>/models, so they must be safe path components.
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One downloadable model: where its GGUF pair lives and what it roughly needs."""
+
+    id: str
+    name: str
+    family: str
+    gguf_repo: str
+    revision: str
+    quantization: str
+    model_file: str
+    mmproj_quantization: str
+    mmproj_file: str
+    download_mb: int
+    ram_gb: float
+    vram_gb: float
+    context_size: int
+    video_trained: bool
+    base_weights_repo: str
+    image_tokens_hint: int
+    license: str
+    license_note: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    entries: tuple[CatalogEntry, ...]
+    source: Path
+
+    def __iter__(self) -> Iterator[CatalogEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, entry_id: object) -> bool:
+        return any(entry.id == entry_id for entry in self.entries)
+
+    def get(self, entry_id: str) -> CatalogEntry | None:
+        return next((entry for entry in self.entries if entry.id == entry_id), None)
+
+    @property
+    def ids(self) -> list[str]:
+        return [entry.id for entry in self.entries]
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Read and validate the catalog; `path` overrides the bundled file (tests, power users)."""
+    source = Path(path) if path is not None else CATALOG_PATH
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"The model catalog is missing: {source}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"The model catalog {source} cannot be read: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CatalogError(f'{source}: expected an object with "format": {FORMAT}')
+    raw_entries = data.get("models")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise CatalogError(f'{source}: "models" must be a non-empty list')
+    entries = tuple(_entry(raw, index, source) for index, raw in enumerate(raw_entries))
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise CatalogError(f"{source}: model id {entry.id!r} appears twice")
+        seen.add(entry.id)
+    return Catalog(entries, source)
+
+
+def _entry(raw: Any, index: int, source: Path) -> CatalogEntry:
+    where = f"{source}: models[{index}]"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where} must be an object")
+    where = f"{source}: model {raw.get('id', index)!r}"
+    known = {field.name: field for field in fields(CatalogEntry)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise CatalogError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, field in known.items():
+        if name not in raw:
+            if field.default is not MISSING:
+                continue
+            raise CatalogError(f"{where}: missing field {name!r}")
+        values[name] = _typed(raw[name], str(field.type), f"{where}: field {name!r}")
+    entry = CatalogEntry(**values)
+    _check_entry(entry, where)
+    return entry
+
+
+def _typed(value: Any, type_name: str, where: str) -> Any:
+    # bool is an int in Python; a flag written as 1 or a size written as true is a typo.
+    if type_name == "bool":
+        ok = isinstance(value, bool)
+    elif type_name == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif type_name == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str) and value.strip() != ""
+    if not ok:
+        raise CatalogError(f"{where} must be a {type_name}, got {value!r}")
+    return value
+
+
+def _check_entry(entry: CatalogEntry, where: str) -> None:
+    problems = []
+    if not ID_PATTERN.match(entry.id):
+        problems.append("id must be lowercase letters, digits, '.', '-' or '_'")
+    for repo_field in ("gguf_repo", "base_weights_repo"):
+        if not REPO_PATTERN.match(getattr(entry, repo_field)):
+            problems.append(f"{repo_field} must look like owner/name")
+    if not entry.model_file.endswith(".gguf") or "mmproj" in entry.model_file.lower():
+        problems.append("model_file must be a .gguf that is not an mmproj")
+    if not entry.mmproj_file.endswith(".gguf") or "mmproj" not in entry.mmproj_file.lower():
+        problems.append("mmproj_file must be a .gguf with 'mmproj' in its name")
+    for number in ("download_mb", "ram_gb", "vram_gb", "context_size", "image_tokens_hint"):
+        if getattr(entry, number) <= 0:
+            problems.append(f"{number} must be positive")
+    if problems:
+        raise CatalogError(f"{where}: " + "; ".join(problems))

@@ -1,0 +1,143 @@
+"""Download a catalog model's GGUF + mmproj pair into `<models_dir>/<id>/`.
+
+The entry point for the GUI and the CLI. One call: ask the hub for the repo listing, pick the
+pair, then fetch both files (resumable, cancellable, sha256-verified) and only then mark the
+model installed. Every failure a user can hit (offline, 404, gated repo, full disk, corrupt
+bytes) arrives as a `DownloadError` with a readable message; a cancel as `DownloadCancelled`.
+`models_dir` is passed in (the app's `DataDir.models`): this layer never imports `app`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+from huggingface_hub import hf_hub_url
+
+from models.catalog import CatalogEntry
+from models.errors import DownloadCancelled, DownloadError
+from models.hub import RemoteFile, checksum_from_etag, explain, fetch_listing, pick_files
+from models.installed import (
+    PARTIAL_DIR,
+    InstalledModel,
+    installed_models,
+    lock,
+    model_dir,
+    read_installed,
+    remove_model,
+    write_manifest,
+)
+from models.transfer import DownloadProgress, ProgressMeter, fetch_file
+
+__all__ = [
+    "ENDPOINT_ENV",
+    "DownloadCancelled",
+    "DownloadError",
+    "DownloadProgress",
+    "InstalledModel",
+    "download_model",
+    "installed_models",
+    "read_installed",
+    "remove_model",
+]
+
+# Points downloads at another Hub-compatible server (a mirror, or a test's stand-in server).
+# HF_ENDPOINT works too, but huggingface_hub reads it once, at import time.
+ENDPOINT_ENV = "CAPTIONIST_HF_ENDPOINT"
+DISK_MARGIN_BYTES = 64 * 1024 * 1024
+
+
+def download_model(
+    entry: CatalogEntry,
+    models_dir: str | os.PathLike[str],
+    *,
+    progress: Callable[[DownloadProgress], None],
+    cancel: threading.Event,
+    endpoint: str | None = None,
+) -> InstalledModel:
+    """Install `entry` (or return it at once if it already is); resumes an earlier attempt."""
+    installed = read_installed(entry.id, models_dir)
+    if installed is not None:
+        size = installed.size_bytes
+        progress(DownloadProgress(size, size, 0.0, 0.0, installed.mmproj_path.name, 2, 2))
+        return installed
+    endpoint = (endpoint or os.environ.get(ENDPOINT_ENV) or "").rstrip("/") or None
+    directory = model_dir(entry.id, models_dir)
+    try:
+        with lock(directory):
+            return _download(entry, directory, progress, cancel, endpoint)
+    except filelock.Timeout:
+        raise DownloadError(
+            f"{entry.name} is already being downloaded (in another window or command)."
+        ) from None
+    except OSError as exc:  # the models folder cannot be created or written
+        raise explain(exc, repo=entry.gguf_repo, endpoint=endpoint) from exc
+
+
+def _download(
+    entry: CatalogEntry,
+    directory: Path,
+    progress: Callable[[DownloadProgress], None],
+    cancel: threading.Event,
+    endpoint: str | None,
+) -> InstalledModel:
+    if cancel.is_set():
+        raise DownloadCancelled("Download cancelled.")
+    listing = fetch_listing(entry.gguf_repo, entry.revision, endpoint)
+    files = pick_files(entry, listing)
+    checksums = tuple(
+        remote.sha256 or checksum_from_etag(listing.repo, listing.commit, remote, endpoint)
+        for remote in files
+    )
+    partial_dir = directory / PARTIAL_DIR
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    # Named by content: a part is only ever resumed with the bytes of the same file.
+    parts = [partial_dir / f"{checksum}.part" for checksum in checksums]
+    _check_disk_space(entry, directory, files, parts)
+    meter = ProgressMeter(sum(remote.size for remote in files), progress, len(files))
+    for index, (remote, checksum, part) in enumerate(zip(files, checksums, parts, strict=True), 1):
+        if cancel.is_set():
+            raise DownloadCancelled("Download cancelled.")
+        meter.start_file(remote.local_name, index)
+        url = hf_hub_url(listing.repo, remote.name, revision=listing.commit, endpoint=endpoint)
+        try:
+            fetch_file(url, remote, checksum, part, meter, cancel)
+        except (DownloadError, DownloadCancelled):
+            raise
+        except Exception as exc:
+            raise explain(
+                exc, repo=listing.repo, filename=remote.name, endpoint=endpoint, resumable=True
+            ) from exc
+    try:
+        for remote, part in zip(files, parts, strict=True):
+            os.replace(part, directory / remote.local_name)
+        write_manifest(directory, entry, listing.commit, files, checksums)
+    except OSError as exc:
+        raise explain(exc, repo=listing.repo, endpoint=endpoint) from exc
+    shutil.rmtree(partial_dir, ignore_errors=True)
+    meter.emit(force=True)
+    installed = read_installed(entry.id, directory.parent)
+    if installed is None:  # only if something deleted the files in the last moment
+        raise DownloadError(f"{entry.name} was downloaded but its files vanished; try again.")
+    return installed
+
+
+def _check_disk_space(
+    entry: CatalogEntry, directory: Path, files: tuple[RemoteFile, ...], parts: list[Path]
+) -> None:
+    have = [part.stat().st_size if part.exists() else 0 for part in parts]
+    needed = sum(max(remote.size - done, 0) for remote, done in zip(files, have, strict=True))
+    free = shutil.disk_usage(directory).free
+    if free < needed + DISK_MARGIN_BYTES:
+        raise DownloadError(
+            f"Not enough disk space for {entry.name}: it needs {_mb(needed)} more and "
+            f"{_mb(free)} is free in {directory}. Free some space and try again."
+        )
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.0f} MB"
