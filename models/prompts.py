@@ -17,8 +17,10 @@ from models.resources import load_json
 TAG_MAX_CHARS = 32
 LANGUAGE_MAX_CHARS = 16
 MOMENT_MAX_CHARS = 120
-# Worst case one token per character (a byte-fallback model), plus JSON punctuation.
-JSON_OVERHEAD_TOKENS = 48
+# Worst case one token per character (a byte-fallback model), plus JSON punctuation:
+# keys, quotes, colons, commas and the optional spaces between them.
+JSON_OVERHEAD_TOKENS = 80
+PER_STRING_OVERHEAD = 6
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ class AnswerLimits:
     max_tags: int = 10
 
     def max_tokens(self, moments: int = 0) -> int:
-        """A budget the bounded schema always fits in, even at one token per char."""
-        tags = self.max_tags * (TAG_MAX_CHARS + 4)
-        per_moment = MOMENT_MAX_CHARS + 16
+        """A token budget the answer always fits in, even at one token per character."""
+        tags = self.max_tags * (TAG_MAX_CHARS + PER_STRING_OVERHEAD)
+        per_moment = MOMENT_MAX_CHARS + PER_STRING_OVERHEAD
         return (
             self.caption_chars
             + tags
@@ -52,25 +54,35 @@ def builtin_prompts() -> dict[str, PromptTemplate]:
 
 
 def answer_schema(limits: AnswerLimits, moments: int = 0) -> dict[str, Any]:
+    """The answer's shape. Strings carry no maxLength on purpose: llama.cpp expands
+    it into nested grammar rules that make sampling crawl; `string_budget` bounds
+    them instead (see `string_budgets`)."""
+    text = {"type": "string", "minLength": 1}
     properties: dict[str, Any] = {
-        "caption": {"type": "string", "minLength": 1, "maxLength": limits.caption_chars},
-        "tags": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_CHARS},
-            "maxItems": limits.max_tags,
-        },
-        "language": {"type": "string", "maxLength": LANGUAGE_MAX_CHARS},
+        "caption": text,
+        "tags": {"type": "array", "items": text, "maxItems": limits.max_tags},
+        "language": {"type": "string"},
     }
     required = ["caption", "tags", "language"]
     if moments:
         properties["moments"] = {
             "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": MOMENT_MAX_CHARS},
+            "items": text,
             "minItems": moments,
             "maxItems": moments,
         }
         required.append("moments")
     return {"type": "object", "properties": properties, "required": required}
+
+
+def string_budgets(limits: AnswerLimits) -> dict[str, int]:
+    """Longest value, in characters, of each string field (tags: each tag)."""
+    return {
+        "caption": limits.caption_chars,
+        "tags": TAG_MAX_CHARS,
+        "language": LANGUAGE_MAX_CHARS,
+        "moments": MOMENT_MAX_CHARS,
+    }
 
 
 def context_line(exif_context: str | None) -> str:

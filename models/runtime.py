@@ -20,7 +20,15 @@ from typing import Any
 
 from models.answer import CaptionAnswer, parse_answer
 from models.gguf_pair import PairError, check_pair
-from models.prompts import AnswerLimits, PromptTemplate, answer_schema, build_messages
+from models.prompts import (
+    TAG_MAX_CHARS,
+    AnswerLimits,
+    PromptTemplate,
+    answer_schema,
+    build_messages,
+    string_budgets,
+)
+from models.string_budget import JsonStringBudget, VocabularyShape
 
 GPU_ALL_LAYERS = -1
 TEXT_RESERVE_TOKENS = 512  # prompt text around the images
@@ -183,6 +191,27 @@ class CaptionEngine:
                 f"it probably belongs to another model ({exc})"
             ) from exc
         self.load_seconds = time.perf_counter() - started
+        self._pieces: dict[int, str] = {}
+        self._vocabulary_shape: VocabularyShape | None = None
+
+    def _piece(self, token: int) -> str:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._llm.detokenize([token]).decode("utf-8", "replace")
+            self._pieces[token] = piece
+        return piece
+
+    def _vocabulary(self) -> VocabularyShape:
+        if self._vocabulary_shape is None:  # once per model: one pass over the vocabulary
+            import llama_cpp
+
+            vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+            self._vocabulary_shape = VocabularyShape(
+                self._piece,
+                self._llm.n_vocab(),
+                ends_generation=lambda t: bool(llama_cpp.llama_vocab_is_eog(vocab, t)),
+            )
+        return self._vocabulary_shape
 
     @property
     def n_ctx(self) -> int:
@@ -212,10 +241,17 @@ class CaptionEngine:
             timestamps=timestamps,
         )
         started = time.perf_counter()
-        pieces: list[str] = []
-        usage_completion = 0
+        from llama_cpp import LogitsProcessorList
+
+        budget = JsonStringBudget(
+            self._piece,
+            self._vocabulary(),
+            budget_for=string_budgets(sampling.limits),
+            default_budget=TAG_MAX_CHARS,
+            should_stop=should_stop,
+        )
         try:
-            stream = self._llm.create_chat_completion(
+            completion = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 response_format={
                     "type": "json_object",
@@ -226,15 +262,8 @@ class CaptionEngine:
                 top_p=sampling.top_p,
                 repeat_penalty=sampling.repeat_penalty,
                 seed=self.config.seed,
-                stream=True,
+                logits_processor=LogitsProcessorList([budget]),
             )
-            for chunk in stream:
-                if should_stop():
-                    raise Cancelled()
-                delta = chunk["choices"][0]["delta"]  # type: ignore[index]
-                if content := delta.get("content"):
-                    pieces.append(content)
-                    usage_completion += 1
         except ValueError as exc:
             # The handler checks the context for text; an image chunk that overflows
             # it surfaces as a failed chunk (no KV cache slot left).
@@ -245,12 +274,17 @@ class CaptionEngine:
             raise EngineError(f"llama.cpp failed ({exc})") from exc
         except RuntimeError as exc:  # llama_decode failing, e.g. out of memory on the GPU
             raise EngineError(f"llama.cpp failed while captioning ({exc})") from exc
-        seconds = time.perf_counter() - started
+        if budget.stopped:
+            raise Cancelled()
+        usage = completion["usage"]  # type: ignore[index]
         return CaptionResult(
-            answer=parse_answer("".join(pieces), moments=moments),
-            prompt_tokens=self._llm.n_tokens - usage_completion,
-            completion_tokens=usage_completion,
-            seconds=seconds,
+            answer=parse_answer(
+                completion["choices"][0]["message"]["content"] or "",  # type: ignore[index]
+                moments=moments,
+            ),
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            seconds=time.perf_counter() - started,
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models.prompts import AnswerLimits, answer_schema, builtin_prompts
+from models.prompts import AnswerLimits, answer_schema, builtin_prompts, string_budgets
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
 from tests.models.conftest import fixture_pair, jpeg_of
 
@@ -116,16 +116,24 @@ def test_broken_model_files_are_refused(tmp_path: Path) -> None:
             CaptionEngine(EngineConfig(model_path, mmproj_path))
 
 
-def test_token_budget_always_covers_the_bounded_schema() -> None:
-    """Even at one token per character the grammar can close within max_tokens."""
+def test_token_budget_always_covers_the_string_budgets() -> None:
+    """Even at one token per character the answer can close within max_tokens."""
     for limits in (AnswerLimits(), AnswerLimits(16, 1), AnswerLimits(2000, 20)):
+        budgets = string_budgets(limits)
         for moments in (0, 1, 8):
-            schema = answer_schema(limits, moments)
             worst = (
-                schema["properties"]["caption"]["maxLength"]
-                + limits.max_tags * (schema["properties"]["tags"]["items"]["maxLength"] + 3)
-                + schema["properties"]["language"]["maxLength"]
-                + moments * 123
+                budgets["caption"]
+                + limits.max_tags * (budgets["tags"] + 3)
+                + budgets["language"]
+                + moments * (budgets["moments"] + 3)
                 + 40
             )
             assert limits.max_tokens(moments) >= worst
+
+
+def test_schema_strings_carry_no_max_length() -> None:
+    """maxLength makes llama.cpp's grammar crawl (and crash when long): the budgets
+    are enforced by the logits processor instead."""
+    import json
+
+    assert "maxLength" not in json.dumps(answer_schema(AnswerLimits(), moments=8))
