@@ -131,3 +131,39 @@ def write_gif_header(path: Path, width: int, height: int) -> Path:
     frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
     path.write_bytes(screen + frame + b";")
     return path
+
+
+def write_corner_video(
+    path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (160, 96)
+) -> Path:
+    """Grey frames with a red block in the stored top-left corner: shows how a player
+    (or our decoder) turned the picture."""
+    import cv2
+
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, size)
+    assert writer.isOpened(), f"OpenCV cannot write {path.suffix}"
+    frame = np.full((size[1], size[0], 3), 128, np.uint8)
+    frame[: size[1] // 3, : size[0] // 3] = (0, 0, 255)  # BGR red
+    for _ in range(int(seconds * fps)):
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def set_mp4_rotation(path: Path, degrees: int) -> Path:
+    """Give an .mp4 the display matrix a phone writes for a video shot turned by
+    `degrees` (clockwise), as in the track header (tkhd) of an iPhone video."""
+    a, b = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"tkhd")
+    version = raw[at + 4]
+    # After the box type: version/flags, times and ids (v0: 20 bytes, v1: 32), then
+    # 8 reserved, layer, alternate group, volume, 2 reserved: the 3x3 matrix.
+    matrix = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+    fixed = 1 << 16
+    raw[matrix : matrix + 36] = struct.pack(
+        ">9i", a * fixed, b * fixed, 0, -b * fixed, a * fixed, 0, 0, 0, 1 << 30
+    )
+    path.write_bytes(raw)
+    return path

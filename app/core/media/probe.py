@@ -7,33 +7,16 @@ before the captioner would trip over it.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 from app.core.library.fingerprint import fingerprint
 from app.core.library.walk import describe_os_error
-
-# Refuse decompression bombs with a clear error rather than Pillow's warning; 300 MP
-# still admits the largest stitched panoramas people keep.
-MAX_PIXELS = 300_000_000
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-# Pillow warns between 1x and 2x the limit; we refuse those ourselves right after
-# reading the header, before any pixel is decoded, so the warning is only noise.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-try:  # optional: HEIC/HEIF from phones
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except ImportError:  # pragma: no cover - depends on the install
-    HEIF_SUPPORTED = False
+from app.core.media.decoders import HEIF_MISSING, HEIF_SUPPORTED, MAX_PIXELS, opencv_path
+from app.core.media.errors import MediaError
 
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 36867
@@ -51,7 +34,7 @@ class ProbeResult:
     error: str | None = None
 
 
-class ProbeError(Exception):
+class ProbeError(MediaError):
     """A per-item problem with a user-facing reason."""
 
 
@@ -82,7 +65,7 @@ def probe(path: bytes, kind: str, mtime_ns: int) -> ProbeResult:
 def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
     name = os.fsdecode(path).lower()
     if name.endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
-        raise ProbeError("HEIC/HEIF photos need the optional pillow-heif package")
+        raise ProbeError(HEIF_MISSING)
     try:
         with Image.open(path) as im:
             width, height = im.size
@@ -144,7 +127,7 @@ def _local_iso(mtime_ns: int) -> str:
 def _probe_video(path: bytes) -> tuple[int, int, float]:
     import cv2  # imported here: OpenCV costs ~0.2 s to import and photos never need it
 
-    with _opencv_path(path) as cv_path:
+    with opencv_path(path) as cv_path:
         cap = cv2.VideoCapture(cv_path)
         try:
             if not cap.isOpened():
@@ -156,26 +139,12 @@ def _probe_video(path: bytes) -> tuple[int, int, float]:
             ok, _frame = cap.read()
             if not ok or width <= 0 or height <= 0:
                 raise ProbeError("no picture: the video has no decodable frames (audio only?)")
-            if int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) in (90, 270):
+            # With auto-orientation on (OpenCV's default) FRAME_WIDTH/HEIGHT are
+            # already the displayed size; swap only where a backend ignores it.
+            rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META))
+            if rotation in (90, 270) and not cap.get(cv2.CAP_PROP_ORIENTATION_AUTO):
                 width, height = height, width
         finally:
             cap.release()
     duration = frames / fps if fps > 0 and frames > 0 else 0.0
     return width, height, round(duration, 3)
-
-
-@contextlib.contextmanager
-def _opencv_path(path: bytes) -> Iterator[str]:
-    """A str path OpenCV can open, even for names that are not valid UTF-8."""
-    text = os.fsdecode(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # OpenCV takes UTF-8 only; on Linux the open file's /proc path reaches it.
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            yield f"/proc/self/fd/{fd}"
-        finally:
-            os.close(fd)
-        return
-    yield text
