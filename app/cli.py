@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from app import cli_caption, cli_models
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", parents=[common], help="library counts")
     status.add_argument("--json", action="store_true", help="print a JSON object")
+
+    cli_caption.add_parsers(sub, common)
+    cli_models.add_models_parser(sub, common)
     return parser
 
 
@@ -62,9 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ui.application import run_gui  # Qt is imported only for the GUI
 
         return run_gui(data_dir)
+    if args.command == "worker":
+        return cli_caption.cmd_worker(data_dir, args)
+    if args.command == "models":
+        return cli_models.run_models_command(args, data_dir)
     db = Database(data_dir.database)
     try:
         library = Library(db)
+        if args.command == "caption":
+            return cli_caption.cmd_caption(library, data_dir, args)
         handler = {
             "scan": cmd_scan,
             "watch": cmd_watch,

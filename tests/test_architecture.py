@@ -29,3 +29,21 @@ def test_core_runs_without_qt_installed_in_the_process() -> None:
         "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_gui_and_cli_start_without_loading_llama_cpp() -> None:
+    """llama.cpp is loaded only by the caption worker process."""
+    code = (
+        "import sys, app.cli, app.ui.main_window, app.core.captioning.supervisor;"
+        "assert 'llama_cpp' not in sys.modules, 'llama.cpp imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_worker_exit_codes_agree() -> None:
+    from app import cli_caption
+    from app.core.captioning import supervisor, worker
+
+    assert supervisor.EXIT_DONE == worker.EXIT_DONE
+    assert supervisor.EXIT_NO_MODEL == worker.EXIT_NO_MODEL == cli_caption.EXIT_NO_MODEL
+    assert supervisor.EXIT_ALREADY_RUNNING == worker.EXIT_ALREADY_RUNNING

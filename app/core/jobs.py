@@ -126,8 +126,9 @@ class JobQueue:
             )
 
     def cancel(self, item_ids: Sequence[int] | None = None, kind: str = CAPTION) -> int:
-        """Cancel queued jobs (of these items, or all). Running jobs finish."""
-        stmt = update(Job).where(Job.state == "queued", Job.kind == kind)
+        """Cancel open jobs (of these items, or all). A running job's worker notices
+        within a moment, stops generating and drops its result."""
+        stmt = update(Job).where(Job.state.in_(OPEN_STATES), Job.kind == kind)
         if item_ids is not None:
             stmt = stmt.where(Job.item_id.in_(item_ids))
         with self._db.write() as conn:

@@ -1,0 +1,143 @@
+"""Keeps a caption worker process running, and tells its owner what it does.
+
+The worker prints JSON events, one per line; the supervisor reads them on its own
+thread and passes them on. If the worker dies (a native crash in llama.cpp, out of
+memory, kill -9) it is restarted with growing pauses; the job it was on is requeued
+by the next worker, or failed after a second crash on it (JobQueue.recover_interrupted).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+
+BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# The worker's exit codes (app.core.captioning.worker); repeated here so that the
+# GUI process, which only supervises, never imports llama.cpp.
+EXIT_DONE, EXIT_NO_MODEL, EXIT_ALREADY_RUNNING = 0, 3, 5
+MAIN_PY = Path(__file__).resolve().parents[3] / "main.py"
+
+
+def worker_command(data_dir: Path, *extra: str) -> list[str]:
+    """How to start `captionist worker`: from a frozen bundle the executable itself,
+    else this interpreter running main.py."""
+    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, str(MAIN_PY)]
+    return [*base, "--data-dir", str(data_dir), "worker", *extra]
+
+
+class WorkerSupervisor:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        on_event: Callable[[Event], None],
+        forever: bool = True,
+        extra_args: Sequence[str] = (),
+        backoff: Sequence[float] = BACKOFF_S,
+    ) -> None:
+        self._data_dir = data_dir
+        self._on_event = on_event
+        self._args = (["--forever"] if forever else []) + list(extra_args)
+        self._backoff = backoff
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._process: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+        self.crashes = 0
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._supervise, name="worker-supervisor", daemon=True
+        )
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Something changed (a model was installed): try again now instead of waiting."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the worker to finish (it re-queues its job) and wait; kill it if it lingers."""
+        self._stopping.set()
+        self._wake.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            code, finished_a_job = self._run_once()
+            if self._stopping.is_set():
+                break
+            if code == EXIT_DONE:
+                return  # the queue is empty and this worker was not asked to wait
+            if code in (EXIT_NO_MODEL, EXIT_ALREADY_RUNNING):
+                self._wait(None)  # until nudged: nothing to do before something changes
+                continue
+            failures = 0 if finished_a_job else failures + 1
+            self.crashes += 1
+            delay = self._backoff[min(failures, len(self._backoff) - 1)]
+            self._on_event({"event": "crashed", "exit_code": code, "restart_in": delay})
+            self._wait(delay)
+
+    def _run_once(self) -> tuple[int, bool]:
+        creation = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
+        process = subprocess.Popen(
+            worker_command(self._data_dir, *self._args),
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            creationflags=creation,
+        )
+        self._process = process
+        finished = self._pump(process.stdout)
+        return process.wait(), finished
+
+    def _pump(self, stream: IO[str] | None) -> bool:
+        finished = False
+        for line in stream or ():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                log.info("worker: %s", line.rstrip())
+                continue
+            finished = finished or event.get("event") == "finished"
+            try:
+                self._on_event(event)
+            except Exception:
+                log.exception("worker event handler failed")
+        return finished
+
+    def _wait(self, seconds: float | None) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()

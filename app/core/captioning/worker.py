@@ -1,0 +1,282 @@
+"""The caption worker: claims jobs, keeps the model loaded, stores captions.
+
+It runs in its own process (`captionist worker`), started by the GUI's supervisor or
+the CLI, so that a native crash in llama.cpp costs one job, not the app. Events go
+to a callback (the CLI prints them as JSON lines for the supervisor). Only one
+worker runs per data directory at a time (a lock file), so crash recovery at start
+can tell jobs a dead worker left running from jobs someone is working on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
+from app.core.captioning.prepare import ModelInput, prepare
+from app.core.captioning.store import Provenance, store_caption
+from app.core.datadir import DataDir
+from app.core.jobs import ClaimedJob, JobQueue
+from app.core.media.errors import MediaError
+from app.core.settings import Settings
+from app.core.storage.db import Database
+from models.answer import AnswerError
+from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
+from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+
+EXIT_DONE = 0
+EXIT_NO_MODEL = 3  # the supervisor waits for a model instead of restarting
+EXIT_MODEL_BROKEN = 4
+EXIT_ALREADY_RUNNING = 5
+IDLE_POLL_S = 1.0
+CANCEL_POLL_S = 0.5
+CHARS_PER_TOKEN = 4
+
+
+class CaptionWorker:
+    def __init__(
+        self,
+        data_dir: DataDir,
+        *,
+        on_event: Callable[[Event], None] = lambda _e: None,
+        override: dict[str, Any] | None = None,
+        forever: bool = False,
+        min_priority: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._data_dir = data_dir
+        self._emit = on_event
+        self._override = override
+        self._forever = forever
+        self._min_priority = min_priority  # `caption` only wants the jobs it queued
+        self.stop = stop or threading.Event()
+        self._db = Database(data_dir.database)
+        self._settings = Settings(self._db)
+        self._jobs = JobQueue(self._db)
+        self._engine: CaptionEngine | None = None
+        self._engine_choice: ModelChoice | None = None
+        self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+        self._prefetched: tuple[int, Future[ModelInput]] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    def run(self) -> int:
+        lock = FileLock(str(self._data_dir.root / "worker.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self._emit({"event": "fatal", "error": "another caption worker is already running"})
+            return EXIT_ALREADY_RUNNING
+        try:
+            requeued, failed = self._jobs.recover_interrupted()
+            if requeued or failed:
+                self._emit({"event": "recovered", "requeued": requeued, "failed": failed})
+            return self._loop()
+        finally:
+            self._prefetch_pool.shutdown(wait=True, cancel_futures=True)
+            if self._engine is not None:
+                self._engine.close()
+            self._db.close()
+            lock.release()
+
+    def _loop(self) -> int:
+        while not self.stop.is_set():
+            # Pause is for the background worker; `caption` asked for these files now.
+            if self._forever and self._settings.get("queue_paused"):
+                self._emit({"event": "paused"})
+                self.stop.wait(IDLE_POLL_S)
+                continue
+            job = self._jobs.claim_next(min_priority=self._min_priority)
+            if job is None:
+                if not self._forever:
+                    return EXIT_DONE
+                self._emit({"event": "idle"})
+                self.stop.wait(IDLE_POLL_S)
+                continue
+            code = self._run_job(job)
+            if code is not None:
+                return code
+        return EXIT_DONE
+
+    # -- one job --------------------------------------------------------------------
+    def _run_job(self, job: ClaimedJob) -> int | None:
+        """Caption one item. Returns an exit code when the worker cannot go on."""
+        item = self._item(job.item_id)
+        if item is None:
+            self._jobs.finish(job.id, error="the item is no longer in the library")
+            return None
+        path, kind = item
+        try:
+            engine, choice = self._engine_for(job.params)
+        except NoModel as exc:
+            self._jobs.release(job.id)
+            self._emit({"event": "fatal", "error": str(exc), "reason": "no_model"})
+            return EXIT_NO_MODEL
+        except EngineError as exc:
+            self._jobs.release(job.id)
+            self._emit({"event": "fatal", "error": str(exc), "reason": "model_broken"})
+            return EXIT_MODEL_BROKEN
+        self._emit({"event": "started", "job": job.id, "item": job.item_id, "kind": kind})
+        started = time.perf_counter()
+        try:
+            prepared = self._prepared(job.item_id, path, kind)
+            self._prefetch_next()
+            template = self._template(job.params)
+            result = engine.caption(
+                prepared.images,
+                template,
+                language=self._settings.get("caption_language"),
+                exif_context=prepared.exif_context,
+                timestamps=prepared.timestamps,
+                sampling=self._sampling(),
+                should_stop=self._stop_check(job.id),
+            )
+        except Cancelled:
+            if self.stop.is_set():
+                self._jobs.release(job.id)  # shutting down: not this item's fault
+            self._emit({"event": "cancelled", "job": job.id, "item": job.item_id})
+            return None
+        except (MediaError, EngineError, AnswerError) as exc:
+            self._jobs.finish(job.id, error=str(exc))
+            self._emit({"event": "failed", "job": job.id, "item": job.item_id, "error": str(exc)})
+            return None
+        made_by = Provenance(choice.model_id, template.id)
+        stored = store_caption(self._db, job.id, prepared, result.answer, made_by)
+        self._emit(
+            {
+                "event": "finished" if stored else "cancelled",
+                "job": job.id,
+                "item": job.item_id,
+                "seconds": round(time.perf_counter() - started, 3),
+                "caption": result.answer.caption,
+                "tags": result.answer.tags,
+            }
+        )
+        return None
+
+    def _item(self, item_id: int | None) -> tuple[bytes, str] | None:
+        if item_id is None:
+            return None
+        with self._db.read() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT path, kind FROM media_items WHERE id = ? AND state != 'missing'",
+                (item_id,),
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    def _engine_for(self, params: dict[str, Any] | None) -> tuple[CaptionEngine, ModelChoice]:
+        choice = choose_model(
+            self._settings,
+            self._data_dir.models,
+            (params or {}).get("model_override") or self._override,
+        )
+        if self._engine is None or choice != self._engine_choice:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            self._engine = CaptionEngine(self._engine_config(choice))
+            self._engine_choice = choice
+            self._emit(
+                {
+                    "event": "model_loaded",
+                    "model": choice.model_id,
+                    "seconds": round(self._engine.load_seconds, 3),
+                    "gpu_layers": self._engine.n_gpu_layers,
+                }
+            )
+        return self._engine, choice
+
+    def _engine_config(self, choice: ModelChoice) -> EngineConfig:
+        offload = self._settings.get("gpu_offload")
+        layers = {"cpu": 0, "layers": self._settings.get("gpu_layers")}.get(offload)
+        return EngineConfig(
+            choice.model_path,
+            choice.mmproj_path,
+            model_id=choice.model_id,
+            n_ctx=choice.n_ctx,
+            n_gpu_layers=layers,
+            image_max_tokens=choice.image_max_tokens,
+        )
+
+    def _template(self, params: dict[str, Any] | None) -> PromptTemplate:
+        prompts = builtin_prompts()
+        prompt_id = (params or {}).get("prompt") or self._settings.get("prompt_id")
+        base = prompts.get(prompt_id) or prompts["short"]
+        edited = self._settings.get("prompt_overrides").get(base.id)
+        return PromptTemplate(base.id, base.name, edited) if edited else base
+
+    def _sampling(self) -> Sampling:
+        tokens = self._settings.get("max_caption_tokens")
+        return Sampling(
+            temperature=self._settings.get("temperature"),
+            top_p=self._settings.get("top_p"),
+            repeat_penalty=self._settings.get("repeat_penalty"),
+            limits=AnswerLimits(caption_chars=max(16, tokens * CHARS_PER_TOKEN)),
+        )
+
+    def _stop_check(self, job_id: int) -> Callable[[], bool]:
+        """Stop generating on shutdown, or once the user cancelled this job (polled
+        at most every CANCEL_POLL_S: a database read per token would slow it down)."""
+        last = [time.monotonic()]
+
+        def should_stop() -> bool:
+            if self.stop.is_set():
+                return True
+            if time.monotonic() - last[0] < CANCEL_POLL_S:
+                return False
+            last[0] = time.monotonic()
+            return self._jobs.state_of(job_id) != "running"
+
+        return should_stop
+
+    # -- overlapping media preparation with inference ---------------------------------
+    def _prepared(self, item_id: int, path: bytes, kind: str) -> ModelInput:
+        if self._prefetched and self._prefetched[0] == item_id:
+            future = self._prefetched[1]
+            self._prefetched = None
+            try:
+                ready = future.result()
+                if ready.mtime_ns == _mtime(path):
+                    return ready
+            except MediaError:
+                pass  # prepared again below, so the error reflects the file as it is now
+        return self._prepare(item_id, path, kind)
+
+    def _prefetch_next(self) -> None:
+        """Start decoding the next queued item while the model works on this one."""
+        with self._db.read() as conn:
+            row = conn.exec_driver_sql(
+                """SELECT j.item_id, m.path, m.kind FROM jobs j JOIN media_items m
+                   ON m.id = j.item_id WHERE j.state = 'queued' AND j.kind = 'caption'
+                   AND m.state != 'missing' ORDER BY j.priority DESC, j.id LIMIT 1"""
+            ).first()
+        if row is None or (self._prefetched and self._prefetched[0] == row[0]):
+            return
+        self._prefetched = (row[0], self._prefetch_pool.submit(self._prepare, *row))
+
+    def _prepare(self, item_id: int, path: bytes, kind: str) -> ModelInput:
+        return prepare(
+            item_id,
+            path,
+            kind,
+            thumbnails=self._data_dir.thumbnails,
+            max_side=self._settings.get("model_image_side"),
+            max_keyframes=self._settings.get("keyframes_per_video"),
+            with_exif_context=self._settings.get("include_exif_context"),
+        )
+
+
+def _mtime(path: bytes) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None

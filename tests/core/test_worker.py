@@ -1,0 +1,216 @@
+"""The caption worker end to end: real files, real SQLite, real llama.cpp inference
+with the tiny SmolVLM fixture, in-process (the process boundary is tested in
+tests/test_cli_caption.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.captioning.worker import EXIT_DONE, EXIT_NO_MODEL, CaptionWorker
+from app.core.captions import CaptionStore
+from app.core.datadir import DataDir
+from app.core.library.library import Library
+from app.core.search import search
+from tests.media_factory import write_photo, write_video
+from tests.models.conftest import fixture_pair
+
+SMALL_ANSWERS = {
+    "max_caption_tokens": 8,
+    "temperature": 0.0,
+    "keyframes_per_video": 3,
+    "model_image_side": 128,
+}
+
+
+@pytest.fixture
+def captioning(library: Library, data_dir: DataDir, photo_dir: Path) -> Library:
+    model, mmproj = fixture_pair("smolvlm")
+    library.settings.set("custom_model_path", str(model))
+    library.settings.set("custom_mmproj_path", str(mmproj))
+    for key, value in SMALL_ANSWERS.items():
+        library.settings.set(key, value)
+    return library
+
+
+def run_worker(data_dir: DataDir, **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    code = CaptionWorker(data_dir, on_event=events.append, **kwargs).run()
+    return code, events
+
+
+def scan(library: Library, folder: Path) -> None:
+    root = library.add_root(folder)
+    library.scan(root.id)
+
+
+def item_id(library: Library, name: str) -> int:
+    with library.db.read() as conn:
+        return conn.exec_driver_sql(
+            "SELECT id FROM media_items WHERE name = ?", (name,)
+        ).scalar_one()
+
+
+def test_photos_and_a_video_get_captions_tags_and_moments(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "astronaut.jpg")
+    write_photo(photo_dir / "coffee.png", "coffee")
+    write_video(photo_dir / "clip.avi", seconds=6.0, cuts=(2.0, 4.0))
+    scan(captioning, photo_dir)
+
+    code, events = run_worker(data_dir)
+
+    assert code == EXIT_DONE
+    assert captioning.jobs.counts() == {"done": 3}
+    assert [e["event"] for e in events].count("finished") == 3
+    store = CaptionStore(captioning.db)
+    for name in ("astronaut.jpg", "coffee.png", "clip.avi"):
+        caption = store.current(item_id(captioning, name))
+        assert caption is not None and caption.source == "model" and caption.text
+        assert caption.model_id == "custom:model" and caption.prompt_id == "short"
+    video = item_id(captioning, "clip.avi")
+    with captioning.db.read() as conn:
+        keyframes = conn.exec_driver_sql(
+            "SELECT id, timestamp, thumbnail_path FROM keyframes WHERE item_id = ? "
+            "ORDER BY timestamp",
+            (video,),
+        ).all()
+    assert 1 <= len(keyframes) <= 3
+    for keyframe_id, _timestamp, thumbnail in keyframes:
+        assert Path(os.fsdecode(thumbnail)).is_file()
+        assert store.current(video, keyframe_id) is not None  # a caption per moment
+    # What the model wrote is searchable, moments with their timestamp.
+    # Every moment is in the search index; one the user corrects is found at its time.
+    with captioning.db.read() as conn:
+        indexed = dict(conn.exec_driver_sql(
+            "SELECT -rowid, caption FROM search_index WHERE rowid < 0"
+        ).all())
+    assert indexed == {k: store.current(video, k).text for k, _t, _p in keyframes}
+    last_id, last_time, _ = keyframes[-1]
+    store.add_user_caption(video, "a kite over the lake", keyframe_id=last_id)
+    (hit,) = search(captioning.db, "kite")
+    assert hit.item_id == video and hit.timestamp == last_time
+
+
+def test_user_caption_is_never_replaced(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "astronaut.jpg")
+    scan(captioning, photo_dir)
+    photo = item_id(captioning, "astronaut.jpg")
+    store = CaptionStore(captioning.db)
+    store.add_user_caption(photo, "Commander Eileen, 1990")
+    captioning.jobs.enqueue([photo])  # "Caption again" on an item the user captioned
+
+    run_worker(data_dir)
+
+    assert store.current(photo).text == "Commander Eileen, 1990"
+    history = store.history(photo)
+    assert [c.source for c in history][:2] == ["model", "user"]  # kept as a suggestion
+
+
+def test_a_bad_file_fails_alone(captioning: Library, data_dir: DataDir, photo_dir: Path) -> None:
+    write_photo(photo_dir / "good.jpg")
+    bad = write_photo(photo_dir / "bad.jpg", "coffee")
+    scan(captioning, photo_dir)
+    bad.write_bytes(bad.read_bytes()[:300])  # truncated after it was indexed
+
+    code, events = run_worker(data_dir)
+
+    assert code == EXIT_DONE
+    assert captioning.jobs.counts() == {"done": 1, "failed": 1}
+    failure = next(e for e in events if e["event"] == "failed")
+    assert failure["item"] == item_id(captioning, "bad.jpg")
+    assert "truncat" in failure["error"] or "corrupt" in failure["error"]
+
+
+def test_without_a_model_jobs_wait(library: Library, data_dir: DataDir, photo_dir: Path) -> None:
+    write_photo(photo_dir / "a.jpg")
+    scan(library, photo_dir)
+
+    code, events = run_worker(data_dir)
+
+    assert code == EXIT_NO_MODEL
+    fatal = next(e for e in events if e["event"] == "fatal")
+    assert "no captioning model is installed" in fatal["error"]
+    assert library.jobs.counts() == {"queued": 1}  # released, not failed, not counted as a crash
+    with library.db.read() as conn:
+        assert conn.exec_driver_sql("SELECT attempts FROM jobs").scalar() == 0
+
+
+def test_a_broken_model_is_reported_and_jobs_wait(
+    captioning: Library, data_dir: DataDir, photo_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(fixture_pair("smolvlm")[0].read_bytes()[:100_000])
+    captioning.settings.set("custom_model_path", str(broken))
+    write_photo(photo_dir / "a.jpg")
+    scan(captioning, photo_dir)
+
+    code, events = run_worker(data_dir)
+
+    assert code != EXIT_DONE
+    assert any(e.get("reason") == "model_broken" for e in events)
+    assert captioning.jobs.counts() == {"queued": 1}
+
+
+def test_pause_holds_the_background_worker(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    import threading
+
+    write_photo(photo_dir / "a.jpg")
+    scan(captioning, photo_dir)
+    captioning.settings.set("queue_paused", True)
+    stop = threading.Event()
+    events: list[dict[str, Any]] = []
+    worker = CaptionWorker(data_dir, on_event=events.append, forever=True, stop=stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        _wait_for(lambda: any(e["event"] == "paused" for e in events))
+        assert captioning.jobs.counts() == {"queued": 1}
+        captioning.settings.set("queue_paused", False)
+        _wait_for(lambda: captioning.jobs.counts() == {"done": 1}, timeout=60)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_cancel_stops_the_running_job_and_drops_its_result(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    import threading
+
+    captioning.settings.set("max_caption_tokens", 4000)  # long enough to cancel midway
+    write_video(photo_dir / "long.avi", seconds=4.0, cuts=(1.0, 2.0, 3.0))
+    scan(captioning, photo_dir)
+    video = item_id(captioning, "long.avi")
+    stop = threading.Event()
+    events: list[dict[str, Any]] = []
+    worker = CaptionWorker(data_dir, on_event=events.append, forever=True, stop=stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        _wait_for(lambda: any(e["event"] == "started" for e in events))
+        captioning.jobs.cancel([video])
+        _wait_for(lambda: any(e["event"] == "cancelled" for e in events), timeout=30)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert captioning.jobs.counts() == {"cancelled": 1}
+    assert CaptionStore(captioning.db).current(video) is None
+
+
+def _wait_for(condition: Any, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
