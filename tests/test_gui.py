@@ -69,3 +69,48 @@ def test_files_added_on_disk_appear_while_the_window_is_open(
     names = {window.results.item(i).text().split("\n")[0] for i in range(2)}
     assert names == {"first.jpg", "second.png"}
     window.close()
+
+
+def test_captions_appear_in_the_window(qtbot: QtBot, data_dir: DataDir, tmp_path: Path) -> None:
+    """The window runs the real caption worker process (tiny model): captions show up."""
+    from app.core.library.library import Library
+    from app.core.storage.db import Database
+    from tests.models.conftest import fixture_pair
+
+    model, mmproj = fixture_pair("smolvlm")
+    setup = Library(Database(data_dir.database))
+    for key, value in {
+        "custom_model_path": str(model),
+        "custom_mmproj_path": str(mmproj),
+        "max_caption_tokens": 8,
+        "temperature": 0.0,
+    }.items():
+        setup.settings.set(key, value)
+    setup.db.close()
+    write_photo(tmp_path / "Trip" / "astronaut.jpg")
+    window = MainWindow(data_dir)
+    qtbot.addWidget(window)
+    window.add_folder(str(tmp_path / "Trip"))
+
+    qtbot.waitUntil(lambda: "1 captioned" in window.statusBar().currentMessage(), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.results.count() == 1 and "no caption yet" not in window.results.item(0).text()
+        ),
+        timeout=10_000,
+    )
+    assert window.captioning.text() in ("Captioning…", "All captioned", "Model ready: custom:model")
+    window.close()
+
+
+def test_without_a_model_the_window_says_why_captions_wait(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path
+) -> None:
+    write_photo(tmp_path / "Trip" / "astronaut.jpg")
+    window = MainWindow(data_dir)
+    qtbot.addWidget(window)
+    window.add_folder(str(tmp_path / "Trip"))
+    qtbot.waitUntil(
+        lambda: "no captioning model is installed" in window.captioning.text(), timeout=30_000
+    )
+    window.close()

@@ -32,6 +32,7 @@ from app.core.search import SearchHit, recent, search
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.watch_bridge import WatchBridge
+from app.services.worker_bridge import WorkerBridge
 
 SEARCH_DEBOUNCE_MS = 200
 SEARCH_HELP = (
@@ -54,9 +55,12 @@ class MainWindow(QMainWindow):
         self._search_serial = 0
         self._watch = WatchBridge(self._library, self)
         self._watch.library_changed.connect(self._library_changed)
+        self._worker = WorkerBridge(data_dir, self)
+        self._worker.event_received.connect(self._worker_event)
         self._build()
         self.refresh()
         self._background.run(self._watch.restart, on_error=self._show_error)
+        self._worker.start()
 
     # -- layout -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -82,6 +86,10 @@ class MainWindow(QMainWindow):
         self.search_field.setClearButtonEnabled(True)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(self._run_search)
+        # Captions arrive one by one: refresh at most twice a second, not per caption.
+        self._caption_refresh = QTimer(self, singleShot=True, interval=500)
+        self._caption_refresh.timeout.connect(self.refresh)
+        self._caption_refresh.timeout.connect(self._run_search)
         self.search_field.textChanged.connect(self._search_timer.start)
         self.results = QListWidget()
         self.results.setObjectName("results")
@@ -105,6 +113,9 @@ class MainWindow(QMainWindow):
         splitter.setSizes([280, 820])
         self.setCentralWidget(splitter)
         self.statusBar().showMessage("Loading library…")
+        self.captioning = QLabel("")
+        self.captioning.setObjectName("captioning")
+        self.statusBar().addPermanentWidget(self.captioning)
         self._run_search()
 
     # -- folders and scanning --------------------------------------------------------------
@@ -151,8 +162,27 @@ class MainWindow(QMainWindow):
 
         self._background.run(scan, self._scan_done, self._show_error)
 
+    def _worker_event(self, event: dict[str, object]) -> None:
+        """What the caption worker does, in a word; captions appear as they are stored."""
+        kind = event.get("event")
+        if kind == "fatal":
+            self.captioning.setText(f"Captioning waits: {event.get('error')}")
+        elif kind == "model_loaded":
+            self.captioning.setText(f"Model ready: {event.get('model')}")
+        elif kind == "started":
+            self.captioning.setText("Captioning…")
+        elif kind == "paused":
+            self.captioning.setText("Captioning paused")
+        elif kind == "idle":
+            self.captioning.setText("All captioned")
+        elif kind == "crashed":
+            self.captioning.setText("The caption engine crashed; restarting…")
+        elif kind in ("finished", "failed"):
+            self._caption_refresh.start()
+
     def _scan_done(self, summary: str) -> None:
         self._background.run(self._watch.restart, on_error=self._show_error)
+        self._worker.nudge()
         self.refresh()
         QTimer.singleShot(0, lambda: self.statusBar().showMessage(summary, 10_000))
         self._run_search()
@@ -216,6 +246,7 @@ class MainWindow(QMainWindow):
     # -- shutdown -------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._stopping.set()
+        self._worker.stop(timeout=1.0)
         self._watch.stop(timeout=1.0)
         self._background.wait(1000)
         self._db.close()

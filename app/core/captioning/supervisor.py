@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+WAITING_RETRY_S = 20.0
 # The worker's exit codes (app.core.captioning.worker); repeated here so that the
 # GUI process, which only supervises, never imports llama.cpp.
 EXIT_DONE, EXIT_NO_MODEL, EXIT_ALREADY_RUNNING = 0, 3, 5
@@ -99,7 +100,9 @@ class WorkerSupervisor:
             if code == EXIT_DONE:
                 return  # the queue is empty and this worker was not asked to wait
             if code in (EXIT_NO_MODEL, EXIT_ALREADY_RUNNING):
-                self._wait(None)  # until nudged: nothing to do before something changes
+                # Nothing to do until a model is installed (or the other worker ends):
+                # look again when nudged, or now and then (a model downloaded elsewhere).
+                self._wait(WAITING_RETRY_S)
                 continue
             failures = 0 if finished_a_job else failures + 1
             self.crashes += 1
@@ -138,6 +141,6 @@ class WorkerSupervisor:
                 log.exception("worker event handler failed")
         return finished
 
-    def _wait(self, seconds: float | None) -> None:
+    def _wait(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()
