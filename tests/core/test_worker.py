@@ -5,6 +5,10 @@ tests/test_cli_caption.py)."""
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +90,9 @@ def test_photos_and_a_video_get_captions_tags_and_moments(
     # What the model wrote is searchable, moments with their timestamp.
     # Every moment is in the search index; one the user corrects is found at its time.
     with captioning.db.read() as conn:
-        indexed = dict(conn.exec_driver_sql(
-            "SELECT -rowid, caption FROM search_index WHERE rowid < 0"
-        ).all())
+        indexed = dict(
+            conn.exec_driver_sql("SELECT -rowid, caption FROM search_index WHERE rowid < 0").all()
+        )
     assert indexed == {k: store.current(video, k).text for k, _t, _p in keyframes}
     last_id, last_time, _ = keyframes[-1]
     store.add_user_caption(video, "a kite over the lake", keyframe_id=last_id)
@@ -158,58 +162,51 @@ def test_a_broken_model_is_reported_and_jobs_wait(
     assert captioning.jobs.counts() == {"queued": 1}
 
 
-def test_pause_holds_the_background_worker(
-    captioning: Library, data_dir: DataDir, photo_dir: Path
-) -> None:
-    import threading
-
-    write_photo(photo_dir / "a.jpg")
-    scan(captioning, photo_dir)
-    captioning.settings.set("queue_paused", True)
+@contextmanager
+def background_worker(data_dir: DataDir) -> Iterator[list[dict[str, Any]]]:
+    """A `--forever` worker on a thread, stopped (and checked gone) on exit."""
     stop = threading.Event()
     events: list[dict[str, Any]] = []
     worker = CaptionWorker(data_dir, on_event=events.append, forever=True, stop=stop)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        _wait_for(lambda: any(e["event"] == "paused" for e in events))
-        assert captioning.jobs.counts() == {"queued": 1}
-        captioning.settings.set("queue_paused", False)
-        _wait_for(lambda: captioning.jobs.counts() == {"done": 1}, timeout=60)
+        yield events
     finally:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
 
 
+def test_pause_holds_the_background_worker(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "a.jpg")
+    scan(captioning, photo_dir)
+    captioning.settings.set("queue_paused", True)
+    with background_worker(data_dir) as events:
+        _wait_for(lambda: any(e["event"] == "paused" for e in events))
+        assert captioning.jobs.counts() == {"queued": 1}
+        captioning.settings.set("queue_paused", False)
+        _wait_for(lambda: captioning.jobs.counts() == {"done": 1}, timeout=60)
+
+
 def test_cancel_stops_the_running_job_and_drops_its_result(
     captioning: Library, data_dir: DataDir, photo_dir: Path
 ) -> None:
-    import threading
-
     captioning.settings.set("max_caption_tokens", 4000)  # long enough to cancel midway
     write_video(photo_dir / "long.avi", seconds=4.0, cuts=(1.0, 2.0, 3.0))
     scan(captioning, photo_dir)
     video = item_id(captioning, "long.avi")
-    stop = threading.Event()
-    events: list[dict[str, Any]] = []
-    worker = CaptionWorker(data_dir, on_event=events.append, forever=True, stop=stop)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
+    with background_worker(data_dir) as events:
         _wait_for(lambda: any(e["event"] == "started" for e in events))
         captioning.jobs.cancel([video])
         _wait_for(lambda: any(e["event"] == "cancelled" for e in events), timeout=30)
-    finally:
-        stop.set()
-        thread.join(10)
     assert captioning.jobs.counts() == {"cancelled": 1}
     assert CaptionStore(captioning.db).current(video) is None
 
 
 def _wait_for(condition: Any, timeout: float = 30.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
