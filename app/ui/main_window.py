@@ -177,6 +177,13 @@ class MainWindow(QMainWindow):
             self.captioning.setText("All captioned")
         elif kind == "crashed":
             self.captioning.setText("The caption engine crashed; restarting…")
+        elif kind == "progress":
+            eta = event.get("eta_seconds")
+            left = f" · about {_duration(float(eta))} left" if eta else ""
+            self.captioning.setText(
+                f"Captioned {event['done']} of {event['total']} · "
+                f"{float(event['per_minute']):.0f}/min{left}"  # type: ignore[arg-type]
+            )
         elif kind in ("finished", "failed"):
             self._caption_refresh.start()
 
@@ -251,3 +258,11 @@ class MainWindow(QMainWindow):
         self._background.wait(1000)
         self._db.close()
         super().closeEvent(event)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -71,6 +71,10 @@ def test_photos_and_a_video_get_captions_tags_and_moments(
     assert code == EXIT_DONE
     assert captioning.jobs.counts() == {"done": 3}
     assert [e["event"] for e in events].count("finished") == 3
+    progress = [e for e in events if e["event"] == "progress"]
+    assert [(p["done"], p["total"]) for p in progress] == [(1, 3), (2, 3), (3, 3)]
+    assert progress[0]["per_minute"] > 0 and progress[0]["eta_seconds"] > 0
+    assert progress[-1]["eta_seconds"] == 0
     store = CaptionStore(captioning.db)
     for name in ("astronaut.jpg", "coffee.png", "clip.avi"):
         caption = store.current(item_id(captioning, name))

@@ -67,6 +67,8 @@ class CaptionWorker:
         self._engine_choice: ModelChoice | None = None
         self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
         self._prefetched: tuple[int, Future[ModelInput]] | None = None
+        self._session_started = time.monotonic()
+        self._session_done = 0
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -105,6 +107,8 @@ class CaptionWorker:
             code = self._run_job(job)
             if code is not None:
                 return code
+            self._session_done += 1
+            self._emit_progress()
         return EXIT_DONE
 
     # -- one job --------------------------------------------------------------------
@@ -162,6 +166,22 @@ class CaptionWorker:
             }
         )
         return None
+
+    def _emit_progress(self) -> None:
+        """Done / total this session, the rate and the time left, for progress bars."""
+        counts = self._jobs.counts()
+        left = counts.get("queued", 0) + counts.get("running", 0)
+        elapsed = max(time.monotonic() - self._session_started, 1e-6)
+        per_minute = self._session_done / elapsed * 60
+        self._emit(
+            {
+                "event": "progress",
+                "done": self._session_done,
+                "total": self._session_done + left,
+                "per_minute": round(per_minute, 2),
+                "eta_seconds": round(left / per_minute * 60, 1) if per_minute else None,
+            }
+        )
 
     def _item(self, item_id: int | None) -> tuple[bytes, str] | None:
         if item_id is None:
