@@ -58,8 +58,6 @@ def prepare(
         context = _exif_context(path) if with_exif_context else None
         return ModelInput(item_id, mtime_ns, [encode_jpeg(image)], exif_context=context)
     frames = extract_keyframes(path, max_keyframes=max_keyframes, max_side=max_side)
-    if not frames:
-        raise MediaError("no decodable frames in this video")
     folder = thumbnails / "keyframes" / str(item_id)
     keyframes = [
         PreparedKeyframe(f.timestamp, save_thumbnail(f.image, folder / f"{f.timestamp:010.3f}.jpg"))
