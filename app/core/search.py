@@ -1,24 +1,68 @@
 """Caption search over the FTS5 index: one API for the GUI and the CLI.
 
-Ranking is bm25 with the caption weighted over tags, file name and folder, and
-the newer photo first among equals. A hit in a video moment's caption carries
-that moment's timestamp so the GUI can jump to it.
+Ranking policy
+--------------
+* A query matching at most BROAD_QUERY index rows is ranked by bm25, with the
+  caption weighted over tags, file name and folder (10, 6, 3, 1); among equal
+  scores the newer photo (taken_at) comes first. Hits carry the bm25 score
+  (higher is better) and ranked_by = "relevance".
+* A broader query is not ranked by bm25. For a word found in most captions its
+  IDF is clamped to about zero, so the scores are noise, and computing them costs
+  time in proportion to the matches (seconds at a million captions). Its matches
+  come newest first instead: by index rowid descending, i.e. the order items were
+  added (which FTS5 streams without computing anything; video moments, whose rows
+  have negative rowids, come last), with matches in captions or tags before
+  matches only in the file name or folder. Such hits have score 0.0 and
+  ranked_by = "recency".
+* Whether a query is broad is checked without ranking: is there a match after
+  the first BROAD_QUERY, in rowid order.
+Filters (type:, after:, before:, by:) apply in both modes; an item matching in its
+own row and in video moments is listed once, at its best row.
+
+Snippets are made in Python from the text of the rows shown (search_query.highlight):
+FTS5's snippet() re-ran the query, which cost seconds for short prefixes.
+
+A hit in a video moment's caption carries that moment's timestamp so the GUI can
+jump to it. Unprobed items are not in the index yet (migration 0003): the library
+list and filter-only queries, which read media_items, still show them.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection
 
-from app.core.search_query import ParsedQuery, parse_query
+from app.core.search_query import (
+    ParsedQuery,
+    Term,
+    could_match,
+    find_terms,
+    folded_words,
+    parse_query,
+    render,
+)
 from app.core.storage.db import Database
 
 # bm25 weights, one per index column: caption, tags, name, folder, then the
 # unindexed item_id, keyframe_id, source.
 BM25 = "bm25(search_index, 10.0, 6.0, 3.0, 1.0, 0.0, 0.0, 0.0)"
+# More matches than this and a query is listed newest first, not ranked. bm25 costs
+# 3-5 µs per match at a million captions (on top of ~3 ms for the rest of a search),
+# so this keeps a one-word search within 10 ms there (tests/benchmarks/bench_search.py:
+# 1,500 let the slowest narrow words reach 10-16 ms).
+BROAD_QUERY = 1000
+RELEVANCE = "relevance"
+RECENCY = "recency"
 SNIPPET_WORDS = 12
+SNIPPET_COLUMNS = ("caption", "tags", "name", "folder")
+# The item of an index row: rowid > 0 is an item, rowid < 0 a video moment (-keyframe id).
+ITEM_OF_ROW = """(CASE WHEN s.rowid > 0 THEN s.rowid
+    ELSE (SELECT k.item_id FROM keyframes k WHERE k.id = -s.rowid) END)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +72,15 @@ class SearchHit:
     name: str
     kind: str
     snippet: str
-    score: float  # higher is better
+    score: float  # bm25, higher is better; 0.0 when ranked_by is "recency"
     timestamp: float | None  # seconds into the video, for a hit in a moment
     keyframe_id: int | None
     taken_at: str | None
+    ranked_by: str = RELEVANCE  # "relevance" (bm25) or "recency" (a broad query)
+
+
+# One matching index row: (rowid, item id, score).
+Match = tuple[int, int, float]
 
 
 def search(
@@ -47,7 +96,7 @@ def search(
         return []
     with db.read() as conn:
         if query.match:
-            return _ranked(conn, query, limit, highlight)
+            return _matched(conn, query, limit, highlight)
         return _filtered(conn, query, limit)
 
 
@@ -57,7 +106,130 @@ def recent(db: Database, *, limit: int = 200) -> list[SearchHit]:
         return _filtered(conn, ParsedQuery(), limit)
 
 
-def _filters(query: ParsedQuery, params: dict[str, object]) -> str:
+# -- queries with words ---------------------------------------------------------------
+def _matched(
+    conn: Connection, query: ParsedQuery, limit: int, marks: tuple[str, str]
+) -> list[SearchHit]:
+    assert query.match is not None
+    if _is_broad(conn, query.match):
+        matches, ranked_by = _newest_matches(conn, query, limit), RECENCY
+    else:
+        matches, ranked_by = _best_matches(conn, query, limit), RELEVANCE
+    snippets = _snippets(conn, query.terms, [rowid for rowid, _, _ in matches], marks)
+    return _hits(
+        conn,
+        [(item_id, rowid, score, snippets.get(rowid, "")) for rowid, item_id, score in matches],
+        ranked_by,
+    )
+
+
+def _is_broad(conn: Connection, match: str) -> bool:
+    """More than BROAD_QUERY matches? Streams rowids, ranks nothing (ascending:
+    FTS5 steps through doclists backwards more slowly)."""
+    row = conn.exec_driver_sql(
+        "SELECT rowid FROM search_index WHERE search_index MATCH ? LIMIT 1 OFFSET ?",
+        (match, BROAD_QUERY),
+    ).first()
+    return row is not None
+
+
+def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Match]:
+    """bm25 order, newer photo first among equals."""
+    params: dict[str, object] = {"match": query.match}
+    where = _filters(query, params)
+
+    def joined(fetch: int) -> list[Match]:
+        """Ranked in SQL, joined with the items for filters and the tie-break."""
+        rows = conn.exec_driver_sql(
+            f"""SELECT s.rowid, m.id, {BM25} AS rank FROM search_index s
+                JOIN media_items m ON m.id = {ITEM_OF_ROW}
+                WHERE search_index MATCH :match {where}
+                ORDER BY rank, m.taken_at DESC LIMIT :fetch""",
+            {**params, "fetch": fetch},
+        ).all()
+        return [(rowid, item_id, -rank) for rowid, item_id, rank in rows]
+
+    def ranked_only(fetch: int) -> list[Match]:
+        """Ranked in SQL without the join (which cost as much again), the tie-break
+        done on the rows fetched: enough rows to hold every row that ties with the
+        last one wanted."""
+        extra = fetch
+        while True:
+            rows = conn.exec_driver_sql(
+                f"""SELECT rowid, {BM25} AS rank FROM search_index
+                    WHERE search_index MATCH :match ORDER BY rank LIMIT :fetch""",
+                {**params, "fetch": fetch + extra},
+            ).all()
+            exhausted = len(rows) < fetch + extra
+            if exhausted or rows[-1][1] != rows[fetch - 1][1]:
+                break
+            extra *= 4
+        rows = [row for row in rows if row[1] <= rows[min(fetch, len(rows)) - 1][1]]
+        items = _items_of_rows(conn, [rowid for rowid, _ in rows])
+        matches = [(rowid, items[rowid], -rank) for rowid, rank in rows if rowid in items]
+        return _newer_first_among_equals(conn, matches)[:fetch]
+
+    return _first_per_item(joined if where else ranked_only, limit)
+
+
+def _newer_first_among_equals(conn: Connection, matches: list[Match]) -> list[Match]:
+    """Matches in score order, ties broken by taken_at, newest first (unknown
+    dates last), as ORDER BY rank, m.taken_at DESC would. Reads the dates of tied
+    items only: with real captions ties are rare."""
+    scores = Counter(score for _, _, score in matches)
+    tied = [item_id for _, item_id, score in matches if scores[score] > 1]
+    taken = _taken_at(conn, tied)
+    matches = sorted(matches, key=lambda m: taken.get(m[1]) or "", reverse=True)
+    return sorted(matches, key=lambda m: -m[2])  # stable: keeps the date order in a tie
+
+
+def _newest_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Match]:
+    """Newest first (rowid descending): caption and tag matches, then the rest."""
+    assert query.match is not None and query.content_match is not None
+    passes = [query.content_match]
+    if query.content_match != query.match:  # else every match is a content match
+        passes.append(f"({query.match}) NOT ({query.content_match})")
+    chosen: list[Match] = []
+    for match in passes:
+        chosen = _first_per_item(partial(_newest_rows, conn, query, match), limit, chosen)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def _newest_rows(conn: Connection, query: ParsedQuery, match: str, fetch: int) -> list[Match]:
+    """The first `fetch` rows matching `match` and the filters, newest first."""
+    params: dict[str, object] = {"match": match, "fetch": fetch}
+    where = _filters(query, params)
+    join = f"JOIN media_items m ON m.id = {ITEM_OF_ROW}" if where else ""
+    rows = conn.exec_driver_sql(
+        f"""SELECT s.rowid, {ITEM_OF_ROW} FROM search_index s {join}
+            WHERE search_index MATCH :match {where}
+            ORDER BY s.rowid DESC LIMIT :fetch""",
+        params,
+    ).all()
+    return [(rowid, item_id, 0.0) for rowid, item_id in rows]
+
+
+def _first_per_item(
+    fetch_rows: Callable[[int], list[Match]], limit: int, before: Sequence[Match] = ()
+) -> list[Match]:
+    """The first row of each item, in the order given, after the items `before`,
+    up to `limit` items. An item can match in its own row and in several moments,
+    so more rows than items are fetched, and more again while items are short."""
+    fetch = limit * 3
+    while True:
+        rows = fetch_rows(fetch)
+        best = {match[1]: match for match in before}
+        for match in rows:
+            best.setdefault(match[1], match)
+        if len(best) >= limit or len(rows) < fetch:
+            return list(best.values())[:limit]
+        fetch *= 4
+
+
+def _filters(query: ParsedQuery, params: dict[str, object], source: str = "s.source") -> str:
+    """SQL conditions for the filters, on the item (m) and the caption's `source`."""
     sql = ""
     if query.kind:
         sql += " AND m.kind = :kind"
@@ -68,80 +240,107 @@ def _filters(query: ParsedQuery, params: dict[str, object]) -> str:
     if query.before:
         sql += " AND m.taken_at < :before"
         params["before"] = query.before
+    if query.source:
+        sql += f" AND {source} = :source"
+        params["source"] = query.source
     return sql
 
 
-def _ranked(
-    conn: Connection, query: ParsedQuery, limit: int, highlight: tuple[str, str]
-) -> list[SearchHit]:
-    params: dict[str, object] = {"match": query.match}
-    where = _filters(query, params)
-    if query.source:
-        where += " AND s.source = :source"
-        params["source"] = query.source
-    # An item can match in its own row and in several moments: keep its best row.
-    fetch = limit * 3
-    while True:
-        params["fetch"] = fetch
-        rows = conn.exec_driver_sql(
-            f"""SELECT s.rowid, s.item_id, s.keyframe_id, {BM25} AS rank
-                FROM search_index s JOIN media_items m ON m.id = s.item_id
-                WHERE search_index MATCH :match {where}
-                ORDER BY rank, m.taken_at DESC LIMIT :fetch""",
-            params,
+def _items_of_rows(conn: Connection, rowids: list[int]) -> dict[int, int]:
+    """rowid -> item id: rowids > 0 are items, < 0 moments (-keyframe id)."""
+    items = {rowid: rowid for rowid in rowids if rowid > 0}
+    moments = [-rowid for rowid in rowids if rowid < 0]
+    if moments:
+        marks = ",".join("?" * len(moments))
+        for keyframe_id, item_id in conn.exec_driver_sql(
+            f"SELECT id, item_id FROM keyframes WHERE id IN ({marks})", tuple(moments)
+        ):
+            items[-keyframe_id] = item_id
+    return items
+
+
+def _taken_at(conn: Connection, item_ids: list[int]) -> dict[int, str | None]:
+    if not item_ids:
+        return {}
+    marks = ",".join("?" * len(item_ids))
+    return dict(
+        conn.exec_driver_sql(
+            f"SELECT id, taken_at FROM media_items WHERE id IN ({marks})", tuple(item_ids)
         ).all()
-        best: dict[int, tuple[int, int | None, float]] = {}
-        for rowid, item_id, keyframe_id, rank in rows:
-            best.setdefault(item_id, (rowid, keyframe_id, rank))
-        if len(best) >= limit or len(rows) < fetch:
-            break
-        fetch *= 4
-    chosen = list(best.items())[:limit]
-    snippets = _snippets(conn, query.match or "", [rowid for _, (rowid, _, _) in chosen], highlight)
-    return _hits(
-        conn, [(item, kf, -rank, snippets.get(rowid, "")) for item, (rowid, kf, rank) in chosen]
     )
 
 
+# The source of an item's current caption: from its index row, if it has one yet.
+CURRENT_SOURCE = """coalesce(s.source, (SELECT c.source FROM captions c
+    WHERE c.item_id = m.id AND c.keyframe_id IS NULL
+    ORDER BY c.source = 'user' DESC, c.id DESC LIMIT 1))"""
+
+
+# -- queries without words --------------------------------------------------------------
 def _filtered(conn: Connection, query: ParsedQuery, limit: int) -> list[SearchHit]:
-    """Queries with filters or "-words" only: newest first."""
+    """Queries with filters or "-words" only, and the plain list: newest first.
+    Items not in the index yet (unprobed) are listed too."""
     params: dict[str, object] = {"limit": limit}
-    where = _filters(query, params)
-    if query.source:
-        where += " AND s.source = :source"
-        params["source"] = query.source
+    where = _filters(query, params, source=CURRENT_SOURCE)
     if query.exclude:
         where += (
             " AND m.id NOT IN (SELECT item_id FROM search_index WHERE search_index MATCH :exclude)"
         )
         params["exclude"] = query.exclude
     rows = conn.exec_driver_sql(
-        f"""SELECT m.id, s.caption FROM media_items m JOIN search_index s ON s.rowid = m.id
+        f"""SELECT m.id, s.caption FROM media_items m LEFT JOIN search_index s ON s.rowid = m.id
             WHERE m.state != 'missing' {where} ORDER BY m.taken_at DESC LIMIT :limit""",
         params,
     ).all()
-    return _hits(conn, [(item_id, None, 0.0, _clip(caption)) for item_id, caption in rows])
+    return _hits(conn, [(item_id, item_id, 0.0, _clip(caption)) for item_id, caption in rows])
 
 
+# -- results ------------------------------------------------------------------------------
 def _snippets(
-    conn: Connection, match: str, rowids: list[int], highlight: tuple[str, str]
+    conn: Connection, terms: list[Term], rowids: list[int], marks: tuple[str, str]
 ) -> dict[int, str]:
-    """Snippets only for the rows shown: computing them for every match is slow."""
+    """A snippet per row shown, from the column where most terms match (the caption
+    on a tie), highlighted in Python."""
     if not rowids:
         return {}
-    marks = ",".join("?" * len(rowids))
+    placeholders = ",".join("?" * len(rowids))
     rows = conn.exec_driver_sql(
-        f"""SELECT rowid, snippet(search_index, -1, ?, ?, '…', {SNIPPET_WORDS})
-            FROM search_index WHERE search_index MATCH ? AND rowid IN ({marks})""",
-        (highlight[0], highlight[1], match, *rowids),
+        f"SELECT rowid, caption, tags, name, folder FROM search_index "
+        f"WHERE rowid IN ({placeholders})",
+        tuple(rowids),
     ).all()
-    return dict(rows)
+    return {row[0]: _snippet(row[1:], terms, marks) for row in rows}
 
 
-def _hits(conn: Connection, ranked: list[tuple[int, int | None, float, str]]) -> list[SearchHit]:
-    if not ranked:
+def _snippet(texts: Sequence[str | None], terms: list[Term], marks: tuple[str, str]) -> str:
+    """The snippet of the column where most terms match, the earlier one on a tie."""
+    best: tuple[str, list[tuple[int, int]]] | None = None
+    best_hits = 0
+    for column, text in zip(SNIPPET_COLUMNS, texts, strict=True):
+        if not text or not could_match(text, terms):
+            continue
+        per_term = find_terms(folded_words(text), terms, column)
+        hits = sum(1 for spans in per_term if spans)
+        if hits > best_hits:
+            best, best_hits = (text, [span for spans in per_term for span in spans]), hits
+        if best_hits == len(terms):
+            break  # no later column can do better
+    if best is not None:
+        return render(best[0], best[1], marks, window=SNIPPET_WORDS)
+    # No word recognisably matched (the index stems in ways Python does not copy).
+    caption, _tags, name, _folder = texts
+    return _clip(caption) or (name or "")
+
+
+def _hits(
+    conn: Connection,
+    found: list[tuple[int, int, float, str]],
+    ranked_by: str = RELEVANCE,
+) -> list[SearchHit]:
+    """SearchHits for (item id, index rowid, score, snippet) in order."""
+    if not found:
         return []
-    item_ids = [r[0] for r in ranked]
+    item_ids = [f[0] for f in found]
     marks = ",".join("?" * len(item_ids))
     items = {
         row[0]: row
@@ -150,7 +349,7 @@ def _hits(conn: Connection, ranked: list[tuple[int, int | None, float, str]]) ->
             tuple(item_ids),
         )
     }
-    keyframe_ids = [r[1] for r in ranked if r[1] is not None]
+    keyframe_ids = [-rowid for _, rowid, _, _ in found if rowid < 0]
     times: dict[int, float] = {}
     if keyframe_ids:
         kmarks = ",".join("?" * len(keyframe_ids))
@@ -160,8 +359,9 @@ def _hits(conn: Connection, ranked: list[tuple[int, int | None, float, str]]) ->
             ).all()
         )
     hits = []
-    for item_id, keyframe_id, score, snippet in ranked:
+    for item_id, rowid, score, snippet in found:
         _, path, name, kind, taken_at = items[item_id]
+        keyframe_id = -rowid if rowid < 0 else None
         hits.append(
             SearchHit(
                 item_id=item_id,
@@ -173,6 +373,7 @@ def _hits(conn: Connection, ranked: list[tuple[int, int | None, float, str]]) ->
                 timestamp=times.get(keyframe_id) if keyframe_id else None,
                 keyframe_id=keyframe_id,
                 taken_at=taken_at,
+                ranked_by=ranked_by,
             )
         )
     return hits

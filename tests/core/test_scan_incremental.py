@@ -25,6 +25,7 @@ from tests.core.scan_support import (
     item_by_id,
     items,
     jobs_by_item,
+    tiny_jpeg,
 )
 from tests.media_factory import write_photo, write_video
 
@@ -410,3 +411,83 @@ def test_folder_renamed_onto_a_folder_whose_files_went_missing(
     assert item_by_id(db, coffee_id).state == "missing"
     assert library.scan(root.id).changed == 0  # and a rescan agrees
     assert store.current(item_at(db, old).id).text == "a rocket launch"
+
+
+# -- batched writes ----------------------------------------------------------------------
+def test_many_changes_in_one_rescan(library: Library, db: Database, photo_dir: Path) -> None:
+    """More changed, deleted and returned files than one statement takes (500): every
+    kind is written in bulk and nothing is lost at the chunk edges."""
+    jpeg = tiny_jpeg(photo_dir / "f0000.jpg")
+    paths = [photo_dir / f"f{i:04d}.jpg" for i in range(1, 1801)]
+    for path in paths:
+        path.write_bytes(jpeg)
+    root = library.add_root(photo_dir)
+    library.scan(root.id)
+    finish_all_jobs(library)
+    changed, deleted, kept = paths[:600], paths[600:1200], paths[1200:]
+    for path in changed:
+        path.write_bytes(jpeg + b"\0" * 7)  # still a valid JPEG, a different size
+    stash = photo_dir.parent / "stash"
+    stash.mkdir()
+    for path in deleted:
+        os.rename(path, stash / path.name)
+
+    report = library.scan(root.id)
+
+    assert (report.changed, report.missing, report.probed) == (600, 600, 600)
+    assert (report.new, report.moved, report.unchanged) == (0, 0, len(kept) + 1)
+    states = {p: item.state for p, item in items(db).items()}
+    assert {states[fs(p)] for p in changed + kept} == {"ok"}
+    assert {states[fs(p)] for p in deleted} == {"missing"}
+    assert {item_at(db, p).size for p in changed} == {len(jpeg) + 7}
+    assert len(jobs_by_item(db)) == 600  # the changed ones are captioned again
+
+    for path in deleted:
+        os.rename(stash / path.name, path)
+    report = library.scan(root.id)
+
+    assert (report.returned, report.new, report.missing) == (600, 0, 0)
+    assert {item_at(db, p).state for p in deleted} == {"ok"}
+
+
+def test_new_file_of_a_known_size_is_new_unless_it_is_that_file(scanned: Scanned) -> None:
+    """Size is only the first hint of a move (looked up for the sizes found); the
+    fingerprint decides. A lookalike of the same size is a new item."""
+    item_id = scanned.id("b.png")
+    original = scanned.files["b.png"].read_bytes()
+    lookalike = original[:-1] + bytes([original[-1] ^ 0xFF])
+    (scanned.folder / "lookalike.png").write_bytes(lookalike)
+    os.rename(scanned.files["b.png"], scanned.folder / "sub" / "moved.png")
+
+    report = scanned.rescan()
+
+    assert (report.moved, report.new, report.missing) == (1, 1, 0)
+    assert item_at(scanned.db, scanned.folder / "sub" / "moved.png").id == item_id
+    assert item_at(scanned.db, scanned.folder / "lookalike.png").id != item_id
+
+
+def test_probe_result_does_not_overwrite_a_newer_state(
+    library: Library, db: Database, photo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe results are stored only for items still waiting for them ('new'): one
+    the user removed meanwhile (here: marked missing) stays as it is."""
+    import app.core.library.scanner as scanner
+
+    write_photo(photo_dir / "a.jpg", size=(20, 20))
+    write_photo(photo_dir / "b.jpg", "coffee", size=(20, 20))
+    real_probe = scanner.probe
+
+    def probe_and_interfere(path: bytes, kind: str, mtime_ns: int):  # type: ignore[no-untyped-def]
+        if path.endswith(b"b.jpg"):
+            with db.write() as conn:
+                conn.exec_driver_sql(
+                    "UPDATE media_items SET state = 'missing' WHERE path = ?", (path,)
+                )
+        return real_probe(path, kind, mtime_ns)
+
+    monkeypatch.setattr(scanner, "probe", probe_and_interfere)
+    library.scan(library.add_root(photo_dir).id)
+
+    assert item_at(db, photo_dir / "a.jpg").state == "ok"
+    b = item_at(db, photo_dir / "b.jpg")
+    assert (b.state, b.width, b.fingerprint) == ("missing", None, None)

@@ -262,3 +262,52 @@ def test_files_deleted_during_discovery_end_up_missing(
     kept = [s for p, s in states.items() if p not in deleted]
     assert kept == ["ok"] * (count - len(deleted))
     assert set(jobs_by_item(db)) == {item_at(db, p).id for p in states if p not in deleted}
+
+
+# -- the walk and where files go ---------------------------------------------------------
+def test_walk_files_yields_plain_tuples_and_reports_errors(photo_dir: Path) -> None:
+    from app.core.library.walk import BROKEN_LINK, WalkError, walk_files, walk_media
+
+    a = write_photo(photo_dir / "a.JPG", size=(10, 10))
+    (photo_dir / "sub").mkdir()
+    b = write_video(photo_dir / "sub" / "b.avi", seconds=1.0)
+    (photo_dir / "notes.txt").write_text("not media")
+    (photo_dir / "folder.jpg").mkdir()  # a folder, whatever its name
+    write_photo(photo_dir / ".hidden" / "c.jpg", size=(10, 10))
+    os.symlink(photo_dir / "nowhere.jpg", photo_dir / "dangling.jpg")
+    errors: list[WalkError] = []
+
+    found = sorted(walk_files(fs(photo_dir), errors.append))
+
+    assert found == sorted(
+        (fs(p), kind, p.stat().st_size, p.stat().st_mtime_ns)
+        for p, kind in [(a, "photo"), (b, "video")]
+    )
+    assert errors == [WalkError(fs(photo_dir / "dangling.jpg"), BROKEN_LINK)]
+    assert sorted(map(str, walk_media(fs(photo_dir)))) == sorted(map(str, [*found, *errors]))
+    missing: list[WalkError] = []
+    assert list(walk_files(fs(photo_dir / "gone"), missing.append)) == []
+    assert [e.path for e in missing] == [fs(photo_dir / "gone")]
+
+
+def test_placer_gives_root_name_and_folder_text_per_file() -> None:
+    from app.core.library.roots import Placer, RootInfo, folder_text
+
+    pictures = RootInfo(1, b"/home/u/Pictures", b"Pictures")
+    camera = RootInfo(2, b"/home/u/Pictures/Camera", b"Camera")  # nested: the deepest wins
+    placer = Placer([pictures, camera])
+
+    assert placer.place(b"/home/u/Pictures/a.jpg") == (pictures, "a.jpg", "Pictures")
+    assert placer.place(b"/home/u/Pictures/2024/Summer/b.jpg") == (
+        pictures,
+        "b.jpg",
+        "Pictures/2024/Summer",
+    )
+    assert placer.place(b"/home/u/Pictures/2024/Summer/c\xff.jpg") == (
+        pictures,
+        "c\ufffd.jpg",
+        "Pictures/2024/Summer",
+    )
+    assert placer.place(b"/home/u/Pictures/Camera/d.jpg") == (camera, "d.jpg", "Camera")
+    assert placer.place(b"/home/u/Videos/e.mp4") is None
+    assert folder_text(b"/home/u/Pictures/2024/Summer/b.jpg", pictures) == "Pictures/2024/Summer"

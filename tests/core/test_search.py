@@ -172,3 +172,195 @@ def test_recent_lists_present_items_newest_first(filled: Database) -> None:
     with filled.write() as conn:
         conn.exec_driver_sql("UPDATE media_items SET state = 'missing' WHERE name = 'city.jpg'")
     assert [h.name for h in recent(filled, limit=2)] == ["snow.jpg", "clip.mp4"]
+
+
+# -- ranking policy: bm25 for narrow queries, newest first for broad ones ---------------
+@pytest.fixture
+def seaside(db: Database) -> Database:
+    """Items added in this order (so index rowids grow down the list)."""
+    store = CaptionStore(db)
+    rows = [  # name, kind, taken_at, caption, tags
+        ("sea-view.jpg", "photo", "2020-01-01T00:00:00", "a quiet lake", []),
+        ("dawn.jpg", "photo", "2024-01-01T00:00:00", "the sea at dawn", []),
+        ("waves.jpg", "photo", "2019-01-01T00:00:00", "waves on rocks", ["sea"]),
+        ("sea-front.jpg", "photo", "2021-01-01T00:00:00", "a mountain hut", []),
+        ("storm.jpg", "photo", "2018-01-01T00:00:00", "sea sea sea", []),
+        ("zoo.mp4", "video", "2022-01-01T00:00:00", "a day at the sea zoo", []),
+    ]
+    for name, kind, taken, text, tags in rows:
+        item = add_item(db, name)
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE media_items SET kind = ?, taken_at = ? WHERE id = ?", (kind, taken, item)
+            )
+        store.add_model_caption(item, text, tags)
+    with db.write() as conn:
+        kf = conn.exec_driver_sql(
+            "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 3.0)", (item,)
+        ).lastrowid
+    store.add_model_caption(item, "a sea lion dives", [], keyframe_id=kf)
+    return db
+
+
+def test_narrow_query_is_ranked_by_bm25(seaside: Database) -> None:
+    hits = search(seaside, "sea")
+    assert {h.ranked_by for h in hits} == {"relevance"}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].name == "storm.jpg"  # three times in a short caption
+    assert len(hits) == 6  # zoo.mp4 once, although it matches in its moment too
+    assert hits[-2:] == sorted(hits[-2:], key=lambda h: h.name)  # name-only matches last
+
+
+def test_broad_query_lists_newest_first_caption_matches_before_names(
+    seaside: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.core.search as search_module
+
+    monkeypatch.setattr(search_module, "BROAD_QUERY", 2)
+    hits = search(seaside, "sea")
+    # Captions and tags, newest added first, then the file names.
+    assert [h.name for h in hits] == [
+        "zoo.mp4",
+        "storm.jpg",
+        "waves.jpg",
+        "dawn.jpg",
+        "sea-front.jpg",
+        "sea-view.jpg",
+    ]
+    assert hits[0].timestamp is None  # its own row, before its moment's
+    assert {(h.score, h.ranked_by) for h in hits} == {(0.0, "recency")}
+    assert [h.name for h in search(seaside, "sea", limit=3)] == [
+        "zoo.mp4",
+        "storm.jpg",
+        "waves.jpg",
+    ]
+    assert [h.name for h in search(seaside, "sea", limit=5)][-1] == "sea-front.jpg"
+    # A moment hit comes after the items' own rows.
+    monkeypatch.setattr(search_module, "BROAD_QUERY", 1)
+    (lion,) = search(seaside, "lion OR dawn", limit=5)[1:]
+    assert (lion.name, lion.timestamp) == ("zoo.mp4", 3.0)
+
+
+def test_broad_query_filters(seaside: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.core.search as search_module
+
+    monkeypatch.setattr(search_module, "BROAD_QUERY", 2)
+    assert names(seaside, "sea type:video") == ["zoo.mp4"]
+    assert names(seaside, "sea after:2021") == ["zoo.mp4", "dawn.jpg", "sea-front.jpg"]
+    assert names(seaside, "sea before:2020 by:ai") == ["storm.jpg", "waves.jpg"]
+    assert names(seaside, "sea -dawn -lake") == [
+        "zoo.mp4",
+        "storm.jpg",
+        "waves.jpg",
+        "sea-front.jpg",
+    ]
+    assert names(seaside, "tag:sea") == ["waves.jpg"]
+    assert names(seaside, "sea", limit=0) == []
+
+
+def test_equal_scores_list_the_newer_photo_first(db: Database) -> None:
+    """Same caption, same score: taken_at decides, whatever the order they were added,
+    also when the tie spans the number of rows fetched, and with a filter."""
+    store = CaptionStore(db)
+    taken = ["2021", "2024", "2019", "2023", "2020", "2022"]
+    for year in taken:
+        item = add_item(db, f"{year}.jpg")
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE media_items SET taken_at = ? WHERE id = ?", (f"{year}-06-01", item)
+            )
+        store.add_model_caption(item, "a sunny meadow")
+    newest_first = [f"{y}.jpg" for y in sorted(taken, reverse=True)]
+    assert names(db, "meadow") == newest_first
+    assert names(db, "meadow", limit=1) == ["2024.jpg"]  # 3 rows fetched, 6 tied
+    assert names(db, "meadow", limit=2) == newest_first[:2]
+    assert names(db, "meadow type:photo", limit=2) == newest_first[:2]
+    assert len({h.score for h in search(db, "meadow")}) == 1
+
+
+def test_unprobed_items_are_listed_but_not_searchable_until_probed(filled: Database) -> None:
+    from app.core.search import recent
+
+    with filled.write() as conn:
+        fresh = conn.exec_driver_sql(
+            """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
+                   added_at, taken_at, state)
+               VALUES (1, ?, 'harbour.jpg', 'lib', 'photo', 1, 1, 0, '2025-01-01', 'new')""",
+            (b"/lib/harbour.jpg",),
+        ).lastrowid
+    assert names(filled, "harbour") == []
+    assert recent(filled)[0].name == "harbour.jpg"
+    assert names(filled, "type:photo")[0] == "harbour.jpg"
+    assert "harbour.jpg" in names(filled, "-dog")
+    with filled.write() as conn:
+        conn.exec_driver_sql("UPDATE media_items SET state = 'ok' WHERE id = ?", (fresh,))
+    assert names(filled, "harbour") == ["harbour.jpg"]
+
+
+# -- snippets -------------------------------------------------------------------------------
+def snippet(db: Database, query: str) -> str:
+    (hit,) = search(db, query)
+    return hit.snippet
+
+
+def test_snippets_highlight_words_stems_prefixes_phrases_and_diacritics(filled: Database) -> None:
+    assert snippet(filled, "dogs") == "a [dog] running on the beach at sunset"
+    assert snippet(filled, "mount*") == "a snowy [mountain] cabin, café sign"
+    assert snippet(filled, '"red cars"') == "city lights at night with [red cars]"
+    assert snippet(filled, "red cars") == "city lights at night with [red] [cars]"
+    assert snippet(filled, "cafe") == "a snowy mountain cabin, [café] sign"
+    assert snippet(filled, "CAFÉ") == "a snowy mountain cabin, [café] sign"
+    assert snippet(filled, "tag:sunset") == "snow [sunset]"  # the tags: the caption lacks it
+    assert snippet(filled, "folder:lib beach") == "a dog running on the [beach] at sunset"
+    assert snippet(filled, "kite") == "a [kite] flying over the lake"  # a moment's caption
+    assert snippet(filled, "snow.jpg") == "[snow.jpg]"  # the name; a phrase: one span
+
+
+def test_snippet_is_a_window_around_the_first_match(db: Database) -> None:
+    item = add_item(db, "long.jpg")
+    words = [f"w{i}" for i in range(30)]
+    words[20] = "heron"
+    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    assert snippet(db, "heron") == "…w15 w16 w17 w18 w19 [heron] w21 w22 w23 w24 w25 w26…"
+    words[20], words[2], words[28] = "w20", "heron", "heron"
+    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    assert snippet(db, "heron") == "w0 w1 [heron] w3 w4 w5 w6 w7 w8 w9 w10 w11…"
+    words[2] = "w2"
+    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    assert snippet(db, "heron") == "…w18 w19 w20 w21 w22 w23 w24 w25 w26 w27 [heron] w29."
+
+
+@pytest.mark.parametrize(
+    ("word", "term", "prefix", "expected"),
+    [
+        ("dog", "dog", False, True),
+        ("dogs", "dog", False, True),  # stems, roughly: one starts the other
+        ("dog", "dogs", False, True),
+        ("a", "and", False, False),  # too short to be a stem
+        ("and", "a", False, False),
+        ("doghouse", "dog", True, True),
+        ("do", "dog", True, False),
+        ("cat", "dog", False, False),
+    ],
+)
+def test_word_matching_for_highlights(word: str, term: str, prefix: bool, expected: bool) -> None:
+    from app.core.search_query import Term, term_spans, word_matches
+
+    assert word_matches(word, term, prefix=prefix) is expected
+    assert bool(term_spans([word], Term((term,), prefix))) is expected  # the quick path
+
+
+def test_parsed_query_restricts_free_words_to_captions_and_tags() -> None:
+    from app.core.search_query import parse_query
+
+    query = parse_query('tag:sunset "red car" -dog beac', as_you_type=True)
+    assert query.match == '((tags : "sunset") AND ("red car") AND ("beac"*)) NOT ("dog")'
+    assert query.content_match == (
+        '((tags : "sunset") AND ({caption tags} : "red car") AND ({caption tags} : "beac"*))'
+        ' NOT ("dog")'
+    )
+    assert [(t.words, t.prefix, t.column) for t in query.terms] == [
+        (("sunset",), False, "tags"),
+        (("red", "car"), False, None),
+        (("beac",), True, None),
+    ]

@@ -13,10 +13,13 @@ from tests.core.test_storage import add_item
 
 
 def expected_index(db: Database) -> dict[int, tuple[str, str, str, str, str]]:
-    """The index recomputed from the tables by the rules, independently of the triggers."""
+    """The index recomputed from the tables by the rules, independently of the triggers.
+
+    An item (and its moments) is indexed once probed: while its state is neither
+    'new' (not probed yet) nor 'missing'."""
     with db.read() as conn:
         items = conn.exec_driver_sql(
-            "SELECT id, name, folder FROM media_items WHERE state != 'missing'"
+            "SELECT id, name, folder FROM media_items WHERE state NOT IN ('new', 'missing')"
         ).all()
         captions = conn.exec_driver_sql(
             "SELECT id, item_id, keyframe_id, text, tags, source FROM captions"
@@ -64,7 +67,9 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
         return " ".join(rng.choices(words, k=4))
 
     for _step in range(150):
-        op = rng.choice(["model", "user", "moment", "move", "missing", "back", "delete", "kf"])
+        op = rng.choice(
+            ["model", "user", "moment", "move", "missing", "back", "delete", "kf", "changed"]
+        )
         live = [i for i in items]
         if not live:
             break
@@ -98,6 +103,9 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
         elif op == "missing":
             with db.write() as conn:
                 conn.exec_driver_sql("UPDATE media_items SET state='missing' WHERE id=?", (item,))
+        elif op == "changed":  # the file changed on disk: to be probed again
+            with db.write() as conn:
+                conn.exec_driver_sql("UPDATE media_items SET state='new' WHERE id=?", (item,))
         elif op == "back":
             with db.write() as conn:
                 conn.exec_driver_sql("UPDATE media_items SET state='ok' WHERE id=?", (item,))
@@ -108,3 +116,33 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
             keyframes = [(k, o) for k, o in keyframes if o != item]
         assert actual_index(db) == expected_index(db), f"drift after step {_step}: {op}"
     assert actual_index(db)  # the run did index something
+
+
+def test_unprobed_items_enter_the_index_when_probed(db: Database) -> None:
+    """Discovery's inserts (state 'new') stay out of the index; the probe's state
+    change brings the item in, with its caption and moments; a change takes it out."""
+    store = CaptionStore(db)
+    item = add_item(db, "fresh.jpg")
+    with db.write() as conn:
+        conn.exec_driver_sql("UPDATE media_items SET state = 'new' WHERE id = ?", (item,))
+        pending = conn.exec_driver_sql(
+            """INSERT INTO media_items (root_id, path, name, folder, kind, size,
+                   mtime_ns, added_at, state)
+               VALUES (1, ?, 'unprobed.jpg', 'lib', 'photo', 1, 1, 0, 'new')""",
+            (b"/lib/unprobed.jpg",),
+        ).lastrowid
+        kf = conn.exec_driver_sql(
+            "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 1.0)", (item,)
+        ).lastrowid
+    store.add_model_caption(item, "a red kite", ["kite"])
+    store.add_model_caption(item, "the kite lands", ["kite"], keyframe_id=kf)
+    assert actual_index(db) == expected_index(db) == {}
+    with db.write() as conn:
+        conn.exec_driver_sql("UPDATE media_items SET state = 'ok' WHERE id = ?", (item,))
+    assert set(actual_index(db)) == {item, -kf}
+    assert actual_index(db) == expected_index(db)
+    with db.write() as conn:  # changed on disk: out until probed again
+        conn.exec_driver_sql("UPDATE media_items SET state = 'new' WHERE id = ?", (item,))
+        conn.exec_driver_sql("UPDATE media_items SET state = 'error' WHERE id = ?", (pending,))
+    assert set(actual_index(db)) == {pending}
+    assert actual_index(db) == expected_index(db)

@@ -180,3 +180,93 @@ def test_two_writers_wait_for_each_other_instead_of_failing(db: Database) -> Non
         t.join()
     assert errors == []
     assert all(store.current(i).text == "mine" for i in items)
+
+
+def _make_0002_library(path: Path) -> None:
+    """A library as version 0002 left it: a probed item with a caption and a video
+    moment, an item found but not probed yet (indexed by name under 0002), a missing one."""
+    engine = make_engine(path)
+    upgrade(engine, path, "0002")
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO roots (path, enabled, added_at) VALUES (?, 1, 0)", (b"/old",))
+        for item_id, name, state in [
+            (1, "lighthouse.mp4", "ok"),
+            (2, "harbour.jpg", "new"),
+            (3, "gone.jpg", "missing"),
+        ]:
+            conn.execute(
+                """INSERT INTO media_items (id, root_id, path, name, folder, kind, size,
+                       mtime_ns, added_at, state)
+                   VALUES (?, 1, ?, ?, 'old', 'photo', 5, 5, 0, ?)""",
+                (item_id, b"/old/" + name.encode(), name, state),
+            )
+        conn.execute("INSERT INTO keyframes (id, item_id, timestamp) VALUES (7, 1, 2.5)")
+        conn.execute("INSERT INTO keyframes (id, item_id, timestamp) VALUES (8, 2, 1.0)")
+        for item_id, keyframe_id, text in [
+            (1, None, "a lighthouse at dusk"),
+            (1, 7, "waves break on the rocks"),
+            (2, None, "boats in the harbour"),
+            (2, 8, "a seagull takes off"),
+        ]:
+            conn.execute(
+                """INSERT INTO captions (item_id, keyframe_id, text, tags, source, created_at)
+                   VALUES (?, ?, ?, '["sea"]', 'model', 0)""",
+                (item_id, keyframe_id, text),
+            )
+        rows = {r[0] for r in conn.execute("SELECT rowid FROM search_index")}
+    assert rows == {1, -7, 2, -8}  # 0002 indexed everything not missing
+
+
+def test_0002_database_upgrades_to_index_probed_items_only(tmp_path: Path) -> None:
+    """0003: unprobed items leave the index (and come back once probed), the index
+    gets 4-letter prefixes, the library list still shows every present item."""
+    from app.core.search import recent, search
+
+    path = tmp_path / "library.db"
+    _make_0002_library(path)
+    db = Database(path)
+    try:
+        assert current_revision(db.engine) == head_revision() == "0003"
+        assert (tmp_path / "library.db.before-0003.bak").exists()
+        with db.read() as conn:
+            rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
+            table_sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'search_index'"
+            ).scalar_one()
+        assert rows == {1, -7}
+        assert "prefix = '2 3 4'" in table_sql
+        assert [h.name for h in search(db, "lighthouse")] == ["lighthouse.mp4"]
+        (moment,) = search(db, "rocks")
+        assert (moment.item_id, moment.timestamp) == (1, 2.5)
+        assert [h.name for h in search(db, "ligh*")] == ["lighthouse.mp4"]
+        assert search(db, "harbour") == [] and search(db, "seagull") == []
+        assert sorted(h.name for h in recent(db)) == ["harbour.jpg", "lighthouse.mp4"]
+        with db.write() as conn:  # probed: indexed, with its moment
+            conn.exec_driver_sql("UPDATE media_items SET state = 'ok' WHERE id = 2")
+        assert [h.name for h in search(db, "harbour")] == ["harbour.jpg"]
+        assert [h.timestamp for h in search(db, "seagull")] == [1.0]
+    finally:
+        db.close()
+
+
+def test_0003_downgrades_to_0002_indexing(tmp_path: Path) -> None:
+    from alembic import command
+
+    from app.core.storage.db import WRITE_OPTION, alembic_config
+
+    path = tmp_path / "library.db"
+    _make_0002_library(path)
+    Database(path).close()
+    engine = make_engine(path)
+    try:
+        cfg = alembic_config(engine)
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        assert current_revision(engine) == "0002"
+        with engine.connect() as conn:
+            rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
+        assert rows == {1, -7, 2, -8}
+    finally:
+        engine.dispose()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from app.core.jobs import JobQueue
-from app.core.library.reconcile import ScanReport
+from app.core.library.reconcile import ScanReport, update_from_rows
 from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
 from app.core.settings import Settings
@@ -28,9 +28,11 @@ def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
     items = conn.exec_driver_sql(
         "SELECT id, path FROM media_items WHERE root_id = ?", (inner.id,)
     ).all()
-    conn.exec_driver_sql(
-        "UPDATE media_items SET root_id = ?, folder = ? WHERE id = ?",
-        [(outer.id, folder_text(path, outer), item_id) for item_id, path in items],
+    update_from_rows(
+        conn,
+        ("root_id", "folder"),
+        [(item_id, outer.id, folder_text(path, outer)) for item_id, path in items],
+        "root_id = s.root_id, folder = s.folder",
     )
     conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (inner.id,))
 
