@@ -42,7 +42,7 @@ from app.core.library.roots import (
     root_for,
     subtree_bounds,
 )
-from app.core.library.walk import Found, WalkError, never_stop, walk_files, walk_media
+from app.core.library.walk import Found, WalkError, never_stop, walk_folders, walk_media
 from app.core.media.probe import ProbeResult, probe
 from app.core.settings import Settings
 from app.core.storage.db import Database, now
@@ -97,9 +97,11 @@ class Indexer:
             unreadable.append(error.path)
 
         skip_hidden = self._settings.get("skip_hidden")
-        files = walk_files(root.path, on_error, skip_hidden=skip_hidden, should_stop=should_stop)
+        folders = walk_folders(
+            root.path, on_error, skip_hidden=skip_hidden, should_stop=should_stop
+        )
         # Takes the paths seen out of `settled` and `others`: what is left has vanished.
-        self._discover(files, settled, others, reconciler, progress)
+        self._discover(folders, settled, others, reconciler, progress)
         if should_stop():
             reconciler.flush()
             return report
@@ -121,7 +123,7 @@ class Indexer:
 
     def _discover(
         self,
-        files: Iterable[Found],
+        folders: Iterable[list[Found]],
         settled: dict[bytes, Settled],
         others: dict[bytes, KnownRow],
         reconciler: Reconciler,
@@ -131,24 +133,28 @@ class Indexer:
 
         An unchanged file costs a dict pop and two comparisons; everything else
         goes to the reconciler (a changed file once its full row is read, in batches).
-        Progress is reported every PROGRESS_EVERY files, once the files seen so far
-        are stored.
+        Progress is reported every PROGRESS_EVERY files or more (at the end of a
+        folder), once the files seen so far are stored.
         """
         take_settled, take_other = settled.pop, others.pop
-        unchanged = 0
+        unchanged = count = 0
+        next_progress = PROGRESS_EVERY
         changed: list[Found] = []
-        for count, found in enumerate(files, 1):
-            known = take_settled(found[0], None)
-            if known is None:
-                reconciler.seen(found, take_other(found[0], None))
-            elif known[1] == found[2] and known[2] == found[3]:
-                unchanged += 1
-            else:
-                changed.append(found)
-            if count % PROGRESS_EVERY == 0:
+        for files in folders:
+            for found in files:
+                known = take_settled(found[0], None)
+                if known is None:
+                    reconciler.seen(found, take_other(found[0], None))
+                elif known[1] == found[2] and known[2] == found[3]:
+                    unchanged += 1
+                else:
+                    changed.append(found)
+            count += len(files)
+            if count >= next_progress:
                 self._seen_changed(changed, reconciler)
                 reconciler.flush()
                 progress("discovering", count)
+                next_progress = count + PROGRESS_EVERY
         self._seen_changed(changed, reconciler)
         reconciler.report.unchanged += unchanged
 

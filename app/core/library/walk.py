@@ -5,9 +5,9 @@ Symlinked folders are followed once (loops are cut by device/inode), a folder th
 cannot be read becomes an error instead of stopping the walk.
 
 The walk is the hot loop of every scan (a rescan of 100,000 unchanged files is
-little more than this walk), so `walk_files` does the per-entry work inline and
-yields plain tuples: a generator per entry or a dataclass per file doubled the
-cost of the walk itself.
+little more than this walk), so the per-entry work is done inline and files come
+as plain tuples, a folder's worth at a time: a generator per entry or a dataclass
+per file doubled the cost of the walk itself.
 """
 
 from __future__ import annotations
@@ -51,15 +51,17 @@ def never_stop() -> bool:
     return False
 
 
-def walk_files(
+def walk_folders(
     root: bytes,
     on_error: Callable[[WalkError], object],
     *,
     skip_hidden: bool = True,
     should_stop: Callable[[], bool] = never_stop,
-) -> Iterator[Found]:
-    """Yield (path, kind, size, mtime_ns) for every media file below `root`; report
-    what could not be read to `on_error` (a folder, a file, a broken link)."""
+) -> Iterator[list[Found]]:
+    """Yield the media files below `root` a folder at a time, as lists of
+    (path, kind, size, mtime_ns); report what could not be read to `on_error`
+    (a folder, a file, a broken link). A list per folder rather than a generator
+    step per file: on a rescan the steps cost more than comparing the files."""
     try:
         st = os.stat(root)
     except OSError as exc:
@@ -67,8 +69,6 @@ def walk_files(
         return
     seen_dirs = {(st.st_dev, st.st_ino)}
     stack = [root]
-    is_regular = stat.S_ISREG
-    kind_of = KIND_BY_EXTENSION.get
     while stack:
         if should_stop():
             return
@@ -79,35 +79,64 @@ def walk_files(
             on_error(WalkError(folder, describe_os_error(exc)))
             continue
         with entries:
-            for entry in entries:
-                name = entry.name
-                if skip_hidden and (name[:1] == b"." or name in SYSTEM_FOLDERS):
-                    continue
-                try:
-                    is_dir = entry.is_dir()  # follows symlinks
-                except OSError as exc:
-                    on_error(WalkError(entry.path, describe_os_error(exc)))
-                    continue
-                if is_dir:
-                    _enter(entry, stack, seen_dirs, on_error)
-                    continue
-                dot = name.rfind(b".")
-                kind = kind_of(name[dot:].lower()) if dot >= 0 else None
-                if kind is None:
-                    continue
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    # Deleted since the folder was listed: it is simply not there
-                    # (missing), unless it is a link to nothing.
-                    if entry.is_symlink():
-                        on_error(WalkError(entry.path, BROKEN_LINK))
-                    continue
-                except OSError as exc:
-                    on_error(WalkError(entry.path, describe_os_error(exc)))
-                    continue
-                if is_regular(st.st_mode):
-                    yield entry.path, kind, st.st_size, st.st_mtime_ns
+            files = _list_folder(entries, stack, seen_dirs, on_error, skip_hidden)
+        if files:
+            yield files
+
+
+def _list_folder(
+    entries: Iterator[os.DirEntry[bytes]],
+    stack: list[bytes],
+    seen_dirs: set[tuple[int, int]],
+    on_error: Callable[[WalkError], object],
+    skip_hidden: bool,
+) -> list[Found]:
+    """The media files among one folder's entries; its subfolders go on `stack`."""
+    files: list[Found] = []
+    is_regular = stat.S_ISREG
+    kind_of = KIND_BY_EXTENSION.get
+    for entry in entries:
+        name = entry.name
+        if skip_hidden and (name[:1] == b"." or name in SYSTEM_FOLDERS):
+            continue
+        try:
+            is_dir = entry.is_dir()  # follows symlinks
+        except OSError as exc:
+            on_error(WalkError(entry.path, describe_os_error(exc)))
+            continue
+        if is_dir:
+            _enter(entry, stack, seen_dirs, on_error)
+            continue
+        dot = name.rfind(b".")
+        kind = kind_of(name[dot:].lower()) if dot >= 0 else None
+        if kind is None:
+            continue
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            # Deleted since the folder was listed: it is simply not there
+            # (missing), unless it is a link to nothing.
+            if entry.is_symlink():
+                on_error(WalkError(entry.path, BROKEN_LINK))
+            continue
+        except OSError as exc:
+            on_error(WalkError(entry.path, describe_os_error(exc)))
+            continue
+        if is_regular(st.st_mode):
+            files.append((entry.path, kind, st.st_size, st.st_mtime_ns))
+    return files
+
+
+def walk_files(
+    root: bytes,
+    on_error: Callable[[WalkError], object],
+    *,
+    skip_hidden: bool = True,
+    should_stop: Callable[[], bool] = never_stop,
+) -> Iterator[Found]:
+    """Every media file below `root`, one at a time (see `walk_folders`)."""
+    for files in walk_folders(root, on_error, skip_hidden=skip_hidden, should_stop=should_stop):
+        yield from files
 
 
 def _enter(
