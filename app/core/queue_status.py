@@ -1,0 +1,251 @@
+"""The caption queue as the activity panel sees it: what failed and why, how much
+is left, and the user's actions on it (pause, cancel, retry).
+
+Qt-free so the same answers serve the GUI, the CLI and the tests; every function
+here does disk or database work, so the GUI calls it on its background pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from app.core.jobs import CAPTION, PRIORITY_USER, JobQueue
+from app.core.library.walk import describe_os_error
+from app.core.media.probe import probe
+from app.core.settings import Settings
+from app.core.storage.db import Database
+
+UNKNOWN_ERROR = "failed for an unknown reason"
+ROWS_PER_STATEMENT = 500
+
+# Items whose newest caption job failed; a newer job (queued again, done, cancelled)
+# means the failure is no longer the item's story. Unreadable files are listed by
+# the second query, so an item appears once; missing or removed items are not shown.
+_FAILED_JOBS = """
+    FROM jobs j JOIN media_items m ON m.id = j.item_id
+    WHERE j.kind = :kind AND j.state = 'failed' AND m.state NOT IN ('missing', 'error', 'removed')
+      AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.item_id = j.item_id
+                      AND k.kind = j.kind AND k.id > j.id)"""
+_UNREADABLE = "FROM media_items m WHERE m.state = 'error'"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedItem:
+    """An item that needs the user: its caption failed, or its file cannot be read."""
+
+    item_id: int
+    name: str
+    path: str
+    error: str
+    when: float | None  # when the caption failed; None for an unreadable file
+    unreadable: bool = False  # Retry reads the file again instead of re-captioning
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    cancelled: int = 0
+    failed: int = 0  # items needing attention (as `failed_items` lists), not failed jobs
+
+    @property
+    def waiting(self) -> int:
+        return self.queued + self.running
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """Everything the panel shows from the database, read in one go."""
+
+    counts: QueueCounts
+    paused: bool
+    failed: tuple[FailedItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentItem:
+    item_id: int
+    name: str
+    folder: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryResult:
+    queued: int  # items whose caption job was queued again
+    unreadable: int  # files that still cannot be read (their reason is updated)
+
+
+def failed_items(db: Database, limit: int = 500) -> list[FailedItem]:
+    """Newest failures first, then unreadable files by name."""
+    with db.read() as conn:
+        return _failed_items(conn, limit)
+
+
+def _failed_items(conn: Connection, limit: int) -> list[FailedItem]:
+    sql = f"""
+        SELECT m.id, m.name, m.path, j.last_error, j.finished_at, 0 {_FAILED_JOBS}
+        UNION ALL
+        SELECT m.id, m.name, m.path, m.last_error, NULL, 1 {_UNREADABLE}
+        ORDER BY 5 DESC, 2 LIMIT :limit"""
+    rows = conn.exec_driver_sql(_qmark(sql), (CAPTION, limit)).all()
+    return [
+        FailedItem(
+            item_id,
+            name,
+            os.fsdecode(path),
+            error or UNKNOWN_ERROR,
+            when,
+            bool(unreadable),
+        )
+        for item_id, name, path, error, when, unreadable in rows
+    ]
+
+
+def _failed_count(conn: Connection) -> int:
+    sql = f"SELECT (SELECT count(*) {_FAILED_JOBS}) + (SELECT count(*) {_UNREADABLE})"
+    return int(conn.exec_driver_sql(_qmark(sql), (CAPTION,)).scalar() or 0)
+
+
+def _qmark(sql: str) -> str:
+    """The driver takes positional marks; the named ones keep the SQL readable."""
+    return sql.replace(":kind", "?").replace(":limit", "?")
+
+
+def queue_counts(db: Database) -> QueueCounts:
+    counts = JobQueue(db).counts()
+    with db.read() as conn:
+        failed = _failed_count(conn)
+    return QueueCounts(
+        queued=counts.get("queued", 0),
+        running=counts.get("running", 0),
+        done=counts.get("done", 0),
+        cancelled=counts.get("cancelled", 0),
+        failed=failed,
+    )
+
+
+def cancel_all(db: Database) -> int:
+    """Cancel every queued and running caption job; a running one stops within a
+    moment and drops its result. Returns how many were cancelled."""
+    return JobQueue(db).cancel()
+
+
+def current_item(db: Database, item_id: int) -> CurrentItem | None:
+    with db.read() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT id, name, folder, kind FROM media_items WHERE id = ?", (item_id,)
+        ).first()
+    return CurrentItem(*row) if row else None
+
+
+def retry(db: Database, item_ids: Sequence[int]) -> RetryResult:
+    """Try these items again: failed captions are queued ahead of the background
+    work; unreadable files are read again (the user may have fixed them) and queued
+    if they now read."""
+    ids = list(item_ids)
+    with db.read() as conn:
+        unreadable = [
+            row
+            for chunk in _chunks(ids)
+            for row in conn.exec_driver_sql(
+                "SELECT id, path, kind FROM media_items WHERE state = 'error' "
+                f"AND id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+        ]
+    readable_again = _reprobe(db, unreadable)
+    jobs = JobQueue(db)
+    queued = jobs.retry_failed([i for i in ids if i not in {row[0] for row in unreadable}])
+    jobs.enqueue(readable_again, priority=PRIORITY_USER)
+    return RetryResult(queued + len(readable_again), len(unreadable) - len(readable_again))
+
+
+def retry_all(db: Database) -> RetryResult:
+    """Retry every item `failed_items` would list (not items that failed once and
+    have been captioned since)."""
+    with db.read() as conn:
+        ids = [item.item_id for item in _failed_items(conn, limit=-1)]
+    return retry(db, ids)
+
+
+def _reprobe(db: Database, rows: Sequence[tuple[int, bytes, str]]) -> list[int]:
+    """Read unreadable files again; store what was read. Returns the ids that now read."""
+    good: list[int] = []
+    updates: list[tuple[object, ...]] = []
+    for item_id, path, kind in rows:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            updates.append((None, None, None, None, None, None, None, "missing", None, item_id))
+            continue
+        except OSError as exc:
+            updates.append(
+                (None, None, None, None, None, None, None, "error", describe_os_error(exc), item_id)
+            )
+            continue
+        result = probe(path, kind, stat.st_mtime_ns)
+        if result.error is None:
+            good.append(item_id)
+        state = "error" if result.error else "ok"
+        updates.append((
+            stat.st_size, stat.st_mtime_ns, result.fingerprint, result.width, result.height,
+            result.duration, result.taken_at, state, result.error, item_id,
+        ))  # fmt: skip
+    if updates:
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                """UPDATE media_items SET size = coalesce(?, size),
+                       mtime_ns = coalesce(?, mtime_ns), fingerprint = coalesce(?, fingerprint),
+                       width = ?, height = ?, duration = ?, taken_at = ?, state = ?,
+                       last_error = ?
+                   WHERE id = ? AND state = 'error'""",
+                updates,
+            )
+    return good
+
+
+def set_paused(db: Database, paused: bool) -> None:
+    """Persisted, so a pause survives restarts; the worker checks it between jobs."""
+    Settings(db).set("queue_paused", paused)
+
+
+def snapshot(db: Database, limit: int = 500) -> QueueSnapshot:
+    """Counts, the pause setting and the failed list: one background read per refresh."""
+    counts = queue_counts(db)
+    paused = bool(Settings(db).get("queue_paused"))
+    return QueueSnapshot(counts, paused, tuple(failed_items(db, limit)))
+
+
+class QueueActions:
+    """The panel's actions bound to one library database (called off the GUI thread)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def snapshot(self, limit: int = 500) -> QueueSnapshot:
+        return snapshot(self.db, limit)
+
+    def set_paused(self, paused: bool) -> None:
+        set_paused(self.db, paused)
+
+    def cancel_all(self) -> int:
+        return cancel_all(self.db)
+
+    def retry(self, item_ids: Sequence[int]) -> RetryResult:
+        return retry(self.db, item_ids)
+
+    def retry_all(self) -> RetryResult:
+        return retry_all(self.db)
+
+    def current_item(self, item_id: int) -> CurrentItem | None:
+        return current_item(self.db, item_id)
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + ROWS_PER_STATEMENT] for i in range(0, len(ids), ROWS_PER_STATEMENT)]
