@@ -51,6 +51,11 @@ def current_caption_query(item_id: int, keyframe_id: int | None = None) -> Selec
     )
 
 
+# The current item-level caption of media item `m`, as SQL (same rule as above).
+CURRENT_ITEM_CAPTION = """(SELECT id FROM captions WHERE item_id = m.id AND keyframe_id IS NULL
+    ORDER BY source = 'user' DESC, id DESC LIMIT 1)"""
+
+
 class CaptionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -107,6 +112,53 @@ class CaptionStore:
             )
             session.add(caption)
         return caption
+
+    def restore(self, caption_id: int) -> Caption:
+        """Make an older version current again: a new user caption with its words and
+        tags (history only grows; "restored" is the user's choice, so it is theirs)."""
+        with self._db.session() as session:
+            version = session.get(Caption, caption_id)
+            if version is None:
+                raise KeyError(f"no caption {caption_id}")
+            item_id, keyframe_id = version.item_id, version.keyframe_id
+            text, tags, language = version.text, list(version.tags), version.language
+        return self.add_user_caption(
+            item_id, text, tags, language=language, keyframe_id=keyframe_id
+        )
+
+    def accept(self, item_ids: Sequence[int]) -> dict[int, int | None]:
+        """"Accept caption": mark the current model caption of each item as reviewed.
+
+        Returns what each changed item was marked with before, for `set_reviewed`
+        to undo. Items whose current caption is the user's, or that have none, are
+        left alone (they need no review).
+        """
+        before: dict[int, int | None] = {}
+        with self._db.write() as conn:
+            for item_id in item_ids:
+                row = conn.exec_driver_sql(
+                    f"""SELECT c.id, c.source, m.reviewed_caption_id FROM media_items m
+                        JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
+                        WHERE m.id = ?""",
+                    (item_id,),
+                ).first()
+                if row is None or row[1] != MODEL or row[0] == row[2]:
+                    continue
+                before[item_id] = row[2]
+                conn.exec_driver_sql(
+                    "UPDATE media_items SET reviewed_caption_id = ? WHERE id = ?",
+                    (row[0], item_id),
+                )
+        return before
+
+    def set_reviewed(self, marks: dict[int, int | None]) -> None:
+        """Put back review marks (undo of `accept`)."""
+        with self._db.write() as conn:
+            for item_id, caption_id in marks.items():
+                conn.exec_driver_sql(
+                    "UPDATE media_items SET reviewed_caption_id = ? WHERE id = ?",
+                    (caption_id, item_id),
+                )
 
     def current(self, item_id: int, keyframe_id: int | None = None) -> Caption | None:
         with self._db.session() as session:

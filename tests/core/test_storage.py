@@ -227,8 +227,8 @@ def test_0002_database_upgrades_to_index_probed_items_only(tmp_path: Path) -> No
     _make_0002_library(path)
     db = Database(path)
     try:
-        assert current_revision(db.engine) == head_revision() == "0003"
-        assert (tmp_path / "library.db.before-0003.bak").exists()
+        assert current_revision(db.engine) == head_revision() == "0004"
+        assert (tmp_path / "library.db.before-0004.bak").exists()
         with db.read() as conn:
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
             table_sql = conn.exec_driver_sql(
@@ -268,5 +268,43 @@ def test_0003_downgrades_to_0002_indexing(tmp_path: Path) -> None:
         with engine.connect() as conn:
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
         assert rows == {1, -7, 2, -8}
+    finally:
+        engine.dispose()
+
+
+def test_removed_items_leave_the_index_and_a_downgrade_brings_them_back(tmp_path: Path) -> None:
+    """0004: state 'removed' is not indexed (item and moments); downgrading to 0003
+    turns removed items into ordinary ones, indexed again, and drops the review column."""
+    from alembic import command
+
+    from app.core.search import search
+    from app.core.storage.db import WRITE_OPTION, alembic_config
+
+    path = tmp_path / "library.db"
+    _make_0002_library(path)
+    db = Database(path)
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("UPDATE media_items SET state = 'removed' WHERE id = 1")
+        assert search(db, "lighthouse") == [] and search(db, "rocks") == []
+    finally:
+        db.close()
+    engine = make_engine(path)
+    try:
+        cfg = alembic_config(engine)
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        with engine.connect() as conn:
+            rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
+            columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(media_items)")}
+            triggers = {
+                r[0] for r in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                )
+            }
+        assert rows == {1, -7}
+        assert "reviewed_caption_id" not in columns
+        assert "search_item_update" in triggers
     finally:
         engine.dispose()

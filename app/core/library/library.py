@@ -8,13 +8,13 @@ caller asks to purge.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
 from app.core.jobs import JobQueue
-from app.core.library.reconcile import ScanReport, update_from_rows
+from app.core.library.reconcile import RESTORED_STATE, ScanReport, update_from_rows
 from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
 from app.core.settings import Settings
@@ -133,15 +133,46 @@ class Library:
         with self.db.write() as conn:
             return conn.exec_driver_sql("DELETE FROM media_items WHERE state = 'missing'").rowcount
 
+    def remove_items(self, item_ids: Sequence[int]) -> int:
+        """"Remove from library": hidden from every view and search, captions kept,
+        open caption jobs cancelled; a rescan leaves the unchanged file removed."""
+        removed = 0
+        with self.db.write() as conn:
+            for ids in _slices(item_ids):
+                marks = ",".join("?" * len(ids))
+                conn.exec_driver_sql(
+                    f"UPDATE jobs SET state = 'cancelled', updated_at = ? "
+                    f"WHERE state IN ('queued', 'running') AND item_id IN ({marks})",
+                    (now(), *ids),
+                )
+                removed += conn.exec_driver_sql(
+                    f"UPDATE media_items SET state = 'removed' "
+                    f"WHERE state NOT IN ('missing', 'removed') AND id IN ({marks})",
+                    tuple(ids),
+                ).rowcount
+        return removed
+
+    def restore_items(self, item_ids: Sequence[int]) -> int:
+        """Undo `remove_items`: the items come back as they were (probed or not)."""
+        restored = 0
+        with self.db.write() as conn:
+            for ids in _slices(item_ids):
+                restored += conn.exec_driver_sql(
+                    f"UPDATE media_items SET state = {RESTORED_STATE} "
+                    f"WHERE state = 'removed' AND id IN ({','.join('?' * len(ids))})",
+                    tuple(ids),
+                ).rowcount
+        return restored
+
     # -- status -----------------------------------------------------------------------
     def status(self) -> LibraryStatus:
         with self.db.read() as conn:
             row = conn.exec_driver_sql(
                 """SELECT
-                     count(*) FILTER (WHERE state != 'missing'),
-                     count(*) FILTER (WHERE state != 'missing' AND kind = 'photo'),
-                     count(*) FILTER (WHERE state != 'missing' AND kind = 'video'),
-                     count(*) FILTER (WHERE state != 'missing' AND EXISTS (
+                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed')),
+                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND kind = 'photo'),
+                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND kind = 'video'),
+                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND EXISTS (
                          SELECT 1 FROM captions c WHERE c.item_id = media_items.id
                          AND c.keyframe_id IS NULL)),
                      count(*) FILTER (WHERE state = 'error'),
@@ -159,3 +190,8 @@ class Library:
             errors=row[4],
             missing=row[5],
         )
+
+
+def _slices(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    """Ids in slices small enough for one statement's parameters."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

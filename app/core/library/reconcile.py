@@ -34,8 +34,10 @@ ROWS_PER_STATEMENT = 500  # rows (or ids) per multi-row statement
 # The state of an item that is back on disk: unprobed, failed before, or fine.
 RESTORED_STATE = """CASE WHEN fingerprint IS NULL THEN 'new'
     WHEN last_error IS NOT NULL THEN 'error' ELSE 'ok' END"""
-# An unchanged file in one of these states needs no write at all.
-SETTLED_STATES = frozenset({"new", "ok"})  # the others: "error", "missing"
+# An unchanged file in one of these states needs no write at all. An item the user
+# removed from the library stays removed while its file is unchanged; a changed file
+# is a new version and comes back.
+SETTLED_STATES = frozenset({"new", "ok", "removed"})  # the others: "error", "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class ScanReport:
 Settled = tuple[bytes, int, int]
 KnownRow = tuple[bytes, int, int, int, str, str | None]  # path, id, size, mtime, state, error
 KNOWN_ROW_COLUMNS = "path, id, size, mtime_ns, state, last_error"
-SETTLED_SQL = "state IN ('new', 'ok')"
+SETTLED_SQL = "state IN ('new', 'ok', 'removed')"
 UNSETTLED_SQL = "state IN ('error', 'missing')"  # every other state
 
 

@@ -103,9 +103,11 @@ class MediaItem(Base):
     duration: Mapped[float | None] = mapped_column(Float)
     taken_at: Mapped[str | None] = mapped_column(String(19))
     added_at: Mapped[float] = mapped_column(Float)
-    # "new" (found, not yet probed) | "ok" | "error" | "missing"
+    # "new" (found, not yet probed) | "ok" | "error" | "missing" | "removed" (by the user)
     state: Mapped[str] = mapped_column(String(8), default="new", server_default="new")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The model caption the user accepted as it is ("Needs review" leaves it out).
+    reviewed_caption_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Keyframe(Base):
