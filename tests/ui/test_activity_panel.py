@@ -1,0 +1,319 @@
+"""The activity panel offscreen on a real library: real photos scanned into a real
+SQLite database, worker events in the shape the caption worker emits them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage, QPixmap
+from pytestqt.qtbot import QtBot
+
+from app.core.jobs import JobQueue
+from app.core.library.library import Library
+from app.core.queue_status import QueueActions
+from app.core.settings import Settings
+from app.core.storage.db import Database
+from app.ui.activity_panel import ActivityPanel
+from tests.media_factory import write_photo
+
+WAIT_MS = 5000
+
+
+class DownloadBridgeDouble(QObject):
+    """A test double with DownloadBridge's signals and cancel()."""
+
+    progress = Signal(str, "qint64", "qint64", float, object)
+    finished = Signal(str)
+    failed = Signal(str, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_calls = 0
+
+    def cancel(self) -> None:
+        self.cancel_calls += 1
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, db: Database) -> Iterator[ActivityPanel]:
+    widget = ActivityPanel(QueueActions(db))
+    qtbot.addWidget(widget)
+    widget.resize(340, 600)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def scan(library: Library, folder: Path) -> dict[str, int]:
+    root = library.add_root(folder)
+    library.scan(root.id)
+    with library.db.read() as conn:
+        return dict(conn.exec_driver_sql("SELECT name, id FROM media_items").all())
+
+
+def job_states(db: Database) -> dict[int, list[str]]:
+    with db.read() as conn:
+        rows = conn.exec_driver_sql("SELECT item_id, state FROM jobs ORDER BY id").all()
+    states: dict[int, list[str]] = {}
+    for item_id, state in rows:
+        states.setdefault(item_id, []).append(state)
+    return states
+
+
+def fail(jobs: JobQueue, error: str) -> dict[str, object]:
+    """Fail the next job as the worker does; returns the worker's event for it."""
+    job = jobs.claim_next()
+    assert job is not None
+    jobs.finish(job.id, error=error)
+    return {"event": "failed", "job": job.id, "item": job.item_id, "error": error}
+
+
+def test_progress_and_the_current_item_with_its_thumbnail(
+    qtbot: QtBot, panel: ActivityPanel, library: Library, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "Summer 2024" / "astronaut.jpg")
+    ids = scan(library, photo_dir)
+    item = ids["astronaut.jpg"]
+    assert panel.current_box.isHidden()
+
+    with qtbot.waitSignal(panel.current_item_changed, timeout=WAIT_MS) as changed:
+        panel.handle_worker_event({"event": "started", "job": 1, "item": item, "kind": "photo"})
+    assert changed.args == [item]
+    assert panel.status.text() == "Captioning…"
+    assert panel.current_box.isVisible()
+    assert panel.thumbnail.property("placeholder") is True
+    qtbot.waitUntil(lambda: panel.current_name.full_text() == "astronaut.jpg", timeout=WAIT_MS)
+    assert panel.current_folder.full_text().endswith("Summer 2024")
+
+    photo = QPixmap.fromImage(QImage(str(photo_dir / "Summer 2024" / "astronaut.jpg")))
+    panel.set_current_thumbnail(item + 1, photo)  # a late answer for another item
+    assert panel.thumbnail.property("placeholder") is True
+    panel.set_current_thumbnail(item, photo)
+    assert panel.thumbnail.property("placeholder") is False
+    shown = panel.thumbnail.pixmap()
+    assert max(shown.width(), shown.height()) / shown.devicePixelRatio() <= 56
+
+    panel.handle_worker_event(
+        {"event": "progress", "done": 12, "total": 340, "per_minute": 18.4, "eta_seconds": 1190.0}
+    )
+    assert panel.progress_label.text() == "12 of 340 · 18/min · about 20 min left"
+    assert (panel.progress.value(), panel.progress.maximum()) == (12, 340)
+    assert panel.cancel_button.isEnabled()
+
+    panel.handle_worker_event(
+        {"event": "progress", "done": 1, "total": 2, "per_minute": 2.5, "eta_seconds": None}
+    )
+    assert panel.progress_label.text() == "1 of 2 · 2.5/min"
+
+
+def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
+    panel.handle_worker_event(
+        {
+            "event": "fatal",
+            "error": "no captioning model is installed; download one in Settings",
+            "reason": "no_model",
+        }
+    )
+    assert panel.status.text() == (
+        "Captioning waits: no captioning model is installed; download one in Settings"
+    )
+    assert panel.status.property("tone") == "warn"
+
+    panel.handle_worker_event({"event": "paused"})
+    assert panel.status.text() == "Paused"
+    assert panel.pause_button.text() == "Resume" and panel.pause_button.isChecked()
+
+    panel.handle_worker_event({"event": "started", "job": 5, "item": 7, "kind": "video"})
+    panel.handle_worker_event({"event": "crashed", "exit_code": -11, "restart_in": 2.0})
+    assert panel.status.text() == "The caption engine stopped unexpectedly; restarting in 2 s…"
+    assert panel.current_box.isHidden() and panel.current_item_id is None
+    panel.handle_worker_event({"event": "recovered", "requeued": 3, "failed": 1})
+    assert panel.note.text() == (
+        "Restarted: 3 items back in the queue, 1 skipped after crashing the engine twice"
+    )
+
+    panel.handle_worker_event(
+        {"event": "model_loaded", "model": "smolvlm-256m", "seconds": 1.25, "gpu_layers": 0}
+    )
+    assert panel.status.text() == "Model ready: smolvlm-256m (loaded in 1.2 s)"
+
+    panel.handle_worker_event({"event": "idle"})
+    assert panel.status.text() == "All captioned"
+    assert panel.status.property("tone") == "ok"
+
+
+def test_pause_and_resume_are_stored_in_the_library(
+    qtbot: QtBot, panel: ActivityPanel, db: Database
+) -> None:
+    settings = Settings(db)
+    assert settings.get("queue_paused") is False
+    requested: list[bool] = []
+    panel.pause_requested.connect(requested.append)
+
+    with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
+        panel.pause_button.click()
+    assert settings.get("queue_paused") is True
+    assert panel.pause_button.text() == "Resume"
+
+    with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
+        panel.pause_button.click()
+    assert settings.get("queue_paused") is False
+    assert requested == [True, False]
+    assert panel.pause_button.text() == "Pause"
+
+
+def test_a_pause_set_elsewhere_shows_when_the_panel_opens(qtbot: QtBot, db: Database) -> None:
+    Settings(db).set("queue_paused", True)
+    widget = ActivityPanel(QueueActions(db))
+    qtbot.addWidget(widget)
+    try:
+        qtbot.waitUntil(lambda: widget.pause_button.text() == "Resume", timeout=WAIT_MS)
+        assert widget.status.text() == "Paused"
+    finally:
+        widget.shutdown()
+
+
+def test_cancel_all_needs_a_second_click_then_cancels_the_queue(
+    qtbot: QtBot, panel: ActivityPanel, library: Library, photo_dir: Path
+) -> None:
+    for name in ("astronaut", "coffee", "chelsea"):
+        write_photo(photo_dir / f"{name}.jpg", name, size=(64, 48))
+    scan(library, photo_dir)
+    panel.refresh()
+    qtbot.waitUntil(
+        lambda: panel.progress_label.text() == "3 waiting for captions", timeout=WAIT_MS
+    )
+    assert panel.cancel_button.isEnabled()
+    running = library.jobs.claim_next()
+    assert running is not None
+    cancels: list[bool] = []
+    panel.cancel_requested.connect(lambda: cancels.append(True))
+
+    panel.cancel_button.click()
+    assert panel.cancel_button.text() == "Click to confirm"
+    assert library.jobs.counts() == {"queued": 2, "running": 1}  # nothing happened yet
+    with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
+        panel.cancel_button.click()
+
+    assert cancels == [True]
+    assert library.jobs.counts() == {"cancelled": 3}
+    assert panel.cancel_button.text() == "Cancel all"
+    qtbot.waitUntil(lambda: panel.note.text() == "Cancelled 3 caption jobs", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT_MS)
+
+
+def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
+    qtbot: QtBot, panel: ActivityPanel, library: Library, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "astronaut.jpg", size=(64, 64))
+    write_photo(photo_dir / "coffee.jpg", "coffee", size=(64, 64))
+    write_photo(photo_dir / "rocket.jpg", "rocket", size=(64, 64))
+    (photo_dir / "notes.jpg").write_text("Shopping list: eggs, milk, film.\n")
+    ids = scan(library, photo_dir)
+    assert panel.failed.isHidden()
+    panel.refresh()  # the window does this after a scan
+    qtbot.waitUntil(lambda: panel.failed.isVisible(), timeout=WAIT_MS)  # notes.jpg
+    assert panel.failed.list.count() == 1
+    assert panel.failed.list.item(0).text().startswith("notes.jpg\nCan't read the file: ")
+
+    first = fail(library.jobs, "the model ran out of memory")
+    second = fail(library.jobs, "the answer was not valid JSON")
+    panel.handle_worker_event(first)
+    panel.handle_worker_event(second)  # one refresh for the burst
+
+    qtbot.waitUntil(lambda: panel.failed.list.count() == 3, timeout=WAIT_MS)
+    rows = [panel.failed.list.item(i).text() for i in range(3)]
+    by_id = {v: k for k, v in ids.items()}
+    assert rows[:2] == [
+        f"{by_id[second['item']]}\nthe answer was not valid JSON",  # type: ignore[index]
+        f"{by_id[first['item']]}\nthe model ran out of memory",  # type: ignore[index]
+    ]
+    assert panel.failed.header.text().startswith("<b>Failed (3)</b>")
+    assert not panel.failed.retry_button.isEnabled()
+
+    panel.failed.list.item(0).setSelected(True)
+    assert panel.failed.retry_button.isEnabled()
+    with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
+        panel.failed.retry_button.click()
+    assert job_states(library.db)[second["item"]] == ["failed", "queued"]  # type: ignore[index]
+    assert job_states(library.db)[first["item"]] == ["failed"]  # type: ignore[index]
+    qtbot.waitUntil(lambda: panel.failed.list.count() == 2, timeout=WAIT_MS)
+    assert panel.note.text() == "Queued 1 item again"
+
+    with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
+        panel.failed.retry_all_button.click()
+    assert job_states(library.db)[first["item"]] == ["failed", "queued"]  # type: ignore[index]
+    qtbot.waitUntil(
+        lambda: panel.note.text() == "Queued 1 item again; 1 still can't be read",
+        timeout=WAIT_MS,
+    )
+    qtbot.waitUntil(lambda: panel.failed.list.count() == 1, timeout=WAIT_MS)
+    assert panel.failed.list.item(0).text().startswith("notes.jpg")
+
+
+def test_download_section_shows_progress_and_hides_when_done(
+    qtbot: QtBot, panel: ActivityPanel
+) -> None:
+    bridge = DownloadBridgeDouble()
+    panel.attach_download(bridge)
+    section = panel.download
+    assert section.isHidden()
+
+    bridge.progress.emit("qwen2.5-vl-3b", 120_000_000, 480_000_000, 8_100_000.0, 44.6)
+    assert section.isVisible()
+    assert section.title.full_text() == "Downloading qwen2.5-vl-3b"
+    assert section.label.text() == "120 MB of 480 MB · 8.1 MB/s · about 45 s left"
+    assert section.bar.value() * 4 == section.bar.maximum()
+
+    bridge.progress.emit("qwen2.5-vl-3b", 2_500_000_000, 3_200_000_000, 950_000.0, None)
+    assert section.label.text() == "2.5 GB of 3.2 GB · 950 KB/s"
+
+    bridge.finished.emit("qwen2.5-vl-3b")
+    assert section.isHidden()
+    assert panel.note.text() == "Downloaded qwen2.5-vl-3b"
+
+
+def test_download_cancel_and_failure(qtbot: QtBot, panel: ActivityPanel) -> None:
+    bridge = DownloadBridgeDouble()
+    panel.attach_download(bridge)
+    section = panel.download
+    bridge.progress.emit("smolvlm-256m", 1_000, 0, 0.0, None)  # size not known yet
+    assert section.isVisible() and section.bar.maximum() == 0
+    assert section.label.text() == "1 KB"
+
+    section.cancel_button.click()
+    assert bridge.cancel_calls == 1
+    assert section.label.text() == "Cancelling…"
+    bridge.failed.emit("smolvlm-256m", "cancelled")
+    assert section.isHidden()
+    assert panel.note.text() == "Download of smolvlm-256m cancelled"
+
+    bridge.progress.emit("smolvlm-256m", 10, 100, 1.0, 90.0)
+    bridge.failed.emit("smolvlm-256m", "The download stopped: the network is unreachable")
+    assert section.isVisible()
+    assert section.title.full_text() == "Could not download smolvlm-256m"
+    assert section.label.text() == "The download stopped: the network is unreachable"
+    assert section.cancel_button.text() == "Dismiss"
+    section.cancel_button.click()
+    assert section.isHidden()
+    assert bridge.cancel_calls == 1
+
+
+def test_a_long_name_is_shortened_to_fit_a_narrow_dock(
+    qtbot: QtBot, panel: ActivityPanel, library: Library, photo_dir: Path
+) -> None:
+    name = "IMG_20240703_181502_a_very_long_descriptive_name_from_a_phone_export.jpg"
+    write_photo(photo_dir / name, size=(32, 32))
+    ids = scan(library, photo_dir)
+    panel.resize(300, 600)
+
+    panel.handle_worker_event({"event": "started", "job": 1, "item": ids[name], "kind": "photo"})
+
+    qtbot.waitUntil(lambda: panel.current_name.full_text() == name, timeout=WAIT_MS)
+    shown = panel.current_name.text()
+    assert "…" in shown and shown.endswith(".jpg") and len(shown) < len(name)
+    assert panel.current_name.toolTip() == name
+    assert panel.width() <= 300
