@@ -16,6 +16,7 @@ import platform
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from models.hardware import APPLE_GPU_SHARE, GIB, Hardware, default_model, fits,
 from models.installed import has_partial_download, read_installed
 from models.spec import ModelSpec, custom_model_spec
 
-PROBE_TIMEOUT_S = 60.0
+PROBE_TIMEOUT_S = 30.0
 # ggml backend registries that are not a GPU; any other name (CUDA, Metal, Vulkan, ROCm,
 # SYCL, ...) in llama.cpp's system info is one.
 NOT_GPU = {"CPU", "BLAS", "RPC", "AMX"}
@@ -90,14 +91,16 @@ class MachineInfo:
         return " · ".join(parts)
 
 
+_machine: MachineInfo | None = None
+_machine_lock = threading.Lock()
+
+
 def parse_backends(system_info: str) -> tuple[str, ...]:
     """Backend names from `llama_print_system_info()`, e.g. "CUDA : ARCHS = 860 | CPU : ..."."""
     return tuple(dict.fromkeys(_BACKEND.findall(system_info)))
 
 
-def probe_llama_build(
-    python: str = sys.executable, timeout: float = PROBE_TIMEOUT_S
-) -> LlamaBuild:
+def probe_llama_build(python: str = sys.executable, timeout: float = PROBE_TIMEOUT_S) -> LlamaBuild:
     """Ask a child interpreter what llama.cpp can do; a crash there only means "unknown"."""
     try:
         result = subprocess.run(
@@ -138,9 +141,21 @@ def local_hardware(gpu_offload: bool) -> Hardware:
 
 
 def probe_machine() -> MachineInfo:
-    """The hardware and the llama.cpp build; takes up to a few seconds (a child process)."""
+    """The hardware and the llama.cpp build; the first call takes a moment (a child process).
+
+    A good answer is kept for the session (neither the build nor the hardware changes while
+    the app runs), so reopening Settings is instant; a failed check is tried again next time.
+    """
+    global _machine
+    with _machine_lock:
+        if _machine is not None:
+            return _machine
     build = probe_llama_build()
-    return MachineInfo(local_hardware(build.gpu_offload), build)
+    info = MachineInfo(local_hardware(build.gpu_offload), build)
+    if build.loaded:
+        with _machine_lock:
+            _machine = info
+    return info
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,7 @@ class DownloadBridge(QObject):
 class _Throttle:
     """At most one report per REPORT_INTERVAL_S, but the last one (all bytes) always."""
 
-    def __init__(
-        self, model_id: str, forward: Callable[[str, DownloadProgress], None]
-    ) -> None:
+    def __init__(self, model_id: str, forward: Callable[[str, DownloadProgress], None]) -> None:
         self._model_id = model_id
         self._forward = forward
         self._last = float("-inf")

@@ -95,9 +95,7 @@ def test_rows_list_every_entry_with_install_state_and_fit(data_dir: DataDir) -> 
         assert (rows[entry.id].fits, rows[entry.id].fit_reason) == fits(entry, LAPTOP)
         assert not rows[entry.id].installed
     assert rows["smolvlm2-2.2b"].partial and not rows["smolvlm2-256m"].partial
-    assert [i for i, row in rows.items() if row.recommended] == [
-        default_model(catalog, LAPTOP).id
-    ]
+    assert [i for i, row in rows.items() if row.recommended] == [default_model(catalog, LAPTOP).id]
     assert rows["qwen2.5-vl-7b"].fits is False
 
 
@@ -147,3 +145,22 @@ def test_formatting() -> None:
     assert format_mb(546) == "546 MB" and format_mb(2780) == "2.8 GB"
     assert format_eta(None) == "estimating…"
     assert format_eta(75) == "1:15 left" and format_eta(3725) == "1:02:05 left"
+
+
+def test_a_good_probe_is_kept_for_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core import model_status
+
+    answers = [LlamaBuild(False, problem="busy"), LlamaBuild(True, backends=("CPU",))]
+    calls: list[int] = []
+
+    def fake_probe() -> LlamaBuild:
+        calls.append(1)
+        return answers[min(len(calls) - 1, 1)]
+
+    monkeypatch.setattr(model_status, "_machine", None)
+    monkeypatch.setattr(model_status, "probe_llama_build", fake_probe)
+    assert not model_status.probe_machine().build.loaded  # a failure is not kept
+    first = model_status.probe_machine()
+    assert first.build.loaded and model_status.probe_machine() is first
+    assert len(calls) == 2
+    assert first.hardware.ram_gb > 0 and not first.hardware.gpu_offload

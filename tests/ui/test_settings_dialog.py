@@ -231,9 +231,7 @@ def test_a_custom_pair_is_checked_before_it_is_stored(
     assert stored(db, "custom_model_path") == ""
 
 
-def test_the_offload_setting_is_saved(
-    qtbot: QtBot, open_dialog: OpenDialog, db: Database
-) -> None:
+def test_the_offload_setting_is_saved(qtbot: QtBot, open_dialog: OpenDialog, db: Database) -> None:
     box = open_dialog().models_page.offload_box
     assert not box.layers_spin.isEnabled()
     box.offload_combo.setCurrentIndex(box.offload_combo.findData("layers"))
