@@ -217,9 +217,8 @@ class WelcomeDialog(QDialog):
             f"Recommended for this computer: <b>{escape(entry.name)}</b> — "
             f"{format_mb(entry.download_mb)} download."
         )
-        reason = offer.reason[:1].upper() + offer.reason[1:]
         self.reason_label.setText(
-            f"Why this one: {escape(reason)}.<br>This computer: {escape(offer.machine)}.<br>"
+            f"Why this one: {escape(offer.reason)}.<br>This computer: {escape(offer.machine)}.<br>"
             f"Licence: {escape(entry.license)}. {escape(entry.license_note)}"
         )
         if offer.installed:

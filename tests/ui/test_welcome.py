@@ -86,7 +86,7 @@ def test_the_default_model_for_this_hardware_is_offered_with_its_size(
         f"Recommended for this computer: <b>{expected.name}</b> — {size} download."
     )
     reason = fits(expected, machine.hardware)[1]
-    assert reason[1:] in dialog.reason_label.text()
+    assert f"Why this one: {reason}." in dialog.reason_label.text()
     assert machine.describe() in dialog.reason_label.text()
     assert dialog.download_button.isEnabled() and not dialog.download_button.isHidden()
     assert dialog.later_button.text() == "Later" and dialog.done_button.isHidden()
