@@ -214,6 +214,8 @@ class DownloadSection(QFrame):
         bridge.progress.connect(self._progress)  # type: ignore[attr-defined]
         bridge.finished.connect(self._finished)  # type: ignore[attr-defined]
         bridge.failed.connect(self._failed_with)  # type: ignore[attr-defined]
+        if hasattr(bridge, "cancelled"):  # a cancel from elsewhere (Settings, welcome)
+            bridge.cancelled.connect(self._cancelled_elsewhere)  # type: ignore[attr-defined]
 
     def detach(self) -> None:
         self._cancel_grace.stop()
@@ -224,6 +226,7 @@ class DownloadSection(QFrame):
             ("progress", self._progress),
             ("finished", self._finished),
             ("failed", self._failed_with),
+            ("cancelled", self._cancelled_elsewhere),
         ):
             with contextlib.suppress(RuntimeError, TypeError):  # the bridge is gone
                 getattr(bridge, name).disconnect(slot)
@@ -245,6 +248,10 @@ class DownloadSection(QFrame):
         self.cancel_button.setText("Cancel")
         self.cancel_button.setEnabled(True)
         self.show()
+
+    def _cancelled_elsewhere(self, model_id: str) -> None:
+        self._cancel_settled()
+        self.note.emit(f"Download of {model_id} cancelled")
 
     def _finished(self, model_id: str) -> None:
         self._cancel_settled()

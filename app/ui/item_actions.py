@@ -1,0 +1,203 @@
+"""What the user can do to selected gallery items: the right-click menu, the Item
+menu and their keyboard shortcuts, one QAction each so that all three agree.
+
+Queueing runs on the background pool; edits that can be undone go through the
+window's undo stack (the callbacks passed in).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QPoint, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QMenu, QWidget
+
+from app.core.gallery import GalleryRow, gallery_rows
+from app.core.jobs import PRIORITY_USER, JobQueue
+from app.core.storage.db import Database
+from app.services.background import Background
+
+Ids = Callable[[], list[int]]
+
+
+@dataclass(frozen=True)
+class ItemCallbacks:
+    """What the window does for actions that touch its own parts."""
+
+    selected_ids: Ids
+    accept: Callable[[list[int]], None]  # through the undo stack
+    remove: Callable[[list[int]], None]  # through the undo stack
+    edit: Callable[[int], None]  # focus the caption editor of this item
+    queued: Callable[[list[int]], None]  # jobs were queued: nudge the worker, repaint
+    message: Callable[[str], None]  # a line in the status bar
+    row_of: Callable[[int], GalleryRow | None]  # the row the gallery already holds
+
+
+class ItemActions(QObject):
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        db: Database,
+        background: Background,
+        callbacks: ItemCallbacks,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._background = background
+        self._cb = callbacks
+        self._prompts: dict[str, str] = {}
+        self._models: dict[str, str] = {}
+        self.caption = self._action(
+            "Caption this",
+            "Ctrl+Shift+C",
+            self.caption_selected,
+            "Caption the selected items now, ahead of the queue",
+        )
+        self.accept = self._action(
+            "Accept caption",
+            "Ctrl+Return",
+            lambda: self._with_ids(self._cb.accept),
+            "Keep the AI's caption as it is (leaves Needs review)",
+        )
+        self.edit = self._action("Edit caption", "F2", self._edit_current)
+        self.copy = self._action("Copy caption", QKeySequence.StandardKey.Copy, self.copy_captions)
+        self.open = self._action("Open", "Ctrl+O", self.open_selected)
+        self.show_in_folder = self._action("Show in folder", "Ctrl+Shift+R", self.reveal_selected)
+        self.remove = self._action(
+            "Remove from library",
+            QKeySequence.StandardKey.Delete,
+            lambda: self._with_ids(self._cb.remove),
+            "Hide from the library; the file and its captions stay",
+        )
+        self.again_menu = QMenu("Caption again with…", parent)
+
+    def _action(
+        self,
+        text: str,
+        shortcut: str | QKeySequence.StandardKey,
+        slot: Callable[[], Any],
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self.parent())
+        action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def all(self) -> list[QAction]:
+        return [
+            self.caption,
+            self.accept,
+            self.edit,
+            self.copy,
+            self.open,
+            self.show_in_folder,
+            self.remove,
+        ]
+
+    def set_choices(self, prompts: dict[str, str], models: dict[str, str]) -> None:
+        """Prompt templates and installed models offered by "Caption again with…"."""
+        self._prompts, self._models = dict(prompts), dict(models)
+        menu = self.again_menu
+        menu.clear()
+        for prompt_id, name in self._prompts.items():
+            menu.addAction(f"Prompt: {name}").triggered.connect(
+                lambda _=False, p=prompt_id: self.caption_selected({"prompt": p})
+            )
+        if self._models:
+            menu.addSeparator()
+        for model_id, name in self._models.items():
+            menu.addAction(f"Model: {name}").triggered.connect(
+                lambda _=False, m=model_id: self.caption_selected({"model_override": {"model": m}})
+            )
+        menu.setEnabled(bool(self._prompts or self._models))
+
+    def context_menu(self, position: QPoint) -> None:
+        menu = QMenu(self.parent())
+        menu.setObjectName("item_menu")
+        count = len(self._cb.selected_ids())
+        self.caption.setText("Caption this" if count == 1 else f"Caption these {count}")
+        menu.addAction(self.caption)
+        menu.addMenu(self.again_menu)
+        menu.addSeparator()
+        for action in (self.accept, self.edit, self.copy):
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in (self.open, self.show_in_folder):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.remove)
+        self.edit.setEnabled(count == 1)
+        self.last_menu = menu  # tests look at it
+        menu.popup(position)
+
+    # -- the actions --------------------------------------------------------------------
+    def caption_selected(self, params: dict[str, Any] | None = None) -> None:
+        ids = self._cb.selected_ids()
+        if not ids:
+            return
+        db = self._db
+
+        def queue() -> list[int]:
+            JobQueue(db).enqueue(ids, priority=PRIORITY_USER, params=params)
+            return ids
+
+        self._background.run(queue, self._cb.queued, self.failed.emit)
+        self._cb.message(f"Queued {len(ids)} item(s) at the front of the line")
+
+    def copy_captions(self) -> None:
+        ids = self._cb.selected_ids()
+        db = self._db
+        if not ids:
+            return
+
+        def read() -> str:
+            rows = gallery_rows(db, ids)
+            return "\n".join(rows[i].caption or "" for i in ids if i in rows)
+
+        def copy(text: str) -> None:
+            QGuiApplication.clipboard().setText(text)
+            self._cb.message("Caption copied" if len(ids) == 1 else f"{len(ids)} captions copied")
+
+        self._background.run(read, copy, self.failed.emit)
+
+    def open_selected(self) -> None:
+        for path in self._paths(limit=10):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    def reveal_selected(self) -> None:
+        for path in self._paths(limit=5):
+            reveal_in_file_manager(path)
+
+    def _edit_current(self) -> None:
+        ids = self._cb.selected_ids()
+        if ids:
+            self._cb.edit(ids[0])
+
+    def _with_ids(self, fn: Callable[[list[int]], None]) -> None:
+        ids = self._cb.selected_ids()
+        if ids:
+            fn(ids)
+
+    def _paths(self, limit: int) -> list[str]:
+        """Paths of the selection from the rows the gallery already holds."""
+        rows = (self._cb.row_of(i) for i in self._cb.selected_ids()[:limit])
+        return [r.path for r in rows if r is not None]
+
+
+def reveal_in_file_manager(path: str) -> None:
+    """Show the file selected in the system file manager where that is possible."""
+    if sys.platform == "darwin":
+        subprocess.Popen(["open", "-R", path])  # noqa: S603,S607
+    elif sys.platform == "win32":
+        subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])  # noqa: S603,S607
+    else:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
