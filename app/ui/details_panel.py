@@ -279,9 +279,9 @@ class DetailsPanel(QWidget):
             return
         self._preview_key = key
         self.preview.set_image(None, "Loading preview…")
-        cache = self._cache_dir or default_cache_dir(self._db)
+        cache, db = self._cache_dir, self._db
         self._background.run(
-            lambda: load_preview(details, cache),
+            lambda: load_preview(details, cache or default_cache_dir(db)),
             lambda image: self._preview_loaded(key, image),
             lambda reason: self._preview_loaded(key, None, reason),
         )
