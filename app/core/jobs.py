@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, ScalarSelect, Select, bindparam, func, select, update
 from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Job
@@ -90,25 +92,8 @@ class JobQueue:
         self, kind: str = CAPTION, *, min_priority: int | None = None
     ) -> ClaimedJob | None:
         """Atomically take the most urgent queued job (highest priority, then oldest)."""
-        wanted = [Job.state == "queued", Job.kind == kind]
-        if min_priority is not None:
-            wanted.append(Job.priority >= min_priority)
-        next_id = (
-            select(Job.id)
-            .where(*wanted)
-            .order_by(Job.priority.desc(), Job.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        stamp = now()
-        stmt = (
-            update(Job)
-            .where(Job.id == next_id)
-            .values(state="running", attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp)
-            .returning(Job.id, Job.kind, Job.item_id, Job.attempts, Job.params)
-        )
         with self._db.write() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(_claim(kind, min_priority), {"stamp": now()}).first()
         return ClaimedJob(*row) if row else None
 
     def finish(self, job_id: int, *, error: str | None = None) -> None:
@@ -184,6 +169,54 @@ class JobQueue:
                 select(Job.state, func.count()).where(Job.kind == kind).group_by(Job.state)
             ).all()
         return {state: n for state, n in rows}
+
+    def open_count(self, kind: str = CAPTION) -> int:
+        """Queued + running jobs: what `counts` would add up, read from the partial
+        index of open jobs instead of grouping every job ever run (with 100k jobs
+        in the table that was ~50 ms, and the worker asks after every caption)."""
+        with self._db.read() as conn:
+            return conn.execute(_open_count(kind)).scalar_one()
+
+
+# The worker runs these once per caption. Building a statement with subqueries costs
+# SQLAlchemy ~1 ms (construction and cache key), several times what SQLite takes to
+# run it, so each is built once and executed with bound values.
+@cache
+def _claim(kind: str, min_priority: int | None) -> ReturningUpdate[*tuple[Any, ...]]:
+    stamp = bindparam("stamp")
+    return (
+        update(Job)
+        .where(Job.id == next_queued_id(kind, min_priority=min_priority))
+        .values(state="running", attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp)
+        .returning(Job.id, Job.kind, Job.item_id, Job.attempts, Job.params)
+    )
+
+
+@cache
+def _open_count(kind: str) -> Select[int]:
+    # The states inline, not bound: only then can SQLite see that the partial index of
+    # open jobs (uq_jobs_open_per_item) covers the query.
+    states = bindparam("states", OPEN_STATES, expanding=True, literal_execute=True)
+    return select(func.count()).select_from(Job).where(Job.kind == kind, Job.state.in_(states))
+
+
+def next_queued_id(kind: str = CAPTION, *, min_priority: int | None = None) -> ScalarSelect[int]:
+    """The id of the job `claim_next` takes next, as a subquery.
+
+    In two steps, each a seek in the (state, priority, id) index: the top priority,
+    then the oldest job at it. One `ORDER BY priority DESC, id` mixes directions the
+    index cannot serve, so SQLite sorted every queued job for each claim (~40 ms
+    with 50k photos waiting)."""
+    queued = [Job.state == "queued", Job.kind == kind]
+    urgent = [] if min_priority is None else [Job.priority >= min_priority]
+    top = (
+        select(Job.priority).where(*queued, *urgent).order_by(Job.priority.desc()).limit(1)
+    ).scalar_subquery()
+    # Not `urgent` again here (`top` already is): SQLite would pick that range over the
+    # equality and sort it by id.
+    return (
+        select(Job.id).where(*queued, Job.priority == top).order_by(Job.id).limit(1)
+    ).scalar_subquery()
 
 
 def _chunks(seq: Sequence[int], size: int) -> Iterable[Sequence[int]]:
