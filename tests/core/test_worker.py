@@ -4,6 +4,7 @@ tests/test_cli_caption.py)."""
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -13,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from app.core.captioning.prepare import ModelInput, prepare
+from app.core.captioning.store import Provenance, store_caption
 from app.core.captioning.worker import EXIT_DONE, EXIT_NO_MODEL, CaptionWorker
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
+from app.core.jobs import PRIORITY_USER
 from app.core.library.library import Library
 from app.core.search import search
+from models.answer import CaptionAnswer
+from models.runtime import CaptionEngine
 from tests.media_factory import write_photo, write_video
 from tests.models.conftest import fixture_pair
 
@@ -215,3 +222,129 @@ def _wait_for(condition: Any, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+# -- what the per-job shortcuts must not change -----------------------------------------
+def test_a_video_captioned_again_keeps_its_moments(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_video(photo_dir / "clip.avi", seconds=6.0, cuts=(2.0, 4.0))
+    scan(captioning, photo_dir)
+    video = item_id(captioning, "clip.avi")
+    run_worker(data_dir)
+    with captioning.db.read() as conn:
+        first = conn.exec_driver_sql(
+            "SELECT id, timestamp FROM keyframes WHERE item_id = ? ORDER BY id", (video,)
+        ).all()
+
+    captioning.jobs.enqueue([video])  # "Caption again"
+    code, events = run_worker(data_dir)
+
+    assert code == EXIT_DONE and [e["event"] for e in events].count("finished") == 1
+    with captioning.db.read() as conn:
+        again = conn.exec_driver_sql(
+            "SELECT id, timestamp FROM keyframes WHERE item_id = ? ORDER BY id", (video,)
+        ).all()
+    assert again == first and first  # the same moments, not a second set of rows
+    store = CaptionStore(captioning.db)
+    for keyframe_id, _timestamp in first:
+        assert [c.source for c in store.history(video, keyframe_id)] == ["model", "model"]
+    assert len(store.history(video)) == 2
+
+
+def test_a_job_cancelled_while_the_model_answered_stores_nothing(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "a.jpg")
+    scan(captioning, photo_dir)
+    photo = item_id(captioning, "a.jpg")
+    job = captioning.jobs.claim_next()
+    assert job is not None
+    captioning.jobs.cancel([photo])
+    answer = CaptionAnswer(caption="a woman", tags=["portrait"], language="English")
+    prepared = ModelInput(photo, 0, [])
+
+    assert not store_caption(captioning.db, job.id, prepared, answer, Provenance("m", "short"))
+
+    assert CaptionStore(captioning.db).current(photo) is None
+    assert captioning.jobs.counts() == {"cancelled": 1}
+
+
+def test_progress_totals_catch_up_with_jobs_queued_meanwhile(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_photo(photo_dir / name, "coffee")
+    scan(captioning, photo_dir)
+    late = item_id(captioning, "c.jpg")
+    captioning.jobs.cancel([late])
+    events: list[dict[str, Any]] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        events.append(event)
+        if event["event"] == "progress" and event["done"] == 1:
+            captioning.jobs.enqueue([late])  # the GUI queues one more while it works
+
+    code = CaptionWorker(data_dir, on_event=on_event).run()
+
+    assert code == EXIT_DONE
+    progress = [(e["done"], e["total"]) for e in events if e["event"] == "progress"]
+    assert [done for done, _ in progress] == [1, 2, 3]
+    assert progress[0] == (1, 2) and progress[-1] == (3, 3)
+    assert captioning.jobs.counts() == {"done": 3, "cancelled": 1}
+
+
+def test_caption_command_prefetches_only_its_own_jobs(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_video(photo_dir / "background.avi", seconds=4.0, cuts=(2.0,))
+    write_photo(photo_dir / "asked.jpg")
+    scan(captioning, photo_dir)  # both queued at background priority
+    asked, background = item_id(captioning, "asked.jpg"), item_id(captioning, "background.avi")
+    captioning.jobs.enqueue([asked], priority=PRIORITY_USER)
+
+    code, events = run_worker(data_dir, min_priority=PRIORITY_USER)
+
+    assert code == EXIT_DONE
+    assert [e["item"] for e in events if e["event"] == "finished"] == [asked]
+    assert captioning.jobs.counts() == {"done": 1, "queued": 1}
+    # Preparing a video writes its keyframe thumbnails: the background one was never
+    # decoded for a worker that will not caption it.
+    assert not (data_dir.thumbnails / "keyframes" / str(background)).exists()
+
+
+def test_a_setting_changed_mid_run_applies_to_the_next_job_whole(
+    captioning: Library, data_dir: DataDir, photo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.jpg", "b.jpg"):
+        write_photo(photo_dir / name, size=(400, 300))
+    scan(captioning, photo_dir)
+    first, second = item_id(captioning, "a.jpg"), item_id(captioning, "b.jpg")
+    seen: dict[int, tuple[int, int]] = {}
+    real_caption = CaptionEngine.caption
+
+    def caption(engine: CaptionEngine, images: Any, *args: Any, **kwargs: Any) -> Any:
+        with Image.open(io.BytesIO(images[0])) as im:
+            seen[len(seen)] = im.size
+        return real_caption(engine, images, *args, **kwargs)
+
+    monkeypatch.setattr(CaptionEngine, "caption", caption)
+    prepared_at: list[tuple[int, int]] = []  # (item, max_side) of every prepare
+
+    def recording_prepare(item: int, *args: Any, **kwargs: Any) -> ModelInput:
+        prepared_at.append((item, kwargs["max_side"]))
+        return prepare(item, *args, **kwargs)
+
+    monkeypatch.setattr("app.core.captioning.worker.prepare", recording_prepare)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "started" and event["item"] == first:
+            # While the first photo is captioned (and the second one is prefetched).
+            captioning.settings.set("model_image_side", 96)
+
+    code = CaptionWorker(data_dir, on_event=on_event).run()
+
+    assert code == EXIT_DONE and captioning.jobs.counts() == {"done": 2}
+    assert seen == {0: (128, 96), 1: (96, 72)}
+    # The second photo was prefetched with the first job's settings, then made again.
+    assert [side for item, side in prepared_at if item == second] == [128, 96]

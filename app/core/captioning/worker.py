@@ -15,18 +15,21 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from filelock import FileLock, Timeout
+from sqlalchemy import LargeBinary, Select, select, type_coerce
 
+from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.datadir import DataDir
-from app.core.jobs import ClaimedJob, JobQueue
+from app.core.jobs import ClaimedJob, JobQueue, next_queued_id
 from app.core.media.errors import MediaError
-from app.core.settings import Settings
 from app.core.storage.db import Database
+from app.core.storage.schema import Job, MediaItem
 from models.answer import AnswerError
 from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
@@ -40,7 +43,15 @@ EXIT_MODEL_BROKEN = 4
 EXIT_ALREADY_RUNNING = 5
 IDLE_POLL_S = 1.0
 CANCEL_POLL_S = 0.5
+PROGRESS_RECOUNT_S = 1.0
 CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class _Prefetch:
+    item_id: int
+    options: MediaOptions
+    future: Future[ModelInput]
 
 
 class CaptionWorker:
@@ -61,14 +72,16 @@ class CaptionWorker:
         self._min_priority = min_priority  # `caption` only wants the jobs it queued
         self.stop = stop or threading.Event()
         self._db = Database(data_dir.database)
-        self._settings = Settings(self._db)
         self._jobs = JobQueue(self._db)
+        self._prompts = builtin_prompts()  # package data: fixed while the process runs
         self._engine: CaptionEngine | None = None
         self._engine_choice: ModelChoice | None = None
         self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
-        self._prefetched: tuple[int, Future[ModelInput]] | None = None
+        self._prefetched: _Prefetch | None = None
         self._session_started = time.monotonic()
         self._session_done = 0
+        self._counted: tuple[float, int, int] | None = None  # (when, done then, open then)
+        self._next_item = _next_item_query(min_priority)
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -92,8 +105,9 @@ class CaptionWorker:
 
     def _loop(self) -> int:
         while not self.stop.is_set():
+            settings = SettingsSnapshot.read(self._db)  # the one settings read per job
             # Pause is for the background worker; `caption` asked for these files now.
-            if self._forever and self._settings.get("queue_paused"):
+            if self._forever and settings.get("queue_paused"):
                 self._emit({"event": "paused"})
                 self.stop.wait(IDLE_POLL_S)
                 continue
@@ -104,7 +118,7 @@ class CaptionWorker:
                 self._emit({"event": "idle"})
                 self.stop.wait(IDLE_POLL_S)
                 continue
-            code = self._run_job(job)
+            code = self._run_job(job, settings)
             if code is not None:
                 return code
             self._session_done += 1
@@ -112,15 +126,23 @@ class CaptionWorker:
         return EXIT_DONE
 
     # -- one job --------------------------------------------------------------------
-    def _run_job(self, job: ClaimedJob) -> int | None:
+    def _run_job(self, job: ClaimedJob, settings: SettingsSnapshot) -> int | None:
         """Caption one item. Returns an exit code when the worker cannot go on."""
         item = self._item(job.item_id)
         if item is None:
             self._jobs.finish(job.id, error="the item is no longer in the library")
             return None
         path, kind = item
+        options = settings.media_options()
         try:
-            engine, choice = self._engine_for(job.params)
+            choice = choose_model(
+                settings,
+                self._data_dir.models,
+                (job.params or {}).get("model_override") or self._override,
+            )
+            if self._engine is None or choice != self._engine_choice:
+                self._prefetch(job.item_id, path, kind, options)  # decoded while it loads
+            engine = self._engine_for(choice, settings)
         except NoModel as exc:
             self._jobs.release(job.id)
             self._emit({"event": "fatal", "error": str(exc), "reason": "no_model"})
@@ -132,16 +154,16 @@ class CaptionWorker:
         self._emit({"event": "started", "job": job.id, "item": job.item_id, "kind": kind})
         started = time.perf_counter()
         try:
-            prepared = self._prepared(job.item_id, path, kind)
-            self._prefetch_next()
-            template = self._template(job.params)
+            prepared = self._prepared(job.item_id, path, kind, options)
+            self._prefetch_next(options)
+            template = self._template(job.params, settings)
             result = engine.caption(
                 prepared.images,
                 template,
-                language=self._settings.get("caption_language"),
+                language=settings.get("caption_language"),
                 exif_context=prepared.exif_context,
                 timestamps=prepared.timestamps,
-                sampling=self._sampling(),
+                sampling=self._sampling(settings),
                 should_stop=self._stop_check(job.id),
             )
         except Cancelled:
@@ -168,10 +190,23 @@ class CaptionWorker:
         return None
 
     def _emit_progress(self) -> None:
-        """Done / total this session, the rate and the time left, for progress bars."""
-        counts = self._jobs.counts()
-        left = counts.get("queued", 0) + counts.get("running", 0)
-        elapsed = max(time.monotonic() - self._session_started, 1e-6)
+        """Done / total this session, the rate and the time left, for progress bars.
+
+        The jobs still open are counted at most every PROGRESS_RECOUNT_S and counted
+        down by the jobs done in between: a count per caption cost more than a small
+        model's caption once a large library was queued. Jobs queued or cancelled by
+        others show within that second; the count is exact again whenever it reaches
+        zero, so the last event of a run is right."""
+        now = time.monotonic()
+        left = 0
+        if self._counted is not None:
+            counted_at, done_then, open_then = self._counted
+            if now - counted_at < PROGRESS_RECOUNT_S:
+                left = open_then - (self._session_done - done_then)
+        if left <= 0:
+            left = self._jobs.open_count()
+            self._counted = (now, self._session_done, left)
+        elapsed = max(now - self._session_started, 1e-6)
         per_minute = self._session_done / elapsed * 60
         self._emit(
             {
@@ -193,17 +228,12 @@ class CaptionWorker:
             ).first()
         return (row[0], row[1]) if row else None
 
-    def _engine_for(self, params: dict[str, Any] | None) -> tuple[CaptionEngine, ModelChoice]:
-        choice = choose_model(
-            self._settings,
-            self._data_dir.models,
-            (params or {}).get("model_override") or self._override,
-        )
+    def _engine_for(self, choice: ModelChoice, settings: SettingsSnapshot) -> CaptionEngine:
         if self._engine is None or choice != self._engine_choice:
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
-            self._engine = CaptionEngine(self._engine_config(choice))
+            self._engine = CaptionEngine(self._engine_config(choice, settings))
             self._engine_choice = choice
             self._emit(
                 {
@@ -213,11 +243,11 @@ class CaptionWorker:
                     "gpu_layers": self._engine.n_gpu_layers,
                 }
             )
-        return self._engine, choice
+        return self._engine
 
-    def _engine_config(self, choice: ModelChoice) -> EngineConfig:
-        offload = self._settings.get("gpu_offload")
-        layers = {"cpu": 0, "layers": self._settings.get("gpu_layers")}.get(offload)
+    def _engine_config(self, choice: ModelChoice, settings: SettingsSnapshot) -> EngineConfig:
+        offload = settings.get("gpu_offload")
+        layers = {"cpu": 0, "layers": settings.get("gpu_layers")}.get(offload)
         return EngineConfig(
             choice.model_path,
             choice.mmproj_path,
@@ -227,19 +257,20 @@ class CaptionWorker:
             image_max_tokens=choice.image_max_tokens,
         )
 
-    def _template(self, params: dict[str, Any] | None) -> PromptTemplate:
-        prompts = builtin_prompts()
-        prompt_id = (params or {}).get("prompt") or self._settings.get("prompt_id")
-        base = prompts.get(prompt_id) or prompts["short"]
-        edited = self._settings.get("prompt_overrides").get(base.id)
+    def _template(
+        self, params: dict[str, Any] | None, settings: SettingsSnapshot
+    ) -> PromptTemplate:
+        prompt_id = (params or {}).get("prompt") or settings.get("prompt_id")
+        base = self._prompts.get(prompt_id) or self._prompts["short"]
+        edited = settings.get("prompt_overrides").get(base.id)
         return PromptTemplate(base.id, base.name, edited) if edited else base
 
-    def _sampling(self) -> Sampling:
-        tokens = self._settings.get("max_caption_tokens")
+    def _sampling(self, settings: SettingsSnapshot) -> Sampling:
+        tokens = settings.get("max_caption_tokens")
         return Sampling(
-            temperature=self._settings.get("temperature"),
-            top_p=self._settings.get("top_p"),
-            repeat_penalty=self._settings.get("repeat_penalty"),
+            temperature=settings.get("temperature"),
+            top_p=settings.get("top_p"),
+            repeat_penalty=settings.get("repeat_penalty"),
             limits=AnswerLimits(caption_chars=max(16, tokens * CHARS_PER_TOKEN)),
         )
 
@@ -259,40 +290,56 @@ class CaptionWorker:
         return should_stop
 
     # -- overlapping media preparation with inference ---------------------------------
-    def _prepared(self, item_id: int, path: bytes, kind: str) -> ModelInput:
-        if self._prefetched and self._prefetched[0] == item_id:
-            future = self._prefetched[1]
+    def _prepared(self, item_id: int, path: bytes, kind: str, options: MediaOptions) -> ModelInput:
+        pending = self._prefetched
+        if pending is not None and pending.item_id == item_id:
             self._prefetched = None
-            try:
-                ready = future.result()
-                if ready.mtime_ns == _mtime(path):
-                    return ready
-            except MediaError:
-                pass  # prepared again below, so the error reflects the file as it is now
-        return self._prepare(item_id, path, kind)
+            if pending.options == options:
+                try:
+                    ready = pending.future.result()
+                    if ready.mtime_ns == _mtime(path):
+                        return ready
+                except MediaError:
+                    pass  # prepared again below, so the error reflects the file as it is now
+        return self._prepare(item_id, path, kind, options)
 
-    def _prefetch_next(self) -> None:
-        """Start decoding the next queued item while the model works on this one."""
+    def _prefetch_next(self, options: MediaOptions) -> None:
+        """Start decoding the job `claim_next` takes next while the model works on this
+        one (not another worker's: `caption` only takes the jobs it queued)."""
         with self._db.read() as conn:
-            row = conn.exec_driver_sql(
-                """SELECT j.item_id, m.path, m.kind FROM jobs j JOIN media_items m
-                   ON m.id = j.item_id WHERE j.state = 'queued' AND j.kind = 'caption'
-                   AND m.state != 'missing' ORDER BY j.priority DESC, j.id LIMIT 1"""
-            ).first()
-        if row is None or (self._prefetched and self._prefetched[0] == row[0]):
-            return
-        self._prefetched = (row[0], self._prefetch_pool.submit(self._prepare, *row))
+            row = conn.execute(self._next_item).first()
+        if row is not None:
+            self._prefetch(row[0], row[1], row[2], options)
 
-    def _prepare(self, item_id: int, path: bytes, kind: str) -> ModelInput:
+    def _prefetch(self, item_id: int, path: bytes, kind: str, options: MediaOptions) -> None:
+        pending = self._prefetched
+        if pending is not None and pending.item_id == item_id and pending.options == options:
+            return
+        future = self._prefetch_pool.submit(self._prepare, item_id, path, kind, options)
+        self._prefetched = _Prefetch(item_id, options, future)
+
+    def _prepare(self, item_id: int, path: bytes, kind: str, options: MediaOptions) -> ModelInput:
+        # No database reads here: on the prefetch thread they held the GIL that the
+        # model's sampling loop on the main thread was waiting for.
         return prepare(
             item_id,
             path,
             kind,
             thumbnails=self._data_dir.thumbnails,
-            max_side=self._settings.get("model_image_side"),
-            max_keyframes=self._settings.get("keyframes_per_video"),
-            with_exif_context=self._settings.get("include_exif_context"),
+            max_side=options.max_side,
+            max_keyframes=options.max_keyframes,
+            with_exif_context=options.with_exif_context,
         )
+
+
+def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
+    """(item id, path, kind) of the job `claim_next` takes next, if its file is there.
+    Built once per worker: building it costs more than running it."""
+    return (
+        select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
+        .join(MediaItem, MediaItem.id == Job.item_id)
+        .where(Job.id == next_queued_id(min_priority=min_priority), MediaItem.state != "missing")
+    )
 
 
 def _mtime(path: bytes) -> int | None:
