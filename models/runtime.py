@@ -107,9 +107,13 @@ def _route_mtmd_logs_to_logging() -> None:
     from llama_cpp import mtmd_cpp
 
     def forward(level: int, text: bytes, _user: Any) -> None:
+        # ~40 lines per image: leave the chatter undecoded unless someone listens.
+        python_level = logging.WARNING if level >= GGML_LOG_WARN else logging.DEBUG
+        if not log.isEnabledFor(python_level):
+            return
         message = text.decode("utf-8", "replace").rstrip()
         if message:
-            log.log(logging.WARNING if level >= GGML_LOG_WARN else logging.DEBUG, "%s", message)
+            log.log(python_level, "%s", message)
 
     _mtmd_log_callback = llama_cpp.llama_log_callback(forward)
     mtmd_cpp.mtmd_log_set(_mtmd_log_callback, None)
