@@ -228,7 +228,8 @@ class DownloadSection(QFrame):
             ("failed", self._failed_with),
             ("cancelled", self._cancelled_elsewhere),
         ):
-            with contextlib.suppress(RuntimeError, TypeError):  # the bridge is gone
+            # The bridge is gone, or has no such signal (cancelled is optional).
+            with contextlib.suppress(RuntimeError, TypeError, AttributeError):
                 getattr(bridge, name).disconnect(slot)
 
     def _progress(

@@ -29,6 +29,7 @@ class CaptionEditor(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._saved = ""
+        self._sent: str | None = None  # the words of the last Save, until a refresh
         self.provenance = muted(wrapped())
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("No caption yet. Write one…")
@@ -76,8 +77,9 @@ class CaptionEditor(QWidget):
 
     def load(self, saved: str, *, keep_typing: bool) -> None:
         """Show the stored caption; with keep_typing, unsaved words stay in the box."""
-        typing = keep_typing and self.is_dirty()
+        typing = keep_typing and self.is_dirty() and self.text().strip() != self._sent
         self._saved = saved
+        self._sent = None
         if not typing:
             self.editor.setPlainText(saved)
         self._changed()
@@ -99,6 +101,9 @@ class CaptionEditor(QWidget):
             self.show_hint("A caption can't be empty: write something, or Revert.")
             return
         self.show_hint(None)
+        # What is being saved is no longer typing: a refresh that shows the library
+        # without it (read before the write, or after an undo of it) replaces it.
+        self._sent = text
         self.save_requested.emit(text)
 
     def revert(self) -> None:

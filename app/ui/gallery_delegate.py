@@ -7,8 +7,18 @@ service renders the newest requests first) and a placeholder painted meanwhile.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.core.gallery import GalleryRow
@@ -17,6 +27,7 @@ from app.ui.formatting import clock
 from app.ui.gallery_model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
 
 PADDING = 6
+SCALED_CACHE = 600  # cells: a few screens at the smallest zoom
 CAPTION_LINES = 2
 BADGE_COLOURS = {
     "user": QColor(46, 160, 67),  # "Me": green
@@ -33,6 +44,7 @@ class GalleryDelegate(QStyledItemDelegate):
         self._thumbnails = thumbnails
         self.thumb_side = 160
         self.show_captions = True
+        self._scaled: OrderedDict[int, tuple[tuple[int, int, int], QPixmap]] = OrderedDict()
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -79,6 +91,24 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.restore()
 
     # -- parts --------------------------------------------------------------------------
+    def _scaled_thumbnail(self, item_id: int, row: GalleryRow, size: QSize) -> QPixmap | None:
+        """The thumbnail scaled to the cell once, not on every paint: scaling ~40
+        pixmaps per scroll step was most of a repaint's cost."""
+        key = (row.mtime_ns, size.width(), size.height())
+        hit = self._scaled.get(item_id)
+        if hit is not None and hit[0] == key:
+            self._scaled.move_to_end(item_id)
+            return hit[1]
+        pixmap = self._thumbnails.cached(item_id, row.mtime_ns)
+        if pixmap is None:
+            return None
+        scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+        self._scaled[item_id] = (key, scaled)
+        if len(self._scaled) > SCALED_CACHE:
+            self._scaled.popitem(last=False)
+        return scaled
+
     def _paint_thumbnail(
         self,
         painter: QPainter,
@@ -88,7 +118,7 @@ class GalleryDelegate(QStyledItemDelegate):
         palette: QPalette,
     ) -> QRect:
         """Draws the thumbnail (or a placeholder) and returns where it went."""
-        pixmap = self._thumbnails.cached(item_id, row.mtime_ns) if row else None
+        pixmap = self._scaled_thumbnail(item_id, row, frame.size()) if row else None
         if pixmap is None:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
@@ -102,8 +132,7 @@ class GalleryDelegate(QStyledItemDelegate):
             else:
                 self._thumbnails.request(item_id, row.path, row.mtime_ns, row.size, row.kind)
             return frame
-        scaled = pixmap.size().scaled(frame.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRect(0, 0, scaled.width(), scaled.height())
+        target = QRect(0, 0, pixmap.width(), pixmap.height())
         target.moveCenter(frame.center())
         clip = QPainterPath()
         clip.addRoundedRect(QRectF(target), 6, 6)

@@ -83,16 +83,26 @@ class GalleryView(QListView):
             self.scrollTo(index)
 
     def visible_ids(self) -> set[int]:
-        """Ids of the cells in the viewport (by geometry: cells are uniform)."""
+        """Ids of the cells that intersect the viewport (cells are uniform, so this
+        walks one screenful from the first visible cell)."""
         model = self.gallery_model
-        first = self.indexAt(QPoint(8, 8))
+        area = self.viewport().rect()
+        first = self.indexAt(QPoint(self.spacing() + 1, self.spacing() + 1))
+        if not first.isValid():
+            first = self.indexAt(area.center())
         if not first.isValid():
             return set()
-        cell = self.delegate.cell_size(self.fontMetrics())
-        columns = max(1, self.viewport().width() // (cell.width() + 2 * self.spacing()))
-        rows = self.viewport().height() // (cell.height() + 2 * self.spacing()) + 2
-        last = min(model.rowCount(), first.row() + columns * rows)
-        return {model.index(r).data(ID_ROLE) for r in range(first.row(), last)}
+        ids: set[int] = set()
+        row = max(0, first.row() - 1)
+        while row < model.rowCount():
+            index = model.index(row)
+            rect = self.visualRect(index)
+            if rect.top() > area.bottom():
+                break
+            if rect.intersects(area):
+                ids.add(index.data(ID_ROLE))
+            row += 1
+        return ids
 
     # -- internals ----------------------------------------------------------------------
     def _relayout(self) -> None:

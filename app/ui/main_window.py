@@ -7,6 +7,7 @@ a separate process.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -40,11 +41,16 @@ from app.ui.window_menus import WindowExtras
 from app.ui.window_parts import DetailsSide, dock
 
 ROW_EVENTS = ("started", "finished", "failed", "cancelled")
+GIL_SWITCH_S = 0.0005
 
 
 class MainWindow(QMainWindow):
     def __init__(self, data_dir: DataDir) -> None:
         super().__init__()
+        # Thumbnail and database threads run Python too; each paint callback of the
+        # gallery needs the GIL, and waiting the default 5 ms switch interval per cell
+        # turned one repaint into a 100+ ms stall.
+        sys.setswitchinterval(GIL_SWITCH_S)
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.data_dir = data_dir

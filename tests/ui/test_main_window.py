@@ -262,3 +262,35 @@ def test_pause_stops_captioning_and_resume_continues(
     target = item_id(window, "astronaut.jpg")
     qtbot.waitUntil(lambda: has_caption(window, target), timeout=CAPTION_WAIT)
     assert Library(window.db).status().captioned == 1
+
+
+def test_edit_caption_in_details_is_mine_is_a_correction_and_is_searchable(
+    qtbot: QtBot, open_window: object, data_dir: DataDir, tmp_path: Path
+) -> None:
+    photos = tmp_path / "Album"
+    write_photo(photos / "rocket.jpg", "rocket")
+    window = open_window()  # type: ignore[operator]
+    window.add_folder(str(photos))
+    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)
+    target = item_id(window, "rocket.jpg")
+    store = CaptionStore(window.db)
+    store.add_model_caption(target, "a tall tower", ["tower"], model_id="smolvlm",
+                            prompt_id="short")
+    window.gallery.select_item(target)
+    panel = window.details.panel
+    qtbot.waitUntil(lambda: panel.editor.text() == "a tall tower", timeout=WAIT)
+    panel.editor.editor.setPlainText("A Saturn V rocket on the launch pad")
+    panel.editor.save_button.click()
+    qtbot.waitUntil(lambda: store.current(target).source == "user", timeout=WAIT)
+    (pair,) = store.corrections()
+    assert (pair.model_caption.text, pair.user_caption.text) == (
+        "a tall tower", "A Saturn V rocket on the launch pad"
+    )
+    assert pair.prompt_id == "short"
+    qtbot.waitUntil(lambda: (window.gallery_model.row_of(target) or None) is not None
+                    and window.gallery_model.row_of(target).source == "user", timeout=WAIT)
+    qtbot.keyClicks(window.toolbar.search, "saturn")
+    qtbot.waitUntil(lambda: window.gallery_model.ids() == [target]
+                    and window.gallery_model.has_hits(), timeout=WAIT)
+    window.undo_stack.undo()  # the AI's words come back (as the user's choice)
+    qtbot.waitUntil(lambda: store.current(target).text == "a tall tower", timeout=WAIT)
