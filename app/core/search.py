@@ -289,7 +289,8 @@ def _filtered(conn: Connection, query: ParsedQuery, limit: int) -> list[SearchHi
         params["exclude"] = query.exclude
     rows = conn.exec_driver_sql(
         f"""SELECT m.id, s.caption FROM media_items m LEFT JOIN search_index s ON s.rowid = m.id
-            WHERE m.state NOT IN ('missing', 'removed') {where} ORDER BY m.taken_at DESC LIMIT :limit""",
+            WHERE m.state NOT IN ('missing', 'removed') {where}
+            ORDER BY m.taken_at DESC LIMIT :limit""",
         params,
     ).all()
     return _hits(conn, [(item_id, item_id, 0.0, _clip(caption)) for item_id, caption in rows])
