@@ -38,7 +38,7 @@ from app.ui.item_actions import ItemActions, ItemCallbacks
 from app.ui.main_toolbar import MainToolbar
 from app.ui.sidebar import Sidebar
 from app.ui.window_menus import WindowExtras
-from app.ui.window_parts import DetailsSide, dock
+from app.ui.window_parts import DetailsSide
 
 ROW_EVENTS = ("started", "finished", "failed", "cancelled")
 GIL_SWITCH_S = 0.0005
@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         # turned one repaint into a 100+ ms stall.
         sys.setswitchinterval(GIL_SWITCH_S)
         self.setWindowTitle(APP_NAME)
-        self.resize(1280, 800)
+        self.resize(1440, 900)
         self.data_dir = data_dir
         self.db = Database(data_dir.database)
         self.library = Library(self.db)
@@ -88,9 +88,9 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.gallery)
         self.splitter.addWidget(self.details.widget)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([220, 760, 340])
+        self.splitter.setSizes([280, 780, 380])
         self.setCentralWidget(self.splitter)
-        self.activity_dock = dock(self, "Activity", self.activity)
+        self.sidebar.add_footer(self.activity)
         self.empty_hint = QLabel(self.gallery.viewport())
         self.empty_hint.setObjectName("empty_hint")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.datadir import DataDir
 from app.core.model_status import MachineInfo, probe_machine
@@ -63,7 +71,13 @@ class SettingsDialog(QDialog):
         for page, title in zip(
             (self.models_page, self.prompts_page, self.library_page), PAGES, strict=True
         ):
-            self.tabs.addTab(page, title)
+            # In a scroll area: on a short screen the page scrolls instead of its
+            # widgets being squeezed on top of each other.
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            area.setWidget(page)
+            self.tabs.addTab(area, title)
         self.message = message_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

@@ -7,6 +7,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QPushButton,
     QTreeWidget,
@@ -68,6 +69,7 @@ class Sidebar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         layout.addLayout(buttons)
+        self._layout = layout
         self.tree.currentItemChanged.connect(self._selected)
         self.tree.setCurrentItem(self._views["all"])
 
@@ -80,6 +82,14 @@ class Sidebar(QWidget):
         item.setFont(0, font)
         item.setForeground(0, self.palette().placeholderText())
         return item
+
+    def add_footer(self, widget: QWidget) -> None:
+        """A panel under the folders (the activity panel): always in sight."""
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        self._layout.addWidget(line)
+        self._layout.addWidget(widget)
 
     # -- contents -----------------------------------------------------------------------
     def set_counts(self, counts: dict[str, int]) -> None:

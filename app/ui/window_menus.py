@@ -35,7 +35,7 @@ class WindowExtras:
         bar = w.menuBar()
         file = bar.addMenu("&File")
         self._add(file, "Add folder…", "Ctrl+Shift+O", w.choose_folder)
-        self._add(file, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
+        self._add(file, "Settings…", "Ctrl+,", self.open_settings)
         file.addSeparator()
         self._add(file, "Quit", QKeySequence.StandardKey.Quit, w.close)
 
@@ -62,7 +62,11 @@ class WindowExtras:
             w.gallery.addAction(action)
 
         view = bar.addMenu("&View")
-        view.addAction(w.activity_dock.toggleViewAction())  # type: ignore[attr-defined]
+        activity = QAction("Activity panel", w)
+        activity.setCheckable(True)
+        activity.setChecked(True)
+        activity.toggled.connect(w.activity.setVisible)
+        view.addAction(activity)
         self._add(view, "Larger thumbnails", QKeySequence.StandardKey.ZoomIn,
                   lambda: w.toolbar.zoom.setValue(w.toolbar.zoom.value() + 32))
         self._add(view, "Smaller thumbnails", QKeySequence.StandardKey.ZoomOut,

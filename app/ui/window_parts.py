@@ -1,30 +1,14 @@
-"""Small parts of the main window: the details side and dock widgets."""
+"""The details side of the main window: the panel and the undoable edits it shares."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from app.ui.caption_commands import AcceptCommand, CaptionEdits, RemoveItemsCommand
 from app.ui.details_panel import DetailsPanel
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
-
-
-def dock(window: QMainWindow, title: str, widget: QWidget) -> QDockWidget:
-    """A closable, movable dock on the right (the View menu brings it back)."""
-    area = QDockWidget(title, window)
-    area.setObjectName(f"{title.lower()}_dock")
-    area.setWidget(widget)
-    area.setFeatures(
-        QDockWidget.DockWidgetFeature.DockWidgetClosable
-        | QDockWidget.DockWidgetFeature.DockWidgetMovable
-    )
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, area)
-    return area
 
 
 class DetailsSide:
