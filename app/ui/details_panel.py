@@ -179,6 +179,10 @@ class DetailsPanel(QWidget):
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setWidgetResizable(True)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always on: the preview's height follows the width, so a scroll bar that comes
+        # and goes changes the width, which changes the height, which... at some panel
+        # widths that loop recursed until the stack overflowed (a segfault in layout).
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.scroll.setWidget(content)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_label)

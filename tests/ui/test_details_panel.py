@@ -437,3 +437,4 @@ def test_first_caption_with_tags_then_undo(
     qtbot.waitUntil(lambda: CaptionStore(db).history(item) == [], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: panel.editor.provenance.text() == "No caption yet", timeout=WAIT_MS)
     assert panel.editor.text() == "" and panel.history.entries() == []
+
