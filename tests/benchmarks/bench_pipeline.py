@@ -508,7 +508,7 @@ def row(run: Run, app: Run | None, runs: list[Run]) -> str:
     else:
         equal = sum(app.answers.get(k) == v for k, v in run.answers.items())
         same = f"{equal}/{n}"
-    spread = ""
+    spread = "  [1 run]"
     if len(runs) > 1:
         spread = f"  [loop median {statistics.median(r.window_s for r in runs):.2f}s]"
     failed = f"  FAILED {run.failed}: {run.note}" if run.failed else ""
@@ -522,6 +522,20 @@ def row(run: Run, app: Run | None, runs: list[Run]) -> str:
 def verdict(label: str, value: float, target: float, unit: str = "") -> str:
     met = "PASS" if value >= target else "NOT MET"
     return f"  {label:<62}{value:6.2f}{unit}  target >= {target:.2f}{unit}  {met}"
+
+
+def fairness() -> str:
+    """What both sides run llama.cpp with (the worker: models.runtime.CaptionEngine with
+    a custom model and default settings; the direct child: its spec)."""
+    from app.core.captioning.model_choice import DEFAULT_N_CTX
+    from models.runtime import EngineConfig, physical_cores
+
+    threads = EngineConfig(Path(), Path()).n_threads or physical_cores()
+    return (
+        f"n_threads {threads} (the physical cores), n_threads_batch llama-cpp-python's "
+        f"default ({os.cpu_count()}), n_ctx {DEFAULT_N_CTX}, seed 0, the same sampling, "
+        "schema, max_tokens and string-budget processor"
+    )
 
 
 def mb(n: float) -> str:
@@ -539,6 +553,7 @@ def bench_overhead(work: Path, model: Model, count: int, repeats: int) -> Run:
         f"({statistics.mean(sizes) / 1e3:.0f} KB mean), model_image_side "
         f"{SETTINGS['model_image_side']}, max_caption_tokens {SETTINGS['max_caption_tokens']}"
     )
+    print(f"  both sides: {fairness()}")
     runs = side_by_side(
         work, model, photos, resized, SETTINGS, repeats, f"small-{model.name}", plain=True
     )
