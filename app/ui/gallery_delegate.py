@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from app.core.gallery import GalleryRow
 from app.services.thumbnails import ThumbnailService
-from app.ui.formatting import clock
+from app.ui.details_text import clock_text
 from app.ui.gallery_model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
 
 PADDING = 6
@@ -153,7 +153,8 @@ class GalleryDelegate(QStyledItemDelegate):
         top = frame.top() + 4
         if row.kind == "video":
             moment = hit.timestamp if hit and hit.timestamp is not None else None
-            label = f"▶ {clock(moment)}" if moment is not None else f"▶ {clock(row.duration)}"
+            at = moment if moment is not None else row.duration
+            label = f"▶ {clock_text(at)}" if at is not None else "▶"
             _pill(painter, metrics, frame.left() + 4, top, label, QColor(0, 0, 0, 170))
         if row.source == "user":
             _pill_right(painter, metrics, frame.right() - 4, top, "Me", BADGE_COLOURS["user"])

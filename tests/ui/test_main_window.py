@@ -35,8 +35,14 @@ def tiny_model(data_dir: DataDir, **extra: object) -> None:
     from tests.models.conftest import fixture_pair
 
     model, mmproj = fixture_pair("smolvlm")
-    configure(data_dir, custom_model_path=str(model), custom_mmproj_path=str(mmproj),
-              max_caption_tokens=8, temperature=0.0, **extra)
+    configure(
+        data_dir,
+        custom_model_path=str(model),
+        custom_mmproj_path=str(mmproj),
+        max_caption_tokens=8,
+        temperature=0.0,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -55,6 +61,19 @@ def open_window(qtbot: QtBot, data_dir: DataDir) -> Iterator[object]:
     yield make
     for window in windows:
         window.close()
+
+
+def window_with(
+    qtbot: QtBot, open_window: object, folder: Path, photos: dict[str, str]
+) -> MainWindow:
+    """A window whose library is `folder` holding these real photos (file: skimage name),
+    shown once every item's row is loaded."""
+    for name, picture in photos.items():
+        write_photo(folder / name, picture)
+    window = open_window()  # type: ignore[operator]
+    window.add_folder(str(folder))
+    qtbot.waitUntil(lambda: loaded(window, len(photos)), timeout=WAIT)
+    return window
 
 
 def shown_names(window: MainWindow) -> set[str]:
@@ -114,28 +133,30 @@ def test_add_folder_items_appear_and_smart_views_filter(
     }
     for view, names in expected.items():
         select_view(window, view)
-        qtbot.waitUntil(lambda n=names: shown_names(window) == n
-                        and window.gallery_model.rowCount() == len(n), timeout=WAIT)
+        qtbot.waitUntil(
+            lambda n=names: shown_names(window) == n and window.gallery_model.rowCount() == len(n),
+            timeout=WAIT,
+        )
     window.browser.reload_counts()
-    qtbot.waitUntil(
-        lambda: window.sidebar._views["needs_review"].text(1) == "1", timeout=WAIT
-    )
+    qtbot.waitUntil(lambda: window.sidebar._views["needs_review"].text(1) == "1", timeout=WAIT)
     assert window.sidebar._views["all"].text(1) == "4"
 
 
 def test_search_shows_matches_in_the_grid_and_says_when_nothing_matches(
     qtbot: QtBot, open_window: object, tmp_path: Path
 ) -> None:
-    photos = tmp_path / "Trip"
-    write_photo(photos / "astronaut.jpg")
-    write_photo(photos / "coffee.png", "coffee")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 2), timeout=WAIT)
+    window = window_with(
+        qtbot,
+        open_window,
+        tmp_path / "Trip",
+        {"astronaut.jpg": "astronaut", "coffee.png": "coffee"},
+    )
     CaptionStore(window.db).add_user_caption(item_id(window, "coffee.png"), "espresso cup")
     qtbot.keyClicks(window.toolbar.search, "espre")
-    qtbot.waitUntil(lambda: shown_names(window) == {"coffee.png"}
-                    and window.gallery_model.rowCount() == 1, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: shown_names(window) == {"coffee.png"} and window.gallery_model.rowCount() == 1,
+        timeout=WAIT,
+    )
     hit = window.gallery_model.hit_of(item_id(window, "coffee.png"))
     assert hit is not None and "«espresso»" in hit.snippet
     assert window.toolbar.count.text() == "1 match"
@@ -150,20 +171,27 @@ def test_right_click_caption_this_captions_with_the_real_worker(
 ) -> None:
     """auto-caption off: nothing is captioned until the user asks for it."""
     tiny_model(data_dir, auto_caption=False)
-    photos = tmp_path / "Album"
-    write_photo(photos / "astronaut.jpg")
-    write_photo(photos / "rocket.jpg", "rocket")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 2), timeout=WAIT)
+    window = window_with(
+        qtbot,
+        open_window,
+        tmp_path / "Album",
+        {"astronaut.jpg": "astronaut", "rocket.jpg": "rocket"},
+    )
     target = item_id(window, "rocket.jpg")
     window.gallery.select_item(target)
     rect = window.gallery.visualRect(window.gallery_model.index_of(target))
     window.gallery.customContextMenuRequested.emit(rect.center())
     menu: QMenu = window.items.last_menu
     texts = [a.text() for a in menu.actions() if a.text()]
-    for wanted in ("Caption this", "Accept caption", "Edit caption", "Copy caption", "Open",
-                   "Show in folder", "Remove from library"):
+    for wanted in (
+        "Caption this",
+        "Accept caption",
+        "Edit caption",
+        "Copy caption",
+        "Open",
+        "Show in folder",
+        "Remove from library",
+    ):
         assert wanted in texts
     menu.close()
     window.items.caption.trigger()
@@ -175,19 +203,19 @@ def test_right_click_caption_this_captions_with_the_real_worker(
     assert other is not None and other.caption is None  # only what was asked for
 
 
-def test_remove_from_library_and_undo(
-    qtbot: QtBot, open_window: object, tmp_path: Path
-) -> None:
-    photos = tmp_path / "Album"
-    write_photo(photos / "astronaut.jpg")
-    write_photo(photos / "rocket.jpg", "rocket")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 2), timeout=WAIT)
+def test_remove_from_library_and_undo(qtbot: QtBot, open_window: object, tmp_path: Path) -> None:
+    window = window_with(
+        qtbot,
+        open_window,
+        tmp_path / "Album",
+        {"astronaut.jpg": "astronaut", "rocket.jpg": "rocket"},
+    )
     window.gallery.select_item(item_id(window, "rocket.jpg"))
     window.items.remove.trigger()
-    qtbot.waitUntil(lambda: shown_names(window) == {"astronaut.jpg"}
-                    and window.gallery_model.rowCount() == 1, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: shown_names(window) == {"astronaut.jpg"} and window.gallery_model.rowCount() == 1,
+        timeout=WAIT,
+    )
     window.undo_stack.undo()
     qtbot.waitUntil(lambda: loaded(window, 2), timeout=WAIT)
 
@@ -202,8 +230,10 @@ def test_errors_view_lists_unreadable_files_with_reasons(
     window.add_folder(str(photos))
     qtbot.waitUntil(lambda: loaded(window, 2), timeout=WAIT)
     select_view(window, "errors")
-    qtbot.waitUntil(lambda: shown_names(window) == {"empty.jpg"}
-                    and window.gallery_model.rowCount() == 1, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: shown_names(window) == {"empty.jpg"} and window.gallery_model.rowCount() == 1,
+        timeout=WAIT,
+    )
     row = window.gallery_model.row_of(item_id(window, "empty.jpg"))
     assert row.state == "error" and row.error
 
@@ -238,12 +268,10 @@ def test_without_a_model_the_window_says_why_captions_wait(
 def test_files_added_on_disk_appear_while_the_window_is_open(
     qtbot: QtBot, open_window: object, tmp_path: Path
 ) -> None:
-    photos = tmp_path / "Camera"
-    write_photo(photos / "first.jpg")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)
-    write_photo(photos / "second.png", "coffee")  # the watcher sees it, the grid follows
+    window = window_with(qtbot, open_window, tmp_path / "Camera", {"first.jpg": "astronaut"})
+    write_photo(
+        tmp_path / "Camera" / "second.png", "coffee"
+    )  # the watcher sees it, the grid follows
     qtbot.waitUntil(lambda: shown_names(window) == {"first.jpg", "second.png"}, timeout=WAIT)
 
 
@@ -251,11 +279,7 @@ def test_pause_stops_captioning_and_resume_continues(
     qtbot: QtBot, open_window: object, data_dir: DataDir, tmp_path: Path
 ) -> None:
     tiny_model(data_dir, queue_paused=True)
-    photos = tmp_path / "Album"
-    write_photo(photos / "astronaut.jpg")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)
+    window = window_with(qtbot, open_window, tmp_path / "Album", {"astronaut.jpg": "astronaut"})
     qtbot.waitUntil(lambda: "paused" in window.activity.status.text().lower(), timeout=WAIT)
     assert JobQueue(window.db).counts().get("done", 0) == 0
     window.activity.pause_button.click()  # resume
@@ -267,15 +291,12 @@ def test_pause_stops_captioning_and_resume_continues(
 def test_edit_caption_in_details_is_mine_is_a_correction_and_is_searchable(
     qtbot: QtBot, open_window: object, data_dir: DataDir, tmp_path: Path
 ) -> None:
-    photos = tmp_path / "Album"
-    write_photo(photos / "rocket.jpg", "rocket")
-    window = open_window()  # type: ignore[operator]
-    window.add_folder(str(photos))
-    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)
+    window = window_with(qtbot, open_window, tmp_path / "Album", {"rocket.jpg": "rocket"})
     target = item_id(window, "rocket.jpg")
     store = CaptionStore(window.db)
-    store.add_model_caption(target, "a tall tower", ["tower"], model_id="smolvlm",
-                            prompt_id="short")
+    store.add_model_caption(
+        target, "a tall tower", ["tower"], model_id="smolvlm", prompt_id="short"
+    )
     window.gallery.select_item(target)
     panel = window.details.panel
     qtbot.waitUntil(lambda: panel.editor.text() == "a tall tower", timeout=WAIT)
@@ -284,13 +305,21 @@ def test_edit_caption_in_details_is_mine_is_a_correction_and_is_searchable(
     qtbot.waitUntil(lambda: store.current(target).source == "user", timeout=WAIT)
     (pair,) = store.corrections()
     assert (pair.model_caption.text, pair.user_caption.text) == (
-        "a tall tower", "A Saturn V rocket on the launch pad"
+        "a tall tower",
+        "A Saturn V rocket on the launch pad",
     )
     assert pair.prompt_id == "short"
-    qtbot.waitUntil(lambda: (window.gallery_model.row_of(target) or None) is not None
-                    and window.gallery_model.row_of(target).source == "user", timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: (
+            (window.gallery_model.row_of(target) or None) is not None
+            and window.gallery_model.row_of(target).source == "user"
+        ),
+        timeout=WAIT,
+    )
     qtbot.keyClicks(window.toolbar.search, "saturn")
-    qtbot.waitUntil(lambda: window.gallery_model.ids() == [target]
-                    and window.gallery_model.has_hits(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: window.gallery_model.ids() == [target] and window.gallery_model.has_hits(),
+        timeout=WAIT,
+    )
     window.undo_stack.undo()  # the AI's words come back (as the user's choice)
     qtbot.waitUntil(lambda: store.current(target).text == "a tall tower", timeout=WAIT)
