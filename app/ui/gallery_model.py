@@ -9,6 +9,7 @@ dropped instead of painting over the new one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the GalleryRow, or None while loading
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
 HIT_ROLE = Qt.ItemDataRole.UserRole + 3  # the search hit (snippet, moment) if any
 FETCH_BATCH = 400  # rows per background read
+ROW_CACHE = 10_000  # rows kept in memory; scrolled-away ones are read again if needed
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -51,7 +53,7 @@ class GalleryModel(QAbstractListModel):
         self._ids: list[int] = []
         self._position: dict[int, int] = {}
         self._hits: dict[int, HitInfo] = {}
-        self._rows: dict[int, GalleryRow] = {}
+        self._rows: OrderedDict[int, GalleryRow] = OrderedDict()  # oldest use first
         self._wanted: set[int] = set()
         self._in_flight: set[int] = set()
         self._serial = 0
@@ -68,7 +70,7 @@ class GalleryModel(QAbstractListModel):
         self._position = {item_id: n for n, item_id in enumerate(self._ids)}
         self._hits = hits or {}
         keep = self._position.keys()
-        self._rows = {k: v for k, v in self._rows.items() if k in keep}
+        self._rows = OrderedDict((k, v) for k, v in self._rows.items() if k in keep)
         self._wanted.clear()
         self._in_flight.clear()
         self.endResetModel()
@@ -98,7 +100,13 @@ class GalleryModel(QAbstractListModel):
             self._fetch_timer.start()
 
     def refresh_all_rows(self) -> None:
-        self.refresh_rows(list(self._rows))
+        """Everything may have changed: re-read the rows used last (on screen and
+        near it) and forget the rest, which are read again when scrolled to."""
+        recent = list(self._rows)[-FETCH_BATCH:]
+        stale = len(self._rows) - len(recent)
+        for _ in range(stale):
+            self._rows.popitem(last=False)
+        self.refresh_rows(recent)
 
     # -- Qt model API -------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -113,9 +121,12 @@ class GalleryModel(QAbstractListModel):
         if role == HIT_ROLE:
             return self._hits.get(item_id)
         row = self._rows.get(item_id)
-        if row is None and item_id not in self._in_flight:
-            self._wanted.add(item_id)
-            self._fetch_timer.start()
+        if row is None:
+            if item_id not in self._in_flight:
+                self._wanted.add(item_id)
+                self._fetch_timer.start()
+        else:
+            self._rows.move_to_end(item_id)
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.DisplayRole:
@@ -153,6 +164,8 @@ class GalleryModel(QAbstractListModel):
             return  # another list is shown now
         self._in_flight.difference_update(asked)
         self._rows.update(rows)
+        while len(self._rows) > ROW_CACHE:  # a scroll through 100,000 items
+            self._rows.popitem(last=False)
         positions = sorted(self._position[i] for i in rows if i in self._position)
         # One dataChanged per contiguous run keeps repaints to the cells that changed.
         for first, last in _runs(positions):

@@ -42,6 +42,7 @@ from app.ui.window_parts import DetailsSide
 
 ROW_EVENTS = ("started", "finished", "failed", "cancelled")
 GIL_SWITCH_S = 0.0005
+THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
 
 
 class MainWindow(QMainWindow):
@@ -57,7 +58,9 @@ class MainWindow(QMainWindow):
         self.db = Database(data_dir.database)
         self.library = Library(self.db)
         self.background = Background(self, threads=2)
-        self.thumbnails = ThumbnailService(data_dir.thumbnails / "gallery", self)
+        self.thumbnails = ThumbnailService(
+            data_dir.thumbnails / "gallery", self, ram_bytes=THUMBNAIL_RAM_BYTES
+        )
         self.undo_stack = QUndoStack(self)
         self.downloads = DownloadBridge(data_dir.models, self)
         self._stopping = threading.Event()
