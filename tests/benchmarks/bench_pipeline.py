@@ -18,9 +18,7 @@ Both sides use temperature 0, the prompt and JSON schema of models.prompts, the 
 max_tokens and the same string-budget logits processor (models.string_budget, which the
 app's engine always uses; without it strings run on, so token counts would differ), so
 that they write the same answers token for token where they see the same image. The
-timed runs of the sides take turns and the best of each is reported; [1] also adds up
-each photo's fastest time over the runs, which other processes' bursts of work on this
-shared machine disturb far less than whole runs.
+timed runs of the sides take turns and the best of each is reported.
 
 The tiny random-weight fixtures make the model's own cost small (a caption in ~0.1 s),
 so any per-photo overhead of the pipeline is magnified against a real model.
@@ -101,7 +99,6 @@ def direct_child(spec_file: Path) -> None:
     answers = []
     loop_start = time.perf_counter()
     for path in spec["files"]:
-        photo_start = time.perf_counter()
         image = base64.b64encode(Path(path).read_bytes()).decode("ascii")
         messages = build_messages(
             template, ["data:image/jpeg;base64," + image], language=spec["language"]
@@ -121,7 +118,6 @@ def direct_child(spec_file: Path) -> None:
                 "content": completion["choices"][0]["message"]["content"],
                 "completion_tokens": completion["usage"]["completion_tokens"],
                 "prompt_tokens": completion["usage"]["prompt_tokens"],
-                "seconds": time.perf_counter() - photo_start,
             }
         )
     loop_s = time.perf_counter() - loop_start
@@ -197,9 +193,6 @@ class Run:
     memory: dict[str, int] = field(default_factory=dict)
     polled_peak: int = 0
     note: str = ""
-    # Seconds by file name: direct, each caption; app, from the previous 'finished'
-    # event (the first 'started' for the first photo) to this photo's, so gaps count.
-    slots: dict[str, float] = field(default_factory=dict)
 
 
 def wait_with_cpu(process: subprocess.Popen[str]) -> float:
@@ -223,7 +216,6 @@ def run_worker(data: Path, names: dict[int, str], *, forever: bool = False) -> R
     )
     poller = RssPoller(process.pid) if forever else None
     first = last = None
-    slots: dict[str, float] = {}
     now = started
     answers: dict[str, tuple[str, list[str]]] = {}
     failed, memory, notes = 0, {}, []
@@ -238,7 +230,6 @@ def run_worker(data: Path, names: dict[int, str], *, forever: bool = False) -> R
         if kind == "started" and first is None:
             first = now
         elif kind == "finished":
-            slots[names[event["item"]]] = now - (last or first or started)
             last = now
             answers[names[event["item"]]] = (event["caption"], event["tags"])
         elif kind == "failed":
@@ -265,7 +256,6 @@ def run_worker(data: Path, names: dict[int, str], *, forever: bool = False) -> R
         failed=failed + len(names) - len(answers),
         memory=memory,
         polled_peak=poller.stop() if poller else 0,
-        slots=slots,
         note="; ".join(n for n in notes if n)[:200],
     )
 
@@ -364,7 +354,6 @@ def run_direct(
             f.name: _parsed(a["content"]) for f, a in zip(files, result["answers"], strict=True)
         },
         tokens=[a["completion_tokens"] for a in result["answers"]],
-        slots={f.name: a["seconds"] for f, a in zip(files, result["answers"], strict=True)},
         memory=result["memory"],
     )
 
@@ -500,17 +489,6 @@ def side_by_side(
     return runs
 
 
-def per_photo_minima(runs: list[Run]) -> float:
-    """Seconds for all photos, each photo at its fastest over the runs: bursts of other
-    processes' work (this machine is shared) hit single photos, and with llama.cpp's
-    spinning threads a burst can make one photo 10-100x slower; the best whole run
-    needs every photo of one run to miss every burst."""
-    complete = [r.slots for r in runs if len(r.slots) == r.photos]
-    if not complete:
-        return float("nan")
-    return sum(min(slots[name] for slots in complete) for name in complete[0])
-
-
 def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda r: r.window_s)
 
@@ -611,16 +589,6 @@ def bench_overhead(work: Path, model: Model, count: int, repeats: int) -> Run:
                   direct_original.window_s / app.window_s, OVERHEAD_TARGET))
     print(verdict("app/direct throughput, wall incl. start + model load (original)",
                   direct_original.wall_s / app.wall_s, OVERHEAD_TARGET))
-    if repeats > 1:
-        app_min, direct_min = (
-            per_photo_minima(runs[k]) for k in (app.label, direct_resized.label)
-        )
-        print(
-            f"  each photo at its fastest over the {repeats} runs: app {1000 * app_min / count:.1f}"
-            f" ms/photo, direct pre-resized {1000 * direct_min / count:.1f} ms/photo"
-        )
-        print(verdict("app/direct throughput, per-photo minima (pre-resized)",
-                      direct_min / app_min, OVERHEAD_TARGET))
     if app.failed:
         print(f"  WARNING: the worker failed {app.failed} photos: {app.note}")
     return direct_original
