@@ -80,6 +80,15 @@ def enqueue(
         )
 
 
+def claim_next_job(
+    conn: Connection, kind: str = CAPTION, *, min_priority: int | None = None
+) -> ClaimedJob | None:
+    """`JobQueue.claim_next` inside the caller's write transaction (the worker reads
+    what it needs for the job in the same one)."""
+    row = conn.execute(_claim(kind, min_priority), {"stamp": now()}).first()
+    return ClaimedJob(*row) if row else None
+
+
 class JobQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -93,8 +102,7 @@ class JobQueue:
     ) -> ClaimedJob | None:
         """Atomically take the most urgent queued job (highest priority, then oldest)."""
         with self._db.write() as conn:
-            row = conn.execute(_claim(kind, min_priority), {"stamp": now()}).first()
-        return ClaimedJob(*row) if row else None
+            return claim_next_job(conn, kind, min_priority=min_priority)
 
     def finish(self, job_id: int, *, error: str | None = None) -> None:
         stamp = now()

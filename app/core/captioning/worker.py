@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from filelock import FileLock, Timeout
-from sqlalchemy import LargeBinary, Select, select, type_coerce
+from sqlalchemy import LargeBinary, Select, bindparam, select, type_coerce
 
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.datadir import DataDir
-from app.core.jobs import ClaimedJob, JobQueue, next_queued_id
+from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.storage.db import Database
 from app.core.storage.schema import Job, MediaItem
@@ -45,6 +45,13 @@ IDLE_POLL_S = 1.0
 CANCEL_POLL_S = 0.5
 PROGRESS_RECOUNT_S = 1.0
 CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    job: ClaimedJob
+    item: tuple[bytes, str] | None  # path and kind; None: no longer in the library
+    upcoming: tuple[int, bytes, str] | None  # item, path and kind of the job after it
 
 
 @dataclass(frozen=True)
@@ -111,14 +118,14 @@ class CaptionWorker:
                 self._emit({"event": "paused"})
                 self.stop.wait(IDLE_POLL_S)
                 continue
-            job = self._jobs.claim_next(min_priority=self._min_priority)
-            if job is None:
+            claimed = self._claim()
+            if claimed is None:
                 if not self._forever:
                     return EXIT_DONE
                 self._emit({"event": "idle"})
                 self.stop.wait(IDLE_POLL_S)
                 continue
-            code = self._run_job(job, settings)
+            code = self._run_job(claimed, settings)
             if code is not None:
                 return code
             self._session_done += 1
@@ -126,13 +133,30 @@ class CaptionWorker:
         return EXIT_DONE
 
     # -- one job --------------------------------------------------------------------
-    def _run_job(self, job: ClaimedJob, settings: SettingsSnapshot) -> int | None:
+    def _claim(self) -> _Claimed | None:
+        """The next job, its item and the item of the job after it (to prefetch), in
+        one transaction: per caption, a transaction costs more than these queries."""
+        with self._db.write() as conn:
+            job = claim_next_job(conn, min_priority=self._min_priority)
+            if job is None:
+                return None
+            found = None
+            if job.item_id is not None:
+                found = conn.execute(_ITEM, {"item_id": job.item_id}).first()
+            upcoming = conn.execute(self._next_item).first()
+        return _Claimed(
+            job,
+            (found[0], found[1]) if found else None,
+            (upcoming[0], upcoming[1], upcoming[2]) if upcoming else None,
+        )
+
+    def _run_job(self, claimed: _Claimed, settings: SettingsSnapshot) -> int | None:
         """Caption one item. Returns an exit code when the worker cannot go on."""
-        item = self._item(job.item_id)
-        if item is None:
+        job = claimed.job
+        if claimed.item is None:
             self._jobs.finish(job.id, error="the item is no longer in the library")
             return None
-        path, kind = item
+        path, kind = claimed.item
         options = settings.media_options()
         try:
             choice = choose_model(
@@ -155,7 +179,8 @@ class CaptionWorker:
         started = time.perf_counter()
         try:
             prepared = self._prepared(job.item_id, path, kind, options)
-            self._prefetch_next(options)
+            if claimed.upcoming is not None:  # decoded while the model works on this one
+                self._prefetch(*claimed.upcoming, options)
             template = self._template(job.params, settings)
             result = engine.caption(
                 prepared.images,
@@ -217,16 +242,6 @@ class CaptionWorker:
                 "eta_seconds": round(left / per_minute * 60, 1) if per_minute else None,
             }
         )
-
-    def _item(self, item_id: int | None) -> tuple[bytes, str] | None:
-        if item_id is None:
-            return None
-        with self._db.read() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT path, kind FROM media_items WHERE id = ? AND state != 'missing'",
-                (item_id,),
-            ).first()
-        return (row[0], row[1]) if row else None
 
     def _engine_for(self, choice: ModelChoice, settings: SettingsSnapshot) -> CaptionEngine:
         if self._engine is None or choice != self._engine_choice:
@@ -303,14 +318,6 @@ class CaptionWorker:
                     pass  # prepared again below, so the error reflects the file as it is now
         return self._prepare(item_id, path, kind, options)
 
-    def _prefetch_next(self, options: MediaOptions) -> None:
-        """Start decoding the job `claim_next` takes next while the model works on this
-        one (not another worker's: `caption` only takes the jobs it queued)."""
-        with self._db.read() as conn:
-            row = conn.execute(self._next_item).first()
-        if row is not None:
-            self._prefetch(row[0], row[1], row[2], options)
-
     def _prefetch(self, item_id: int, path: bytes, kind: str, options: MediaOptions) -> None:
         pending = self._prefetched
         if pending is not None and pending.item_id == item_id and pending.options == options:
@@ -332,9 +339,15 @@ class CaptionWorker:
         )
 
 
+_ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
+    MediaItem.id == bindparam("item_id"), MediaItem.state != "missing"
+)
+
+
 def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
-    """(item id, path, kind) of the job `claim_next` takes next, if its file is there.
-    Built once per worker: building it costs more than running it."""
+    """(item id, path, kind) of the job `claim_next` takes next, if its file is there;
+    only the jobs this worker claims (`caption` takes only those it queued). Built
+    once per worker: building it costs more than running it."""
     return (
         select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
         .join(MediaItem, MediaItem.id == Job.item_id)
