@@ -73,6 +73,8 @@ class CaptionWorker:
         stop: threading.Event | None = None,
     ) -> None:
         self._data_dir = data_dir
+        # Each DataDir property makes its folder (a system call): once, not per job.
+        self._models_dir, self._thumbnails_dir = data_dir.models, data_dir.thumbnails
         self._emit = on_event
         self._override = override
         self._forever = forever
@@ -161,7 +163,7 @@ class CaptionWorker:
         try:
             choice = choose_model(
                 settings,
-                self._data_dir.models,
+                self._models_dir,
                 (job.params or {}).get("model_override") or self._override,
             )
             if self._engine is None or choice != self._engine_choice:
@@ -332,7 +334,7 @@ class CaptionWorker:
             item_id,
             path,
             kind,
-            thumbnails=self._data_dir.thumbnails,
+            thumbnails=self._thumbnails_dir,
             max_side=options.max_side,
             max_keyframes=options.max_keyframes,
             with_exif_context=options.with_exif_context,
