@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from app.core.library.walk import describe_os_error
@@ -100,6 +100,8 @@ class ThumbnailService(QObject):
         self._threads = max(1, threads)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(self._threads)
+        # Below the GUI thread: decoding must never make scrolling wait for a CPU.
+        self._pool.setThreadPriority(QThread.Priority.LowPriority)
         # Shared with the pool threads, under _lock.
         self._lock = threading.Lock()
         self._stack: OrderedDict[int, _Request] = OrderedDict()  # last = served next

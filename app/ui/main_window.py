@@ -7,6 +7,7 @@ a separate process.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -59,7 +60,10 @@ class MainWindow(QMainWindow):
         self.library = Library(self.db)
         self.background = Background(self, threads=2)
         self.thumbnails = ThumbnailService(
-            data_dir.thumbnails / "gallery", self, ram_bytes=THUMBNAIL_RAM_BYTES
+            data_dir.thumbnails / "gallery",
+            self,
+            ram_bytes=THUMBNAIL_RAM_BYTES,
+            threads=max(1, (os.cpu_count() or 2) - 1),  # a core stays with the GUI
         )
         self.undo_stack = QUndoStack(self)
         self.downloads = DownloadBridge(data_dir.models, self)
