@@ -50,8 +50,8 @@ CHARS_PER_TOKEN = 4
 @dataclass(frozen=True)
 class _Claimed:
     job: ClaimedJob
-    item: tuple[bytes, str] | None  # path and kind; None: no longer in the library
-    upcoming: tuple[int, bytes, str] | None  # item, path and kind of the job after it
+    item: tuple[int, bytes, str] | None  # id, path and kind; None: not in the library
+    upcoming: tuple[int, bytes, str] | None  # the same of the job after it, to prefetch
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class CaptionWorker:
             upcoming = conn.execute(self._next_item).first()
         return _Claimed(
             job,
-            (found[0], found[1]) if found else None,
+            (job.item_id, found[0], found[1]) if found and job.item_id is not None else None,
             (upcoming[0], upcoming[1], upcoming[2]) if upcoming else None,
         )
 
@@ -158,7 +158,7 @@ class CaptionWorker:
         if claimed.item is None:
             self._jobs.finish(job.id, error="the item is no longer in the library")
             return None
-        path, kind = claimed.item
+        item_id, path, kind = claimed.item
         options = settings.media_options()
         try:
             choice = choose_model(
@@ -167,7 +167,7 @@ class CaptionWorker:
                 (job.params or {}).get("model_override") or self._override,
             )
             if self._engine is None or choice != self._engine_choice:
-                self._prefetch(job.item_id, path, kind, options)  # decoded while it loads
+                self._prefetch(item_id, path, kind, options)  # decoded while it loads
             engine = self._engine_for(choice, settings)
         except NoModel as exc:
             self._jobs.release(job.id)
@@ -177,10 +177,10 @@ class CaptionWorker:
             self._jobs.release(job.id)
             self._emit({"event": "fatal", "error": str(exc), "reason": "model_broken"})
             return EXIT_MODEL_BROKEN
-        self._emit({"event": "started", "job": job.id, "item": job.item_id, "kind": kind})
+        self._emit({"event": "started", "job": job.id, "item": item_id, "kind": kind})
         started = time.perf_counter()
         try:
-            prepared = self._prepared(job.item_id, path, kind, options)
+            prepared = self._prepared(item_id, path, kind, options)
             if claimed.upcoming is not None:  # decoded while the model works on this one
                 self._prefetch(*claimed.upcoming, options)
             template = self._template(job.params, settings)
