@@ -53,6 +53,9 @@ class EngineConfig:
     n_threads: int | None = None  # None: the physical cores
     image_max_tokens: int | None = None  # cap on what one image costs in the context
     seed: int = 0
+    # A GGUF LoRA adapter (from "Fine-tune on my corrections") applied over the model.
+    lora_path: Path | None = None
+    lora_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class CaptionEngine:
         _route_mtmd_logs_to_logging()
         _check_gguf(config.model_path, "model")
         _check_gguf(config.mmproj_path, "vision projector (mmproj)")
+        if config.lora_path is not None:
+            _check_gguf(config.lora_path, "LoRA adapter")
         try:
             check_pair(config.model_path, config.mmproj_path)
         except PairError as exc:
@@ -180,10 +185,13 @@ class CaptionEngine:
                 n_gpu_layers=self.n_gpu_layers,
                 n_threads=config.n_threads or physical_cores(),
                 seed=config.seed,
+                lora_path=str(config.lora_path) if config.lora_path else None,
+                lora_scale=config.lora_scale,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
-            raise EngineError(f"llama.cpp could not load the model ({exc})") from exc
+            what = "the model with its LoRA adapter" if config.lora_path else "the model"
+            raise EngineError(f"llama.cpp could not load {what} ({exc})") from exc
         try:
             # The handler loads the mmproj lazily; do it now, so that a projector that
             # does not belong to this model fails here, not on the first photo.
