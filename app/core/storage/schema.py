@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -185,3 +186,47 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class Adapter(Base):
+    """A GGUF LoRA adapter trained on the user's corrections (see migration 0005)."""
+
+    __tablename__ = "adapters"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_adapters_model_id_version"),
+        # At most one active adapter per model, whoever writes.
+        Index(
+            "uq_adapters_active_per_model", "model_id", unique=True, sqlite_where=text("active = 1")
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)  # "<model id>-v<version>"
+    model_id: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    gguf_path: Mapped[str] = mapped_column(FsPath)
+    peft_dir: Mapped[str | None] = mapped_column(FsPath)
+    base_gguf: Mapped[str] = mapped_column(FsPath)  # the model GGUF it was trained over
+    method: Mapped[str] = mapped_column(String(8))  # "lora" | "qlora"
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    corrections_used: Mapped[int] = mapped_column(Integer)
+    heldout_count: Mapped[int] = mapped_column(Integer)
+    metrics_before: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    metrics_after: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # Held-out captions before and after: {"before": [{id, reference, candidate}], "after": …}
+    samples: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
+    activated_at: Mapped[float | None] = mapped_column(Float)
+
+
+class FinetuneExclusion(Base):
+    """A correction (item, or one video moment) the user left out of fine-tuning."""
+
+    __tablename__ = "finetune_exclusions"
+    __table_args__ = (Index("ix_finetune_exclusions_item_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id", ondelete="CASCADE"))
+    keyframe_id: Mapped[int | None] = mapped_column(ForeignKey("keyframes.id", ondelete="CASCADE"))
+    excluded_at: Mapped[float] = mapped_column(Float)
