@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.core.settings import SPECS
 from app.core.storage.db import Database
 from app.core.storage.schema import Setting
+from models.prompts import PromptTemplate
 
 _ALL_SETTINGS = select(Setting.key, Setting.value)  # built once: the worker reads it per job
 
@@ -40,6 +41,17 @@ class SettingsSnapshot:
         spec = SPECS[key]  # an unknown key is a bug: KeyError, as Settings.get
         value = self._stored.get(key)
         return value if value is not None and spec.accepts(value) else spec.default
+
+    def template(
+        self, prompts: Mapping[str, PromptTemplate], prompt_id: str | None = None
+    ) -> PromptTemplate:
+        """The prompt a caption is asked with: `prompt_id` (a job's own choice, or the
+        prompt that made a caption being trained on) or the chosen one, with the user's
+        edited text if they edited it. Fine-tuning asks the same way, so an adapter
+        learns the prompt the worker sends."""
+        base = prompts.get(prompt_id or self.get("prompt_id")) or prompts["short"]
+        edited = self.get("prompt_overrides").get(base.id)
+        return PromptTemplate(base.id, base.name, edited) if edited else base
 
     def media_options(self) -> MediaOptions:
         return MediaOptions(

@@ -5,6 +5,11 @@ the CLI, so that a native crash in llama.cpp costs one job, not the app. Events 
 to a callback (the CLI prints them as JSON lines for the supervisor). Only one
 worker runs per data directory at a time (a lock file), so crash recovery at start
 can tell jobs a dead worker left running from jobs someone is working on.
+
+The active fine-tuned adapter of the job's model (app.core.finetune.adapters) is read
+with each claim and applied over the model; when it changes the engine is reloaded.
+An adapter llama.cpp cannot use is reported once (`adapter_failed`) and the worker
+captions with the plain model instead of failing every job.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -26,6 +31,7 @@ from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.datadir import DataDir
+from app.core.finetune.adapters import ActiveAdapter, active_adapters
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.storage.db import Database
@@ -52,6 +58,7 @@ class _Claimed:
     job: ClaimedJob
     item: tuple[int, bytes, str] | None  # id, path and kind; None: not in the library
     upcoming: tuple[int, bytes, str] | None  # the same of the job after it, to prefetch
+    adapters: dict[str, ActiveAdapter]  # each model's active adapter, read with the claim
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,8 @@ class CaptionWorker:
         self._prompts = builtin_prompts()  # package data: fixed while the process runs
         self._engine: CaptionEngine | None = None
         self._engine_choice: ModelChoice | None = None
+        self._engine_adapter: ActiveAdapter | None = None  # applied in the loaded engine
+        self._failed_adapters: set[ActiveAdapter] = set()  # reported; not tried again
         self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
         self._prefetched: _Prefetch | None = None
         self._session_started = time.monotonic()
@@ -146,10 +155,12 @@ class CaptionWorker:
             if job.item_id is not None:
                 found = conn.execute(_ITEM, {"item_id": job.item_id}).first()
             upcoming = conn.execute(self._next_item).first()
+            adapters = active_adapters(conn)
         return _Claimed(
             job,
             (job.item_id, found[0], found[1]) if found and job.item_id is not None else None,
             (upcoming[0], upcoming[1], upcoming[2]) if upcoming else None,
+            adapters,
         )
 
     def _run_job(self, claimed: _Claimed, settings: SettingsSnapshot) -> int | None:
@@ -166,9 +177,15 @@ class CaptionWorker:
                 self._models_dir,
                 (job.params or {}).get("model_override") or self._override,
             )
-            if self._engine is None or choice != self._engine_choice:
+            adapter = claimed.adapters.get(choice.model_id)
+            if adapter in self._failed_adapters:
+                adapter = None
+            if self._engine is None or (choice, adapter) != (
+                self._engine_choice,
+                self._engine_adapter,
+            ):
                 self._prefetch(item_id, path, kind, options)  # decoded while it loads
-            engine = self._engine_for(choice, settings)
+            engine = self._engine_for(choice, adapter, settings)
         except NoModel as exc:
             self._jobs.release(job.id)
             self._emit({"event": "fatal", "error": str(exc), "reason": "no_model"})
@@ -202,7 +219,8 @@ class CaptionWorker:
             self._jobs.finish(job.id, error=str(exc))
             self._emit({"event": "failed", "job": job.id, "item": job.item_id, "error": str(exc)})
             return None
-        made_by = Provenance(choice.model_id, template.id)
+        used = self._engine_adapter
+        made_by = Provenance(choice.model_id, template.id, used.id if used else None)
         stored = store_caption(self._db, job.id, prepared, result.answer, made_by)
         self._emit(
             {
@@ -245,22 +263,48 @@ class CaptionWorker:
             }
         )
 
-    def _engine_for(self, choice: ModelChoice, settings: SettingsSnapshot) -> CaptionEngine:
-        if self._engine is None or choice != self._engine_choice:
+    def _engine_for(
+        self, choice: ModelChoice, adapter: ActiveAdapter | None, settings: SettingsSnapshot
+    ) -> CaptionEngine:
+        if self._engine is None or (choice, adapter) != (self._engine_choice, self._engine_adapter):
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
-            self._engine = CaptionEngine(self._engine_config(choice, settings))
+            self._engine, self._engine_adapter = self._load(choice, adapter, settings)
             self._engine_choice = choice
             self._emit(
                 {
                     "event": "model_loaded",
                     "model": choice.model_id,
+                    "adapter": self._engine_adapter.id if self._engine_adapter else None,
                     "seconds": round(self._engine.load_seconds, 3),
                     "gpu_layers": self._engine.n_gpu_layers,
                 }
             )
         return self._engine
+
+    def _load(
+        self, choice: ModelChoice, adapter: ActiveAdapter | None, settings: SettingsSnapshot
+    ) -> tuple[CaptionEngine, ActiveAdapter | None]:
+        """The engine with the adapter, or without it when the adapter cannot be used
+        (reported once; the plain model still captions). A model that fails to load
+        on its own raises EngineError as before."""
+        config = self._engine_config(choice, settings)
+        if adapter is not None:
+            try:
+                return CaptionEngine(replace(config, lora_path=adapter.gguf_path)), adapter
+            except EngineError as exc:
+                self._failed_adapters.add(adapter)
+                self._emit(
+                    {
+                        "event": "adapter_failed",
+                        "model": choice.model_id,
+                        "adapter": adapter.id,
+                        "error": f"the fine-tuned adapter {adapter.id} could not be used, "
+                        f"captioning without it: {exc}",
+                    }
+                )
+        return CaptionEngine(config), None
 
     def _engine_config(self, choice: ModelChoice, settings: SettingsSnapshot) -> EngineConfig:
         offload = settings.get("gpu_offload")
@@ -277,10 +321,7 @@ class CaptionWorker:
     def _template(
         self, params: dict[str, Any] | None, settings: SettingsSnapshot
     ) -> PromptTemplate:
-        prompt_id = (params or {}).get("prompt") or settings.get("prompt_id")
-        base = self._prompts.get(prompt_id) or self._prompts["short"]
-        edited = settings.get("prompt_overrides").get(base.id)
-        return PromptTemplate(base.id, base.name, edited) if edited else base
+        return settings.template(self._prompts, (params or {}).get("prompt"))
 
     def _sampling(self, settings: SettingsSnapshot) -> Sampling:
         tokens = settings.get("max_caption_tokens")
