@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from app import cli_caption, cli_models
+from app import cli_caption, cli_finetune, cli_models
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_caption.add_parsers(sub, common)
     cli_models.add_models_parser(sub, common)
+    cli_finetune.add_parsers(sub, common)
     return parser
 
 
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_caption.cmd_worker(data_dir, args)
     if args.command == "models":
         return cli_models.run_models_command(args, data_dir)
+    if args.command == "finetune":
+        return cli_finetune.cmd_finetune(data_dir, args)
+    if args.command == "adapters":
+        return cli_finetune.cmd_adapters(data_dir, args)
     db = Database(data_dir.database)
     try:
         library = Library(db)

@@ -14,6 +14,7 @@ the job.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -179,3 +180,41 @@ def _moment_captions(
             )
         moments.append(caption.text)
     return moments
+
+
+def build_spec(
+    data: PreparedDataset,
+    *,
+    model_id: str,
+    family: str | None,
+    base_weights_repo: str | None,
+    base_weights_dir: Path | None,
+    cache_dir: Path,
+    base_gguf: Path,
+    mmproj: Path,
+    output_dir: Path,
+    settings: dict[str, Any],
+) -> str:
+    """The training process's SPEC.json (models.finetune.spec), as text."""
+    train = {"batch_size": 1, "grad_accum": 1, "max_image_side": 512, **settings["train"]}
+    spec = {
+        "version": 1,
+        "model_id": model_id,
+        "family": family,
+        "base_weights": {
+            "repo": base_weights_repo,
+            "revision": "main",
+            "local_dir": str(base_weights_dir) if base_weights_dir is not None else None,
+        },
+        "cache_dir": str(cache_dir),
+        "base_gguf": str(base_gguf),
+        "mmproj": str(mmproj),
+        "output_dir": str(output_dir),
+        "method": settings["method"],
+        "lora": settings["lora"],
+        "train": train,
+        "examples": data.examples,
+        "heldout": data.heldout,
+        "evaluate": settings["evaluate"] and bool(data.heldout),
+    }
+    return json.dumps(spec, ensure_ascii=False, indent=1)
