@@ -13,7 +13,7 @@ from app.core.captioning.prepare import prepare
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
 from app.core.finetune.corrections import list_training_corrections, set_excluded
-from app.core.finetune.dataset import prepare_dataset
+from app.core.finetune.dataset import build_spec, prepare_dataset
 from app.core.library.library import Library
 from tests.media_factory import write_photo, write_truncated, write_video
 
@@ -195,3 +195,45 @@ def test_held_out_items_go_to_evaluation_and_cancel_stops(
         on_item=lambda done, total: calls.append((done, total)),
     )
     assert stopped.cancelled and len(stopped.examples) + len(stopped.heldout) == 2
+
+
+def test_the_spec_is_what_the_training_process_reads(
+    library: Library, data_dir: DataDir, photo_dir: Path, tmp_path: Path
+) -> None:
+    from models.finetune.spec import TrainingSpec
+
+    configure(library)
+    for n in range(6):
+        write_photo(photo_dir / f"p{n}.jpg", size=(64, 48))
+    items = scan(library, photo_dir)
+    store = CaptionStore(library.db)
+    for item in items.values():
+        correct_photo(store, item, f"caption {item}")
+    rows = list_training_corrections(library.db, holdout=0.2)
+    data = prepare_dataset(
+        library.db, rows, images_dir=tmp_path / "images", thumbnails=data_dir.thumbnails
+    )
+    text = build_spec(
+        data,
+        model_id="smolvlm2-256m",
+        family="smolvlm2",
+        base_weights_repo="HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+        base_weights_dir=None,
+        cache_dir=tmp_path / "cache",
+        base_gguf=tmp_path / "model.gguf",
+        mmproj=tmp_path / "mmproj.gguf",
+        output_dir=tmp_path / "adapters" / "smolvlm2-256m-v1",
+        settings={
+            "method": "auto",
+            "lora": {"rank": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj"]},
+            "train": {"epochs": 2, "learning_rate": 1e-3, "seed": 0},
+            "evaluate": True,
+        },
+    )
+    spec = TrainingSpec.from_json(text)
+    assert [e.id for e in spec.examples] == [e["id"] for e in data.examples]
+    assert [e.id for e in spec.heldout] == [e["id"] for e in data.heldout]
+    assert spec.examples[0].target.caption == data.examples[0]["target"]["caption"]
+    assert spec.examples[0].images[0].is_file()
+    assert (spec.lora.rank, spec.train.epochs, spec.evaluate) == (8, 2, True)
+    assert spec.base_weights.local_dir is None and spec.family == "smolvlm2"

@@ -14,7 +14,6 @@ the job.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from app.core.finetune.corrections import TrainingCorrection, example_id
 from app.core.media.errors import MediaError
 from app.core.storage.db import Database
 from app.core.storage.schema import Keyframe
+from models.finetune.spec import TrainingSpec
 from models.prompts import PromptTemplate, builtin_prompts
 
 Example = dict[str, Any]  # the EXAMPLE shape of models.finetune.spec
@@ -154,7 +154,7 @@ def _target(
         raise MediaError("the item has no caption any more")
     target: dict[str, Any] = {
         "caption": current.text,
-        "tags": list(current.tags or ()),
+        "tags": [tag for tag in current.tags or () if tag.strip()],
         "language": language,
     }
     if prepared.timestamps is not None:
@@ -195,8 +195,8 @@ def build_spec(
     output_dir: Path,
     settings: dict[str, Any],
 ) -> str:
-    """The training process's SPEC.json (models.finetune.spec), as text."""
-    train = {"batch_size": 1, "grad_accum": 1, "max_image_side": 512, **settings["train"]}
+    """The training process's SPEC.json (models.finetune.spec), as text. Raises
+    models.finetune.spec.SpecError for settings it cannot accept."""
     spec = {
         "version": 1,
         "model_id": model_id,
@@ -212,9 +212,11 @@ def build_spec(
         "output_dir": str(output_dir),
         "method": settings["method"],
         "lora": settings["lora"],
-        "train": train,
+        "train": settings["train"],
         "examples": data.examples,
         "heldout": data.heldout,
         "evaluate": settings["evaluate"] and bool(data.heldout),
     }
-    return json.dumps(spec, ensure_ascii=False, indent=1)
+    # Read back through the training process's own reader: a field it would refuse
+    # fails here, before the process starts and loads a model.
+    return TrainingSpec.from_dict(spec).to_json()

@@ -40,6 +40,7 @@ from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_c
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
 from app.core.storage.db import Database
 from models.catalog import load_catalog
+from models.finetune.spec import SpecError
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -160,7 +161,7 @@ class _Run:
             shutil.rmtree(job_dir, ignore_errors=True)
             data = self._prepare(rows, job_dir)
             output_dir = self.data_dir.adapters / adapter_id
-            spec = build_spec(
+            spec = self._spec(
                 data,
                 model_id=base.model_id,
                 family=base.family,
@@ -170,7 +171,6 @@ class _Run:
                 base_gguf=base.model_path,
                 mmproj=base.mmproj_path,
                 output_dir=output_dir,
-                settings=self._spec_settings(),
             )
             spec_path = job_dir / "spec.json"
             spec_path.write_text(spec, encoding="utf-8")
@@ -265,6 +265,12 @@ class _Run:
                 f"{skipped if data.skipped else ''}; at least {MIN_TRAINING_EXAMPLES} are needed",
             )
         return data
+
+    def _spec(self, data: PreparedDataset, **where: Any) -> str:
+        try:
+            return build_spec(data, settings=self._spec_settings(), **where)
+        except SpecError as exc:
+            raise _Stop("refused", f"these fine-tuning settings cannot be used: {exc}") from exc
 
     def _spec_settings(self) -> dict[str, Any]:
         o = self.options
