@@ -36,6 +36,7 @@ class WindowExtras:
         file = bar.addMenu("&File")
         self._add(file, "Add folder…", "Ctrl+Shift+O", w.choose_folder)
         self._add(file, "Settings…", "Ctrl+,", self.open_settings)
+        self._add(file, "Fine-tune on my corrections…", "", self.open_finetune)
         file.addSeparator()
         self._add(file, "Quit", QKeySequence.StandardKey.Quit, w.close)
 
@@ -168,6 +169,11 @@ class WindowExtras:
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
+
+    def open_finetune(self) -> None:
+        from app.ui.finetune_launch import FinetuneLauncher
+
+        FinetuneLauncher.for_window(self.w).open()
 
     def _settings_closed(self) -> None:
         self.settings_dialog = None
