@@ -299,8 +299,10 @@ class FinetuneBridge(_LineProcess):
             return
         self._flush(process)
         crashed = status == QProcess.ExitStatus.CrashExit
-        if self._saw_cancelled or code == EXIT_CANCELLED or (
-            self._cancel_requested and (code != EXIT_OK or crashed)
+        if (
+            self._saw_cancelled
+            or code == EXIT_CANCELLED
+            or (self._cancel_requested and (code != EXIT_OK or crashed))
         ):
             self._end("cancelled")
         elif code == EXIT_OK and not crashed and self._error_message is None:

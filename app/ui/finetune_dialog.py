@@ -284,9 +284,7 @@ class FinetuneDialog(QDialog):
 
     def _succeeded(self) -> None:
         self.plan.set_running(False)
-        done = next(
-            (e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {}
-        )
+        done = next((e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {})
         seconds = done.get("train_seconds")
         took = f" in {seconds:.0f} s" if isinstance(seconds, int | float) else ""
         self.progress.run_succeeded(f"Fine-tune finished{took}.")
@@ -367,4 +365,3 @@ class FinetuneDialog(QDialog):
         box.exec()
         clicked = box.clickedButton()
         return "keep" if clicked is keep else "cancel" if clicked is stop else "stay"
-

@@ -180,8 +180,7 @@ class ResultsPanel(QWidget):
         # The registry says "<id> was not activated: <why>"; the id is in the sentence below.
         why = reason.split(" was not activated: ", 1)[-1].strip() or "it scored worse"
         self.status.setText(
-            f"Adapter {adapter_id} was saved but not activated: {why}. "
-            "Captions stay as they were."
+            f"Adapter {adapter_id} was saved but not activated: {why}. Captions stay as they were."
         )
         self.status.setStyleSheet(WARN_STYLE)
         self.activate_button.setVisible(True)
