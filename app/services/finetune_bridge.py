@@ -51,6 +51,9 @@ class FinetuneRequest:
     rank: int | None = None
     holdout: float | None = None
     force: bool = False
+    method: str | None = None  # "auto" | "lora" | "qlora"
+    model: str | None = None  # a catalog model id; None: the one captions are made with
+    base_weights: Path | None = None  # its original weights already on disk (no download)
 
     def cli_args(self) -> list[str]:
         args = ["finetune", "--json"]
@@ -60,6 +63,12 @@ class FinetuneRequest:
             args += ["--rank", str(self.rank)]
         if self.holdout is not None:
             args += ["--holdout", f"{self.holdout:g}"]
+        if self.method is not None:
+            args += ["--method", self.method]
+        if self.model is not None:
+            args += ["--model", self.model]
+        if self.base_weights is not None:
+            args += ["--base-weights", str(self.base_weights)]
         if self.force:
             args.append("--force")
         return args

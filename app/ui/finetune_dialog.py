@@ -71,6 +71,9 @@ class FinetuneDialog(QDialog):
         self._fresh_plan = False
         self._samples: dict[str, list[dict[str, Any]]] = {}
         self._names: dict[str, str] = {}
+        # Extra `finetune` options the screen has no control for (original weights already
+        # on disk, a method forced): set by whoever opens the screen, e.g. a test.
+        self.request_defaults: dict[str, Any] = {}
         self._build(thumbnails)
         self._wire()
         self._restore_options()
@@ -236,7 +239,7 @@ class FinetuneDialog(QDialog):
     # -- a run --------------------------------------------------------------------------
     def request(self) -> FinetuneRequest:
         holdout, epochs, rank = self.plan.options()
-        return FinetuneRequest(epochs=epochs, rank=rank, holdout=holdout)
+        return FinetuneRequest(epochs=epochs, rank=rank, holdout=holdout, **self.request_defaults)
 
     def start(self) -> None:
         if self.plan.start_reason():

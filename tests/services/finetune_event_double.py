@@ -2,7 +2,7 @@
 without training anything, so the bridge's parsing, pacing and endings can be checked in
 milliseconds. The real command is exercised by test_finetune_bridge.py's real-run tests.
 
-Usage: python finetune_event_double.py SCENARIO [STEPS] [DELAY_S]
+Usage: python finetune_event_double.py SCENARIO [STEPS] [DELAY_S] [ADAPTER_ID]
   ok       phases, steps, evaluation, done, registered, activated; exit 0
   worse    like ok, but not_activated (scored worse); exit 0
   slow     steps forever (until SIGTERM: prints "cancelled", exit 2)
@@ -28,6 +28,7 @@ def main() -> int:
     scenario = sys.argv[1]
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    adapter = sys.argv[4] if len(sys.argv) > 4 else "m-v1"
 
     def on_term(*_: object) -> None:
         emit({"event": "cancelled"})
@@ -61,11 +62,17 @@ def main() -> int:
             }
         )
         time.sleep(delay)
+    before = {"bleu4": 0.1, "rouge_l": 0.2, "cider": 0.3}
+    after = (
+        {"bleu4": 0.05, "rouge_l": 0.1, "cider": 0.1}
+        if scenario == "worse"
+        else {"bleu4": 0.4, "rouge_l": 0.5, "cider": 0.9}
+    )
     emit(
         {
             "event": "evaluated",
             "which": "before",
-            "metrics": {"bleu4": 0.1, "rouge_l": 0.2, "cider": 0.3},
+            "metrics": before,
             "samples": [{"id": "item-1", "reference": "a cat", "candidate": "a dog"}],
         }
     )
@@ -73,7 +80,7 @@ def main() -> int:
         {
             "event": "evaluated",
             "which": "after",
-            "metrics": {"bleu4": 0.4, "rouge_l": 0.5, "cider": 0.9},
+            "metrics": after,
             "samples": [{"id": "item-1", "reference": "a cat", "candidate": "a cat"}],
         }
     )
@@ -82,15 +89,16 @@ def main() -> int:
             "event": "done",
             "adapter_gguf": "/x/adapter.gguf",
             "method": "lora",
-            "metrics_before": {"cider": 0.3},
-            "metrics_after": {"cider": 0.9},
+            "metrics_before": before,
+            "metrics_after": after,
         }
     )
-    emit({"event": "registered", "adapter": {"id": "m-v1", "version": 1}})
+    emit({"event": "registered", "adapter": {"id": adapter, "version": 1}})
+    reason = f"{adapter} was not activated: it scores worse (CIDEr 0.300 → 0.100)"
     last = (
-        {"event": "not_activated", "adapter_id": "m-v1", "reason": "m-v1 was not activated: worse"}
+        {"event": "not_activated", "adapter_id": adapter, "reason": reason}
         if scenario == "worse"
-        else {"event": "activated", "adapter_id": "m-v1"}
+        else {"event": "activated", "adapter_id": adapter}
     )
     emit(last, end="" if scenario == "partial" else "\n")
     return 0

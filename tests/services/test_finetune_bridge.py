@@ -82,6 +82,10 @@ def test_command_is_the_cli_with_the_screens_options(tmp_path: Path) -> None:
         "--epochs", "5", "--rank", "16", "--holdout", "0.25", "--force",
     ]  # fmt: skip
     assert FinetuneRequest().cli_args() == ["finetune", "--json"]  # the CLI's defaults
+    more = FinetuneRequest(method="lora", model="smolvlm2-256m", base_weights=tmp_path / "hf")
+    assert more.cli_args()[2:] == [
+        "--method", "lora", "--model", "smolvlm2-256m", "--base-weights", str(tmp_path / "hf")
+    ]  # fmt: skip
 
 
 def test_frozen_app_runs_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +119,9 @@ def test_a_whole_run_becomes_signals_in_order(qtbot: QtBot, tmp_path: Path) -> N
 def test_not_activated_carries_the_reason(qtbot: QtBot, tmp_path: Path) -> None:
     bridge, rec = double_bridge(qtbot, tmp_path, "worse", steps=2)
     run_to_end(qtbot, bridge, rec)
-    assert rec.decisions == [(False, "m-v1", "m-v1 was not activated: worse")]
+    assert rec.decisions == [
+        (False, "m-v1", "m-v1 was not activated: it scores worse (CIDEr 0.300 → 0.100)")
+    ]
     assert rec.endings == [("succeeded",)]
 
 

@@ -1,0 +1,274 @@
+"""The "Fine-tune on my corrections" screen, offscreen, over real libraries: the table from
+real corrections (with thumbnails), Include persisted, refusals with their reasons, a run's
+steps, curve and results, Cancel, closing mid-run, and "Activate anyway".
+
+Runs are driven either by the real `finetune --json` (the tiny SmolVLM fixture, trained for
+real) or, where the point is the screen's handling of an event, by the contract's event
+double (tests/services/finetune_event_double.py), named as such in each test."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from pytestqt.qtbot import QtBot
+
+from app.core.datadir import DataDir
+from app.core.finetune.corrections import list_training_corrections
+from app.core.storage.db import Database
+from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
+from app.services.thumbnails import ThumbnailService
+from app.ui.finetune_dialog import FinetuneDialog
+from app.ui.finetune_table import INCLUDE, MODEL, THUMB, USE, USER
+from tests.finetune_fixtures import CORRECTIONS, corrected_library, install_fixture_model
+
+DOUBLE = Path(__file__).parents[1] / "services" / "finetune_event_double.py"
+WAIT = 20_000
+
+Opener = Callable[..., FinetuneDialog]
+
+
+@pytest.fixture
+def open_screen(qtbot: QtBot, data_dir: DataDir) -> Iterator[Opener]:
+    """Opens the screen over `data_dir`'s library (with its own database connection,
+    thumbnail service and bridge, as the window would hand them over)."""
+    opened: list[tuple[FinetuneDialog, Database, ThumbnailService]] = []
+
+    def open_(bridge: FinetuneBridge | None = None) -> FinetuneDialog:
+        db = Database(data_dir.database)
+        thumbnails = ThumbnailService(data_dir.thumbnails / "gallery")
+        dialog = FinetuneDialog(db, data_dir, bridge or FinetuneBridge(data_dir.root), thumbnails)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        opened.append((dialog, db, thumbnails))
+        return dialog
+
+    yield open_
+    for dialog, db, thumbnails in opened:
+        dialog.bridge.shutdown(5000)
+        dialog.plan.installer.shutdown()
+        thumbnails.shutdown(2000)
+        dialog.background.wait(5000)
+        dialog.hide()
+        db.close()
+
+
+def double(data_dir: DataDir, scenario: str, *, steps: int = 6, delay: float = 0.0,
+           adapter: str = "m-v1") -> FinetuneBridge:  # fmt: skip
+    """A bridge whose command is the contract's TEST DOUBLE, not the real CLI."""
+    argv = [sys.executable, str(DOUBLE), scenario, str(steps), str(delay), adapter]
+    return FinetuneBridge(data_dir.root, command=lambda _request: argv)
+
+
+def loaded(dialog: FinetuneDialog, rows: int) -> bool:
+    return dialog.corrections.rowCount() == rows and "corrections:" in dialog.counts.text()
+
+
+def planned(dialog: FinetuneDialog) -> bool:
+    return dialog.plan._plan is not None  # noqa: SLF001
+
+
+# -- the table ------------------------------------------------------------------------------
+def test_table_fills_from_real_corrections(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    install_fixture_model(data_dir)
+    items = corrected_library(data_dir, tmp_path / "photos")
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: loaded(dialog, len(CORRECTIONS)), timeout=WAIT)
+    model = dialog.corrections
+    rows = {model.row_at(r).item_id: r for r in range(model.rowCount())}
+    assert set(rows) == set(items.values())
+    for name, item in items.items():
+        row = rows[item]
+        assert model.index(row, MODEL).data() == "zz qq"
+        assert model.index(row, USER).data() == CORRECTIONS[name]
+        assert model.index(row, INCLUDE).data(Qt.ItemDataRole.CheckStateRole) == (
+            Qt.CheckState.Checked
+        )
+    # The held-out marks are the job's own split (the same function, same share).
+    db = Database(data_dir.database)
+    try:
+        truth = {r.item_id: r.heldout for r in list_training_corrections(db, holdout=0.2)}
+    finally:
+        db.close()
+    shown = {
+        model.row_at(r).item_id: model.index(r, USE).data() == "Held out (scoring)"
+        for r in range(model.rowCount())
+    }
+    assert shown == truth and any(truth.values()) and not all(truth.values())
+    held = sum(truth.values())
+    assert dialog.counts.text() == (
+        f"5 corrections: {5 - held} to train on, {held} held out for scoring, 0 excluded"
+    )
+    assert dialog.tabs.tabText(0) == "Corrections (5)"
+    # Real thumbnails, made by the thumbnail service off the GUI thread.
+    qtbot.waitUntil(
+        lambda: all(
+            isinstance(model.index(r, THUMB).data(Qt.ItemDataRole.DecorationRole), QPixmap)
+            for r in range(model.rowCount())
+        ),
+        timeout=WAIT,
+    )
+    pixmap = model.index(0, THUMB).data(Qt.ItemDataRole.DecorationRole)
+    assert 0 < pixmap.width() <= 64 and 0 < pixmap.height() <= 64
+
+
+def test_unticking_include_is_stored_and_survives_reopening(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    install_fixture_model(data_dir)
+    items = corrected_library(data_dir, tmp_path / "photos")
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: loaded(dialog, 5), timeout=WAIT)
+    model = dialog.corrections
+    row = next(r for r in range(5) if model.row_at(r).item_id == items["rocket"])
+    assert model.setData(
+        model.index(row, INCLUDE), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole
+    )
+    assert model.index(row, USE).data() == "Excluded"  # at once, before the write lands
+    qtbot.waitUntil(lambda: "1 excluded" in dialog.counts.text(), timeout=WAIT)
+
+    db = Database(data_dir.database)
+    try:
+        stored = {r.item_id: r.excluded for r in list_training_corrections(db)}
+    finally:
+        db.close()
+    assert stored[items["rocket"]] and sum(stored.values()) == 1
+
+    again = open_screen()
+    qtbot.waitUntil(lambda: loaded(again, 5), timeout=WAIT)
+    shown = {
+        again.corrections.row_at(r).item_id: again.corrections.index(r, INCLUDE).data(
+            Qt.ItemDataRole.CheckStateRole
+        )
+        for r in range(5)
+    }
+    assert shown[items["rocket"]] == Qt.CheckState.Unchecked
+    assert sum(state == Qt.CheckState.Checked for state in shown.values()) == 4
+
+
+# -- refusals -------------------------------------------------------------------------------
+def test_no_model_refuses_with_the_reason(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")  # its active model is not downloaded
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: planned(dialog), timeout=WAIT)
+    assert not dialog.plan.start_button.isEnabled()
+    assert dialog.plan.reason.text() == (
+        "The model 'smolvlm2-256m' is not installed (download it first)."
+    )
+    assert dialog.plan.reason.isVisible()
+    assert dialog.plan.start_button.toolTip() == dialog.plan.reason.text()
+
+
+# -- closing during a run ---------------------------------------------------------------------
+@pytest.mark.parametrize("choice", ["keep", "cancel", "stay"])
+def test_closing_mid_run_asks(
+    qtbot: QtBot,
+    data_dir: DataDir,
+    tmp_path: Path,
+    open_screen: Opener,
+    monkeypatch: pytest.MonkeyPatch,
+    choice: str,
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    bridge = double(data_dir, "slow", delay=0.02)  # the event double: a run that lasts
+    dialog = open_screen(bridge)
+    bridge.start(FinetuneRequest())
+    qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) >= 2, timeout=WAIT)
+    asked: list[bool] = []
+    monkeypatch.setattr(dialog, "close_choice", lambda: asked.append(True) or choice)
+    dialog.reject()
+    assert asked == [True]
+    if choice == "keep":
+        assert not dialog.isVisible() and bridge.running()
+        bridge.cancel()
+    elif choice == "stay":
+        assert dialog.isVisible() and bridge.running()
+        bridge.cancel()
+    else:
+        assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: not bridge.running(), timeout=WAIT)
+    assert bridge.last_outcome == "cancelled"
+
+
+# -- a run (event double: the screen's handling of each event) -------------------------------
+def test_run_shows_steps_curve_and_results(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    items = corrected_library(data_dir, tmp_path / "photos")
+    # The double scores example "item-1": shown by its file name if it is in the table.
+    name = next((f"{n}.jpg" for n, item in items.items() if item == 1), "item-1")
+    bridge = double(data_dir, "ok", steps=6)  # the contract's event double
+    dialog = open_screen(bridge)
+    qtbot.waitUntil(lambda: loaded(dialog, 5), timeout=WAIT)
+    bridge.start(dialog.request())
+    assert dialog.tabs.currentIndex() == 1  # Training
+    assert dialog.plan.cancel_button.isVisible() and not dialog.plan.start_button.isEnabled()
+    qtbot.waitUntil(lambda: bridge.last_outcome is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) == 6, timeout=WAIT)
+    assert dialog.progress.curve.points()[-1] == (6, pytest.approx(0.5))
+    assert dialog.progress.numbers.text() == (
+        "Step 6 of 6 · epoch 3 of 3 · loss 0.500 · about 0 s left"
+    )
+    assert dialog.progress.outcome.text().startswith("Fine-tune finished")
+    metrics = dialog.results.metrics
+    assert [metrics.item(0, c).text() for c in range(3)] == ["0.300", "0.900", "+0.600"]
+    assert metrics.verticalHeaderItem(0).text() == "CIDEr"
+    samples = dialog.results.samples
+    assert samples.rowCount() == 1
+    assert [samples.item(0, c).text() for c in range(4)] == [name, "a cat", "a dog", "a cat"]
+    assert dialog.results.isVisible()
+    assert "m-v1 is active" in dialog.results.status.text()
+    assert not dialog.results.activate_button.isVisible()
+    assert not dialog.plan.cancel_button.isVisible()
+
+
+def test_cancel_says_nothing_was_saved(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    bridge = double(data_dir, "slow", delay=0.02)  # the event double, stepping until stopped
+    dialog = open_screen(bridge)
+    bridge.start(dialog.request())
+    qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) >= 3, timeout=WAIT)
+    assert not dialog.plan.holdout.isEnabled()  # options are fixed while it runs
+    qtbot.mouseClick(dialog.plan.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bridge.last_outcome == "cancelled", timeout=5000)
+    assert dialog.progress.phase.text() == "Cancelled"
+    assert "Nothing was saved" in dialog.progress.outcome.text()
+    assert not dialog.plan.cancel_button.isVisible() and dialog.plan.holdout.isEnabled()
+
+
+def test_a_failed_run_shows_why(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    bridge = double(data_dir, "error")  # the event double's error event
+    dialog = open_screen(bridge)
+    bridge.start(dialog.request())
+    qtbot.waitUntil(lambda: bridge.last_outcome == "failed", timeout=WAIT)
+    assert dialog.progress.phase.text() == "Stopped"
+    assert dialog.progress.outcome.text() == "only 2 corrections can be trained on"
+    assert not dialog.results.isVisible()
+
+
+def test_reopened_mid_run_shows_the_run_so_far(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    bridge = double(data_dir, "slow", delay=0.02)  # the event double
+    first = open_screen(bridge)
+    bridge.start(first.request())
+    qtbot.waitUntil(lambda: len(first.progress.curve.points()) >= 5, timeout=WAIT)
+    again = open_screen(bridge)  # the screen kept running in the background, reopened
+    assert len(again.progress.curve.points()) >= 5
+    assert again.tabs.currentIndex() == 1 and again.plan.cancel_button.isVisible()
+    bridge.cancel()
+    qtbot.waitUntil(lambda: not bridge.running(), timeout=WAIT)
