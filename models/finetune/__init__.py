@@ -1,4 +1,6 @@
-"""Fine-tuning a caption model on the user's corrections (LoRA/QLoRA), export, evaluation.
+"""Fine-tuning a catalog model on the user's corrections (LoRA / QLoRA, GGUF adapter export).
 
-Heavy ML packages are imported only inside the training process, never at module level here.
+Only `train`, `dataset`, `export`, `run`, `evaluate` and `base_weights` may import torch &
+co., and only inside the training process (`python -m models.finetune.run SPEC.json`); the
+GUI and the caption worker use `spec`, `plan`, `install`, `adapter_check` and `metrics`.
 """
