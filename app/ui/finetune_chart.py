@@ -3,9 +3,10 @@
 A plain painter widget rather than pyqtgraph: pyqtgraph works with PySide6 (also offscreen),
 but its import costs ~0.7 s on the GUI thread the first time the screen opens, it brings two
 more packages into every install and bundle, and its black default canvas needs restyling to
-match the palette. One line over a few hundred steps needs none of that: this draws the raw
-losses faintly, a smoothed line over them, epoch boundaries and a few rounded ticks, all in
-the palette's colours (so it follows the dark theme).
+match the palette. One line over a few hundred steps needs none of that: this draws the
+losses, epoch boundaries and a few rounded ticks, all in the palette's colours (so it
+follows the dark theme). The loss of each step is drawn as it is; a long run (noisy at batch
+size 1) also gets a dashed moving-average trend.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-SMOOTHING = 0.8  # exponential moving average weight of the previous smoothed value
+SMOOTHING = 0.9  # exponential moving average weight of the previous smoothed value
+SMOOTH_FROM = 100  # steps: a noisy long run also gets a dashed trend line
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 46, 14, 12, 26
 
 
@@ -121,19 +123,27 @@ class LossCurve(QWidget):
         painter.setFont(small)
         self._draw_axes(painter, plot, y_ticks, x_max, at, grid, muted)
         self._draw_epochs(painter, plot, x_max, grid, muted)
-        faint = QColor(line)
-        faint.setAlpha(90)
-        raw = QPainterPath(at(self._steps[0], self._losses[0]))
+        path = QPainterPath(at(self._steps[0], self._losses[0]))
         for step, loss in zip(self._steps[1:], self._losses[1:], strict=True):
-            raw.lineTo(at(step, loss))
-        painter.setPen(QPen(faint, 1.2))
-        painter.drawPath(raw)
-        smooth = smoothed(self._losses)
-        path = QPainterPath(at(self._steps[0], smooth[0]))
-        for step, loss in zip(self._steps[1:], smooth[1:], strict=True):
             path.lineTo(at(step, loss))
-        painter.setPen(QPen(line, 2.2))
+        fill = QPainterPath(path)
+        fill.lineTo(at(self._steps[-1], y_low))
+        fill.lineTo(at(self._steps[0], y_low))
+        fill.closeSubpath()
+        shade = QColor(line)
+        shade.setAlpha(40)
+        painter.fillPath(fill, shade)
+        painter.setPen(QPen(line, 2.0))
         painter.drawPath(path)
+        if len(self._losses) >= SMOOTH_FROM:
+            trend = QColor(text)
+            trend.setAlpha(150)
+            smooth = smoothed(self._losses)
+            average = QPainterPath(at(self._steps[0], smooth[0]))
+            for step, loss in zip(self._steps[1:], smooth[1:], strict=True):
+                average.lineTo(at(step, loss))
+            painter.setPen(QPen(trend, 1.2, Qt.PenStyle.DashLine))
+            painter.drawPath(average)
         painter.setBrush(line)
         painter.drawEllipse(at(self._steps[-1], self._losses[-1]), 3.2, 3.2)
         painter.setPen(text)

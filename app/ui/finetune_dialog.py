@@ -99,17 +99,20 @@ class FinetuneDialog(QDialog):
         self.progress = ProgressPanel()
         self.results = ResultsPanel()
         self.results.setVisible(False)
-        training_page = QSplitter(Qt.Orientation.Vertical)
-        training_page.setChildrenCollapsible(False)
-        training_page.addWidget(self.progress)
-        training_page.addWidget(self.results)
-        training_page.setSizes([320, 380])
-
+        training_split = QSplitter(Qt.Orientation.Vertical)
+        training_split.setChildrenCollapsible(False)
+        training_split.addWidget(self.progress)
+        training_split.addWidget(self.results)
+        training_split.setSizes([320, 380])
+        training_page = QWidget()
+        QVBoxLayout(training_page).addWidget(training_split)
         self.adapters = AdaptersPanel(self._db, self.background)
+        adapters_page = QWidget()
+        QVBoxLayout(adapters_page).addWidget(self.adapters)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for widget, title in zip(
-            (corrections_page, training_page, self.adapters), TABS, strict=True
+            (corrections_page, training_page, adapters_page), TABS, strict=True
         ):
             self.tabs.addTab(widget, title)
 

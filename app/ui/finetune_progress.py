@@ -149,7 +149,7 @@ class ProgressPanel(QWidget):
         if report.epochs:
             parts.append(f"epoch {epoch} of {report.epochs}")
         parts.append(f"loss {report.loss:.3f}")
-        if report.eta_seconds is not None:
+        if report.eta_seconds is not None and report.step < report.total_steps:
             parts.append(f"about {duration_text(report.eta_seconds)} left")
         self.numbers.setText(" · ".join(parts))
 

@@ -214,9 +214,7 @@ def test_run_shows_steps_curve_and_results(
     qtbot.waitUntil(lambda: bridge.last_outcome is not None, timeout=WAIT)
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) == 6, timeout=WAIT)
     assert dialog.progress.curve.points()[-1] == (6, pytest.approx(0.5))
-    assert dialog.progress.numbers.text() == (
-        "Step 6 of 6 · epoch 3 of 3 · loss 0.500 · about 0 s left"
-    )
+    assert dialog.progress.numbers.text() == "Step 6 of 6 · epoch 3 of 3 · loss 0.500"
     assert dialog.progress.outcome.text().startswith("Fine-tune finished")
     metrics = dialog.results.metrics
     assert [metrics.item(0, c).text() for c in range(3)] == ["0.300", "0.900", "+0.600"]
