@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from models.answer import CaptionAnswer, parse_answer
+from models.finetune.adapter_check import AdapterError, check_adapter
 from models.gguf_pair import PairError, check_pair
 from models.prompts import (
     TAG_MAX_CHARS,
@@ -159,12 +160,18 @@ class CaptionEngine:
         _route_mtmd_logs_to_logging()
         _check_gguf(config.model_path, "model")
         _check_gguf(config.mmproj_path, "vision projector (mmproj)")
-        if config.lora_path is not None:
-            _check_gguf(config.lora_path, "LoRA adapter")
         try:
             check_pair(config.model_path, config.mmproj_path)
         except PairError as exc:
             raise EngineError(str(exc)) from exc
+        if config.lora_path is not None:
+            _check_gguf(config.lora_path, "LoRA adapter")
+            # llama-cpp-python does not raise for a bad adapter (ignored, or a native
+            # crash): check it against the model first.
+            try:
+                check_adapter(config.model_path, config.lora_path)
+            except AdapterError as exc:
+                raise EngineError(str(exc)) from exc
         self.config = config
         offload = gpu_offload_supported()
         layers = config.n_gpu_layers
