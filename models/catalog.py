@@ -48,6 +48,8 @@ class CatalogEntry:
     image_tokens_hint: int
     license: str
     license_note: str = ""
+    # Original model's parameters in billions (0.0: unknown); fine-tuning estimates use it.
+    params_billion: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,5 +148,7 @@ def _check_entry(entry: CatalogEntry, where: str) -> None:
     for number in ("download_mb", "ram_gb", "vram_gb", "context_size", "image_tokens_hint"):
         if getattr(entry, number) <= 0:
             problems.append(f"{number} must be positive")
+    if entry.params_billion < 0:
+        problems.append("params_billion must not be negative (0 means unknown)")
     if problems:
         raise CatalogError(f"{where}: " + "; ".join(problems))
