@@ -42,6 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         metavar="F",
         help="share of corrected items kept aside to measure before and after (0 to 0.9)",
     )
+    tune.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
     tune.add_argument("--method", choices=("auto", "lora", "qlora"), default="auto")
     tune.add_argument("--model", metavar="ID", help="a catalog model (default: the active one)")
     tune.add_argument(
@@ -83,6 +84,7 @@ def cmd_finetune(data_dir: DataDir, args: argparse.Namespace) -> int:
         epochs=args.epochs,
         rank=args.rank,
         holdout=args.holdout,
+        learning_rate=args.learning_rate,
         method=args.method,
         force=args.force,
         model_id=args.model,
@@ -98,6 +100,8 @@ def _bad_option(args: argparse.Namespace) -> str | None:
         return "--epochs must be at least 1"
     if args.rank < 1:
         return "--rank must be at least 1"
+    if not 0.0 < args.learning_rate < 1.0:
+        return "--learning-rate must be between 0 and 1"
     if not 0.0 <= args.holdout <= MAX_HOLDOUT_SHARE:
         return f"--holdout must be between 0 and {MAX_HOLDOUT_SHARE}"
     if args.base_weights and not Path(args.base_weights).expanduser().is_dir():
