@@ -45,6 +45,33 @@ def scores_text(record: AdapterRecord) -> str:
     return f"{before:.3f} → {after:.3f}"
 
 
+def detail_text(record: AdapterRecord) -> str:
+    """The selected adapter in a few lines: scores, what it learned from, how."""
+    names = {"cider": "CIDEr", "rouge_l": "ROUGE-L", "bleu4": "BLEU-4"}
+    before, after = record.metrics_before or {}, record.metrics_after or {}
+    scores = ", ".join(
+        f"{name} {before[key]:.3f} → {after[key]:.3f}"
+        for key, name in names.items()
+        if key in before and key in after
+    )
+    lora = record.settings.get("lora") or {}
+    train = record.settings.get("train") or {}
+    how = [
+        f"rank {lora['rank']}" if "rank" in lora else "",
+        f"{train['epochs']} epochs" if "epochs" in train else "",
+        f"{record.train_seconds:.0f} s" if record.train_seconds else "",
+    ]
+    lines = [
+        f"{record.id}: trained on {record.corrections_used} corrected photos or videos, "
+        f"scored on {record.heldout_count}.",
+        f"Held-out scores: {scores}." if scores else "Not scored (nothing was held out).",
+        ", ".join(part for part in how if part),
+    ]
+    if record.worse_reason:
+        lines.append(f"Caution: {record.worse_reason}.")
+    return "\n".join(line for line in lines if line)
+
+
 class AdaptersPanel(QWidget):
     changed = Signal()  # an adapter was activated, deactivated or rolled back
     selected = Signal(object)  # AdapterRecord | None
@@ -76,6 +103,10 @@ class AdaptersPanel(QWidget):
         self.activate_button.clicked.connect(self._activate_clicked)
         self.deactivate_button.clicked.connect(self.deactivate)
         self.rollback_button.clicked.connect(self.rollback)
+        self.detail = QLabel()
+        self.detail.setObjectName("adapter_detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel()
         self.message.setObjectName("adapters_message")
         self.message.setWordWrap(True)
@@ -87,6 +118,7 @@ class AdaptersPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         self._update_buttons()
@@ -140,7 +172,9 @@ class AdaptersPanel(QWidget):
 
     def _selection_changed(self) -> None:
         chosen = self._chosen()
-        self.selected.emit(next((r for r in self._records if r.id == chosen), None))
+        record = next((r for r in self._records if r.id == chosen), None)
+        self.detail.setText(detail_text(record) if record else "")
+        self.selected.emit(record)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

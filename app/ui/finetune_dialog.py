@@ -151,6 +151,7 @@ class FinetuneDialog(QDialog):
         b.download_progressed.connect(self.progress.show_download)
         b.step_reported.connect(self.progress.show_step)
         b.log_line.connect(self.progress.add_log)
+        b.prepared.connect(self.progress.show_prepared)
         b.evaluated.connect(self._evaluated)
         b.trained.connect(self._trained)
         b.activation_decided.connect(self._activation_decided)

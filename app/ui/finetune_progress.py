@@ -119,6 +119,20 @@ class ProgressPanel(QWidget):
         if message and PHASES.get(phase) and phase != "train":
             self.numbers.setText(message)
 
+    def show_prepared(self, event: dict[str, Any]) -> None:
+        """How many examples the job made, and which corrections it had to skip, and why."""
+        text = (
+            f"{event.get('examples', 0)} photos or videos to train on, "
+            f"{event.get('heldout', 0)} held out for scoring"
+        )
+        skipped = list(event.get("skipped") or [])
+        if skipped:
+            first = skipped[0]
+            name = str(first.get("path", "")).rsplit("/", 1)[-1]
+            more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+            text += f"; skipped {name} ({first.get('reason', 'unreadable')}){more}"
+        self.numbers.setText(text)
+
     def show_download(self, done: int, total: int | None) -> None:
         if total:
             self.bar.setRange(0, 1000)
@@ -165,6 +179,11 @@ class ProgressPanel(QWidget):
                 self.show_phase(str(event.get("phase", "")), str(event.get("message", "")))
             elif kind == "step":
                 self.show_step(StepReport.from_event(event))
+            elif kind == "prepared":
+                self.show_prepared(event)
+            elif kind == "download":
+                total = event.get("total_bytes")
+                self.show_download(int(event.get("done_bytes") or 0), total and int(total))
         self._flush_steps()
 
     # -- endings ------------------------------------------------------------------------
