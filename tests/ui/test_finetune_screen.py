@@ -19,12 +19,21 @@ from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
 from app.core.finetune.corrections import list_training_corrections
+from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
 from app.services.thumbnails import ThumbnailService
 from app.ui.finetune_dialog import FinetuneDialog
 from app.ui.finetune_table import INCLUDE, MODEL, THUMB, USE, USER
-from tests.finetune_fixtures import CORRECTIONS, corrected_library, install_fixture_model
+from models.catalog import load_catalog
+from models.finetune.plan import training_plan
+from tests.finetune_fixtures import (
+    CORRECTIONS,
+    FIXTURE,
+    MODEL_ID,
+    corrected_library,
+    install_fixture_model,
+)
 
 DOUBLE = Path(__file__).parents[1] / "services" / "finetune_event_double.py"
 WAIT = 20_000
@@ -165,6 +174,56 @@ def test_no_model_refuses_with_the_reason(
     )
     assert dialog.plan.reason.isVisible()
     assert dialog.plan.start_button.toolTip() == dialog.plan.reason.text()
+
+
+def plan_refusal(examples: int, model_id: str = MODEL_ID, repo: str | None = "") -> str | None:
+    """What the planner itself says for this case (the screen must show exactly that)."""
+    entry = load_catalog().get(model_id)
+    base = entry.base_weights_repo if entry and repo == "" else repo
+    plan = training_plan(model_id, base_weights_repo=base, examples=examples, epochs=3, rank=64)
+    return plan.refusal
+
+
+def test_too_few_corrections_refuses_and_excluding_updates_it(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    install_fixture_model(data_dir)
+    corrected_library(data_dir, tmp_path / "photos")
+    dialog = open_screen()
+    dialog.plan.holdout.setValue(0)  # all five train
+    qtbot.waitUntil(lambda: dialog.counts.text().startswith("5 corrections: 5 to train on"),
+                    timeout=WAIT)  # fmt: skip
+    qtbot.waitUntil(lambda: planned(dialog) and dialog.plan.start_button.isEnabled(), timeout=WAIT)
+    assert dialog.plan.method_label.text().startswith("LoRA")
+    assert "GB needed" in dialog.plan.memory_label.text()
+    model = dialog.corrections
+    for row in (0, 1):
+        model.setData(model.index(row, INCLUDE), Qt.CheckState.Unchecked.value,
+                      Qt.ItemDataRole.CheckStateRole)  # fmt: skip
+    qtbot.waitUntil(lambda: "2 excluded" in dialog.counts.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: planned(dialog) and dialog.plan.reason.isVisible(), timeout=WAIT)
+    expected = plan_refusal(3)
+    assert expected and "4" in expected
+    assert dialog.plan.reason.text() == expected
+    assert not dialog.plan.start_button.isEnabled()
+
+
+def test_custom_model_refuses_with_the_reason(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    db = Database(data_dir.database)
+    settings = Settings(db)
+    settings.set("custom_model_path", str(FIXTURE / "model.gguf"))
+    settings.set("custom_mmproj_path", str(FIXTURE / "mmproj.gguf"))
+    db.close()
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: planned(dialog), timeout=WAIT)
+    assert dialog.plan.model_label.text() == "<b>Model:</b> your own model (model.gguf)"
+    expected = plan_refusal(4, "custom:model", None)
+    assert expected and "custom" in expected
+    assert dialog.plan.reason.text() == expected
+    assert not dialog.plan.start_button.isEnabled()
 
 
 # -- closing during a run ---------------------------------------------------------------------
