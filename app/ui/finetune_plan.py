@@ -247,7 +247,12 @@ class PlanPanel(QWidget):
         self.memory_label.setStyleSheet(ERROR_STYLE if short else "")
         method = METHOD_NAMES.get(plan.method, plan.method)
         reason = plan.method_reason
-        self.method_label.setText(f"{method}: {reason}" if reason else method)
+        if not reason:
+            self.method_label.setText(method)
+        elif reason.lower().startswith(plan.method.lower()):
+            self.method_label.setText(reason)  # "LoRA in float32 on the CPU (…)"
+        else:
+            self.method_label.setText(f"{method}: {reason}")
         self.device_label.setText(DEVICE_NAMES.get(plan.device, plan.device or "—"))
         self.time_label.setText(
             f"roughly {duration_text(plan.estimated_seconds)}"
