@@ -34,6 +34,7 @@ MAX_GRAD_NORM = 1.0
 WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.1
 LANGUAGE_MODEL_NAMES = ("language_model", "text_model")
+NO_QLORA = "4-bit QLoRA needs an NVIDIA GPU with CUDA"
 
 
 class TrainingError(RuntimeError):
@@ -60,34 +61,33 @@ class TrainOutcome:
     lora_modules: int
 
 
-def pick_device(method: str) -> tuple[Device, str]:
-    """(device, why) for the requested method ("auto" | "lora" | "qlora") on this machine."""
+def pick_device(method: str, precision: str = "float32") -> tuple[Device, str]:
+    """(device, why) for the plan's method ("lora" | "qlora"; "auto" decides here) and
+    precision, checked against what this torch build can really do."""
     import importlib.util
 
     import torch
 
     if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        dtype = "bfloat16" if bf16 else "float32"
+        dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
         has_bnb = importlib.util.find_spec("bitsandbytes") is not None
+        name = torch.cuda.get_device_name(0)
         if method in ("auto", "qlora") and has_bnb:
-            return Device("cuda", "qlora", dtype), (
-                "QLoRA: 4-bit NF4 base weights on the NVIDIA GPU (bitsandbytes), "
-                "the least GPU memory"
-            )
+            why = f"QLoRA: 4-bit NF4 weights on {name} (bitsandbytes), the least memory"
+            return Device("cuda", "qlora", dtype), why
         if method == "qlora":
             raise TrainingError("QLoRA needs the bitsandbytes package (install the 'qlora' extra)")
-        why = "bitsandbytes is not installed" if not has_bnb else "plain LoRA was asked for"
-        return Device("cuda", "lora", dtype), f"LoRA in {dtype} on the NVIDIA GPU ({why})"
+        why = "bitsandbytes is not installed" if not has_bnb else "as asked"
+        return Device("cuda", "lora", dtype), f"LoRA in {dtype} on {name} ({why})"
     if method == "qlora":
         raise TrainingError("QLoRA needs an NVIDIA GPU with CUDA; this machine has none")
     if torch.backends.mps.is_available():
-        return Device("mps", "lora", "float32"), (
-            "LoRA in float32 on the Apple GPU (4-bit QLoRA needs an NVIDIA GPU)"
-        )
-    return Device("cpu", "lora", "float32"), (
-        "LoRA in float32 on the CPU (4-bit QLoRA needs an NVIDIA GPU with CUDA)"
-    )
+        return Device("mps", "lora", "float32"), f"LoRA in float32 on the Apple GPU ({NO_QLORA})"
+    dtype = "bfloat16" if precision == "bfloat16" else "float32"
+    why = f"LoRA in {dtype} on the CPU ({NO_QLORA})"
+    if dtype == "bfloat16":
+        why = f"LoRA in bfloat16 on the CPU (float32 would not fit in memory; {NO_QLORA})"
+    return Device("cpu", "lora", dtype), why
 
 
 def load_model(model_dir: Path, device: Device) -> Any:
