@@ -6,7 +6,10 @@
 
 It creates a virtual environment in `.venv`, picks the llama.cpp build for this
 machine (CUDA when `nvcc` is on PATH, Metal on Apple Silicon, else CPU; an explicit
-CMAKE_ARGS wins), installs the project in editable mode and runs it. Standard
+CMAKE_ARGS wins), installs the project in editable mode and runs it. Both commands
+install the fine-tuning extra: torch's CPU build from PyTorch's CPU index unless an
+NVIDIA GPU is present (then the default CUDA build and the qlora extra), and llama.cpp's
+adapter converter, fetched once so that training works offline later. Standard
 library only: it must work before anything is installed.
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 PYTEST_NO_TESTS = 5
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def venv_python() -> Path:
@@ -74,7 +78,35 @@ def gpu_build_is_missing() -> bool:
     return subprocess.run([str(venv_python()), "-c", code], check=False).returncode != 0
 
 
+def training_extras() -> str:
+    """The fine-tuning extra, with 4-bit QLoRA (bitsandbytes) when a CUDA GPU is there."""
+    return "finetune,qlora" if nvidia_gpu_present() else "finetune"
+
+
+def install_torch() -> None:
+    """torch before the project, so the extra finds it installed. Without an NVIDIA GPU it
+    comes from PyTorch's CPU index only: PyPI's Linux wheel is the CUDA build with ~3 GB of
+    CUDA libraries. (macOS wheels on PyPI are CPU/Metal builds already.)"""
+    if nvidia_gpu_present() or sys.platform == "darwin":
+        return
+    print("Installing torch (CPU build) for fine-tuning …", flush=True)
+    # Only that index (and pip's configured find-links) may offer torch here; torch's own
+    # dependencies come with the project install below.
+    cpu_only = dict(os.environ, PIP_EXTRA_INDEX_URL=CPU_TORCH_INDEX)
+    pip("install", "--no-deps", "torch", "--index-url", CPU_TORCH_INDEX, env=cpu_only)
+
+
+def fetch_adapter_converter() -> None:
+    """llama.cpp's convert_lora_to_gguf.py (from the llama-cpp-python sdist), fetched now so
+    that exporting a fine-tuned adapter needs no network later. Not fatal when offline."""
+    code = [str(venv_python()), "-m", "models.finetune.llama_tools"]
+    if subprocess.run(code, cwd=ROOT, check=False, stdout=subprocess.DEVNULL).returncode:
+        print("Could not fetch llama.cpp's adapter converter now (offline?); fine-tuning "
+              "fetches it when it first exports an adapter.", file=sys.stderr, flush=True)
+
+
 def install(extras: str) -> None:
+    install_torch()
     cmake_args, build = llama_build_args()
     print(f"Installing Captionist ({extras}); llama.cpp build: {build}. The first "
           "install compiles llama.cpp, which takes several minutes.", flush=True)
@@ -119,9 +151,11 @@ def main() -> int:
     command, rest = sys.argv[1], sys.argv[2:]
     create_venv()
     if command == "run":
-        install("heic")
+        install(f"heic,{training_extras()}")
+        fetch_adapter_converter()
         return run_app(rest)
-    install("dev,heic")
+    install(f"dev,heic,{training_extras()}")
+    fetch_adapter_converter()
     return run_tests(rest)
 
 
