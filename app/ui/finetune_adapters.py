@@ -160,7 +160,9 @@ class AdaptersPanel(QWidget):
             if chosen == record.id:
                 self.table.selectRow(row)
         if not records:
-            self._say("No adapters yet for this model: start a fine-tune to make one.")
+            self.detail.setText("No adapters yet for this model: start a fine-tune to make one.")
+        elif self._chosen() is None:
+            self.detail.setText("Select an adapter to see its scores.")
         self._update_buttons()
 
     def _chosen(self) -> str | None:

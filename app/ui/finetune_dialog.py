@@ -9,6 +9,7 @@ survives closing the screen, and reopening it shows the run again.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from app.services.background import Background
 from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
 from app.services.thumbnails import ThumbnailService
 from app.ui import finetune_data as data
+from app.ui.activity_widgets import duration_text
 from app.ui.finetune_adapters import AdaptersPanel
 from app.ui.finetune_plan import PlanPanel
 from app.ui.finetune_progress import ProgressPanel
@@ -70,6 +72,7 @@ class FinetuneDialog(QDialog):
         self._plan_serial = 0
         self._fresh_plan = False
         self._samples: dict[str, list[dict[str, Any]]] = {}
+        self._started_at: float | None = None
         self._names: dict[str, str] = {}
         # Extra `finetune` options the screen has no control for (original weights already
         # on disk, a method forced): set by whoever opens the screen, e.g. a test.
@@ -257,6 +260,7 @@ class FinetuneDialog(QDialog):
         self.progress.phase.setText("Cancelling…")
 
     def _run_started(self) -> None:
+        self._started_at = time.monotonic()
         self._samples = {}
         self.progress.run_started()
         self.results.clear()
@@ -292,8 +296,12 @@ class FinetuneDialog(QDialog):
     def _succeeded(self) -> None:
         self.plan.set_running(False)
         done = next((e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {})
+        took = ""
+        if self._started_at is not None:  # the whole run, as the user waited for it
+            took = f" in {duration_text(time.monotonic() - self._started_at)}"
         seconds = done.get("train_seconds")
-        took = f" in {seconds:.0f} s" if isinstance(seconds, int | float) else ""
+        if isinstance(seconds, int | float):
+            took += f" (training itself {duration_text(seconds)})"
         self.progress.run_succeeded(f"Fine-tune finished{took}.")
         self.adapters.reload()
         self.reload_corrections()

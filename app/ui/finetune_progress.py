@@ -190,6 +190,10 @@ class ProgressPanel(QWidget):
     def run_succeeded(self, summary: str) -> None:
         self._flush_steps()
         self.phase.setText("Finished")
+        last = self._last_step
+        if last is not None:  # not the last phase's message ("Captioning the held-out…")
+            epochs = f" over {last.epochs} epochs" if last.epochs else ""
+            self.numbers.setText(f"{last.step} steps{epochs} · final loss {last.loss:.3f}")
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self._say(summary, OK_STYLE)

@@ -92,5 +92,6 @@ def test_list_detail_and_a_refused_activation(
 
 def test_no_adapters_says_how_to_make_one(qtbot: QtBot, panel: AdaptersPanel) -> None:
     panel.set_model(MODEL_ID)
-    qtbot.waitUntil(lambda: panel.message.isVisible(), timeout=WAIT)
-    assert panel.message.text().startswith("No adapters yet for this model")
+    qtbot.waitUntil(lambda: bool(panel.detail.text()), timeout=WAIT)
+    assert panel.detail.text().startswith("No adapters yet for this model")
+    assert not panel.message.isVisible()

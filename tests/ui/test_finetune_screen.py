@@ -8,6 +8,7 @@ double (tests/services/finetune_event_double.py), named as such in each test."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -273,8 +274,8 @@ def test_run_shows_steps_curve_and_results(
     qtbot.waitUntil(lambda: bridge.last_outcome is not None, timeout=WAIT)
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) == 6, timeout=WAIT)
     assert dialog.progress.curve.points()[-1] == (6, pytest.approx(0.5))
-    assert dialog.progress.numbers.text() == "Step 6 of 6 · epoch 3 of 3 · loss 0.500"
-    assert dialog.progress.outcome.text().startswith("Fine-tune finished")
+    assert dialog.progress.numbers.text() == "6 steps over 3 epochs · final loss 0.500"
+    assert dialog.progress.outcome.text().startswith("Fine-tune finished in ")
     metrics = dialog.results.metrics
     assert [metrics.item(0, c).text() for c in range(3)] == ["0.300", "0.900", "+0.600"]
     assert metrics.verticalHeaderItem(0).text() == "CIDEr"
@@ -296,6 +297,10 @@ def test_cancel_says_nothing_was_saved(
     bridge.start(dialog.request())
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) >= 3, timeout=WAIT)
     assert not dialog.plan.holdout.isEnabled()  # options are fixed while it runs
+    assert re.fullmatch(
+        r"Step \d+ of 1000000000 · epoch 1 of 3 · loss \d\.\d{3} · about .+ left",
+        dialog.progress.numbers.text(),
+    )
     qtbot.mouseClick(dialog.plan.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bridge.last_outcome == "cancelled", timeout=5000)
     assert dialog.progress.phase.text() == "Cancelled"
