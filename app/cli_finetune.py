@@ -88,7 +88,9 @@ def cmd_finetune(data_dir: DataDir, args: argparse.Namespace) -> int:
         method=args.method,
         force=args.force,
         model_id=args.model,
-        base_weights_dir=Path(args.base_weights).expanduser() if args.base_weights else None,
+        base_weights_dir=Path(args.base_weights).expanduser().resolve()
+        if args.base_weights
+        else None,
     )
     printer = _JsonPrinter() if args.json else _HumanPrinter()
     outcome = run_finetune(data_dir, options, printer, cancel.is_set)

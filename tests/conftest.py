@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from app.core.datadir import DataDir  # noqa: E402
 from app.core.library.library import Library  # noqa: E402
 from app.core.storage.db import Database  # noqa: E402
+from tests.finetune_fixtures import trained_library  # noqa: E402, F401 (one training per session)
 
 
 @pytest.fixture

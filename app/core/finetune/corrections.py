@@ -25,12 +25,13 @@ from app.core.captions import CaptionStore
 from app.core.media.thumbnails import thumbnail_path
 from app.core.storage.db import Database, now
 from app.core.storage.schema import FinetuneExclusion, Keyframe, MediaItem
+from models.finetune.plan import MIN_TRAINING_EXAMPLES
 
 DEFAULT_HOLDOUT_SHARE = 0.2
 MAX_HOLDOUT_SHARE = 0.9
-# Fewer training examples than this and training is refused (models.finetune.plan has
-# the same figure); the split never holds out so many that training falls below it.
-KEEP_FOR_TRAINING = 4
+# Fewer training examples than this and training is refused; the split never holds out
+# so many that training falls below it.
+KEEP_FOR_TRAINING = MIN_TRAINING_EXAMPLES
 _SALT = b"captionist-heldout:"
 
 

@@ -40,6 +40,7 @@ from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_c
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
 from app.core.storage.db import Database
 from models.catalog import load_catalog
+from models.finetune.plan import MIN_TRAINING_EXAMPLES, training_plan
 from models.finetune.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class _Run:
                 model_id=base.model_id,
                 family=base.family,
                 base_weights_repo=base.base_weights_repo,
-                base_weights_dir=self.options.base_weights_dir,
+                base_weights_dir=_absolute(self.options.base_weights_dir),
                 cache_dir=self.data_dir.root / "base_weights",
                 base_gguf=base.model_path,
                 mmproj=base.mmproj_path,
@@ -222,8 +223,6 @@ class _Run:
         )
 
     def _plan(self, base: _Base, train_examples: int) -> None:
-        from models.finetune.plan import training_plan
-
         plan = training_plan(
             base.model_id,
             base_weights_repo=base.base_weights_repo,
@@ -237,8 +236,6 @@ class _Run:
             raise _Stop("refused", plan.refusal or "fine-tuning is not possible here")
 
     def _prepare(self, rows: list[Any], job_dir: Path) -> PreparedDataset:
-        from models.finetune.plan import MIN_TRAINING_EXAMPLES
-
         self.emit({"event": "phase", "phase": "prepare", "message": "Preparing the corrections"})
         data = prepare_dataset(
             self.db,
@@ -419,6 +416,11 @@ class _Run:
             )
         self.emit({"event": "activated", "adapter_id": adapter_id})
         return FinetuneOutcome("done", adapter=record, activated=True, events=self.seen)
+
+
+def _absolute(path: Path | None) -> Path | None:
+    """The training process runs in the job folder: a relative path would move."""
+    return path.expanduser().resolve() if path is not None else None
 
 
 def _parse(line: str) -> Event | None:
