@@ -45,18 +45,23 @@ def test_captions_record_the_active_adapter(
         assert code == EXIT_DONE and JobQueue(db).counts() == {"done": len(items)}
         (loaded,) = [e for e in events if e["event"] == "model_loaded"]
         assert (loaded["model"], loaded["adapter"]) == (MODEL_ID, trained_library.adapter_id)
+        with_adapter = []
         for item in items:
             made = newest_model_caption(db, item)
             assert (made.model_id, made.adapter_id) == (MODEL_ID, trained_library.adapter_id)
             assert CaptionStore(db).current(item).source == "user"  # corrections stay
+            with_adapter.append(made.text)
 
         # Deactivated: the plain model again, and provenance says so.
         AdapterRegistry(db).deactivate(MODEL_ID)
-        JobQueue(db).enqueue(items[:1])
+        JobQueue(db).enqueue(items)
         code, events = run_worker(library_copy)
         assert code == EXIT_DONE
         assert [e["adapter"] for e in events if e["event"] == "model_loaded"] == [None]
-        assert newest_model_caption(db, items[0]).adapter_id is None
+        plain = [newest_model_caption(db, item) for item in items]
+        assert all(c.adapter_id is None for c in plain)
+        # The adapter was really applied, not just named: greedy captions changed.
+        assert [c.text for c in plain] != with_adapter
     finally:
         db.close()
 
