@@ -171,3 +171,18 @@ def test_cancel_leaves_no_adapter(tmp_path: Path) -> None:
     assert not any(e["event"] in ("done", "registered", "activated") for e in events)
     assert list(data_dir.adapters.iterdir()) == []
     assert json.loads(cli(data_dir.root, "adapters", "list", "--json").stdout) == []
+
+
+def test_a_refusal_is_a_message_and_exit_code_1(tmp_path: Path) -> None:
+    data_dir = DataDir.resolve(tmp_path / "data")
+    install_fixture_model(data_dir)
+    corrected_library(data_dir, tmp_path / "photos", {"cat": "a tabby cat in the grass"})
+    human = cli(data_dir.root, "finetune", "--base-weights", str(BASE_WEIGHTS))
+    assert human.returncode == 1
+    assert human.stderr.startswith("error: ") and "Traceback" not in human.stderr
+    machine = cli(data_dir.root, "finetune", "--json", "--holdout", "0")
+    assert machine.returncode == 1
+    last = json.loads(machine.stdout.splitlines()[-1])
+    assert last["event"] == "error" and last["refused"] and last["message"]
+    bad = cli(data_dir.root, "finetune", "--holdout", "0.95")
+    assert bad.returncode == 1 and "--holdout must be between 0 and 0.9" in bad.stderr

@@ -94,3 +94,14 @@ def test_one_fine_tune_at_a_time(data_dir: DataDir, tmp_path: Path) -> None:
     corrected_library(data_dir, tmp_path / "photos")
     with FileLock(str(data_dir.root / "finetune.lock")):
         assert "already running" in refusal(run(data_dir))
+
+
+def test_cancel_while_preparing_starts_nothing(data_dir: DataDir, tmp_path: Path) -> None:
+    install_fixture_model(data_dir)
+    corrected_library(data_dir, tmp_path / "photos")
+    events: list[dict[str, Any]] = []
+    outcome = run_finetune(data_dir, OPTIONS, events.append, should_cancel=lambda: True)
+    assert (outcome.status, outcome.exit_code) == ("cancelled", 2)
+    assert events[-1] == {"event": "cancelled"}
+    assert not any(e["event"] in ("prepared", "step", "done") for e in events)
+    nothing_started(data_dir)
