@@ -53,28 +53,45 @@ def load_processor(model_dir: Path) -> Any:
     torchvision; we give the model keyframes as images, so without torchvision the same
     processor class is built with no video processor instead of failing.
     """
+    import importlib.util
+
     from transformers import AutoProcessor
 
-    try:
-        return AutoProcessor.from_pretrained(str(model_dir))
-    except ImportError as exc:
-        if "torchvision" not in str(exc).lower():
-            raise
-    return _processor_without_video(model_dir)
+    wants_video = "video_processor" in _init_parameters(_processor_class(model_dir))
+    if wants_video and importlib.util.find_spec("torchvision") is None:
+        return _processor_without_video(model_dir)
+    return AutoProcessor.from_pretrained(str(model_dir))
 
 
-def _processor_without_video(model_dir: Path) -> Any:
-    import transformers
-    from transformers import AutoImageProcessor, AutoTokenizer
-    from transformers.processing_utils import ProcessorMixin
-
+def _settings(model_dir: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for name in ("processor_config.json", "preprocessor_config.json"):
         path = model_dir / name
         if path.is_file():
             settings = {**json.loads(path.read_text(encoding="utf-8")), **settings}
-    class_name = settings.get("processor_class")
-    processor_class = getattr(transformers, str(class_name), None) if class_name else None
+    return settings
+
+
+def _processor_class(model_dir: Path) -> Any:
+    import transformers
+
+    name = _settings(model_dir).get("processor_class")
+    return getattr(transformers, str(name), None) if name else None
+
+
+def _init_parameters(processor_class: Any) -> set[str]:
+    import inspect
+
+    if processor_class is None:
+        return set()
+    return set(inspect.signature(processor_class.__init__).parameters)
+
+
+def _processor_without_video(model_dir: Path) -> Any:
+    from transformers import AutoImageProcessor, AutoTokenizer
+    from transformers.processing_utils import ProcessorMixin
+
+    processor_class = _processor_class(model_dir)
     if processor_class is None:
         raise DatasetError(f"{model_dir} does not name a known processor class")
     image_processor = AutoImageProcessor.from_pretrained(str(model_dir))
@@ -100,12 +117,10 @@ def _processor_without_video(model_dir: Path) -> Any:
 
 def _init_settings(processor_class: Any, model_dir: Path) -> dict[str, Any]:
     """processor_config.json values the processor's __init__ takes (e.g. image_seq_len)."""
-    import inspect
-
     path = model_dir / "processor_config.json"
     if not path.is_file():
         return {}
-    accepted = set(inspect.signature(processor_class.__init__).parameters)
+    accepted = _init_parameters(processor_class)
     accepted -= {"self", "image_processor", "tokenizer", "video_processor", "chat_template"}
     data = json.loads(path.read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if k in accepted}

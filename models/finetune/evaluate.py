@@ -107,6 +107,7 @@ def evaluate(
     engine: CaptionEngine,
     examples: Sequence[Example],
     should_stop: Callable[[], bool],
+    sampling: Sampling = GREEDY,
 ) -> Evaluation:
     """Greedy captions of the held-out examples, scored against their corrections."""
     from models.finetune.metrics import caption_scores
@@ -116,7 +117,7 @@ def evaluate(
         if should_stop():
             raise EvaluationCancelled()
         try:
-            candidates[example.id] = caption(engine, example, GREEDY, should_stop)
+            candidates[example.id] = caption(engine, example, sampling, should_stop)
         except Cancelled:
             raise EvaluationCancelled() from None
         except (EngineError, AnswerError, OSError) as exc:
