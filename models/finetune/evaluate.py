@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,10 @@ def verify(engine: CaptionEngine, example: Example, should_stop: Callable[[], bo
         raise EvaluationCancelled() from None
     except (EngineError, AnswerError) as exc:
         raise VerifyError(f"llama.cpp could not caption with the new adapter: {exc}") from exc
+
+
+def greedy(limits: AnswerLimits) -> Sampling:
+    return replace(GREEDY, limits=limits)
 
 
 def evaluate(

@@ -234,6 +234,7 @@ class Job:
         self.check_cancel()
         self.events.phase("verify", "Checking the adapter in llama.cpp with the vision projector")
         scoring = spec.evaluate and bool(spec.heldout)
+        sampling = ev.greedy(spec.answer_limits)
         before = after = None
         try:
             with ev.open_with_adapter(spec, adapter) as engine:
@@ -243,11 +244,11 @@ class Job:
                     self.events.phase(
                         "evaluate", f"Captioning {len(spec.heldout)} held-out items with it"
                     )
-                    after = ev.evaluate(engine, spec.heldout, self.cancel.is_set)
+                    after = ev.evaluate(engine, spec.heldout, self.cancel.is_set, sampling)
             if scoring:
                 self.events.phase("evaluate", "Captioning the held-out items without it")
                 with ev.CaptionEngine(ev.engine_config(spec, None)) as engine:
-                    before = ev.evaluate(engine, spec.heldout, self.cancel.is_set)
+                    before = ev.evaluate(engine, spec.heldout, self.cancel.is_set, sampling)
         except ev.EvaluationCancelled:
             raise Cancelled() from None
         except ev.VerifyError as exc:

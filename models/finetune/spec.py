@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.prompts import PromptTemplate
+from models.prompts import AnswerLimits, PromptTemplate
 
 SPEC_VERSION = 1
 METHODS = ("auto", "lora", "qlora")
@@ -104,6 +104,9 @@ class TrainingSpec:
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     evaluate: bool = True
+    # Caption length and tag count the evaluation captions are held to: the caption
+    # worker's (the user's caption-length setting), so "after" is what the user will get.
+    answer_limits: AnswerLimits = field(default_factory=AnswerLimits)
     version: int = SPEC_VERSION
 
     @property
@@ -144,6 +147,10 @@ class TrainingSpec:
             "examples": [_example_dict(e) for e in self.examples],
             "heldout": [_example_dict(e) for e in self.heldout],
             "evaluate": self.evaluate,
+            "answer_limits": {
+                "caption_chars": self.answer_limits.caption_chars,
+                "max_tags": self.answer_limits.max_tags,
+            },
         }
 
     def to_json(self) -> str:
@@ -174,6 +181,7 @@ class TrainingSpec:
         base = r.sub("base_weights")
         lora = r.sub("lora", default={})
         train = r.sub("train", default={})
+        limits = r.sub("answer_limits", default={})
         spec = cls(
             version=version,
             model_id=r.str("model_id"),
@@ -208,6 +216,10 @@ class TrainingSpec:
                 _example(x, f"heldout[{i}]") for i, x in enumerate(r.list("heldout", default=[]))
             ),
             evaluate=r.bool("evaluate", default=True),
+            answer_limits=AnswerLimits(
+                caption_chars=limits.int("caption_chars", default=512, minimum=16),
+                max_tags=limits.int("max_tags", default=10, minimum=0),
+            ),
         )
         if not spec.lora.target_modules:
             raise SpecError("spec.lora.target_modules must name at least one projection")
