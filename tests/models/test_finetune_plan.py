@@ -132,3 +132,21 @@ def test_the_install_command_targets_this_interpreter(monkeypatch: pytest.Monkey
     monkeypatch.setattr(install, "_nvidia_gpu_present", lambda: True)
     command = install.pip_install_command()
     assert command[-1].endswith("[finetune,qlora]") and install.CPU_TORCH_INDEX not in command
+
+
+def test_modules_the_gui_and_worker_use_import_no_training_package() -> None:
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import models.runtime, models.finetune.spec, models.finetune.plan\n"
+        "import models.finetune.install, models.finetune.adapter_check\n"
+        "import models.finetune.metrics, models.finetune.llama_tools\n"
+        "from models.finetune.plan import training_plan\n"
+        "training_plan('smolvlm2-256m', base_weights_repo='x/y', examples=9, epochs=1, rank=8)\n"
+        "heavy = {'torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
