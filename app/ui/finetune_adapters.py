@@ -74,6 +74,7 @@ def detail_text(record: AdapterRecord) -> str:
 
 class AdaptersPanel(QWidget):
     changed = Signal()  # an adapter was activated, deactivated or rolled back
+    activation_done = Signal(str, bool, str)  # adapter id, activated?, the message shown
     selected = Signal(object)  # AdapterRecord | None
 
     def __init__(self, db: Database, background: Background, parent: QWidget | None = None):
@@ -189,7 +190,11 @@ class AdaptersPanel(QWidget):
     # -- actions ------------------------------------------------------------------------
     def activate(self, adapter_id: str, *, force: bool = False) -> None:
         registry = AdapterRegistry(self._db)
-        self._act(lambda: registry.activate(adapter_id, force=force), f"{adapter_id} is active.")
+        self._act(
+            lambda: registry.activate(adapter_id, force=force),
+            f"{adapter_id} is active.",
+            lambda ok, text: self.activation_done.emit(adapter_id, ok, text),
+        )
 
     def deactivate(self) -> None:
         if self._model_id is None:
@@ -228,7 +233,12 @@ class AdaptersPanel(QWidget):
             force = True
         self.activate(chosen.id, force=force)
 
-    def _act(self, action: Callable[[], Any], done_text: str | None) -> None:
+    def _act(
+        self,
+        action: Callable[[], Any],
+        done_text: str | None,
+        then: Callable[[bool, str], None] | None = None,
+    ) -> None:
         self._busy = True
         self._update_buttons()
 
@@ -239,15 +249,17 @@ class AdaptersPanel(QWidget):
                 return False, str(exc)
             return True, done_text or str(result)
 
-        self._background.run(run, self._acted, self._failed)
+        def acted(outcome: tuple[bool, str]) -> None:
+            ok, text = outcome
+            self._busy = False
+            self._say(text, error=not ok)
+            self.reload()
+            if ok:
+                self.changed.emit()
+            if then is not None:
+                then(ok, text)
 
-    def _acted(self, outcome: tuple[bool, str]) -> None:
-        ok, text = outcome
-        self._busy = False
-        self._say(text, error=not ok)
-        self.reload()
-        if ok:
-            self.changed.emit()
+        self._background.run(run, acted, self._failed)
 
     def _failed(self, message: str) -> None:
         self._busy = False

@@ -147,7 +147,7 @@ class FinetuneDialog(QDialog):
         self.plan.installed.connect(self._installed)
         self.results.activate_anyway_requested.connect(self._activate_anyway)
         self.adapters.changed.connect(self.adapters_changed)
-        self.adapters.changed.connect(self._adapter_choice_changed)
+        self.adapters.activation_done.connect(self._activation_done)
         b = self.bridge
         b.started.connect(self._run_started)
         b.phase_changed.connect(self.progress.show_phase)
@@ -317,11 +317,14 @@ class FinetuneDialog(QDialog):
     def _activate_anyway(self, adapter_id: str) -> None:
         self.adapters.activate(adapter_id, force=True)
 
-    def _adapter_choice_changed(self) -> None:
-        active = next((r for r in self.adapters.records() if r.active), None)
-        shown = self.results._adapter_id  # noqa: SLF001 - the results panel's own adapter
-        if shown and active is not None and active.id == shown:
-            self.results.show_activation(True, shown)
+    def _activation_done(self, adapter_id: str, ok: bool, message: str) -> None:
+        """ "Activate anyway" (or Activate in the list) for the adapter the results show."""
+        if adapter_id != self.results.adapter_id():
+            return
+        if ok:
+            self.results.show_activation(True, adapter_id)
+        else:
+            self.results.activation_failed(message)
 
     # -- options and closing ------------------------------------------------------------
     def _ui_settings(self) -> QSettings:

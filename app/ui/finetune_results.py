@@ -121,6 +121,10 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.samples, 1)
         self.clear()
 
+    def adapter_id(self) -> str | None:
+        """The adapter whose results are shown (None before a run finishes)."""
+        return self._adapter_id
+
     def clear(self) -> None:
         self._adapter_id = None
         self.status.setText("Results appear here when a fine-tune finishes.")

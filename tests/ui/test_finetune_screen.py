@@ -19,6 +19,7 @@ from PySide6.QtGui import QPixmap
 from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
+from app.core.finetune.adapters import AdapterRegistry
 from app.core.finetune.corrections import list_training_corrections
 from app.core.settings import Settings
 from app.core.storage.db import Database
@@ -29,6 +30,7 @@ from app.ui.finetune_table import INCLUDE, MODEL, THUMB, USE, USER
 from models.catalog import load_catalog
 from models.finetune.plan import training_plan
 from tests.finetune_fixtures import (
+    BASE_WEIGHTS,
     CORRECTIONS,
     FIXTURE,
     MODEL_ID,
@@ -334,3 +336,115 @@ def test_reopened_mid_run_shows_the_run_so_far(
     assert again.tabs.currentIndex() == 1 and again.plan.cancel_button.isVisible()
     bridge.cancel()
     qtbot.waitUntil(lambda: not bridge.running(), timeout=WAIT)
+
+
+# -- the real thing ---------------------------------------------------------------------------
+REAL_WAIT = 900_000  # training, export, llama.cpp check and scoring of the tiny model
+
+
+@pytest.mark.slow
+def test_real_run_then_activate_anyway_and_roll_back(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    """Start on the screen runs the real `finetune --json` on the tiny SmolVLM (no
+    download: its original weights are on disk); the screen shows the real steps, curve,
+    scores and held-out captions, and the adapter lands in the Adapters tab. Then a second
+    registered version that scored worse (the same real adapter file) is refused by the job
+    and switched on with "Activate anyway", and Roll back returns to the first."""
+    install_fixture_model(data_dir)
+    items = corrected_library(data_dir, tmp_path / "photos")
+    dialog = open_screen()
+    dialog.request_defaults = {"base_weights": BASE_WEIGHTS}
+    dialog.plan.set_options(0.2, 6, 8)  # the fixture's settings: small and quick
+    qtbot.waitUntil(lambda: loaded(dialog, 5), timeout=WAIT)
+    qtbot.waitUntil(lambda: dialog.plan.start_button.isEnabled(), timeout=WAIT)
+    qtbot.mouseClick(dialog.plan.start_button, Qt.MouseButton.LeftButton)
+    assert dialog.bridge.running() and dialog.tabs.currentIndex() == 1
+    qtbot.waitUntil(lambda: dialog.bridge.last_outcome is not None, timeout=REAL_WAIT)
+    assert dialog.bridge.last_outcome == "succeeded", dialog.progress.outcome.text()
+
+    events = dialog.bridge.history()
+    steps = [e for e in events if e["event"] == "step"]
+    qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) == len(steps), timeout=WAIT)
+    assert steps and steps[-1]["step"] == steps[-1]["total_steps"]
+    assert dialog.progress.curve.points() == [(e["step"], pytest.approx(e["loss"])) for e in steps]
+    assert dialog.progress.numbers.text() == (
+        f"{steps[-1]['step']} steps over 6 epochs · final loss {steps[-1]['loss']:.3f}"
+    )
+    (done,) = [e for e in events if e["event"] == "done"]
+    metrics = dialog.results.metrics
+    for row, key in enumerate(("cider", "rouge_l", "bleu4")):
+        assert metrics.item(row, 0).text() == f"{done['metrics_before'][key]:.3f}"
+        assert metrics.item(row, 1).text() == f"{done['metrics_after'][key]:.3f}"
+    after = next(e for e in events if e["event"] == "evaluated" and e["which"] == "after")
+    samples = dialog.results.samples
+    assert samples.rowCount() == len(after["samples"]) >= 1
+    names = {f"item-{item}": f"{name}.jpg" for name, item in items.items()}
+    for row, sample in enumerate(after["samples"]):
+        assert samples.item(row, 0).text() == names[sample["id"]]
+        assert samples.item(row, 1).text() == sample["reference"]
+        assert samples.item(row, 3).text() == sample["candidate"]
+    (registered,) = [e for e in events if e["event"] == "registered"]
+    first = registered["adapter"]["id"]
+    activated = any(e["event"] == "activated" for e in events)
+    assert ("is active" in dialog.results.status.text()) == activated
+    assert dialog.results.activate_button.isVisible() == (not activated)
+
+    db = Database(data_dir.database)
+    registry = AdapterRegistry(db)
+
+    def active() -> str | None:
+        # A plain read: the registry's own reads take the write lock, and polling them
+        # every few ms would starve the screen's write that is being waited for.
+        with db.read() as conn:
+            return conn.exec_driver_sql(
+                "SELECT id FROM adapters WHERE model_id = ? AND active", (MODEL_ID,)
+            ).scalar()
+
+    if not activated:  # the real adapter scored worse: the user insists
+        qtbot.mouseClick(dialog.results.activate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: active() is not None, timeout=WAIT)
+    assert active() == first
+    adapters = dialog.adapters
+    qtbot.waitUntil(
+        lambda: adapters.table.rowCount() == 1 and adapters.table.item(0, 5).text() == "Active",
+        timeout=WAIT,
+    )
+
+    # A second version of the same real file that scored worse than no adapter.
+    record = registry.get(first)
+    assert record is not None
+    worse = f"{MODEL_ID}-v2"
+    registry.register(
+        adapter_id=worse, version=2, model_id=MODEL_ID, gguf_path=Path(record.gguf_path),
+        base_gguf=Path(record.base_gguf), method="lora", settings={}, corrections_used=4,
+        heldout_count=1, metrics_before={"bleu4": 0.2, "rouge_l": 0.3, "cider": 0.4},
+        metrics_after={"bleu4": 0.1, "rouge_l": 0.2, "cider": 0.1},
+    )  # fmt: skip
+    # The job's refusal of it arrives as the contract's event DOUBLE ("not_activated").
+    screen = open_screen(double(data_dir, "worse", steps=2, adapter=worse))
+    screen.bridge.start(screen.request())
+    qtbot.waitUntil(lambda: screen.results.activate_button.isVisible(), timeout=WAIT)
+    assert screen.results.status.text() == (
+        f"Adapter {worse} was saved but not activated: it scores worse "
+        "(CIDEr 0.300 → 0.100). Captions stay as they were."
+    )
+    qtbot.mouseClick(screen.results.activate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: active() == worse, timeout=WAIT)
+    qtbot.waitUntil(lambda: "is active" in screen.results.status.text(), timeout=WAIT)
+    assert not screen.results.activate_button.isVisible()
+
+    panel = screen.adapters
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.rollback_button.isEnabled(), timeout=WAIT)
+    panel.rollback_button.click()
+    qtbot.waitUntil(lambda: active() == first, timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.message.text().startswith("Rolled back"), timeout=WAIT)
+    assert panel.message.text() == f"Rolled back: {first} is active again."
+    qtbot.waitUntil(lambda: panel.deactivate_button.isEnabled(), timeout=WAIT)
+    panel.deactivate_button.click()
+    qtbot.waitUntil(lambda: active() is None, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: all(panel.table.item(r, 5).text() == "" for r in range(2)), timeout=WAIT
+    )
+    db.close()
