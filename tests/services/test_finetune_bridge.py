@@ -16,6 +16,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
+from app.core.finetune.adapters import AdapterRegistry
+from app.core.storage.db import Database
 from app.services.finetune_bridge import (
     FinetuneBridge,
     FinetuneRequest,
@@ -24,6 +26,7 @@ from app.services.finetune_bridge import (
     cli_command,
     finetune_command,
 )
+from tests.finetune_fixtures import BASE_WEIGHTS, corrected_library, install_fixture_model
 
 DOUBLE = Path(__file__).with_name("finetune_event_double.py")
 WAIT = 20_000
@@ -227,3 +230,62 @@ def test_installer_cancel(qtbot: QtBot) -> None:
     runner.cancel()
     qtbot.waitUntil(lambda: bool(endings), timeout=WAIT)
     assert endings == [(False, "Installation cancelled.")]
+
+
+# -- the real command on the tiny model ------------------------------------------------------
+REAL_WAIT = 900_000
+
+
+def real_library(data_dir: DataDir, tmp_path: Path) -> FinetuneBridge:
+    install_fixture_model(data_dir)
+    corrected_library(data_dir, tmp_path / "photos")
+    return FinetuneBridge(data_dir.root)
+
+
+REAL_REQUEST = FinetuneRequest(epochs=6, rank=8, holdout=0.2, base_weights=BASE_WEIGHTS)
+
+
+@pytest.mark.slow
+def test_real_run_signals_in_order(qtbot: QtBot, data_dir: DataDir, tmp_path: Path) -> None:
+    bridge = real_library(data_dir, tmp_path)
+    rec = Recorder(bridge)
+    order: list[str] = []
+    bridge.event_received.connect(lambda e: order.append(e["event"]))
+    assert bridge.start(REAL_REQUEST)
+    qtbot.waitUntil(lambda: bool(rec.endings), timeout=REAL_WAIT)
+    assert rec.endings == [("succeeded",)], rec.logs[-20:]
+    assert order[0] == "plan" and order[-1] in ("activated", "not_activated")
+    assert order.index("prepared") < order.index("step") < order.index("done")
+    phases = [p for p, _m in rec.phases if p in ("train", "export", "verify", "evaluate")]
+    assert list(dict.fromkeys(phases)) == [
+        "train", "export", "verify", "evaluate"
+    ]  # fmt: skip
+    assert rec.steps and rec.steps[-1].step == rec.steps[-1].total_steps
+    assert rec.steps[-1].epochs == 6 and all(s.loss > 0 for s in rec.steps)
+    assert [w for w, _m, _s in rec.evaluated] == ["before", "after"]
+    (done,) = rec.trained
+    adapter = Path(done["adapter_gguf"])
+    assert adapter.is_file() and adapter.parent.parent == data_dir.adapters
+    (record,) = rec.registered
+    assert record["gguf_path"] == str(adapter)
+    assert rec.decisions[0][1] == record["id"]
+
+
+@pytest.mark.slow
+def test_real_cancel_leaves_no_adapter(qtbot: QtBot, data_dir: DataDir, tmp_path: Path) -> None:
+    bridge = real_library(data_dir, tmp_path)
+    rec = Recorder(bridge)
+    assert bridge.start(REAL_REQUEST)
+    qtbot.waitUntil(lambda: bool(rec.steps) or bool(rec.endings), timeout=REAL_WAIT)
+    assert not rec.endings, rec.logs[-20:]
+    asked = time.monotonic()
+    bridge.cancel()
+    qtbot.waitUntil(lambda: bool(rec.endings), timeout=60_000)
+    assert rec.endings == [("cancelled",)]
+    assert time.monotonic() - asked < 15  # between two steps of the tiny model, plus cleanup
+    assert not rec.registered and not any(data_dir.adapters.iterdir())
+    db = Database(data_dir.database)
+    try:
+        assert AdapterRegistry(db).list() == []
+    finally:
+        db.close()
