@@ -51,6 +51,7 @@ class FinetuneRequest:
     rank: int | None = None
     holdout: float | None = None
     force: bool = False
+    learning_rate: float | None = None
     method: str | None = None  # "auto" | "lora" | "qlora"
     model: str | None = None  # a catalog model id; None: the one captions are made with
     base_weights: Path | None = None  # its original weights already on disk (no download)
@@ -63,6 +64,8 @@ class FinetuneRequest:
             args += ["--rank", str(self.rank)]
         if self.holdout is not None:
             args += ["--holdout", f"{self.holdout:g}"]
+        if self.learning_rate is not None:
+            args += ["--learning-rate", f"{self.learning_rate:g}"]
         if self.method is not None:
             args += ["--method", self.method]
         if self.model is not None:

@@ -85,9 +85,12 @@ def test_command_is_the_cli_with_the_screens_options(tmp_path: Path) -> None:
         "--epochs", "5", "--rank", "16", "--holdout", "0.25", "--force",
     ]  # fmt: skip
     assert FinetuneRequest().cli_args() == ["finetune", "--json"]  # the CLI's defaults
-    more = FinetuneRequest(method="lora", model="smolvlm2-256m", base_weights=tmp_path / "hf")
+    more = FinetuneRequest(
+        learning_rate=5e-3, method="lora", model="smolvlm2-256m", base_weights=tmp_path / "hf"
+    )
     assert more.cli_args()[2:] == [
-        "--method", "lora", "--model", "smolvlm2-256m", "--base-weights", str(tmp_path / "hf")
+        "--learning-rate", "0.005", "--method", "lora",
+        "--model", "smolvlm2-256m", "--base-weights", str(tmp_path / "hf"),
     ]  # fmt: skip
 
 
