@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SMOOTHING = 0.9  # exponential moving average weight of the previous smoothed value
 SMOOTH_FROM = 100  # steps: a noisy long run also gets a dashed trend line
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 46, 14, 12, 26
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 46, 14, 22, 26
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -37,6 +37,20 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
         ticks.append(round(value, 10))
         value += step
     return ticks
+
+
+def y_range(losses: list[float]) -> tuple[float, float]:
+    """The loss axis: from zero while the loss falls a good part of the way there, else
+    zoomed on the band the loss moves in (a loss going from 6.7 to 5.9 would otherwise be
+    a flat line at the top of an empty plot)."""
+    low, high = min(losses), max(losses)
+    if low <= 0 or low < 0.5 * high:
+        return 0.0, high * 1.05
+    pad = max((high - low) * 0.15, high * 0.02)
+    ticks = nice_ticks(low - pad, high + pad)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else pad
+    floor = math.floor((low - pad) / step) * step if step > 0 else low - pad
+    return max(0.0, round(floor, 10)), high + pad
 
 
 def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
@@ -107,8 +121,7 @@ class LossCurve(QWidget):
             )
             return
         x_max = float(max(self._total_steps, self._steps[-1], 1))
-        y_high = max(self._losses) * 1.05
-        y_low = 0.0
+        y_low, y_high = y_range(self._losses)
         y_ticks = nice_ticks(y_low, y_high)
         if y_ticks:
             y_high = max(y_high, y_ticks[-1])
@@ -148,7 +161,7 @@ class LossCurve(QWidget):
         painter.drawEllipse(at(self._steps[-1], self._losses[-1]), 3.2, 3.2)
         painter.setPen(text)
         painter.drawText(
-            QRectF(plot.left(), 0, plot.width(), MARGIN_TOP + 2),
+            QRectF(plot.left(), 2, plot.width(), MARGIN_TOP - 4),
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
             f"loss {self._losses[-1]:.3f}",
         )
@@ -192,9 +205,13 @@ class LossCurve(QWidget):
             return
         per_epoch = self._total_steps / self._epochs
         pen = QPen(grid, 1, Qt.PenStyle.DashLine)
+        spacing = plot.width() * per_epoch / x_max
+        label_width = painter.fontMetrics().horizontalAdvance("epoch 88") + 10
+        every = max(1, math.ceil(label_width / max(1.0, spacing)))  # labels never overlap
         for epoch in range(1, self._epochs):
             x = plot.left() + plot.width() * (epoch * per_epoch / x_max)
             painter.setPen(pen)
             painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-            painter.setPen(muted)
-            painter.drawText(QPointF(x + 3, plot.top() + 10), f"epoch {epoch + 1}")
+            if epoch % every == 0:
+                painter.setPen(muted)
+                painter.drawText(QPointF(x + 3, plot.top() + 10), f"epoch {epoch + 1}")

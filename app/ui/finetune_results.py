@@ -26,6 +26,7 @@ from app.ui.settings_common import ERROR_STYLE, NOTE_STYLE
 
 METRICS = (("cider", "CIDEr"), ("rouge_l", "ROUGE-L"), ("bleu4", "BLEU-4"))
 SAMPLE_COLUMNS = ("Photo", "Your caption", "Before", "After")
+SAMPLE_LINES = 4  # tallest a held-out row gets; the tooltip has the whole caption
 BETTER, WORSE = QColor("#2e7d32"), QColor("#c0392b")
 OK_STYLE = "color: #2e7d32; font-weight: 600;"
 WARN_STYLE = "color: #b0521a; font-weight: 600;"
@@ -165,6 +166,9 @@ class ResultsPanel(QWidget):
                 item.setToolTip(text)
                 self.samples.setItem(number, column, item)
         self.samples.resizeRowsToContents()
+        cap = self.samples.fontMetrics().lineSpacing() * SAMPLE_LINES + 8
+        for row in range(self.samples.rowCount()):  # a runaway caption stays a few lines
+            self.samples.setRowHeight(row, min(self.samples.rowHeight(row), cap))
 
     def show_no_evaluation(self) -> None:
         self.metrics_note.setText(

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 
-from app.ui.finetune_chart import LossCurve, nice_ticks, smoothed
+from app.ui.finetune_chart import LossCurve, nice_ticks, smoothed, y_range
 
 
 def test_nice_ticks_are_round_and_cover_the_range() -> None:
@@ -17,6 +17,13 @@ def test_nice_ticks_are_round_and_cover_the_range() -> None:
     assert nice_ticks(0, 7) == [0, 2, 4, 6]
     assert nice_ticks(2, 2) == [2]  # a flat loss still gets a tick
     assert nice_ticks(0, float("nan")) == [0]
+
+
+def test_loss_axis_from_zero_or_zoomed_on_a_narrow_band() -> None:
+    assert y_range([3.0, 1.5, 0.5]) == (0.0, pytest.approx(3.15))  # falls most of the way
+    low, high = y_range([6.7, 6.2, 5.9])  # a narrow band: zoomed, not a flat line on top
+    assert 5.0 <= low < 5.9 and 6.7 < high < 7.0
+    assert low == pytest.approx(round(low, 6)) and (low * 10) == pytest.approx(round(low * 10))
 
 
 def test_smoothing_is_debiased_and_follows_a_constant() -> None:
