@@ -33,7 +33,7 @@ from app.ui.details_text import date_text
 from app.ui.finetune_data import load_adapters
 from app.ui.settings_common import ERROR_STYLE, NOTE_STYLE
 
-COLUMNS = ("Version", "Created", "Corrections", "CIDEr before → after", "Method", "")
+COLUMNS = ("Version", "Created", "Corrections", "CIDEr before → after", "Method", "In use")
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
