@@ -107,16 +107,16 @@ class AdapterRegistry:
         query = select(Adapter).order_by(Adapter.created_at.desc(), Adapter.version.desc())
         if model_id is not None:
             query = query.where(Adapter.model_id == model_id)
-        with self._db.session() as session:
+        with self._db.read_session() as session:
             return [_record(a) for a in session.scalars(query)]
 
     def get(self, adapter_id: str) -> AdapterRecord | None:
-        with self._db.session() as session:
+        with self._db.read_session() as session:
             row = session.get(Adapter, adapter_id)
             return _record(row) if row is not None else None
 
     def active_for(self, model_id: str) -> AdapterRecord | None:
-        with self._db.session() as session:
+        with self._db.read_session() as session:
             row = session.scalars(
                 select(Adapter).where(Adapter.model_id == model_id, Adapter.active.is_(True))
             ).first()

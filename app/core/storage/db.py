@@ -118,6 +118,13 @@ class Database:
             yield session
 
     @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """An ORM session for reading only: never takes the write lock, so screens that
+        poll (the adapters list) cannot starve the caption worker's writes."""
+        with self.read() as conn, Session(bind=conn) as session:
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A Core connection holding the write lock, for bulk statements on hot paths."""
         with self._writer.begin() as conn:
