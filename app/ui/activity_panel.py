@@ -195,7 +195,16 @@ class ActivityPanel(QWidget):
             self._set_status(f"Captioning waits: {event.get('error') or 'no reason given'}", "warn")
         elif kind == "model_loaded":
             seconds = float(event.get("seconds") or 0)
-            self._set_status(f"Model ready: {event.get('model')} (loaded in {seconds:.1f} s)", "ok")
+            adapter = f" with your adapter {event['adapter']}" if event.get("adapter") else ""
+            self._set_status(
+                f"Model ready: {event.get('model')}{adapter} (loaded in {seconds:.1f} s)", "ok"
+            )
+        elif kind == "adapter_failed":
+            self._show_note(
+                f"Your fine-tuned adapter {event.get('adapter')} could not be loaded "
+                f"({event.get('error') or 'no reason given'}); captioning without it",
+                "warn",
+            )
         elif kind == "crashed":
             self._enter("crashed")
             delay = event.get("restart_in")

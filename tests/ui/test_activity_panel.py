@@ -139,6 +139,21 @@ def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
         {"event": "model_loaded", "model": "smolvlm-256m", "seconds": 1.25, "gpu_layers": 0}
     )
     assert panel.status.text() == "Model ready: smolvlm-256m (loaded in 1.2 s)"
+    panel.handle_worker_event(
+        {"event": "adapter_failed", "model": "smolvlm-256m", "adapter": "smolvlm-256m-v2",
+         "error": "the LoRA adapter file is cut off"}
+    )
+    assert panel.note.text() == (
+        "Your fine-tuned adapter smolvlm-256m-v2 could not be loaded (the LoRA adapter file "
+        "is cut off); captioning without it"
+    )
+    panel.handle_worker_event(
+        {"event": "model_loaded", "model": "smolvlm-256m", "adapter": "smolvlm-256m-v1",
+         "seconds": 1.0, "gpu_layers": 0}
+    )
+    assert panel.status.text() == (
+        "Model ready: smolvlm-256m with your adapter smolvlm-256m-v1 (loaded in 1.0 s)"
+    )
 
     panel.handle_worker_event({"event": "idle"})
     assert panel.status.text() == "All captioned"
