@@ -44,7 +44,8 @@ class Events:
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        # Re-entrant: a second signal's handler emits `cancelled` on the same thread.
+        self._lock = threading.RLock()
         self._last_step = float("-inf")
         self.last_step_event: dict[str, Any] | None = None
 
@@ -181,7 +182,7 @@ class Job:
             model = train.load_model(base_dir, device)
             self.check_cancel()
             checkpointing = train.wants_checkpointing(model, spec.train)
-            model = train.add_lora(model, spec.lora, device, checkpointing)
+            model = train.add_lora(model, spec.lora, device, checkpointing, spec.train.seed)
         except (dataset.DatasetError, train.TrainingError) as exc:
             raise Refused(str(exc)) from exc
         except (OSError, ValueError) as exc:

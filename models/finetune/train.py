@@ -161,15 +161,25 @@ def _is_linear(module: Any, torch: Any) -> bool:
     return type(module).__name__ in ("Linear4bit", "Linear8bitLt")
 
 
-def add_lora(model: Any, lora: LoraSettings, device: Device, checkpointing: bool) -> Any:
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+def add_lora(
+    model: Any, lora: LoraSettings, device: Device, checkpointing: bool, seed: int = 0
+) -> Any:
+    """Wrap the model with LoRA on the language model's target projections.
+
+    For QLoRA, peft's prepare_model_for_kbit_training is not used: it upcasts every
+    non-quantized weight (the whole vision tower) to float32, which costs the memory QLoRA
+    is chosen to save and would no longer match the bfloat16 inputs.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
 
     pattern, matched = lora_target_regex(model, lora.target_modules)
     log.info("LoRA on %d modules: %s", len(matched), pattern)
-    if device.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    elif checkpointing:
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
     config = LoraConfig(
         r=lora.rank,
         lora_alpha=lora.alpha,
@@ -178,6 +188,7 @@ def add_lora(model: Any, lora: LoraSettings, device: Device, checkpointing: bool
         bias="none",
         task_type="CAUSAL_LM",
     )
+    torch.manual_seed(seed)  # LoRA's A matrices start random: the same seed, the same run
     return get_peft_model(model, config)
 
 

@@ -46,7 +46,7 @@ def train_and_export(architecture: str, tmp_path: Path) -> Trained:
     model = train.load_model(hf, device)
     all_modules = [name for name, _ in model.named_modules()]
     regex, matched = train.lora_target_regex(model, spec.lora.target_modules)
-    model = train.add_lora(model, spec.lora, device, checkpointing=False)
+    model = train.add_lora(model, spec.lora, device, False, spec.train.seed)
     steps: list[dict[str, Any]] = []
     train.train_loop(
         model, data, spec.train, device, on_step=steps.append, should_stop=lambda: False

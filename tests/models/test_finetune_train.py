@@ -8,7 +8,9 @@ it is not. (Qwen2.5-VL: test_finetune_qwen.py.)
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +18,10 @@ from safetensors import safe_open
 
 from models.finetune import dataset, evaluate, train
 from models.finetune.export import gguf_modules, peft_modules
-from models.finetune.spec import LoraSettings
+from models.finetune.spec import LoraSettings, TrainingSpec
 from models.runtime import CaptionEngine
 from tests.models.conftest import FIXTURES
-from tests.models.finetune_data import CAPTIONS
+from tests.models.finetune_data import CAPTIONS, spec_dict
 from tests.models.finetune_training import SHORT_GREEDY, Trained, train_and_export
 
 pytestmark = pytest.mark.slow
@@ -105,3 +107,26 @@ def test_the_regex_refuses_targets_the_language_model_lacks() -> None:
     model = train.load_model(HF, device)
     with pytest.raises(train.TrainingError, match="no layer named qkv"):
         train.add_lora(model, LoraSettings(target_modules=("qkv",)), device, False)
+
+
+def test_a_video_example_trains_on_its_keyframes_and_moments(tmp_path: Path) -> None:
+    raw = spec_dict(tmp_path)
+    video = raw["examples"][0]
+    video["images"] = [raw["examples"][i]["images"][0] for i in range(3)]
+    video["timestamps"] = [0.0, 2.5, 7.0]
+    video["target"]["moments"] = ["An astronaut.", "A cup of coffee.", "A cat."]
+    spec = TrainingSpec.from_dict(raw)
+    processor = dataset.load_processor(HF)
+    fmt = dataset.prompt_format(processor, spec.base_gguf)
+    encoded = dataset.encode(spec.examples[0], processor, fmt, 512)
+    photo = dataset.encode(spec.examples[1], processor, fmt, 512)
+    ids = encoded.inputs["input_ids"][0][: encoded.prompt_tokens]
+    image_token = processor.tokenizer.convert_tokens_to_ids("<image>")
+    per_image = int((photo.inputs["input_ids"][0] == image_token).sum())
+    assert int((ids == image_token).sum()) == 3 * per_image  # every keyframe is seen
+    assert encoded.inputs["pixel_values"].shape[1] > photo.inputs["pixel_values"].shape[1]
+    prompt = processor.tokenizer.decode(ids)
+    assert "[0.0s]" in prompt and "[7.0s]" in prompt and "frames from one video" in prompt
+    labels = encoded.inputs["labels"][0][encoded.prompt_tokens :]
+    answer = processor.tokenizer.decode(labels).removesuffix("<end_of_utterance>")
+    assert json.loads(answer)["moments"] == ["An astronaut.", "A cup of coffee.", "A cat."]
