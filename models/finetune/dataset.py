@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from models.finetune import chat
 from models.finetune.spec import Example
 
 IGNORE_INDEX = -100
+CACHE_BYTES = 512 * 1024 * 1024  # encoded examples kept in memory between epochs
 log = logging.getLogger(__name__)
 
 
@@ -211,16 +212,70 @@ def encode(example: Example, processor: Any, fmt: PromptFormat, max_side: int) -
     return EncodedExample(example.id, inputs, len(prompt_ids), len(answer_ids))
 
 
+class EncodedExamples(Sequence[EncodedExample]):
+    """All examples, checked up front (a missing photo fails before training starts) and
+    kept encoded while they fit `cache_bytes`; beyond that they are encoded again when a
+    step needs them. Image tensors are large (SmolVLM: ~3 MB per 512 px tile in float32),
+    and re-encoding one costs milliseconds next to a training step."""
+
+    def __init__(
+        self,
+        examples: list[Example],
+        processor: Any,
+        fmt: PromptFormat,
+        max_side: int,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
+        self._examples, self._processor, self._fmt, self._max_side = (
+            examples, processor, fmt, max_side
+        )  # fmt: skip
+        self._cache: dict[int, EncodedExample] = {}
+        self._cache_bytes = cache_bytes
+        self._cached_bytes = 0
+        self.prompt_tokens: list[int] = []
+        self.answer_tokens: list[int] = []
+
+    def check_all(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Encode every example once; False when stopped before the end."""
+        for index in range(len(self._examples)):
+            if should_stop():
+                return False
+            encoded = self._encode(index)
+            self.prompt_tokens.append(encoded.prompt_tokens)
+            self.answer_tokens.append(encoded.answer_tokens)
+            size = sum(v.numel() * v.element_size() for v in encoded.inputs.values())
+            if self._cached_bytes + size <= self._cache_bytes:
+                self._cache[index] = encoded
+                self._cached_bytes += size
+        return True
+
+    def _encode(self, index: int) -> EncodedExample:
+        return encode(self._examples[index], self._processor, self._fmt, self._max_side)
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    @overload
+    def __getitem__(self, index: int) -> EncodedExample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[EncodedExample]: ...
+
+    def __getitem__(self, index: int | slice) -> EncodedExample | list[EncodedExample]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        cached = self._cache.get(index)
+        return cached if cached is not None else self._encode(index)
+
+
 def encode_all(
     examples: list[Example],
     processor: Any,
     fmt: PromptFormat,
     max_side: int,
     should_stop: Callable[[], bool] = lambda: False,
-) -> list[EncodedExample]:
-    encoded = []
-    for example in examples:
-        if should_stop():
-            break
-        encoded.append(encode(example, processor, fmt, max_side))
-    return encoded
+    cache_bytes: int = CACHE_BYTES,
+) -> EncodedExamples:
+    data = EncodedExamples(examples, processor, fmt, max_side, cache_bytes)
+    data.check_all(should_stop)
+    return data

@@ -19,7 +19,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,7 +205,7 @@ def total_steps(examples: int, settings: TrainSettings) -> int:
 
 def train_loop(
     model: Any,
-    data: list[EncodedExample],
+    data: Sequence[EncodedExample],
     settings: TrainSettings,
     device: Device,
     *,

@@ -26,7 +26,7 @@ SHORT_GREEDY = Sampling(
 @dataclass
 class Trained:
     spec: TrainingSpec
-    data: list[dataset.EncodedExample]
+    data: dataset.EncodedExamples
     fmt: dataset.PromptFormat
     steps: list[dict[str, Any]]
     regex: str

@@ -130,3 +130,17 @@ def test_a_video_example_trains_on_its_keyframes_and_moments(tmp_path: Path) -> 
     labels = encoded.inputs["labels"][0][encoded.prompt_tokens :]
     answer = processor.tokenizer.decode(labels).removesuffix("<end_of_utterance>")
     assert json.loads(answer)["moments"] == ["An astronaut.", "A cup of coffee.", "A cat."]
+
+
+def test_examples_beyond_the_memory_budget_are_encoded_again_when_needed(
+    trained: Trained,
+) -> None:
+    processor = dataset.load_processor(HF)
+    examples = list(trained.spec.examples)
+    uncached = dataset.encode_all(examples, processor, trained.fmt, 512, cache_bytes=0)
+    assert len(uncached) == 4 and uncached.prompt_tokens == trained.data.prompt_tokens
+    for again, first in zip(uncached, trained.data, strict=True):
+        assert again is not first and again.inputs.keys() == first.inputs.keys()
+        for key, value in first.inputs.items():
+            assert (again.inputs[key] == value).all()
+    assert trained.data[0] is trained.data[0]  # within the budget: kept, not re-encoded
