@@ -16,9 +16,10 @@ These land on the figures in ENGINE-FACTS (256M ~2-3 GB, 500M ~3-4 GB, Qwen2.5-V
     time = examples x epochs x tokens x FLOPs per token / throughput
       FLOPs per token  6 x params (forward, backward through frozen weights, recompute)
       tokens           the image tokens at 512 px plus ~150 of prompt and answer
-      throughput       CPU ~14 GFLOP/s per physical core (half of float32 matmul speed,
-                       measured by tests/benchmarks/bench_finetune.py), consumer GPU
-                       ~15 TFLOP/s (bf16, ~30 % of peak; QLoRA x0.6), Apple GPU ~3 TFLOP/s
+      throughput       CPU ~20 GFLOP/s per physical core (half of float32 matmul speed;
+                       tests/benchmarks/bench_finetune.py measured 28-73 GFLOP/s per core
+                       on a 2-core VM, busy to idle), consumer GPU ~15 TFLOP/s (bf16,
+                       ~30 % of peak; QLoRA x0.6), Apple GPU ~3 TFLOP/s
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ RUNTIME_GB = 0.8
 FLOPS_PER_PARAM_TOKEN = 6
 TEXT_TOKENS = 150
 IMAGE_TOKEN_SHARE_AT_512 = 0.4  # image_tokens_hint is for ~1024 px; training uses 512 px
-CPU_FLOPS_PER_CORE = 14e9
+CPU_FLOPS_PER_CORE = 20e9
 GPU_FLOPS = {"cuda": 15e12, "mps": 3e12}
 QLORA_SPEED = 0.6
 MEMORY_HEADROOM = 0.9  # leave a tenth for the rest of the machine

@@ -246,8 +246,8 @@ def main() -> None:
           f"estimates use x{CPU_EFFICIENCY} of it")  # fmt: skip
     print(f"\n== Estimated per {CORRECTIONS} corrections x {EPOCHS_DEFAULT} epochs "
           "(LoRA r=64 q/v, 512 px) ==")  # fmt: skip
-    header = (f"{'model':15s} {'params':>6s} {'tok/ex':>6s} | {'CPU h':>6s} {'RAM GB':>6s} | "
-              f"{'GPU min':>7s} {'VRAM GB':>7s} | {'QLoRA min':>9s} {'VRAM GB':>7s}")  # fmt: skip
+    header = (f"{'model':15s} {'params':>6s} {'tok/ex':>6s} | {'CPU h':>6s} {'fp32GB':>6s} | "
+              f"{'GPU min':>7s} {'bf16 GB':>7s} | {'QLoRA min':>9s} {'VRAM GB':>7s}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
