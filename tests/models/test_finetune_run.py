@@ -8,6 +8,7 @@ cause, each a clear `error` event with exit code 1.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -142,3 +143,47 @@ def test_a_missing_photo_is_named_and_nothing_is_left(tmp_path: Path) -> None:
     assert code == 1 and events[-1]["event"] == "error"
     assert f"example chelsea: the image {missing} is missing" == events[-1]["message"]
     assert leftovers(spec) == []
+
+
+@pytest.mark.slow
+def test_original_weights_download_with_progress_then_a_cancel_while_loading(
+    tmp_path: Path,
+) -> None:
+    import huggingface_hub
+
+    from tests.models.hub_server import StandInHub
+
+    hf = fixture_pair("smolvlm")[0].parent / "hf"
+    hub = StandInHub()
+    hub.add_repo("HuggingFaceTB/Tiny-VLM", {p.name: p.read_bytes() for p in hf.iterdir()})
+    hub.start()
+    try:
+        spec = spec_dict(tmp_path)
+        spec["base_weights"] = {"repo": "HuggingFaceTB/Tiny-VLM", "revision": "main"}
+        path = tmp_path / "spec.json"
+        path.write_text(json.dumps(spec), encoding="utf-8")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "models.finetune.run", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "CAPTIONIST_HF_ENDPOINT": hub.endpoint},
+        )
+        assert process.stdout is not None
+        events = []
+        for line in process.stdout:
+            events.append(json.loads(line))
+            if events[-1].get("phase") == "load":
+                process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    finally:
+        huggingface_hub.close_session()
+        hub.stop()
+    downloads = [e for e in events if e["event"] == "download"]
+    total = sum(p.stat().st_size for p in hf.iterdir())
+    assert downloads and downloads[-1] == {"event": "download", "done_bytes": total,
+                                           "total_bytes": total}  # fmt: skip
+    assert [d["done_bytes"] for d in downloads] == sorted(d["done_bytes"] for d in downloads)
+    cached = Path(spec["cache_dir"]) / "HuggingFaceTB--Tiny-VLM" / "snapshots"
+    assert (next(cached.iterdir()) / "model.safetensors").is_file()  # kept for next time
+    assert code == 2 and events[-1] == {"event": "cancelled"} and leftovers(spec) == []
