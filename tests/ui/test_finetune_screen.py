@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
+from pytestqt.exceptions import TimeoutError as WaitTimeout
 from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
@@ -430,7 +431,13 @@ def test_real_run_then_activate_anyway_and_roll_back(
         "(CIDEr 0.300 → 0.100). Captions stay as they were."
     )
     qtbot.mouseClick(screen.results.activate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: active() == worse, timeout=WAIT)
+    try:
+        qtbot.waitUntil(lambda: active() == worse, timeout=WAIT)
+    except WaitTimeout as exc:  # say what the screen said (a refusal, a locked database…)
+        raise AssertionError(
+            f"not activated; results: {screen.results.status.text()!r}, "
+            f"adapters: {screen.adapters.message.text()!r}, active: {active()!r}"
+        ) from exc
     qtbot.waitUntil(lambda: "is active" in screen.results.status.text(), timeout=WAIT)
     assert not screen.results.activate_button.isVisible()
 
