@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QPushButton
 from pytestqt.exceptions import TimeoutError as WaitTimeout
 from pytestqt.qtbot import QtBot
 
@@ -75,6 +76,18 @@ def double(data_dir: DataDir, scenario: str, *, steps: int = 6, delay: float = 0
     """A bridge whose command is the contract's TEST DOUBLE, not the real CLI."""
     argv = [sys.executable, str(DOUBLE), scenario, str(steps), str(delay), adapter]
     return FinetuneBridge(data_dir.root, command=lambda _request: argv)
+
+
+def click(qtbot: QtBot, button: QPushButton) -> None:
+    """Click where the user sees the button, once the layout has put it there: a button
+    just shown is placed by a deferred layout pass, and a click before that (a busy
+    machine) lands on whatever was at that spot."""
+    window = button.window()
+    qtbot.waitUntil(
+        lambda: window.childAt(button.mapTo(window, button.rect().center())) is button,
+        timeout=WAIT,
+    )
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def loaded(dialog: FinetuneDialog, rows: int) -> bool:
@@ -304,7 +317,7 @@ def test_cancel_says_nothing_was_saved(
         r"Step \d+ of 1000000000 · epoch 1 of 3 · loss \d\.\d{3} · about .+ left",
         dialog.progress.numbers.text(),
     )
-    qtbot.mouseClick(dialog.plan.cancel_button, Qt.MouseButton.LeftButton)
+    click(qtbot, dialog.plan.cancel_button)
     qtbot.waitUntil(lambda: bridge.last_outcome == "cancelled", timeout=5000)
     assert dialog.progress.phase.text() == "Cancelled"
     assert "Nothing was saved" in dialog.progress.outcome.text()
@@ -359,7 +372,7 @@ def test_real_run_then_activate_anyway_and_roll_back(
     dialog.plan.set_options(0.2, 6, 8)  # the fixture's settings: small and quick
     qtbot.waitUntil(lambda: loaded(dialog, 5), timeout=WAIT)
     qtbot.waitUntil(lambda: dialog.plan.start_button.isEnabled(), timeout=WAIT)
-    qtbot.mouseClick(dialog.plan.start_button, Qt.MouseButton.LeftButton)
+    click(qtbot, dialog.plan.start_button)
     assert dialog.bridge.running() and dialog.tabs.currentIndex() == 1
     qtbot.waitUntil(lambda: dialog.bridge.last_outcome is not None, timeout=REAL_WAIT)
     assert dialog.bridge.last_outcome == "succeeded", dialog.progress.outcome.text()
@@ -403,7 +416,7 @@ def test_real_run_then_activate_anyway_and_roll_back(
             ).scalar()
 
     if not activated:  # the real adapter scored worse: the user insists
-        qtbot.mouseClick(dialog.results.activate_button, Qt.MouseButton.LeftButton)
+        click(qtbot, dialog.results.activate_button)
         qtbot.waitUntil(lambda: active() is not None, timeout=WAIT)
     assert active() == first
     adapters = dialog.adapters
@@ -430,7 +443,7 @@ def test_real_run_then_activate_anyway_and_roll_back(
         f"Adapter {worse} was saved but not activated: it scores worse "
         "(CIDEr 0.300 → 0.100). Captions stay as they were."
     )
-    qtbot.mouseClick(screen.results.activate_button, Qt.MouseButton.LeftButton)
+    click(qtbot, screen.results.activate_button)
     try:
         qtbot.waitUntil(lambda: active() == worse, timeout=WAIT)
     except WaitTimeout as exc:  # say what the screen said (a refusal, a locked database…)
