@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -21,9 +20,8 @@ from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.captions import MODEL, CaptionStore
 from app.core.datadir import DataDir
 from app.core.jobs import PRIORITY_USER
-from app.core.library.filetypes import media_kind
+from app.core.library.handover import index_paths
 from app.core.library.library import Library
-from app.core.library.scanner import FsChanges
 from app.core.storage.schema import Keyframe
 
 EXIT_USAGE = 2
@@ -124,30 +122,9 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
 
 def _add_items(library: Library, paths: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
     """Index the files (adding their folders to the library as needed)."""
-    items: dict[str, int] = {}
-    results: dict[str, Any] = {}
-    for given in paths:
-        raw = os.path.realpath(os.fsencode(given))
-        error = None
-        if not os.path.isfile(raw):
-            error = "no such file"
-        elif media_kind(raw) is None:
-            error = "not a photo or video Captionist knows (by its extension)"
-        if error:
-            results[given] = _failed(given, error)
-            continue
-        library.add_root(os.path.dirname(raw))
-        report = library.indexer.index_changes(FsChanges(touched={raw}))
-        with library.db.read() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT id, state, last_error FROM media_items WHERE path = ?", (raw,)
-            ).first()
-        if row is None or row[1] == "error":
-            reason = row[2] if row else next((e.reason for e in report.errors), "not indexed")
-            results[given] = _failed(given, reason)
-        else:
-            items[given] = row[0]
-    return items, results
+    indexed = index_paths(library, paths, folders=False)
+    results = {given: _failed(given, reason) for given, reason in indexed.errors.items()}
+    return {given: ids[0] for given, ids in indexed.items.items()}, results
 
 
 def _run_until_done(
