@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--limit", type=int, default=20, metavar="N")
     find.add_argument("--json", action="store_true", help="print a JSON array")
 
+    this = sub.add_parser(
+        "caption-this",
+        parents=[common],
+        help="queue files or folders in the app, first in line (opens it if needed)",
+    )
+    this.add_argument("paths", nargs="+", metavar="PATH")
+
     status = sub.add_parser("status", parents=[common], help="library counts")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
@@ -63,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     data_dir = DataDir.resolve(getattr(args, "data_dir", None))
-    if args.command is None:
+    if args.command in (None, "caption-this"):
         from app.ui.application import run_gui  # Qt is imported only for the GUI
 
-        return run_gui(data_dir)
+        return run_gui(data_dir, getattr(args, "paths", ()))
     if args.command == "worker":
         return cli_caption.cmd_worker(data_dir, args)
     if args.command == "models":

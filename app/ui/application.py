@@ -3,30 +3,77 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME
 from app.core.datadir import DataDir
+from app.services.single_instance import InstanceServer, absolute_paths, hand_over, server_name
 from models.resources import RESOURCES
 
 THEME_ENV = "CAPTIONIST_THEME"  # "dark" or "light" overrides the system's choice
 APP_ICON = RESOURCES / "icons" / "captionist.svg"
+DESKTOP_FILE_NAME = "captionist"  # the desktop entry's name without .desktop
+EXIT_NO_DISPLAY = 2
+SIGNAL_POLL_MS = 250
 
 
-def run_gui(data_dir: DataDir) -> int:
+def run_gui(data_dir: DataDir, paths: Sequence[str] = ()) -> int:
+    """Open the window, or hand `paths` to the one already open for this library."""
+    name = server_name(data_dir.root)
+    if hand_over(name, paths):
+        return 0  # the running instance has them and comes forward
+    if not _display_available():
+        print(
+            "error: no display to open the window on. From a terminal, "
+            "`captionist caption PATH...` captions files and prints the captions.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_DISPLAY
     from app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)  # Wayland: the entry's icon and name
+    server = InstanceServer(name)
+    if not server.listen() and hand_over(name, paths):
+        return 0  # another launch won the race to listen a moment ago
     apply_look(app)  # type: ignore[arg-type]
     window = MainWindow(data_dir)
+    server.paths_received.connect(window.handover.receive)
     window.show()
-    return app.exec()
+    if paths:
+        window.handover.receive(absolute_paths(paths))
+    _close_on_signals(app)
+    try:
+        return app.exec()
+    finally:
+        server.close()
+
+
+def _close_on_signals(app: QApplication) -> None:
+    """SIGTERM (logout, `kill`) and Ctrl+C close the window as its close button does:
+    state saved, the caption worker stopped, the database closed."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: QTimer.singleShot(0, app.closeAllWindows))
+    # Python runs signal handlers between bytecodes only; a periodic no-op lets it in
+    # while Qt's loop waits in C.
+    ticker = QTimer(app, interval=SIGNAL_POLL_MS)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
+
+
+def _display_available() -> bool:
+    """Qt aborts the process when it cannot reach a display; say why instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def apply_look(app: QApplication) -> None:

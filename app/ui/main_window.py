@@ -38,9 +38,11 @@ from app.ui.gallery_view import GalleryView
 from app.ui.item_actions import ItemActions, ItemCallbacks
 from app.ui.main_toolbar import MainToolbar
 from app.ui.sidebar import Sidebar
+from app.ui.window_handover import Handover
 from app.ui.window_menus import WindowExtras
 from app.ui.window_parts import DetailsSide
 
+LOADING = "Loading library…"
 ROW_EVENTS = ("started", "finished", "failed", "cancelled")
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
@@ -110,15 +112,20 @@ class MainWindow(QMainWindow):
                 accept=self.details.accept,
                 remove=self.details.remove,
                 edit=self.details.edit,
-                queued=self._queued,
+                queued=self.items_queued,
                 message=lambda text: self.statusBar().showMessage(text, 5000),
                 row_of=self.gallery_model.row_of,
             ),
             self,
         )
         self.extras = WindowExtras(self)
+        self.handover = Handover(self)
         self.extras.build_menus()
-        self.statusBar().showMessage("Loading library…")
+        # The counts stay in view on the right; messages come and go on the left.
+        self.library_counts = QLabel()
+        self.library_counts.setObjectName("library_counts")
+        self.statusBar().addPermanentWidget(self.library_counts)
+        self.statusBar().showMessage(LOADING)
 
     def _wire(self) -> None:
         self.sidebar.view_selected.connect(self.browser.show_view)
@@ -168,7 +175,9 @@ class MainWindow(QMainWindow):
     def _show_library(self, loaded: tuple[list[tuple[int, str, str]], object]) -> None:
         roots, status = loaded
         self.sidebar.set_folders(roots)
-        self.statusBar().showMessage(
+        if self.statusBar().currentMessage() == LOADING:
+            self.statusBar().clearMessage()
+        self.library_counts.setText(
             f"{status.items:,} items · {status.captioned:,} captioned · "  # type: ignore[attr-defined]
             f"{status.queued:,} waiting · {status.errors:,} unreadable"  # type: ignore[attr-defined]
         )
@@ -227,7 +236,7 @@ class MainWindow(QMainWindow):
         hit = self.gallery_model.hit_of(item_id) if item_id is not None else None
         self.details.show_item(item_id, hit.timestamp if hit else None)
 
-    def _queued(self, ids: list[int]) -> None:
+    def items_queued(self, ids: list[int]) -> None:
         self._worker.nudge()
         self.gallery_model.refresh_rows(ids)
         self.activity.refresh()

@@ -1,0 +1,85 @@
+"""Paths handed to the open window by another launch ("Caption this" in a file manager,
+the desktop entry's action, `captionist caption-this PATH...`) or given to this one.
+
+The window comes forward at once; indexing and queueing run on the background pool
+(a folder can hold thousands of photos), then the worker is nudged and the status bar
+says what was queued and what could not be used, path by path.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.core.library.handover import IndexedPaths, queue_paths
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+MAX_ERRORS_LISTED = 10
+
+
+def bring_forward(window: QWidget) -> None:
+    """Show, un-minimise and raise the window (the window manager may only flash it in the
+    task bar, which is its right: focus stealing prevention)."""
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
+class Handover(QObject):
+    """Queues handed-over paths for the window; `handled` reports each batch (tests and
+    the activity panel listen)."""
+
+    handled = Signal(object)  # IndexedPaths
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def receive(self, paths: list[str]) -> None:
+        window = self._window
+        bring_forward(window)
+        if not paths:
+            return
+        window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')} to the queue…")
+        library = window.library
+        window.background.run(lambda: queue_paths(library, paths), self._queued, window.show_error)
+
+    def _queued(self, result: IndexedPaths) -> None:
+        window = self._window
+        ids = result.item_ids()
+        if ids:
+            window.items_queued(ids)
+            window.refresh()
+        window.statusBar().showMessage(result.summary(), 10_000)
+        if result.errors:
+            self._show_errors(result)
+        self.handled.emit(result)
+
+    def _show_errors(self, result: IndexedPaths) -> None:
+        lines = [
+            f"{os.path.basename(path.rstrip(os.sep)) or path}: {reason}"
+            for path, reason in list(result.errors.items())[:MAX_ERRORS_LISTED]
+        ]
+        if len(result.errors) > MAX_ERRORS_LISTED:
+            lines.append(f"…and {len(result.errors) - MAX_ERRORS_LISTED} more")
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Some files could not be captioned",
+            "\n".join(lines),
+            QMessageBox.StandardButton.Ok,
+            self._window,
+        )
+        box.setObjectName("handover_errors")
+        box.setDetailedText("\n".join(f"{p}: {r}" for p, r in result.errors.items()))
+        box.open()  # not exec(): the window keeps working behind it
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
