@@ -41,6 +41,8 @@ class Handover(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
+        self._select_next_listing: int | None = None
+        window.browser.listed.connect(self._listed)
 
     def receive(self, paths: list[str]) -> None:
         window = self._window
@@ -55,12 +57,18 @@ class Handover(QObject):
         window = self._window
         ids = result.item_ids()
         if ids:
+            self._select_next_listing = ids[0]  # once the gallery lists it: shown and followed
             window.items_queued(ids)
             window.refresh()
         window.statusBar().showMessage(result.summary(), 10_000)
         if result.errors:
             self._show_errors(result)
         self.handled.emit(result)
+
+    def _listed(self, _listing: object, _count: int) -> None:
+        if self._select_next_listing is not None:
+            self._window.gallery.select_item(self._select_next_listing)
+            self._select_next_listing = None
 
     def _show_errors(self, result: IndexedPaths) -> None:
         lines = [
@@ -69,14 +77,17 @@ class Handover(QObject):
         ]
         if len(result.errors) > MAX_ERRORS_LISTED:
             lines.append(f"…and {len(result.errors) - MAX_ERRORS_LISTED} more")
+        given = len(result.errors) + len(result.items)
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Some files could not be captioned",
-            "\n".join(lines),
+            f"{len(result.errors)} of the {_count(given, 'path')} sent to Captionist "
+            "could not be captioned:",
             QMessageBox.StandardButton.Ok,
             self._window,
         )
         box.setObjectName("handover_errors")
+        box.setInformativeText("\n".join(lines))
         box.setDetailedText("\n".join(f"{p}: {r}" for p, r in result.errors.items()))
         box.open()  # not exec(): the window keeps working behind it
 

@@ -3,10 +3,8 @@ add a folder, browse smart views, right-click Caption this, edit, search, errors
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
@@ -43,24 +41,6 @@ def tiny_model(data_dir: DataDir, **extra: object) -> None:
         temperature=0.0,
         **extra,
     )
-
-
-@pytest.fixture
-def open_window(qtbot: QtBot, data_dir: DataDir) -> Iterator[object]:
-    windows: list[MainWindow] = []
-
-    def make() -> MainWindow:
-        window = MainWindow(data_dir)
-        window.no_welcome = True
-        qtbot.addWidget(window)
-        window.resize(1200, 800)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
 
 
 def window_with(

@@ -11,9 +11,7 @@ from pytestqt.qtbot import QtBot
 from app.core.jobs import PRIORITY_USER
 from app.ui.main_window import MainWindow
 from tests.media_factory import write_photo
-from tests.ui.test_main_window import WAIT, item_id, loaded, open_window  # noqa: F401
-
-NO_WORKER = {"auto_caption": False}
+from tests.ui.test_main_window import WAIT, item_id, loaded
 
 
 def jobs(window: MainWindow) -> dict[int, int]:
@@ -38,19 +36,19 @@ def test_handed_over_files_are_added_queued_and_shown(
 
     target = item_id(window, "a photo.jpg")
     assert jobs(window) == {target: PRIORITY_USER}
-    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)  # the gallery shows it
+    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)  # the gallery shows it…
+    qtbot.waitUntil(lambda: window.gallery.current_item() == target, timeout=WAIT)  # …selected
     assert window.statusBar().currentMessage() == (
         "Queued 1 item at the front of the line; 1 could not be used"
     )
     box = window.findChild(QMessageBox, "handover_errors")
     assert box is not None and box.isVisible()
-    assert box.text() == "gone.jpg: no such file"
+    assert box.text() == "1 of the 2 paths sent to Captionist could not be captioned:"
+    assert box.informativeText() == "gone.jpg: no such file"
     box.close()
 
 
-def test_a_launch_without_paths_only_raises_the_window(
-    qtbot: QtBot, open_window: object
-) -> None:
+def test_a_launch_without_paths_only_raises_the_window(qtbot: QtBot, open_window: object) -> None:
     window: MainWindow = open_window()  # type: ignore[operator]
     window.showMinimized()
     with qtbot.assertNotEmitted(window.handover.handled, wait=300):
