@@ -44,6 +44,7 @@ class Background(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._relays: set[_Relay] = set()
+        self._shut = False
 
     def run(
         self,
@@ -54,14 +55,20 @@ class Background(QObject):
         relay = _Relay()  # created here, so it lives in the GUI thread
         self._relays.add(relay)
         if on_done:
-            relay.done.connect(on_done)
+            relay.done.connect(lambda result: self._deliver(on_done, result))
         if on_error:
-            relay.failed.connect(on_error)
+            relay.failed.connect(lambda message: self._deliver(on_error, message))
         relay.done.connect(lambda _r: self._relays.discard(relay))
         relay.failed.connect(lambda _e: self._relays.discard(relay))
         self._pool.start(_Task(fn, relay))
 
     def wait(self, msecs: int = 2000) -> bool:
-        """Wait for running tasks (at shutdown). Queued ones are dropped."""
+        """Wait for running tasks (at shutdown). Queued ones are dropped, and so are the
+        results still on their way: the widgets they were for are being destroyed."""
+        self._shut = True
         self._pool.clear()
         return self._pool.waitForDone(msecs)
+
+    def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
+        if not self._shut:
+            callback(value)
