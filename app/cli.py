@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from app import cli_caption, cli_finetune, cli_models
+from app import cli_caption, cli_desktop, cli_finetune, cli_models
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue files or folders in the app, first in line (opens it if needed)",
     )
     this.add_argument("paths", nargs="+", metavar="PATH")
+    opened = sub.add_parser(
+        "open",
+        parents=[common],
+        help="open the app showing these files (adding them to the library), or just open it",
+    )
+    opened.add_argument("paths", nargs="*", metavar="PATH")
 
     status = sub.add_parser("status", parents=[common], help="library counts")
     status.add_argument("--json", action="store_true", help="print a JSON object")
@@ -62,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_caption.add_parsers(sub, common)
     cli_models.add_models_parser(sub, common)
     cli_finetune.add_parsers(sub, common)
+    cli_desktop.add_parsers(sub, common)
     return parser
 
 
@@ -70,10 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     data_dir = DataDir.resolve(getattr(args, "data_dir", None))
-    if args.command in (None, "caption-this"):
+    if args.command in (None, "open", "caption-this"):
         from app.ui.application import run_gui  # Qt is imported only for the GUI
 
-        return run_gui(data_dir, getattr(args, "paths", ()))
+        paths = getattr(args, "paths", ())
+        return run_gui(data_dir, paths, caption=args.command == "caption-this")
+    if args.command == "install-desktop":
+        return cli_desktop.cmd_install(args)
+    if args.command == "uninstall-desktop":
+        return cli_desktop.cmd_uninstall(args)
     if args.command == "worker":
         return cli_caption.cmd_worker(data_dir, args)
     if args.command == "models":

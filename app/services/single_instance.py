@@ -4,8 +4,9 @@ The first instance listens on a local socket (a Unix socket or a Windows named p
 through QLocalServer) named after the user and the data directory, so two users, or one
 user with two libraries (`--data-dir`), never reach each other's window. A later launch
 (a double-click, the desktop entry's "Caption this" action, a file manager's script)
-connects, sends one JSON line `{"paths": [...]}` and waits for "ok": the running app
-then queues those paths at the front of the line and comes forward. Paths are made
+connects, sends one JSON line `{"paths": [...], "caption": true}` and waits for "ok": the
+running app then adds those paths to the library, queues them at the front of the line
+when `caption` is set ("Caption this"; unset for "Open with"), and comes forward. Paths are made
 absolute by the sender, whose working directory the running app does not share.
 
 A socket left behind by a crashed instance does not block a start: nobody answers on
@@ -44,14 +45,17 @@ def absolute_paths(paths: Sequence[str]) -> list[str]:
     return [os.path.abspath(os.path.expanduser(p)) for p in paths]
 
 
-def hand_over(name: str, paths: Sequence[str], timeout_ms: int = REPLY_TIMEOUT_MS) -> bool:
+def hand_over(
+    name: str, paths: Sequence[str], *, caption: bool = True, timeout_ms: int = REPLY_TIMEOUT_MS
+) -> bool:
     """Give the paths (maybe none: then only bring the window forward) to the running
     instance. False when none is running or it did not confirm; then start one."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
         return False
-    message = json.dumps({"paths": absolute_paths(paths)}, ensure_ascii=False) + "\n"
+    request = {"paths": absolute_paths(paths), "caption": caption}
+    message = json.dumps(request, ensure_ascii=False) + "\n"
     socket.write(message.encode("utf-8", "surrogateescape"))
     socket.flush()
     reply = b""
@@ -62,10 +66,10 @@ def hand_over(name: str, paths: Sequence[str], timeout_ms: int = REPLY_TIMEOUT_M
 
 
 class InstanceServer(QObject):
-    """The running instance's end: emits `paths_received` (a list, maybe empty) on the GUI
-    thread for each launch that handed over."""
+    """The running instance's end: emits `paths_received` (paths, maybe none, and whether
+    to caption them) on the GUI thread for each launch that handed over."""
 
-    paths_received = Signal(list)
+    paths_received = Signal(list, bool)
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -111,26 +115,28 @@ class InstanceServer(QObject):
             self._buffers[socket] = data
             return
         self._buffers[socket] = b""
-        paths = _parse(data)
-        if paths is None:
+        request = _parse(data)
+        if request is None:
             socket.abort()
             self._forget(socket)
             return
         socket.write(REPLY)
         socket.flush()
-        self.paths_received.emit(paths)
+        self.paths_received.emit(*request)
 
     def _forget(self, socket: QLocalSocket) -> None:
         if self._buffers.pop(socket, None) is not None:
             socket.deleteLater()
 
 
-def _parse(data: bytes) -> list[str] | None:
+def _parse(data: bytes) -> tuple[list[str], bool] | None:
     try:
         message = json.loads(data.decode("utf-8", "surrogateescape"))
     except ValueError:
         return None
-    paths = message.get("paths") if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        return None
+    paths, caption = message.get("paths"), message.get("caption", True)
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         return None
-    return paths
+    return paths, caption is True

@@ -23,10 +23,11 @@ EXIT_NO_DISPLAY = 2
 SIGNAL_POLL_MS = 250
 
 
-def run_gui(data_dir: DataDir, paths: Sequence[str] = ()) -> int:
-    """Open the window, or hand `paths` to the one already open for this library."""
+def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = True) -> int:
+    """Open the window, or hand `paths` to the one already open for this library; they
+    are queued first (`caption`) or only added and shown ("Open with")."""
     name = server_name(data_dir.root)
-    if hand_over(name, paths):
+    if hand_over(name, paths, caption=caption):
         return 0  # the running instance has them and comes forward
     if not _display_available():
         print(
@@ -42,14 +43,14 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = ()) -> int:
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(DESKTOP_FILE_NAME)  # Wayland: the entry's icon and name
     server = InstanceServer(name)
-    if not server.listen() and hand_over(name, paths):
+    if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
     apply_look(app)  # type: ignore[arg-type]
     window = MainWindow(data_dir)
     server.paths_received.connect(window.handover.receive)
     window.show()
     if paths:
-        window.handover.receive(absolute_paths(paths))
+        window.handover.receive(absolute_paths(paths), caption)
     _close_on_signals(app)
     try:
         return app.exec()

@@ -1,5 +1,6 @@
 """Paths handed to the open window by another launch ("Caption this" in a file manager,
-the desktop entry's action, `captionist caption-this PATH...`) or given to this one.
+the desktop entry's action, `captionist caption-this PATH...`, or "Open with Captionist",
+`captionist open PATH...`) or given to this one.
 
 The window comes forward at once; indexing and queueing run on the background pool
 (a folder can hold thousands of photos), then the worker is nudged and the status bar
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.core.library.handover import IndexedPaths, queue_paths
+from app.core.library.handover import IndexedPaths, index_paths, queue_paths
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -44,14 +45,20 @@ class Handover(QObject):
         self._select_next_listing: int | None = None
         window.browser.listed.connect(self._listed)
 
-    def receive(self, paths: list[str]) -> None:
+    def receive(self, paths: list[str], caption: bool = True) -> None:
+        """Caption the paths first (or with `caption` unset, only add and show them)."""
         window = self._window
         bring_forward(window)
         if not paths:
             return
-        window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')} to the queue…")
         library = window.library
-        window.background.run(lambda: queue_paths(library, paths), self._queued, window.show_error)
+        if caption:
+            window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')} to the queue…")
+            work = lambda: queue_paths(library, paths)  # noqa: E731
+        else:
+            window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')}…")
+            work = lambda: index_paths(library, paths)  # noqa: E731
+        window.background.run(work, self._queued if caption else self._added, window.show_error)
 
     def _queued(self, result: IndexedPaths) -> None:
         window = self._window
@@ -61,6 +68,18 @@ class Handover(QObject):
             window.items_queued(ids)
             window.refresh()
         window.statusBar().showMessage(result.summary(), 10_000)
+        if result.errors:
+            self._show_errors(result)
+        self.handled.emit(result)
+
+    def _added(self, result: IndexedPaths) -> None:
+        ids = result.item_ids()
+        if ids:
+            self._select_next_listing = ids[0]
+            self._window.refresh()
+        self._window.statusBar().showMessage(
+            f"Added {_count(len(ids), 'item')} to the library", 10_000
+        )
         if result.errors:
             self._show_errors(result)
         self.handled.emit(result)
@@ -80,9 +99,9 @@ class Handover(QObject):
         given = len(result.errors) + len(result.items)
         box = QMessageBox(
             QMessageBox.Icon.Warning,
-            "Some files could not be captioned",
+            "Some files could not be used",
             f"{len(result.errors)} of the {_count(given, 'path')} sent to Captionist "
-            "could not be captioned:",
+            "could not be used:",
             QMessageBox.StandardButton.Ok,
             self._window,
         )

@@ -25,14 +25,14 @@ def unique_name() -> str:
     return f"captionist-test-{uuid.uuid4().hex[:12]}"
 
 
-def client(name: str, *paths: str, cwd: Path) -> subprocess.Popen[str]:
+def client(name: str, *paths: str, cwd: Path, caption: bool = True) -> subprocess.Popen[str]:
     """Another process doing what a second launch does."""
     code = (
         "import sys; from app.services.single_instance import hand_over; "
-        "sys.exit(0 if hand_over(sys.argv[1], sys.argv[2:]) else 1)"
+        "sys.exit(0 if hand_over(sys.argv[1], sys.argv[3:], caption=sys.argv[2] == '1') else 1)"
     )
     return subprocess.Popen(
-        [sys.executable, "-c", code, name, *paths], cwd=cwd, text=True,
+        [sys.executable, "-c", code, name, "1" if caption else "0", *paths], cwd=cwd, text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
 
@@ -50,9 +50,21 @@ def test_a_second_process_hands_its_paths_to_the_first(qtbot: QtBot, tmp_path: P
     try:
         with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
             proc = client(server.name, "été.jpg", str(tmp_path / "Album"), cwd=tmp_path)
-        assert received.args == [[str(tmp_path / "été.jpg"), str(tmp_path / "Album")]]
+        assert received.args == [[str(tmp_path / "été.jpg"), str(tmp_path / "Album")], True]
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
         assert proc.returncode == 0  # the first confirmed
+    finally:
+        server.close()
+
+
+def test_open_with_hands_over_paths_without_captioning(qtbot: QtBot, tmp_path: Path) -> None:
+    server = InstanceServer(unique_name())
+    assert server.listen()
+    try:
+        with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
+            proc = client(server.name, "a.jpg", cwd=tmp_path, caption=False)
+        assert received.args == [[str(tmp_path / "a.jpg")], False]
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
     finally:
         server.close()
 
@@ -63,7 +75,7 @@ def test_a_launch_without_paths_only_asks_for_the_window(qtbot: QtBot, tmp_path:
     try:
         with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
             proc = client(server.name, cwd=tmp_path)
-        assert received.args == [[]]
+        assert received.args == [[], True]
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
         assert proc.returncode == 0
     finally:
@@ -87,7 +99,7 @@ def test_a_socket_left_by_a_crashed_instance_does_not_block(qtbot: QtBot, tmp_pa
         assert server.listen()
         with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
             proc = client(name, "x.png", cwd=tmp_path)
-        assert received.args == [[str(tmp_path / "x.png")]]
+        assert received.args == [[str(tmp_path / "x.png")], True]
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
     finally:
         server.close()

@@ -43,9 +43,22 @@ def test_handed_over_files_are_added_queued_and_shown(
     )
     box = window.findChild(QMessageBox, "handover_errors")
     assert box is not None and box.isVisible()
-    assert box.text() == "1 of the 2 paths sent to Captionist could not be captioned:"
+    assert box.text() == "1 of the 2 paths sent to Captionist could not be used:"
     assert box.informativeText() == "gone.jpg: no such file"
     box.close()
+
+
+def test_open_with_adds_and_shows_without_queueing_first(
+    qtbot: QtBot, open_window: object, tmp_path: Path
+) -> None:
+    photo = write_photo(tmp_path / "Camera" / "b.png", "coffee")
+    window: MainWindow = open_window()  # type: ignore[operator]
+    with qtbot.waitSignal(window.handover.handled, timeout=WAIT):
+        window.handover.receive([str(photo)], caption=False)
+    target = item_id(window, "b.png")
+    qtbot.waitUntil(lambda: window.gallery.current_item() == target, timeout=WAIT)
+    assert PRIORITY_USER not in jobs(window).values()  # auto-caption takes it in turn
+    assert window.statusBar().currentMessage() == "Added 1 item to the library"
 
 
 def test_a_launch_without_paths_only_raises_the_window(qtbot: QtBot, open_window: object) -> None:
