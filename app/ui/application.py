@@ -13,12 +13,12 @@ from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME
 from app.core.datadir import DataDir
+from app.core.desktop.entries import APP_ID
 from app.services.single_instance import InstanceServer, absolute_paths, hand_over, server_name
 from models.resources import RESOURCES
 
 THEME_ENV = "CAPTIONIST_THEME"  # "dark" or "light" overrides the system's choice
 APP_ICON = RESOURCES / "icons" / "captionist.svg"
-DESKTOP_FILE_NAME = "captionist"  # the desktop entry's name without .desktop
 EXIT_NO_DISPLAY = 2
 SIGNAL_POLL_MS = 250
 
@@ -41,7 +41,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    app.setDesktopFileName(DESKTOP_FILE_NAME)  # Wayland: the entry's icon and name
+    app.setDesktopFileName(APP_ID)  # Wayland: the installed entry's icon and name
     server = InstanceServer(name)
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
