@@ -35,6 +35,14 @@ SPECS: dict[str, SettingSpec] = {
     "rescan_interval_s": SettingSpec(
         300.0, "Seconds between rescans of folders that cannot be watched."
     ),
+    "metadata_write": SettingSpec(
+        "sidecar",
+        "Write captions and tags as XMP: 'off', 'sidecar' (NAME.EXT.xmp) or 'embed' "
+        "(into JPEG, PNG, WebP and TIFF files; a sidecar for other formats).",
+    ),
+    "metadata_import": SettingSpec(
+        True, "Read captions and keywords other apps wrote (XMP, IPTC, EXIF) when indexing."
+    ),
     # -- captioning ---------------------------------------------------------------
     "queue_paused": SettingSpec(False, "Captioning paused by the user (survives restarts)."),
     "active_model": SettingSpec("", "Catalog id of the model used for captions."),
