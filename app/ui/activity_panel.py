@@ -205,6 +205,12 @@ class ActivityPanel(QWidget):
                 f"({event.get('error') or 'no reason given'}); captioning without it",
                 "warn",
             )
+        elif kind == "metadata_failed":
+            self._show_note(
+                f"Caption saved, but not written to the file's metadata: "
+                f"{event.get('error') or 'no reason given'}",
+                "warn",
+            )
         elif kind == "crashed":
             self._enter("crashed")
             delay = event.get("restart_in")

@@ -14,6 +14,7 @@ first caption, which is withdrawn instead (see app.core.caption_undo).
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,11 @@ from app.core.caption_undo import (
 )
 from app.core.captions import MODEL, CaptionStore
 from app.core.library.library import Library
+from app.core.metadata.write_back import write_metadata
 from app.core.storage.db import Database
 from app.services.background import Background
 
+log = logging.getLogger(__name__)
 Work = Callable[[], Sequence[int]]  # runs on the pool; returns the item ids it changed
 AI_WORDS_NOTE = " (undo keeps the AI's words as yours)"
 
@@ -42,6 +45,7 @@ class _Write:
     work: Work
     failure: str  # "Couldn't save the caption of IMG_001.jpg": the message's start
     landed: Callable[[], None] | None = None  # GUI thread, after a successful write
+    metadata: bool = False  # a caption changed: write it out as XMP too (the setting)
 
 
 class CaptionEdits(QObject):
@@ -62,8 +66,15 @@ class CaptionEdits(QObject):
         """Writes queued or in progress (the window waits for 0 before closing)."""
         return len(self._queue) + int(self._running)
 
-    def submit(self, work: Work, failure: str, landed: Callable[[], None] | None = None) -> None:
-        self._queue.append(_Write(work, failure, landed))
+    def submit(
+        self,
+        work: Work,
+        failure: str,
+        landed: Callable[[], None] | None = None,
+        *,
+        metadata: bool = False,
+    ) -> None:
+        self._queue.append(_Write(work, failure, landed, metadata))
         if not self._running:
             self._next()
 
@@ -74,14 +85,23 @@ class CaptionEdits(QObject):
             return
         self._running = True
         write = self._queue.popleft()
+        db = self.db
+
+        def run() -> tuple[list[int], list[str]]:
+            ids = list(write.work())
+            return ids, _write_out(db, ids) if write.metadata and ids else []
+
         self._background.run(
-            lambda: list(write.work()),
-            lambda ids: self._landed(write, ids),
+            run,
+            lambda outcome: self._landed(write, *outcome),
             lambda reason: self._failed(write, reason),
         )
 
-    def _landed(self, write: _Write, ids: list[int]) -> None:
+    def _landed(self, write: _Write, ids: list[int], metadata_errors: list[str]) -> None:
         self._running = False  # pending() now counts only what is still to come
+        if metadata_errors:
+            more = f" (and {len(metadata_errors) - 1} more)" if len(metadata_errors) > 1 else ""
+            self.failed.emit(f"Saved, but not written to the file: {metadata_errors[0]}{more}")
         if write.landed is not None:
             write.landed()
         if ids:
@@ -98,8 +118,20 @@ class CaptionEdits(QObject):
             self._next()
 
 
+def _write_out(db: Database, item_ids: list[int]) -> list[str]:
+    """The changed captions as XMP; what could not be written, never an exception: the
+    edit itself is saved, the file only carries a copy of it."""
+    try:
+        return list(write_metadata(db, item_ids).errors.values())
+    except Exception as exc:  # a database or library problem, reported like a file's
+        log.exception("writing caption metadata failed")
+        return [str(exc) or exc.__class__.__name__]
+
+
 class _EditsCommand(QUndoCommand):
     """A command whose redo and undo are writes queued on CaptionEdits."""
+
+    changes_captions = False  # True: the edit's captions are written out as XMP too
 
     def __init__(self, edits: CaptionEdits, text: str) -> None:
         super().__init__(text)
@@ -107,10 +139,15 @@ class _EditsCommand(QUndoCommand):
         self._store = CaptionStore(edits.db)
 
     def redo(self) -> None:
-        self._edits.submit(self._redo_work, self._failure("do"), self._redo_landed)
+        self._edits.submit(
+            self._redo_work,
+            self._failure("do"),
+            self._redo_landed,
+            metadata=self.changes_captions,
+        )
 
     def undo(self) -> None:
-        self._edits.submit(self._undo_work, self._failure("undo"))
+        self._edits.submit(self._undo_work, self._failure("undo"), metadata=self.changes_captions)
 
     def _failure(self, verb: str) -> str:
         return f"Couldn't {verb} “{self.text()}”"
@@ -127,6 +164,8 @@ class _EditsCommand(QUndoCommand):
 
 class _CaptionChange(_EditsCommand):
     """Makes a new caption current; undo puts back the words shown before."""
+
+    changes_captions = True
 
     def __init__(self, edits: CaptionEdits, item_id: int, keyframe_id: int | None, text: str):
         super().__init__(edits, text)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from app.core.gallery import GalleryRow, gallery_rows
 from app.core.jobs import PRIORITY_USER, JobQueue
+from app.core.metadata.write_back import WriteReport, write_metadata, write_mode
 from app.core.storage.db import Database
 from app.services.background import Background
 
@@ -69,6 +70,12 @@ class ItemActions(QObject):
         )
         self.edit = self._action("Edit caption", "F2", self._edit_current)
         self.copy = self._action("Copy caption", QKeySequence.StandardKey.Copy, self.copy_captions)
+        self.write_out = self._action(
+            "Write caption to file",
+            "Ctrl+Shift+M",
+            self.write_metadata_selected,
+            "Write the caption and tags as XMP metadata (Settings → Library says where)",
+        )
         self.open = self._action("Open", "Ctrl+O", self.open_selected)
         self.show_in_folder = self._action("Show in folder", "Ctrl+Shift+R", self.reveal_selected)
         self.remove = self._action(
@@ -98,6 +105,7 @@ class ItemActions(QObject):
             self.accept,
             self.edit,
             self.copy,
+            self.write_out,
             self.open,
             self.show_in_folder,
             self.remove,
@@ -128,7 +136,7 @@ class ItemActions(QObject):
         menu.addAction(self.caption)
         menu.addMenu(self.again_menu)
         menu.addSeparator()
-        for action in (self.accept, self.edit, self.copy):
+        for action in (self.accept, self.edit, self.copy, self.write_out):
             menu.addAction(action)
         menu.addSeparator()
         for action in (self.open, self.show_in_folder):
@@ -168,6 +176,28 @@ class ItemActions(QObject):
             self._cb.message("Caption copied" if len(ids) == 1 else f"{len(ids)} captions copied")
 
         self._background.run(read, copy, self.failed.emit)
+
+    def write_metadata_selected(self) -> None:
+        """Write the selection's captions out now: the setting's way, or a sidecar when
+        writing is switched off (the user asked for these)."""
+        ids = self._cb.selected_ids()
+        if not ids:
+            return
+        db = self._db
+
+        def write() -> WriteReport:
+            mode = write_mode(db)
+            return write_metadata(db, ids, "sidecar" if mode == "off" else mode)
+
+        def written(report: WriteReport) -> None:
+            if report.errors:
+                first = next(iter(report.errors.values()))
+                self.failed.emit(f"{report.summary()}: {first}")
+            else:
+                self._cb.message(report.summary())
+
+        self._background.run(write, written, self.failed.emit)
+        self._cb.message(f"Writing captions to {len(ids)} file(s)…")
 
     def open_selected(self) -> None:
         for path in self._paths(limit=10):

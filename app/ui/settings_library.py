@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -33,7 +34,12 @@ from app.core.storage.db import Database
 from app.services.background import Background
 from app.ui.settings_common import SettingsStore, message_label, note_label, show_message
 
-LIBRARY_KEYS = ("auto_caption", "keyframes_per_video")
+LIBRARY_KEYS = ("auto_caption", "keyframes_per_video", "metadata_write", "metadata_import")
+METADATA_CHOICES = (
+    ("sidecar", "Beside each file (NAME.EXT.xmp sidecar)"),
+    ("embed", "Inside the file (JPEG, PNG, WebP, TIFF; a sidecar for others)"),
+    ("off", "Only in Captionist's library"),
+)
 MAX_KEYFRAMES = 32
 SAVE_DELAY_MS = 400
 ROOT_ROLE = Qt.ItemDataRole.UserRole
@@ -100,6 +106,19 @@ class LibraryPage(QWidget):
         captions_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         captions_form.addRow("New files:", self.auto_check)
         captions_form.addRow("Keyframes per video:", self.keyframes_spin)
+        self.metadata_combo = QComboBox()
+        self.metadata_combo.setObjectName("metadata_write")
+        for value, text in METADATA_CHOICES:
+            self.metadata_combo.addItem(text, value)
+        self.metadata_combo.setToolTip(
+            "Captions and tags as XMP (description, keywords), so other photo apps see them"
+        )
+        self.import_check = QCheckBox("Read captions and keywords other apps wrote")
+        self.import_check.setToolTip(
+            "XMP, IPTC and EXIF descriptions become your captions when files are indexed"
+        )
+        captions_form.addRow("Write captions:", self.metadata_combo)
+        captions_form.addRow("Existing captions:", self.import_check)
 
         self.data_path = QLabel(str(self._data_dir.root))
         self.data_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -129,17 +148,27 @@ class LibraryPage(QWidget):
         self._keyframes_timer.timeout.connect(self._save_keyframes)
         self.keyframes_spin.valueChanged.connect(self._keyframes_timer.start)
         self.auto_check.toggled.connect(lambda on: self._store.save({"auto_caption": on}))
-        for widget in (self.auto_check, self.keyframes_spin):
+        self.metadata_combo.currentIndexChanged.connect(
+            lambda _i: self._store.save({"metadata_write": self.metadata_combo.currentData()})
+        )
+        self.import_check.toggled.connect(lambda on: self._store.save({"metadata_import": on}))
+        for widget in self._stored_widgets():
             widget.setEnabled(False)  # until the stored values are shown
         self._update_buttons()
 
+    def _stored_widgets(self) -> tuple[QWidget, ...]:
+        return (self.auto_check, self.keyframes_spin, self.metadata_combo, self.import_check)
+
     def _loaded(self, values: dict[str, Any], _extra: object) -> None:
-        for widget in (self.auto_check, self.keyframes_spin):
+        for widget in self._stored_widgets():
             widget.blockSignals(True)
         self.auto_check.setChecked(values["auto_caption"])
         self._keyframes = max(1, min(values["keyframes_per_video"], MAX_KEYFRAMES))
         self.keyframes_spin.setValue(self._keyframes)
-        for widget in (self.auto_check, self.keyframes_spin):
+        index = self.metadata_combo.findData(values["metadata_write"])
+        self.metadata_combo.setCurrentIndex(max(0, index))
+        self.import_check.setChecked(values["metadata_import"])
+        for widget in self._stored_widgets():
             widget.blockSignals(False)
             widget.setEnabled(True)
 

@@ -34,6 +34,7 @@ from app.core.datadir import DataDir
 from app.core.finetune.adapters import ActiveAdapter, active_adapters
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
+from app.core.metadata.write_back import write_metadata
 from app.core.storage.db import Database
 from app.core.storage.schema import Job, MediaItem
 from models.answer import AnswerError
@@ -232,7 +233,19 @@ class CaptionWorker:
                 "tags": result.answer.tags,
             }
         )
+        if stored:
+            self._write_metadata(job.item_id, settings)
         return None
+
+    def _write_metadata(self, item_id: int, settings: SettingsSnapshot) -> None:
+        """The caption as XMP beside or in the file (the user's setting); a file that
+        cannot take it is reported, and captioning goes on."""
+        mode = settings.get("metadata_write")
+        if mode == "off":
+            return
+        report = write_metadata(self._db, [item_id], mode)
+        for item, reason in report.errors.items():
+            self._emit({"event": "metadata_failed", "item": item, "error": reason})
 
     def _emit_progress(self) -> None:
         """Done / total this session, the rate and the time left, for progress bars.
