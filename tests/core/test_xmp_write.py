@@ -195,3 +195,23 @@ def test_off_writes_nothing(library: Library, tmp_path: Path) -> None:
     Settings(library.db).set("metadata_write", "off")
     assert write_metadata(library.db, [item]).written == {}
     assert not sidecar_path(photo).exists()
+
+
+def test_odd_names_are_written_or_refused_clearly(library: Library, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    undecodable = write_photo(folder / os.fsdecode(b"caf\xe9 \xff.jpg"), "coffee")
+    too_long = write_photo(folder / ("v" * 248 + ".jpg"), "rocket")  # no room for ".xmp"
+    indexed(library, folder)
+    with library.db.read() as conn:
+        ids = {os.fsdecode(path): item for path, item in conn.exec_driver_sql(
+            "SELECT path, id FROM media_items").all()}  # fmt: skip
+    store = CaptionStore(library.db)
+    for item in ids.values():
+        store.add_model_caption(item, "Espresso café", ["café"], model_id="m")
+    report = write_metadata(library.db, list(ids.values()))
+
+    odd = ids[str(undecodable.resolve())]
+    assert report.written[odd] == sidecar_path(undecodable.resolve())
+    assert exiftool(sidecar_path(undecodable), "-XMP:all")["Description"] == "Espresso café"
+    reason = report.errors[ids[str(too_long.resolve())]]
+    assert reason.startswith(f"{too_long.name}: could not write") and "too long" in reason

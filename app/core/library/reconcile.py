@@ -55,6 +55,7 @@ class ScanReport:
     returned: int = 0  # reappeared where it was, unchanged
     unchanged: int = 0
     probed: int = 0
+    imported: int = 0  # captions other apps wrote (XMP, IPTC, EXIF), taken in as the user's
     errors: list[ItemError] = field(default_factory=list)
 
     def add_error(self, path: bytes | str, reason: str) -> None:

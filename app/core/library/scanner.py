@@ -44,6 +44,8 @@ from app.core.library.roots import (
 )
 from app.core.library.walk import Found, WalkError, never_stop, walk_folders, walk_media
 from app.core.media.probe import ProbeResult, probe
+from app.core.metadata.import_captions import read_for_import, store_imported
+from app.core.metadata.xmp import CaptionMetadata
 from app.core.settings import Settings
 from app.core.storage.db import Database, now
 
@@ -291,25 +293,35 @@ class Indexer:
                 tuple(root_ids),
             ).all()
         auto_caption = self._settings.get("auto_caption")
+        read_metadata = self._settings.get("metadata_import")
+
+        def examine(row: tuple[int, bytes, str, int]) -> tuple[ProbeResult, CaptionMetadata | None]:
+            result = probe(row[1], row[2], row[3])
+            found = read_for_import(row[1]) if read_metadata and not result.error else None
+            return result, found
+
         with ThreadPoolExecutor(self._probe_workers, thread_name_prefix="probe") as pool:
             for start in range(0, len(pending), PROBE_BATCH):
                 if should_stop():
                     return
                 batch = pending[start : start + PROBE_BATCH]
-                results = list(pool.map(lambda row: probe(row[1], row[2], row[3]), batch))
-                self._store_probes(batch, results, report, auto_caption)
+                examined = list(pool.map(examine, batch))
+                self._store_probes(batch, examined, report, auto_caption)
                 progress("probing", start + len(batch))
 
     def _store_probes(
         self,
         batch: Sequence[tuple[int, bytes, str, int]],
-        results: list[ProbeResult],
+        examined: list[tuple[ProbeResult, CaptionMetadata | None]],
         report: ScanReport,
         auto_caption: bool,
     ) -> None:
-        """Store a batch of probe results with one UPDATE (staged rows), queue jobs."""
+        """Store a batch of probe results with one UPDATE (staged rows), take in the
+        captions other apps wrote, queue jobs for the rest."""
         good: list[int] = []
         rows: list[tuple[object, ...]] = []
+        found = {row[0]: meta for row, (_r, meta) in zip(batch, examined, strict=True) if meta}
+        results = [result for result, _meta in examined]
         for (item_id, path, _kind, _mtime), result in zip(batch, results, strict=True):
             if result.error and not os.path.lexists(path):
                 state, error = "missing", None  # vanished mid-scan
@@ -334,6 +346,7 @@ class Indexer:
                 "AND media_items.state = 'new'",
             )
             report.probed += len(batch)
+            report.imported += len(store_imported(conn, found, now()))
             if auto_caption and good:
                 jobs.enqueue(conn, _without_user_caption(conn, good))
 

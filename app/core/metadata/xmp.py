@@ -24,6 +24,7 @@ import pyexiv2
 NAMESPACE = "http://ns.captionist.app/xmp/1.0/"
 PREFIX = "captionist"
 SOURCE_AI, SOURCE_ME = "ai", "me"
+MAX_IN_MEMORY = 256 * 2**20
 EMBEDDABLE = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
 _SKELETON = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -115,7 +116,11 @@ def read(path: Path) -> CaptionMetadata | None:
     """The caption and keywords recorded for a file: its sidecar first (where apps keep
     edits for files they do not touch), then XMP in the file, then IPTC, then EXIF."""
     sidecar = sidecar_path(path)
-    found = _read_one(sidecar, sidecar=True) if sidecar.is_file() else None
+    try:
+        has_sidecar = sidecar.is_file()
+    except OSError:  # e.g. the name plus ".xmp" is longer than the filesystem allows
+        has_sidecar = False
+    found = _read_one(sidecar, sidecar=True) if has_sidecar else None
     return found or _read_one(path, sidecar=False)
 
 
@@ -132,8 +137,14 @@ def _modify(path: Path, fields: Mapping[str, Any]) -> None:
     with _LOCK:
         _ensure_namespace()
         try:
-            with pyexiv2.Image(str(path)) as image:
-                image.modify_xmp(dict(fields))
+            if _utf8_path(path):
+                with pyexiv2.Image(str(path)) as image:
+                    image.modify_xmp(dict(fields))
+            else:  # pyexiv2 takes only UTF-8 paths: change the bytes in memory instead
+                with pyexiv2.ImageData(path.read_bytes()) as image:
+                    image.modify_xmp(dict(fields))
+                    changed = image.get_bytes()
+                path.write_bytes(changed)
         except RuntimeError as exc:  # Exiv2's errors: unreadable or unsupported file
             raise MetadataError(_reason(exc)) from exc
 
@@ -142,13 +153,27 @@ def _read_one(path: Path, *, sidecar: bool) -> CaptionMetadata | None:
     with _LOCK:
         _ensure_namespace()
         try:
-            with pyexiv2.Image(str(path)) as image:
+            if _utf8_path(path):
+                opened = pyexiv2.Image(str(path))
+            elif path.stat().st_size <= MAX_IN_MEMORY:
+                opened = pyexiv2.ImageData(path.read_bytes())
+            else:
+                return None  # an odd name on a huge file: not worth reading whole
+            with opened as image:
                 xmp = image.read_xmp()
                 iptc = {} if sidecar else image.read_iptc()
                 exif = {} if sidecar else image.read_exif()
-        except RuntimeError:
+        except (RuntimeError, OSError):
             return None  # the scan reports unreadable files; metadata is a bonus
     return _from_xmp(xmp) or _from_iptc(iptc) or _from_exif(exif)
+
+
+def _utf8_path(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (surrogate escapes)
+        return False
+    return True
 
 
 def _from_xmp(xmp: Mapping[str, Any]) -> CaptionMetadata | None:
