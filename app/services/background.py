@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
@@ -70,5 +71,7 @@ class Background(QObject):
         return self._pool.waitForDone(msecs)
 
     def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
-        if not self._shut:
+        # A pool owned by a window or dialog dies with it (a dialog closed while a task
+        # ran): its widgets are gone, so is the reason to deliver.
+        if not self._shut and shiboken6.isValid(self):
             callback(value)
