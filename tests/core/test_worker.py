@@ -348,3 +348,38 @@ def test_a_setting_changed_mid_run_applies_to_the_next_job_whole(
     assert seen == {0: (128, 96), 1: (96, 72)}
     # The second photo was prefetched with the first job's settings, then made again.
     assert [side for item, side in prepared_at if item == second] == [128, 96]
+
+
+def test_each_caption_is_written_to_the_files_metadata(
+    captioning: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    """Real inference, then the sidecar (the default) and the embedded XMP (the other
+    setting) carry the caption the worker stored; a file that cannot take it is a
+    `metadata_failed` event and the caption is kept."""
+    from app.core.metadata.xmp import read as read_xmp
+    from app.core.metadata.xmp import sidecar_path
+
+    sidecar_photo = write_photo(photo_dir / "sidecar.jpg")
+    blocked = write_photo(photo_dir / "blocked.jpg", "rocket")
+    scan(captioning, photo_dir)
+    sidecar_path(blocked).mkdir()  # not a file in the sidecar's place
+    code, events = run_worker(data_dir)
+    assert code == EXIT_DONE
+    store = CaptionStore(captioning.db)
+    stored = store.current(item_id(captioning, "sidecar.jpg"))
+    written = read_xmp(sidecar_photo)
+    assert stored is not None and written is not None
+    assert (written.text, list(written.tags), written.source) == (stored.text, stored.tags, "ai")
+    (failure,) = [e for e in events if e["event"] == "metadata_failed"]
+    assert failure["item"] == item_id(captioning, "blocked.jpg")
+    assert failure["error"].startswith("blocked.jpg: could not write")
+    assert store.current(failure["item"]) is not None
+
+    captioning.settings.set("metadata_write", "embed")
+    embedded = write_photo(photo_dir / "embedded.png", "coffee")
+    scan(captioning, photo_dir)
+    run_worker(data_dir)
+    inside = read_xmp(embedded)
+    caption = store.current(item_id(captioning, "embedded.png"))
+    assert inside is not None and caption is not None and inside.text == caption.text
+    assert not sidecar_path(embedded).exists()
