@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from app.core.captioning.supervisor import MAIN_PY
+from app.core.desktop.launcher import headless_command
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +35,8 @@ STDERR_KEPT = 40  # last log lines kept to explain a crash that sent no error ev
 
 
 def cli_command(data_dir: Path, *args: str) -> list[str]:
-    """How to run a `captionist` subcommand: from a frozen bundle the executable itself,
-    else this interpreter running main.py (as the caption worker is started)."""
-    frozen = getattr(sys, "frozen", False)
-    base = [sys.executable] if frozen else [sys.executable, str(MAIN_PY)]
-    return [*base, "--data-dir", str(data_dir), *args]
+    """How to run a `captionist` subcommand (as the caption worker is started)."""
+    return [*headless_command(), "--data-dir", str(data_dir), *args]
 
 
 @dataclass(frozen=True)

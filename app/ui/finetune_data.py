@@ -10,6 +10,7 @@ the job's refusal word for word.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,10 @@ def training_plan_view(
     return PlanView.from_plan(plan)
 
 
-def install_command() -> list[str]:
+def install_command() -> list[str] | None:
+    """pip into this environment; None in a packaged app (nothing to pip into)."""
+    if getattr(sys, "frozen", False):
+        return None
     from models.finetune.install import pip_install_command
 
     return list(pip_install_command())

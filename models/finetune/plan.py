@@ -187,6 +187,13 @@ def _method(method: str, machine: Machine) -> tuple[str, str, str]:
     return "lora", "float32", f"LoRA in float32 on the CPU ({NO_QLORA})"
 
 
+PACKAGED_REFUSAL = (
+    "This packaged Captionist cannot fine-tune: training needs PyTorch and friends (about "
+    "1 GB), which the package leaves out. Install Captionist from its source to fine-tune "
+    "(python3 packaging/setup_env.py run); your library and corrections carry over."
+)
+
+
 def _refusal(
     model_id: str,
     repo: str | None,
@@ -197,6 +204,8 @@ def _refusal(
     asked: str,
     used: str,
 ) -> str | None:
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: no torch, no pip, no -m
+        return PACKAGED_REFUSAL
     if not repo:
         return (
             f"Fine-tuning is unavailable for {model_id}: it is a custom GGUF model with no known "

@@ -3,14 +3,17 @@ on (the real planner, real files, no training process started)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from app.core.datadir import DataDir
 from app.core.finetune.job import FinetuneOptions, FinetuneOutcome, run_finetune
 from app.core.library.library import Library
 from app.core.storage.db import Database
-from models.finetune.plan import MIN_TRAINING_EXAMPLES
+from models.finetune.plan import MIN_TRAINING_EXAMPLES, PACKAGED_REFUSAL
 from tests.finetune_fixtures import (
     BASE_WEIGHTS,
     CORRECTIONS,
@@ -55,6 +58,17 @@ def test_too_few_corrections(data_dir: DataDir, tmp_path: Path) -> None:
 def test_no_model(data_dir: DataDir, tmp_path: Path) -> None:
     corrected_library(data_dir, tmp_path / "photos")
     assert "smolvlm2-256m' is not installed (download it first)" in refusal(run(data_dir))
+    nothing_started(data_dir)
+
+
+def test_a_packaged_app_refuses_first(
+    data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the PyInstaller bundle (sys.frozen) no model or correction changes the answer."""
+    install_fixture_model(data_dir)
+    corrected_library(data_dir, tmp_path / "photos")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert refusal(run(data_dir)) == PACKAGED_REFUSAL
     nothing_started(data_dir)
 
 

@@ -57,6 +57,18 @@ def test_a_missing_training_extra_is_refused_and_named(monkeypatch: pytest.Monke
     assert "not installed (torch, peft)" in (p.refusal or "")
 
 
+def test_a_packaged_app_refuses_and_offers_no_pip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PyInstaller bundle (sys.frozen) has no torch, no pip and no `python -m`: the
+    plan says to use the source install, and the screen gets no install command."""
+    from app.ui.finetune_data import install_command
+
+    assert make_plan().possible and install_command() is not None
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    p = make_plan()
+    assert not p.possible and p.refusal == plan.PACKAGED_REFUSAL
+    assert install_command() is None
+
+
 def test_not_enough_memory_is_refused_and_bfloat16_used_when_it_fits() -> None:
     small = Machine("cpu", memory_gb=4.0, cores=2)
     p = make_plan("smolvlm2-2.2b", small)

@@ -94,11 +94,20 @@ def test_command_is_the_cli_with_the_screens_options(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_frozen_app_runs_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frozen_app_runs_its_console_executable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bundle runs its subcommands with `captionist-cli` beside the app (a windowed
+    Windows program has no stdout to read events from), or itself if there is none."""
+    bundle = tmp_path / "Captionist"
+    bundle.mkdir()
+    app = bundle / "captionist"
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert cli_command(tmp_path, "finetune") == [
-        sys.executable, "--data-dir", str(tmp_path), "finetune"
-    ]  # fmt: skip
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert cli_command(tmp_path, "finetune") == [str(app), "--data-dir", str(tmp_path), "finetune"]
+    console = bundle / ("captionist-cli.exe" if sys.platform == "win32" else "captionist-cli")
+    console.touch()
+    assert cli_command(tmp_path, "finetune")[0] == str(console)
 
 
 # -- endings, from the contract double ------------------------------------------------------

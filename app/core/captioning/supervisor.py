@@ -13,11 +13,12 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from app.core.desktop.launcher import headless_command
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -27,14 +28,12 @@ WAITING_RETRY_S = 20.0
 # The worker's exit codes (app.core.captioning.worker); repeated here so that the
 # GUI process, which only supervises, never imports llama.cpp.
 EXIT_DONE, EXIT_NO_MODEL, EXIT_ALREADY_RUNNING = 0, 3, 5
-MAIN_PY = Path(__file__).resolve().parents[3] / "main.py"
 
 
 def worker_command(data_dir: Path, *extra: str) -> list[str]:
-    """How to start `captionist worker`: from a frozen bundle the executable itself,
-    else this interpreter running main.py."""
-    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, str(MAIN_PY)]
-    return [*base, "--data-dir", str(data_dir), "worker", *extra]
+    """How to start `captionist worker`: this interpreter running main.py, or from a
+    bundle its console executable."""
+    return [*headless_command(), "--data-dir", str(data_dir), "worker", *extra]
 
 
 class WorkerSupervisor:

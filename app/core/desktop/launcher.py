@@ -12,11 +12,28 @@ import sys
 from pathlib import Path
 
 MAIN_PY = Path(__file__).resolve().parents[3] / "main.py"
+CONSOLE_NAME = "captionist-cli"  # the bundle's console executable (packaging/captionist.spec)
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+def headless_command() -> list[str]:
+    """argv up to `--data-dir` for the subcommands the app runs as child processes (the
+    caption worker, the fine-tune job), whose stdout it reads. A bundle uses its console
+    executable: a windowed one has no stdout on Windows."""
+    if not is_frozen():
+        return [sys.executable, str(MAIN_PY)]
+    console = Path(sys.executable).with_name(
+        CONSOLE_NAME + (".exe" if sys.platform == "win32" else "")
+    )
+    return [str(console) if console.is_file() else sys.executable]
 
 
 def launcher_command(data_dir: str | None = None) -> list[str]:
     """argv up to the subcommand; `data_dir` only when the user chose one explicitly."""
-    if getattr(sys, "frozen", False):
+    if is_frozen():
         command = [sys.executable]
     else:
         name = "captionist.exe" if sys.platform == "win32" else "captionist"

@@ -40,7 +40,7 @@ from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_c
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
 from app.core.storage.db import Database
 from models.catalog import load_catalog
-from models.finetune.plan import MIN_TRAINING_EXAMPLES, training_plan
+from models.finetune.plan import MIN_TRAINING_EXAMPLES, PACKAGED_REFUSAL, training_plan
 from models.finetune.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,9 @@ def run_finetune(
         seen.append(event)
         on_event(event)
 
+    if getattr(sys, "frozen", False):  # before "which model": no model changes this
+        emit({"event": "error", "message": PACKAGED_REFUSAL, "refused": True})
+        return FinetuneOutcome("refused", PACKAGED_REFUSAL, events=seen)
     lock = FileLock(str(data_dir.root / "finetune.lock"))
     try:
         lock.acquire(timeout=0)
