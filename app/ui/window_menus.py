@@ -54,7 +54,7 @@ class WindowExtras:
         items.addAction(w.items.caption)
         items.addMenu(w.items.again_menu)
         items.addSeparator()
-        items.addActions([w.items.accept, w.items.edit, w.items.copy])
+        items.addActions([w.items.accept, w.items.edit, w.items.copy, w.items.write_out])
         items.addSeparator()
         items.addActions([w.items.open, w.items.show_in_folder])
         items.addSeparator()
