@@ -15,6 +15,7 @@ from PySide6.QtCore import QDir
 from PySide6.QtNetwork import QLocalServer
 from pytestqt.qtbot import QtBot
 
+from app.core.datadir import DataDir
 from app.services.single_instance import InstanceServer, hand_over, server_name
 
 WAIT = 10_000
@@ -131,5 +132,37 @@ def test_garbage_is_dropped_without_a_signal(qtbot: QtBot, tmp_path: Path) -> No
                 [sys.executable, "-c", code, server.name], cwd=REPO, timeout=30, check=False
             )
         assert proc.returncode == 0  # no "ok": the connection was closed instead
+    finally:
+        server.close()
+
+
+def test_only_window_launches_hand_over_early(qtbot: QtBot, tmp_path: Path) -> None:
+    """`captionist [open|caption-this] ...` reaches the open window before the command
+    line's heavy imports; headless commands, help and bad arguments never do."""
+    data = tmp_path / "library"
+    server = InstanceServer(server_name(DataDir.resolve(data).root))
+    assert server.listen()
+    code = (
+        "import sys; from app.launch import hand_over_early; "
+        "sys.exit(0 if hand_over_early(sys.argv[1:]) else 1)"
+    )
+
+    def early(*argv: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, "--data-dir", str(data), *argv], cwd=tmp_path,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, text=True,
+        )  # fmt: skip
+
+    try:
+        with qtbot.assertNotEmitted(server.paths_received, wait=300):
+            for argv in (["status"], ["caption", "a.jpg"], ["caption-this"], ["-h"], ["-x"]):
+                proc = early(*argv)
+                qtbot.waitUntil(lambda p=proc: p.poll() is not None, timeout=WAIT)
+                assert proc.returncode == 1, argv
+        with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
+            proc = early("open", "b.jpg")
+        assert received.args == [[str(tmp_path / "b.jpg")], False]
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
+        assert proc.returncode == 0
     finally:
         server.close()
