@@ -87,6 +87,10 @@ def test_the_users_caption_is_written_and_marked_as_theirs(
     assert read["Subject"] == ["café"]
     assert read["Source"] == "me"
     assert "Model" not in read and "Prompt" not in read  # no AI provenance on your words
+    store.add_user_caption(item, "Sans étiquettes", [])  # tags removed: none left in the file
+    write_metadata(library.db, [item])
+    read = exiftool(sidecar_path(photo), "-XMP:all")
+    assert read["Description"] == "Sans étiquettes" and read.get("Subject", "") in ("", [])
 
 
 def test_other_apps_sidecar_fields_are_kept(library: Library, tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ def fields_for(
         description[f'lang="{language}"'] = text
     return {
         "Xmp.dc.description": description,
-        "Xmp.dc.subject": list(tags) or None,  # None deletes our earlier tags
+        # An empty list empties earlier tags (None would leave an array in place).
+        "Xmp.dc.subject": list(tags),
         f"Xmp.{PREFIX}.Source": SOURCE_ME if by_user else SOURCE_AI,
         f"Xmp.{PREFIX}.Model": None if by_user else model,
         f"Xmp.{PREFIX}.Prompt": None if by_user else prompt,
