@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from app.core.captioning.supervisor import WorkerSupervisor
@@ -32,4 +33,7 @@ class WorkerBridge(QObject):
         self._supervisor.stop(timeout)
 
     def _forward(self, event: dict[str, Any]) -> None:
-        self.event_received.emit(event)
+        # The worker can outlive a closed window by a moment (stop waits at most its
+        # timeout); its last events then have nobody to go to.
+        if shiboken6.isValid(self):
+            self.event_received.emit(event)
