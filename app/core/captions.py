@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Connection, Select, case, select
 from sqlalchemy.orm import Session, aliased
 
+from app.core.library.reconcile import chunks, marks
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Caption, MediaItem
 
@@ -54,6 +55,21 @@ def current_caption_query(item_id: int, keyframe_id: int | None = None) -> Selec
 # The current item-level caption of media item `m`, as SQL (same rule as above).
 CURRENT_ITEM_CAPTION = """(SELECT id FROM captions WHERE item_id = m.id AND keyframe_id IS NULL
     ORDER BY source = 'user' DESC, id DESC LIMIT 1)"""
+
+
+def without_user_caption(conn: Connection, item_ids: Sequence[int]) -> list[int]:
+    """The items whose caption is not the user's: a changed file the user captioned gets
+    no caption job, and no caption found in its metadata replaces theirs."""
+    return [
+        row[0]
+        for chunk in chunks(item_ids)
+        for row in conn.exec_driver_sql(
+            f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)}) AND NOT EXISTS (
+                    SELECT 1 FROM captions c WHERE c.item_id = m.id
+                    AND c.keyframe_id IS NULL AND c.source = 'user')""",
+            tuple(chunk),
+        )
+    ]
 
 
 class CaptionStore:

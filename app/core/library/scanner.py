@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 
-from sqlalchemy import Connection
-
 from app.core import jobs
+from app.core.captions import without_user_caption
 from app.core.library.filetypes import media_kind
 from app.core.library.reconcile import (
     KnownItem,
@@ -348,27 +347,12 @@ class Indexer:
             report.probed += len(batch)
             report.imported += len(store_imported(conn, found, now()))
             if auto_caption and good:
-                jobs.enqueue(conn, _without_user_caption(conn, good))
+                jobs.enqueue(conn, without_user_caption(conn, good))
 
 
 PROBE_COLUMNS = (
     "fingerprint", "width", "height", "duration", "taken_at", "state", "last_error"
 )  # fmt: skip
-
-
-def _without_user_caption(conn: Connection, item_ids: list[int]) -> list[int]:
-    """Items whose caption is not the user's: a changed file the user captioned
-    keeps the user's caption and gets no job."""
-    return [
-        row[0]
-        for chunk in chunks(item_ids)
-        for row in conn.exec_driver_sql(
-            f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)}) AND NOT EXISTS (
-                    SELECT 1 FROM captions c WHERE c.item_id = m.id
-                    AND c.keyframe_id IS NULL AND c.source = 'user')""",
-            tuple(chunk),
-        )
-    ]
 
 
 def _placed(placer: Placer, path: bytes) -> tuple[int, str, str]:

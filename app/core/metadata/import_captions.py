@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert
 
-from app.core.captions import USER
+from app.core.captions import USER, without_user_caption
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
 from app.core.storage.schema import Caption
@@ -36,33 +36,23 @@ def store_imported(
     (a changed file the user already captioned keeps their words). Returns the ids."""
     if not found:
         return []
-    ids = list(found)
-    marks = ",".join("?" * len(ids))
-    has_user_caption = {
-        row[0]
-        for row in conn.exec_driver_sql(
-            f"SELECT DISTINCT item_id FROM captions WHERE item_id IN ({marks}) "
-            "AND keyframe_id IS NULL AND source = 'user'",
-            tuple(ids),
-        )
-    }
-    rows = [
-        {
-            "item_id": item_id,
-            "keyframe_id": None,
-            "text": meta.text,
-            "tags": list(meta.tags),
-            "language": language_tag(meta.language),
-            "source": USER,
-            "model_id": None,
-            "prompt_id": None,
-            "adapter_id": None,
-            "edited_from_id": None,
-            "created_at": stamp,
-        }
-        for item_id, meta in found.items()
-        if item_id not in has_user_caption
-    ]
+    rows = [_user_caption(i, found[i], stamp) for i in without_user_caption(conn, list(found))]
     if rows:
         conn.execute(insert(Caption), rows)
     return [r["item_id"] for r in rows]
+
+
+def _user_caption(item_id: int, meta: xmp.CaptionMetadata, stamp: float) -> dict[str, object]:
+    return {
+        "item_id": item_id,
+        "keyframe_id": None,
+        "text": meta.text,
+        "tags": list(meta.tags),
+        "language": language_tag(meta.language),
+        "source": USER,
+        "model_id": None,
+        "prompt_id": None,
+        "adapter_id": None,
+        "edited_from_id": None,
+        "created_at": stamp,
+    }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app.core.captions import CURRENT_ITEM_CAPTION, USER
 from app.core.library.fingerprint import fingerprint
+from app.core.library.reconcile import chunks, marks
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
 from app.core.settings import Settings
@@ -109,20 +110,16 @@ def _recorder(db: Database, item_id: int):  # type: ignore[no-untyped-def]
 
 
 def _current_captions(db: Database, item_ids: Sequence[int]) -> list[_Current]:
-    rows: list[_Current] = []
     with db.read() as conn:
-        for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows += [
-                _Current(*row[:4], json.loads(row[4] or "[]"), *row[5:])
-                for row in conn.exec_driver_sql(
-                    f"""SELECT m.id, m.path, m.kind, c.text, c.tags, c.language, c.source,
-                               c.model_id, c.prompt_id, c.adapter_id
-                        FROM media_items m JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
-                        WHERE m.id IN ({marks}) AND m.state NOT IN ('missing', 'removed')
-                          AND c.text != ''""",
-                    tuple(chunk),
-                )
-            ]
-    return rows
+        return [
+            _Current(*row[:4], json.loads(row[4] or "[]"), *row[5:])
+            for chunk in chunks(item_ids)
+            for row in conn.exec_driver_sql(
+                f"""SELECT m.id, m.path, m.kind, c.text, c.tags, c.language, c.source,
+                           c.model_id, c.prompt_id, c.adapter_id
+                    FROM media_items m JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
+                    WHERE m.id IN ({marks(chunk)}) AND m.state NOT IN ('missing', 'removed')
+                      AND c.text != ''""",
+                tuple(chunk),
+            )
+        ]
