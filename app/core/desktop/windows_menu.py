@@ -29,6 +29,11 @@ class RegistryValue:
     value: str
 
 
+def verb_key(target: str) -> str:
+    """The verb's key below HKEY_CURRENT_USER for one target (a perceived type, folders)."""
+    return rf"{CLASSES}\{target}\shell\{VERB}"
+
+
 def command_line(argv: Sequence[str]) -> str:
     """Windows quoting (CommandLineToArgvW rules, which Python's argv parsing follows)."""
     return subprocess.list2cmdline(list(argv))
@@ -38,7 +43,7 @@ def registry_values(launcher: Sequence[str], icon: str) -> list[RegistryValue]:
     command = command_line([*launcher, "caption-this"]) + ' "%1"'
     values = []
     for target in TARGETS:
-        verb = rf"{CLASSES}\{target}\shell\{VERB}"
+        verb = verb_key(target)
         values += [
             RegistryValue(verb, "", FILE_MANAGER_ACTION),
             RegistryValue(verb, "Icon", icon),
@@ -66,12 +71,6 @@ def reg_file(values: Sequence[RegistryValue]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def removal_reg_file() -> str:
-    """A .reg file that deletes the verbs again (the `-` before a key deletes it)."""
-    keys = [f"[-HKEY_CURRENT_USER\\{CLASSES}\\{t}\\shell\\{VERB}]" for t in TARGETS]
-    return "\r\n".join(["Windows Registry Editor Version 5.00", "", *keys]) + "\r\n"
-
-
 def write_registry(values: Sequence[RegistryValue]) -> None:  # pragma: no cover - Windows
     if sys.platform != "win32":
         raise OSError("the Explorer menu can only be written on Windows")
@@ -88,7 +87,7 @@ def remove_registry() -> None:  # pragma: no cover - Windows
     import winreg
 
     for target in TARGETS:
-        verb = rf"{CLASSES}\{target}\shell\{VERB}"
+        verb = verb_key(target)
         for key in (rf"{verb}\command", verb):
             with contextlib.suppress(FileNotFoundError):  # never installed, or removed
                 winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)
