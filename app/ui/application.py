@@ -25,10 +25,8 @@ SIGNAL_POLL_MS = 250
 
 def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = True) -> int:
     """Open the window, or hand `paths` to the one already open for this library; they
-    are queued first (`caption`) or only added and shown ("Open with")."""
-    name = server_name(data_dir.root)
-    if hand_over(name, paths, caption=caption):
-        return 0  # the running instance has them and comes forward
+    are queued first (`caption`) or only added and shown ("Open with"). The usual hand-over
+    happened before this (app.launch); this one is for a window that started meanwhile."""
     if not _display_available():
         print(
             "error: no display to open the window on. From a terminal, "
@@ -42,6 +40,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(APP_ID)  # Wayland: the installed entry's icon and name
+    name = server_name(data_dir.root)
     server = InstanceServer(name)
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago

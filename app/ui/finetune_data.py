@@ -10,7 +10,6 @@ the job's refusal word for word.
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from app.core.captioning.job_settings import SettingsSnapshot
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
+from app.core.desktop.launcher import is_frozen
 from app.core.finetune.adapters import AdapterRecord, AdapterRegistry
 from app.core.finetune.corrections import TrainingCorrection, list_training_corrections
 from app.core.storage.db import Database
@@ -141,7 +141,7 @@ def training_plan_view(
 
 def install_command() -> list[str] | None:
     """pip into this environment; None in a packaged app (nothing to pip into)."""
-    if getattr(sys, "frozen", False):
+    if is_frozen():
         return None
     from models.finetune.install import pip_install_command
 

@@ -51,35 +51,25 @@ class Handover(QObject):
         bring_forward(window)
         if not paths:
             return
-        library = window.library
-        if caption:
-            window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')} to the queue…")
-            work = lambda: queue_paths(library, paths)  # noqa: E731
-        else:
-            window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')}…")
-            work = lambda: index_paths(library, paths)  # noqa: E731
-        window.background.run(work, self._queued if caption else self._added, window.show_error)
+        library, work = window.library, queue_paths if caption else index_paths
+        where = " to the queue" if caption else ""
+        window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')}{where}…")
+        window.background.run(
+            lambda: work(library, paths),
+            lambda result: self._handled(result, caption),
+            window.show_error,
+        )
 
-    def _queued(self, result: IndexedPaths) -> None:
+    def _handled(self, result: IndexedPaths, captioned: bool) -> None:
         window = self._window
         ids = result.item_ids()
         if ids:
             self._select_next_listing = ids[0]  # once the gallery lists it: shown and followed
-            window.items_queued(ids)
+            if captioned:
+                window.items_queued(ids)
             window.refresh()
-        window.statusBar().showMessage(result.summary(), 10_000)
-        if result.errors:
-            self._show_errors(result)
-        self.handled.emit(result)
-
-    def _added(self, result: IndexedPaths) -> None:
-        ids = result.item_ids()
-        if ids:
-            self._select_next_listing = ids[0]
-            self._window.refresh()
-        self._window.statusBar().showMessage(
-            f"Added {_count(len(ids), 'item')} to the library", 10_000
-        )
+        added = f"Added {_count(len(ids), 'item')} to the library"
+        window.statusBar().showMessage(result.summary() if captioned else added, 10_000)
         if result.errors:
             self._show_errors(result)
         self.handled.emit(result)

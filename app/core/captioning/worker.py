@@ -240,10 +240,7 @@ class CaptionWorker:
     def _write_metadata(self, item_id: int, settings: SettingsSnapshot) -> None:
         """The caption as XMP beside or in the file (the user's setting); a file that
         cannot take it is reported, and captioning goes on."""
-        mode = settings.get("metadata_write")
-        if mode == "off":
-            return
-        report = write_metadata(self._db, [item_id], mode)
+        report = write_metadata(self._db, [item_id], settings.get("metadata_write"))
         for item, reason in report.errors.items():
             self._emit({"event": "metadata_failed", "item": item, "error": reason})
 

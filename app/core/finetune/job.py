@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 from app.core.captioning.job_settings import SettingsSnapshot
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
+from app.core.desktop.launcher import is_frozen
 from app.core.finetune.adapters import AdapterRecord, AdapterRefused, AdapterRegistry
 from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_corrections
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
@@ -119,7 +120,7 @@ def run_finetune(
         seen.append(event)
         on_event(event)
 
-    if getattr(sys, "frozen", False):  # before "which model": no model changes this
+    if is_frozen():  # before "which model": no model changes this
         emit({"event": "error", "message": PACKAGED_REFUSAL, "refused": True})
         return FinetuneOutcome("refused", PACKAGED_REFUSAL, events=seen)
     lock = FileLock(str(data_dir.root / "finetune.lock"))
