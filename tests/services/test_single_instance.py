@@ -45,40 +45,25 @@ def test_names_differ_per_library_and_stay_short(tmp_path: Path) -> None:
     assert len(first) < 40  # Unix socket paths are limited to ~100 bytes with the folder
 
 
-def test_a_second_process_hands_its_paths_to_the_first(qtbot: QtBot, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("paths", "caption"),
+    [
+        (["été.jpg", "Album"], True),  # caption-this, relative to the sender's folder
+        (["a.jpg"], False),  # Open with: add and show, not first in line
+        ([], True),  # a plain second launch: only the window comes forward
+    ],
+)
+def test_a_second_process_hands_its_request_to_the_first(
+    qtbot: QtBot, tmp_path: Path, paths: list[str], caption: bool
+) -> None:
     server = InstanceServer(unique_name())
     assert server.listen()
     try:
         with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
-            proc = client(server.name, "été.jpg", str(tmp_path / "Album"), cwd=tmp_path)
-        assert received.args == [[str(tmp_path / "été.jpg"), str(tmp_path / "Album")], True]
+            proc = client(server.name, *paths, cwd=tmp_path, caption=caption)
+        assert received.args == [[str(tmp_path / p) for p in paths], caption]
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
         assert proc.returncode == 0  # the first confirmed
-    finally:
-        server.close()
-
-
-def test_open_with_hands_over_paths_without_captioning(qtbot: QtBot, tmp_path: Path) -> None:
-    server = InstanceServer(unique_name())
-    assert server.listen()
-    try:
-        with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
-            proc = client(server.name, "a.jpg", cwd=tmp_path, caption=False)
-        assert received.args == [[str(tmp_path / "a.jpg")], False]
-        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
-    finally:
-        server.close()
-
-
-def test_a_launch_without_paths_only_asks_for_the_window(qtbot: QtBot, tmp_path: Path) -> None:
-    server = InstanceServer(unique_name())
-    assert server.listen()
-    try:
-        with qtbot.waitSignal(server.paths_received, timeout=WAIT) as received:
-            proc = client(server.name, cwd=tmp_path)
-        assert received.args == [[], True]
-        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT)
-        assert proc.returncode == 0
     finally:
         server.close()
 
