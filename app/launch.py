@@ -1,7 +1,7 @@
 """The `captionist` entry point: a launch that only hands paths to the open window
 (a second double-click, a file manager's "Caption with Captionist", which on Windows
 starts one process per selected file) does so before the command line's imports
-(SQLAlchemy, the model catalog: ~2 s), then exits. Anything else goes to app.cli."""
+(SQLAlchemy, the model catalog: ~2 s), then exits. Anything else goes to app.cli.main."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def hand_over_early(argv: Sequence[str]) -> bool:
     parser.add_argument("paths", nargs="*")
     try:
         args, unknown = parser.parse_known_args(list(argv))
-    except SystemExit:  # not ours to report: app.cli parses it again and says why
+    except SystemExit:  # not ours to report: app.cli.main parses it again and says why
         return False
     if (
         unknown
@@ -39,6 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if hand_over_early(args):
         return 0
-    from app.cli import main as cli_main
+    from app.cli.main import main as cli_main
 
     return cli_main(args)

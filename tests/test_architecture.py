@@ -24,7 +24,7 @@ def test_import_contracts_hold() -> None:
 def test_core_runs_without_qt_installed_in_the_process() -> None:
     """Importing the whole core in a fresh interpreter never loads PySide6."""
     code = (
-        "import sys, app.cli, app.core.library.library, app.core.search, app.core.captions;"
+        "import sys, app.cli.main, app.core.library.library, app.core.search, app.core.captions;"
         "import app.core.library.watcher;"
         "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
     )
@@ -34,7 +34,7 @@ def test_core_runs_without_qt_installed_in_the_process() -> None:
 def test_gui_and_cli_start_without_loading_llama_cpp() -> None:
     """llama.cpp is loaded only by the caption worker process."""
     code = (
-        "import sys, app.cli, app.ui.main_window, app.core.captioning.supervisor;"
+        "import sys, app.cli.main, app.ui.window.main_window, app.core.captioning.supervisor;"
         "assert 'llama_cpp' not in sys.modules, 'llama.cpp imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

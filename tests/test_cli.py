@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.core.captions import CaptionStore
 from app.core.storage.db import Database
 from tests.media_factory import write_photo, write_video

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_finetune import _HumanPrinter
+from app.cli.finetune import _HumanPrinter
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRegistry
 from app.core.storage.db import Database

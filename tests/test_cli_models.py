@@ -1,6 +1,6 @@
 """`captionist models list|download|remove`, downloads against the local stand-in hub.
 
-app/cli.py wires `add_models_parser` in; here a parser is built the same way, so these tests
+app/cli/main.py wires `add_models_parser` in; here a parser is built the same way, so these tests
 do not depend on that wiring. $CAPTIONIST_HF_ENDPOINT points the download at the stand-in.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 import huggingface_hub
 import pytest
 
-from app import cli_models
-from app.cli_models import (
+from app.cli import models as cli_models
+from app.cli.models import (
     ProgressPrinter,
     add_models_parser,
     format_progress,

@@ -34,7 +34,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
             file=sys.stderr,
         )
         return EXIT_NO_DISPLAY
-    from app.ui.main_window import MainWindow
+    from app.ui.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)

@@ -101,7 +101,7 @@ def open_window(data: Path, app: object) -> tuple[object, dict[str, float]]:
     from PySide6.QtWidgets import QApplication
 
     from app.core.datadir import DataDir
-    from app.ui.main_window import MainWindow
+    from app.ui.window.main_window import MainWindow
 
     figures: dict[str, float] = {}
     t0 = time.perf_counter()

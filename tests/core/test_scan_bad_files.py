@@ -290,7 +290,7 @@ def unprivileged_python() -> str:
     failures = []
     for python in dict.fromkeys(c for c in candidates if c):
         try:
-            result = _run(python, ["-c", "import app.cli"])
+            result = _run(python, ["-c", "import app.cli.main"])
         except OSError as exc:
             failures.append(f"{python}: {exc}")
             continue

@@ -60,7 +60,7 @@ def test_a_missing_training_extra_is_refused_and_named(monkeypatch: pytest.Monke
 def test_a_packaged_app_refuses_and_offers_no_pip(monkeypatch: pytest.MonkeyPatch) -> None:
     """A PyInstaller bundle (sys.frozen) has no torch, no pip and no `python -m`: the
     plan says to use the source install, and the screen gets no install command."""
-    from app.ui.finetune_data import install_command
+    from app.ui.finetune.data import install_command
 
     assert make_plan().possible and install_command() is not None
     monkeypatch.setattr(sys, "frozen", True, raising=False)

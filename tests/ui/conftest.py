@@ -8,7 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
-from app.ui.main_window import MainWindow
+from app.ui.window.main_window import MainWindow
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from app.core.library.library import Library
 from app.core.queue_status import QueueActions
 from app.core.settings import Settings
 from app.core.storage.db import Database
-from app.ui.activity_panel import ActivityPanel
+from app.ui.activity.panel import ActivityPanel
 from tests.media_factory import write_photo
 
 WAIT_MS = 5000

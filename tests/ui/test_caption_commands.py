@@ -17,7 +17,7 @@ from app.core.gallery import GalleryQuery, gallery_ids
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from app.services.background import Background
-from app.ui.caption_commands import (
+from app.ui.details.caption_commands import (
     AcceptCommand,
     CaptionEdits,
     EditCaptionCommand,

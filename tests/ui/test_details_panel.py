@@ -21,10 +21,10 @@ from app.core.jobs import JobQueue
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from app.services.background import Background
-from app.ui import video_player
-from app.ui.caption_commands import CaptionEdits, RemoveItemsCommand
-from app.ui.details_panel import EMPTY_TEXT, GONE_TEXT, DetailsPanel
-from app.ui.details_text import clock_text
+from app.ui.details import video_player as video_player
+from app.ui.details.caption_commands import CaptionEdits, RemoveItemsCommand
+from app.ui.details.panel import EMPTY_TEXT, GONE_TEXT, DetailsPanel
+from app.ui.details.text import clock_text
 from models.answer import CaptionAnswer
 from tests.media_factory import write_photo, write_truncated, write_video
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.core.item_details import Version
-from app.ui.details_text import clock_text, date_text, exif_rows, provenance_text, size_text
+from app.ui.details.text import clock_text, date_text, exif_rows, provenance_text, size_text
 
 STAMP = time.mktime((2026, 11, 22, 10, 4, 0, 0, 0, -1))  # local time
 

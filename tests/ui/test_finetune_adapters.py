@@ -14,7 +14,7 @@ from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRecord, AdapterRegistry
 from app.core.storage.db import Database
 from app.services.background import Background
-from app.ui.finetune_adapters import AdaptersPanel
+from app.ui.finetune.adapters import AdaptersPanel
 from tests.finetune_fixtures import MODEL_ID, install_fixture_model
 
 WAIT = 10_000

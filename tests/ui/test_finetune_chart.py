@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 
-from app.ui.finetune_chart import LossCurve, nice_ticks, smoothed, y_range
+from app.ui.finetune.chart import LossCurve, nice_ticks, smoothed, y_range
 
 
 def test_nice_ticks_are_round_and_cover_the_range() -> None:

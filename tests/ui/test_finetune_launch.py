@@ -16,10 +16,10 @@ from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
 from app.services.finetune_bridge import FinetuneBridge
-from app.ui import finetune_launch
-from app.ui.finetune_dialog import FinetuneDialog
-from app.ui.finetune_launch import FinetuneLauncher
-from app.ui.main_window import MainWindow
+from app.ui.finetune import launch as finetune_launch
+from app.ui.finetune.dialog import FinetuneDialog
+from app.ui.finetune.launch import FinetuneLauncher
+from app.ui.window.main_window import MainWindow
 from tests.finetune_fixtures import corrected_library
 
 DOUBLE = Path(__file__).parents[1] / "services" / "finetune_event_double.py"

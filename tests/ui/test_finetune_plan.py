@@ -8,8 +8,8 @@ import sys
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.ui.finetune_data import PlanView
-from app.ui.finetune_plan import PlanPanel
+from app.ui.finetune.data import PlanView
+from app.ui.finetune.plan import PlanPanel
 
 MISSING = PlanView(
     possible=False,

@@ -27,8 +27,8 @@ from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
 from app.services.thumbnails import ThumbnailService
-from app.ui.finetune_dialog import FinetuneDialog
-from app.ui.finetune_table import INCLUDE, MODEL, THUMB, USE, USER
+from app.ui.finetune.dialog import FinetuneDialog
+from app.ui.finetune.table import INCLUDE, MODEL, THUMB, USE, USER
 from models.catalog import load_catalog
 from models.finetune.plan import training_plan
 from tests.finetune_fixtures import (

@@ -14,7 +14,7 @@ from app.core.jobs import JobQueue
 from app.core.library.library import Library
 from app.core.settings import Settings
 from app.core.storage.db import Database
-from app.ui.main_window import MainWindow
+from app.ui.window.main_window import MainWindow
 from tests.media_factory import write_photo, write_video
 
 WAIT = 20_000

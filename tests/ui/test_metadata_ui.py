@@ -12,7 +12,7 @@ from app.core.captions import CaptionStore
 from app.core.metadata.xmp import read as read_xmp
 from app.core.metadata.xmp import sidecar_path
 from app.core.settings import Settings
-from app.ui.main_window import MainWindow
+from app.ui.window.main_window import MainWindow
 from tests.ui.test_main_window import WAIT, item_id, window_with
 
 

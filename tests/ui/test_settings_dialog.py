@@ -16,8 +16,8 @@ from app.core.library.library import Library
 from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.services.download_bridge import DownloadBridge
-from app.ui.settings_common import ERROR_STYLE
-from app.ui.settings_dialog import SettingsDialog
+from app.ui.settings.common import ERROR_STYLE
+from app.ui.settings.dialog import SettingsDialog
 from models.catalog import load_catalog
 from models.download import ENDPOINT_ENV
 from models.hardware import fits

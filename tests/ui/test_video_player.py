@@ -11,8 +11,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from app.ui import video_player
-from app.ui.video_player import multimedia_available, play_video
+from app.ui.details import video_player as video_player
+from app.ui.details.video_player import multimedia_available, play_video
 from tests.media_factory import write_video
 
 

@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 from app.core.datadir import DataDir
 from app.core.storage.db import Database
 from app.services.download_bridge import DownloadBridge
-from app.ui.settings_common import ERROR_STYLE
-from app.ui.welcome import WelcomeDialog
+from app.ui.settings.common import ERROR_STYLE
+from app.ui.window.welcome import WelcomeDialog
 from models.catalog import load_catalog
 from models.download import ENDPOINT_ENV
 from models.hardware import default_model, fits

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.jobs import PRIORITY_USER
-from app.ui.main_window import MainWindow
+from app.ui.window.main_window import MainWindow
 from tests.media_factory import write_photo
 from tests.ui.test_main_window import WAIT, item_id, loaded
 

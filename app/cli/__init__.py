@@ -1,0 +1,1 @@
+"""Headless commands: `captionist-cli COMMAND` (app.cli.main builds the parser)."""

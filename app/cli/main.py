@@ -1,0 +1,210 @@
+"""Command line: `captionist` with no arguments opens the GUI; subcommands run headless.
+
+The subcommand names, options and JSON fields are a contract other tools rely on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from app.cli import caption as cli_caption
+from app.cli import desktop as cli_desktop
+from app.cli import finetune as cli_finetune
+from app.cli import models as cli_models
+from app.core.datadir import DataDir
+from app.core.library.library import Library, LibraryError
+from app.core.library.reconcile import ScanReport
+from app.core.search import search
+from app.core.storage.db import Database
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="keep all state (database, thumbnails, models, settings) under DIR",
+    )
+    parser = argparse.ArgumentParser(
+        prog="captionist",
+        parents=[common],
+        description="Caption and search a photo and video library with a local model.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", parents=[common], help="add folders and index them")
+    scan.add_argument("paths", nargs="+", metavar="PATH")
+
+    watch = sub.add_parser("watch", parents=[common], help="index folders and follow changes")
+    watch.add_argument("paths", nargs="+", metavar="PATH")
+
+    find = sub.add_parser("search", parents=[common], help="search captions, tags and names")
+    find.add_argument("query", nargs="+", metavar="QUERY")
+    find.add_argument("--limit", type=int, default=20, metavar="N")
+    find.add_argument("--json", action="store_true", help="print a JSON array")
+
+    this = sub.add_parser(
+        "caption-this",
+        parents=[common],
+        help="queue files or folders in the app, first in line (opens it if needed)",
+    )
+    this.add_argument("paths", nargs="+", metavar="PATH")
+    opened = sub.add_parser(
+        "open",
+        parents=[common],
+        help="open the app showing these files (adding them to the library), or just open it",
+    )
+    opened.add_argument("paths", nargs="*", metavar="PATH")
+
+    status = sub.add_parser("status", parents=[common], help="library counts")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+
+    cli_caption.add_parsers(sub, common)
+    cli_models.add_models_parser(sub, common)
+    cli_finetune.add_parsers(sub, common)
+    cli_desktop.add_parsers(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    data_dir = DataDir.resolve(getattr(args, "data_dir", None))
+    if args.command in (None, "open", "caption-this"):
+        from app.ui.application import run_gui  # Qt is imported only for the GUI
+
+        paths = getattr(args, "paths", ())
+        return run_gui(data_dir, paths, caption=args.command == "caption-this")
+    if args.command == "install-desktop":
+        return cli_desktop.cmd_install(args)
+    if args.command == "uninstall-desktop":
+        return cli_desktop.cmd_uninstall(args)
+    if args.command == "worker":
+        return cli_caption.cmd_worker(data_dir, args)
+    if args.command == "models":
+        return cli_models.run_models_command(args, data_dir)
+    if args.command == "finetune":
+        return cli_finetune.cmd_finetune(data_dir, args)
+    if args.command == "adapters":
+        return cli_finetune.cmd_adapters(data_dir, args)
+    db = Database(data_dir.database)
+    try:
+        library = Library(db)
+        if args.command == "caption":
+            return cli_caption.cmd_caption(library, data_dir, args)
+        handler = {
+            "scan": cmd_scan,
+            "watch": cmd_watch,
+            "search": cmd_search,
+            "status": cmd_status,
+        }[args.command]
+        return handler(library, args)
+    finally:
+        db.close()
+
+
+def _add_roots(library: Library, paths: Sequence[str]) -> tuple[list[int], bool]:
+    root_ids, all_usable = [], True
+    for path in paths:
+        try:
+            root_ids.append(library.add_root(path).id)
+        except LibraryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            all_usable = False
+    return root_ids, all_usable
+
+
+def _print_report(path: str, report: ScanReport) -> None:
+    print(
+        f"{path}: {report.new} new, {report.changed} changed, {report.moved} moved, "
+        f"{report.missing} missing, {len(report.errors)} errors"
+        + (f", {report.returned} back" if report.returned else "")
+    )
+    for error in report.errors:
+        print(f"  error: {error.path}: {error.reason}")
+
+
+def cmd_scan(library: Library, args: argparse.Namespace) -> int:
+    root_ids, all_usable = _add_roots(library, args.paths)
+    for root_id in root_ids:
+        report = library.scan(root_id)
+        root = next(r for r in library.roots() if r.id == root_id)
+        _print_report(root.path, report)
+    return 0 if all_usable else EXIT_USAGE
+
+
+def cmd_watch(library: Library, args: argparse.Namespace) -> int:
+    from app.core.library.watcher import LibraryWatcher
+
+    root_ids, all_usable = _add_roots(library, args.paths)
+    if not root_ids:
+        return EXIT_USAGE
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Watch first, then scan: a change made during the scan is then never missed.
+    watcher = LibraryWatcher(library, on_report=lambda r: _print_report("changes", r))
+    watcher.start(root_ids)
+    for root in library.roots():
+        if root.id in root_ids:
+            note = f" ({root.watch_note})" if root.watch_note else ""
+            print(f"{root.path}: {root.watch_state}{note}")
+            _print_report(root.path, library.scan(root.id, should_stop=stop.is_set))
+    print("watching; press Ctrl+C to stop", flush=True)
+    stop.wait()
+    watcher.stop()
+    return 0 if all_usable else EXIT_USAGE
+
+
+def cmd_search(library: Library, args: argparse.Namespace) -> int:
+    hits = search(library.db, " ".join(args.query), limit=args.limit)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": h.path,
+                        "snippet": h.snippet,
+                        "score": h.score,
+                        "timestamp": h.timestamp,
+                        "kind": h.kind,
+                        "item_id": h.item_id,
+                        "taken_at": h.taken_at,
+                    }
+                    for h in hits
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if not hits:
+        print("no matches (try fewer words, a prefix like beac*, or OR between words)")
+    for hit in hits:
+        moment = f" @ {hit.timestamp:.1f}s" if hit.timestamp is not None else ""
+        print(f"{hit.path}{moment}\n    {hit.snippet}")
+    return 0
+
+
+def cmd_status(library: Library, args: argparse.Namespace) -> int:
+    status = library.status()
+    if args.json:
+        print(json.dumps(asdict(status)))
+    else:
+        for key, value in asdict(status).items():
+            print(f"{key:>10}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

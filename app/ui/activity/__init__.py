@@ -1,0 +1,1 @@
+"""The captioning activity panel: progress, pause/resume/cancel, failures and retry."""

@@ -1,0 +1,1 @@
+"""The details panel: preview, caption editor and commands, tags, history, moments, player."""

@@ -1,0 +1,135 @@
+"""The caption box: who wrote the caption, the words (editable), Accept/Revert/Save.
+
+It remembers the stored words separately from what is typed, so when the same
+item is re-read underneath (a caption arrived, an undo landed) the user's
+unsaved typing stays and only "what Revert goes back to" moves.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.details.widgets import muted, wrapped
+
+MIN_LINES, MAX_LINES = 3, 12
+
+
+class CaptionEditor(QWidget):
+    save_requested = Signal(str)  # the typed words, stripped and non-empty
+    accept_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._saved = ""
+        self._sent: str | None = None  # the words of the last Save, until a refresh
+        self.provenance = muted(wrapped())
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText("No caption yet. Write one…")
+        self.editor.setTabChangesFocus(True)
+        self.editor.textChanged.connect(self._changed)
+        self.save_button = QPushButton("Save")
+        self.save_button.setToolTip("Save the caption as yours (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setToolTip("Go back to the saved caption")
+        self.revert_button.clicked.connect(self.revert)
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setToolTip("The AI's caption is right: mark it as reviewed")
+        self.accept_button.clicked.connect(self.accept_requested)
+        self.accept_button.hide()
+        self.hint = muted(wrapped())
+        self.hint.hide()
+        shortcut = QShortcut(QKeySequence.StandardKey.Save, self.editor)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(self.save)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.accept_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.provenance)
+        layout.addWidget(self.editor)
+        layout.addWidget(self.hint)
+        layout.addLayout(buttons)
+        self._changed()
+
+    # -- state -------------------------------------------------------------------------
+    def saved_text(self) -> str:
+        return self._saved
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def is_dirty(self) -> bool:
+        return self.text().strip() != self._saved.strip()
+
+    def load(self, saved: str, *, keep_typing: bool) -> None:
+        """Show the stored caption; with keep_typing, unsaved words stay in the box."""
+        typing = keep_typing and self.is_dirty() and self.text().strip() != self._sent
+        self._saved = saved
+        self._sent = None
+        if not typing:
+            self.editor.setPlainText(saved)
+        self._changed()
+
+    def set_editable(self, editable: bool) -> None:
+        self.editor.setReadOnly(not editable)
+        self._changed()
+
+    def show_hint(self, text: str | None) -> None:
+        self.hint.setText(text or "")
+        self.hint.setVisible(bool(text))
+
+    # -- actions -----------------------------------------------------------------------
+    def save(self) -> None:
+        if self.editor.isReadOnly() or not self.is_dirty():
+            return
+        text = self.text().strip()
+        if not text:
+            self.show_hint("A caption can't be empty: write something, or Revert.")
+            return
+        self.show_hint(None)
+        # What is being saved is no longer typing: a refresh that shows the library
+        # without it (read before the write, or after an undo of it) replaces it.
+        self._sent = text
+        self.save_requested.emit(text)
+
+    def revert(self) -> None:
+        self.editor.setPlainText(self._saved)
+        self.show_hint(None)
+
+    def _changed(self) -> None:
+        dirty = self.is_dirty() and not self.editor.isReadOnly()
+        self.save_button.setEnabled(dirty)
+        self.revert_button.setEnabled(dirty)
+        self.save_button.setDefault(dirty)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Tall enough for the words (3 to 12 lines), so short captions stay compact."""
+        line = self.editor.fontMetrics().lineSpacing()
+        lines = max(MIN_LINES, min(MAX_LINES, self._wrapped_lines() + 1))
+        margins = self.editor.contentsMargins()
+        frame = 2 * self.editor.frameWidth() + margins.top() + margins.bottom()
+        doc_margin = int(2 * self.editor.document().documentMargin())
+        self.editor.setFixedHeight(lines * line + frame + doc_margin)
+
+    def _wrapped_lines(self) -> int:
+        layout = self.editor.document().documentLayout()
+        height = layout.documentSize().height()  # in lines for a plain text edit
+        return max(1, int(height))
+
+    def set_accept_visible(self, visible: bool) -> None:
+        self.accept_button.setVisible(visible)

@@ -1,0 +1,1 @@
+"""The "fine-tune on my corrections" screen: corrections, plan, progress, results, adapters."""

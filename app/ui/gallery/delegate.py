@@ -1,0 +1,256 @@
+"""Paints one gallery cell: the thumbnail, badges and the caption under it.
+
+Painting only reads what is already in memory: the row from the model and the
+thumbnail from the service's RAM cache. A missing thumbnail is requested (the
+service renders the newest requests first) and a placeholder painted meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.core.gallery import GalleryRow
+from app.services.thumbnails import ThumbnailService
+from app.ui.details.text import clock_text
+from app.ui.gallery.model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
+
+PADDING = 6
+SCALED_CACHE = 600  # cells: a few screens at the smallest zoom
+CAPTION_LINES = 2
+BADGE_COLOURS = {
+    "user": QColor(46, 160, 67),  # "Me": green
+    "model": QColor(88, 101, 242),  # "AI": indigo
+    "review": QColor(214, 142, 0),  # AI, needs review: amber
+    "error": QColor(218, 54, 51),
+    "busy": QColor(0, 122, 204),
+}
+
+
+class GalleryDelegate(QStyledItemDelegate):
+    def __init__(self, thumbnails: ThumbnailService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._thumbnails = thumbnails
+        self.thumb_side = 160
+        self.show_captions = True
+        self._scaled: OrderedDict[int, tuple[tuple[int, int, int], QPixmap]] = OrderedDict()
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        return self.cell_size(option.fontMetrics)
+
+    def cell_size(self, metrics: QFontMetrics) -> QSize:
+        text_lines = CAPTION_LINES if self.show_captions else 1
+        height = self.thumb_side + 2 * PADDING + text_lines * metrics.lineSpacing() + 4
+        return QSize(self.thumb_side + 2 * PADDING, height)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        row: GalleryRow | None = index.data(ROW_ROLE)
+        item_id: int = index.data(ID_ROLE)
+        hit: HitInfo | None = index.data(HIT_ROLE)
+        palette = option.palette
+        cell = option.rect
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+            painter.drawRoundedRect(QRectF(cell.adjusted(1, 1, -1, -1)), 8, 8)
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.Midlight))
+            painter.drawRoundedRect(QRectF(cell.adjusted(1, 1, -1, -1)), 8, 8)
+
+        side = self.thumb_side
+        frame = QRect(cell.x() + PADDING, cell.y() + PADDING, side, side)
+        picture = self._paint_thumbnail(painter, frame, item_id, row, palette)
+        if row is not None:
+            self._paint_badges(painter, picture, row, hit)
+        text_rect = QRect(
+            frame.left(), frame.bottom() + 4, side, cell.bottom() - frame.bottom() - 4
+        )
+        self._paint_text(painter, text_rect, row, hit, palette, selected)
+        painter.restore()
+
+    # -- parts --------------------------------------------------------------------------
+    def _scaled_thumbnail(self, item_id: int, row: GalleryRow, size: QSize) -> QPixmap | None:
+        """The thumbnail scaled to the cell once, not on every paint: scaling ~40
+        pixmaps per scroll step was most of a repaint's cost."""
+        key = (row.mtime_ns, size.width(), size.height())
+        hit = self._scaled.get(item_id)
+        if hit is not None and hit[0] == key:
+            self._scaled.move_to_end(item_id)
+            return hit[1]
+        pixmap = self._thumbnails.cached(item_id, row.mtime_ns)
+        if pixmap is None:
+            return None
+        scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+        self._scaled[item_id] = (key, scaled)
+        if len(self._scaled) > SCALED_CACHE:
+            self._scaled.popitem(last=False)
+        return scaled
+
+    def _paint_thumbnail(
+        self,
+        painter: QPainter,
+        frame: QRect,
+        item_id: int,
+        row: GalleryRow | None,
+        palette: QPalette,
+    ) -> QRect:
+        """Draws the thumbnail (or a placeholder) and returns where it went."""
+        pixmap = self._scaled_thumbnail(item_id, row, frame.size()) if row else None
+        if pixmap is None:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+            painter.drawRoundedRect(QRectF(frame), 6, 6)
+            if row is None:
+                return frame
+            failed = row.state == "error" or self._thumbnails.failure(item_id, row.mtime_ns)
+            if failed:
+                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.drawText(frame, Qt.AlignmentFlag.AlignCenter, "No preview")
+            else:
+                self._thumbnails.request(item_id, row.path, row.mtime_ns, row.size, row.kind)
+            return frame
+        target = QRect(0, 0, pixmap.width(), pixmap.height())
+        target.moveCenter(frame.center())
+        clip = QPainterPath()
+        clip.addRoundedRect(QRectF(target), 6, 6)
+        painter.save()
+        painter.setClipPath(clip)
+        painter.drawPixmap(target, pixmap)
+        painter.restore()
+        return target
+
+    def _paint_badges(
+        self, painter: QPainter, frame: QRect, row: GalleryRow, hit: HitInfo | None
+    ) -> None:
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        top = frame.top() + 4
+        if row.kind == "video":
+            moment = hit.timestamp if hit and hit.timestamp is not None else None
+            at = moment if moment is not None else row.duration
+            label = f"▶ {clock_text(at)}" if at is not None else "▶"
+            _pill(painter, metrics, frame.left() + 4, top, label, QColor(0, 0, 0, 170))
+        if row.source == "user":
+            _pill_right(painter, metrics, frame.right() - 4, top, "Me", BADGE_COLOURS["user"])
+        elif row.source == "model":
+            colour = BADGE_COLOURS["review" if row.needs_review else "model"]
+            _pill_right(painter, metrics, frame.right() - 4, top, "AI", colour)
+        status = _status(row)
+        if status:
+            text, colour = status
+            bottom = frame.bottom() - metrics.height() - 6
+            _pill(painter, metrics, frame.left() + 4, bottom, text, colour)
+
+    def _paint_text(
+        self,
+        painter: QPainter,
+        rect: QRect,
+        row: GalleryRow | None,
+        hit: HitInfo | None,
+        palette: QPalette,
+        selected: bool,
+    ) -> None:
+        painter.setFont(QFont(self.parent().font()) if self.parent() else painter.font())
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(palette.color(role))
+        if row is None:
+            return
+        if self.show_captions:
+            text = (hit.snippet if hit and hit.snippet else None) or row.caption or row.name
+            if not row.caption and not selected:
+                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        else:
+            text = row.name
+        metrics = painter.fontMetrics()
+        lines = _wrap(
+            text.replace("«", "").replace("»", ""),
+            metrics,
+            rect.width(),
+            CAPTION_LINES if self.show_captions else 1,
+        )
+        y = rect.top()
+        for line in lines:
+            painter.drawText(
+                QRect(rect.left(), y, rect.width(), metrics.lineSpacing()),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                line,
+            )
+            y += metrics.lineSpacing()
+
+
+def _status(row: GalleryRow) -> tuple[str, QColor] | None:
+    if row.state == "error":
+        return "Unreadable", BADGE_COLOURS["error"]
+    if row.job == "running":
+        return "Captioning…", BADGE_COLOURS["busy"]
+    if row.job == "queued":
+        return "Queued", QColor(90, 90, 90, 200)
+    if row.job == "failed":
+        return "Failed", BADGE_COLOURS["error"]
+    return None
+
+
+def _pill(
+    painter: QPainter, metrics: QFontMetrics, x: int, y: int, text: str, colour: QColor
+) -> None:
+    width = metrics.horizontalAdvance(text) + 10
+    rect = QRect(x, y, width, metrics.height() + 2)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(QRectF(rect), rect.height() / 2, rect.height() / 2)
+    painter.setPen(QColor("white"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def _pill_right(
+    painter: QPainter, metrics: QFontMetrics, right: int, y: int, text: str, colour: QColor
+) -> None:
+    _pill(painter, metrics, right - metrics.horizontalAdvance(text) - 10, y, text, colour)
+
+
+def _wrap(text: str, metrics: QFontMetrics, width: int, max_lines: int) -> list[str]:
+    """Word-wrap into at most `max_lines`, the last one elided."""
+    words = text.split()
+    lines: list[str] = []
+    current = ""
+    for n, word in enumerate(words):
+        candidate = f"{current} {word}".strip()
+        if metrics.horizontalAdvance(candidate) <= width or not current:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+        if len(lines) == max_lines - 1:
+            current = " ".join(words[n:])
+            break
+    if current:
+        lines.append(current)
+    return [
+        metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines[:max_lines]
+    ]

@@ -1,0 +1,135 @@
+"""The thumbnail grid: a QListView in icon mode over GalleryModel.
+
+Uniform cell sizes let Qt lay out 100,000 cells without asking each one for its
+size, and make it paint (and so load) only the visible cells.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from app.services.thumbnails import ThumbnailService
+from app.ui.gallery.delegate import GalleryDelegate
+from app.ui.gallery.model import ID_ROLE, GalleryModel
+
+MIN_SIDE, MAX_SIDE, DEFAULT_SIDE = 96, 384, 176
+
+
+class GalleryView(QListView):
+    context_menu_requested = Signal(list, QPoint)  # selected item ids, global position
+    current_item_changed = Signal(object)  # item id or None
+    item_activated = Signal(int)  # double-click / Enter
+
+    def __init__(
+        self, model: GalleryModel, thumbnails: ThumbnailService, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("gallery")
+        self.gallery_model = model
+        self.setModel(model)
+        self.delegate = GalleryDelegate(thumbnails, self)
+        self.setItemDelegate(self.delegate)
+        self._thumbnails = thumbnails
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)
+        self.setSpacing(4)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.doubleClicked.connect(lambda index: self.item_activated.emit(index.data(ID_ROLE)))
+        self.activated.connect(lambda index: self.item_activated.emit(index.data(ID_ROLE)))
+        self.selectionModel().currentChanged.connect(self._current_changed)
+        model.modelReset.connect(lambda: self.current_item_changed.emit(self.current_item()))
+        thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
+        # After scrolling stops, forget queued thumbnails that scrolled out of view.
+        self._visible_timer = QTimer(self, singleShot=True, interval=150)
+        self._visible_timer.timeout.connect(self._trim_thumbnail_queue)
+        self.verticalScrollBar().valueChanged.connect(self._visible_timer.start)
+        self.set_thumbnail_side(DEFAULT_SIDE)
+
+    # -- what the window asks -----------------------------------------------------------
+    def set_thumbnail_side(self, side: int) -> None:
+        side = max(MIN_SIDE, min(MAX_SIDE, side))
+        self.delegate.thumb_side = side
+        self._relayout()
+
+    def set_show_captions(self, show: bool) -> None:
+        self.delegate.show_captions = show
+        self._relayout()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
+        model = self.gallery_model
+        return [model.index(r).data(ID_ROLE) for r in rows]
+
+    def current_item(self) -> int | None:
+        index = self.currentIndex()
+        return index.data(ID_ROLE) if index.isValid() else None
+
+    def select_item(self, item_id: int) -> None:
+        index = self.gallery_model.index_of(item_id)
+        if index.isValid():
+            self.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+            self.scrollTo(index)
+
+    def visible_ids(self) -> set[int]:
+        """Ids of the cells that intersect the viewport (cells are uniform, so this
+        walks one screenful from the first visible cell)."""
+        model = self.gallery_model
+        area = self.viewport().rect()
+        first = self.indexAt(QPoint(self.spacing() + 1, self.spacing() + 1))
+        if not first.isValid():
+            first = self.indexAt(area.center())
+        if not first.isValid():
+            return set()
+        ids: set[int] = set()
+        row = max(0, first.row() - 1)
+        while row < model.rowCount():
+            index = model.index(row)
+            rect = self.visualRect(index)
+            if rect.top() > area.bottom():
+                break
+            if rect.intersects(area):
+                ids.add(index.data(ID_ROLE))
+            row += 1
+        return ids
+
+    # -- internals ----------------------------------------------------------------------
+    def _relayout(self) -> None:
+        cell = self.delegate.cell_size(self.fontMetrics())
+        self.setGridSize(
+            QSize(cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing())
+        )
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.indexAt(position)
+        if index.isValid() and not self.selectionModel().isSelected(index):
+            self.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+        ids = self.selected_ids()
+        if ids:
+            self.context_menu_requested.emit(ids, self.viewport().mapToGlobal(position))
+
+    def _current_changed(self, current: object, _previous: object) -> None:
+        self.current_item_changed.emit(self.current_item())
+
+    def _thumbnail_ready(self, item_id: int, _image: object) -> None:
+        index = self.gallery_model.index_of(item_id)
+        if index.isValid():
+            self.update(index)
+
+    def _trim_thumbnail_queue(self) -> None:
+        self._thumbnails.forget_except(self.visible_ids())

@@ -1,0 +1,1 @@
+"""The main window and what frames it: toolbar, sidebar, menus, hand-over, welcome."""

@@ -1,0 +1,105 @@
+"""Paths handed to the open window by another launch ("Caption this" in a file manager,
+the desktop entry's action, `captionist caption-this PATH...`, or "Open with Captionist",
+`captionist open PATH...`) or given to this one.
+
+The window comes forward at once; indexing and queueing run on the background pool
+(a folder can hold thousands of photos), then the worker is nudged and the status bar
+says what was queued and what could not be used, path by path.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.core.library.handover import IndexedPaths, index_paths, queue_paths
+
+if TYPE_CHECKING:
+    from app.ui.window.main_window import MainWindow
+
+MAX_ERRORS_LISTED = 10
+
+
+def bring_forward(window: QWidget) -> None:
+    """Show, un-minimise and raise the window (the window manager may only flash it in the
+    task bar, which is its right: focus stealing prevention)."""
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
+class Handover(QObject):
+    """Queues handed-over paths for the window; `handled` reports each batch (tests and
+    the activity panel listen)."""
+
+    handled = Signal(object)  # IndexedPaths
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._select_next_listing: int | None = None
+        window.browser.listed.connect(self._listed)
+
+    def receive(self, paths: list[str], caption: bool = True) -> None:
+        """Caption the paths first (or with `caption` unset, only add and show them)."""
+        window = self._window
+        bring_forward(window)
+        if not paths:
+            return
+        library, work = window.library, queue_paths if caption else index_paths
+        where = " to the queue" if caption else ""
+        window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')}{where}…")
+        window.background.run(
+            lambda: work(library, paths),
+            lambda result: self._handled(result, caption),
+            window.show_error,
+        )
+
+    def _handled(self, result: IndexedPaths, captioned: bool) -> None:
+        window = self._window
+        ids = result.item_ids()
+        if ids:
+            self._select_next_listing = ids[0]  # once the gallery lists it: shown and followed
+            if captioned:
+                window.items_queued(ids)
+            window.refresh()
+        added = f"Added {_count(len(ids), 'item')} to the library"
+        window.statusBar().showMessage(result.summary() if captioned else added, 10_000)
+        if result.errors:
+            self._show_errors(result)
+        self.handled.emit(result)
+
+    def _listed(self, _listing: object, _count: int) -> None:
+        if self._select_next_listing is not None:
+            self._window.gallery.select_item(self._select_next_listing)
+            self._select_next_listing = None
+
+    def _show_errors(self, result: IndexedPaths) -> None:
+        lines = [
+            f"{os.path.basename(path.rstrip(os.sep)) or path}: {reason}"
+            for path, reason in list(result.errors.items())[:MAX_ERRORS_LISTED]
+        ]
+        if len(result.errors) > MAX_ERRORS_LISTED:
+            lines.append(f"…and {len(result.errors) - MAX_ERRORS_LISTED} more")
+        given = len(result.errors) + len(result.items)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Some files could not be used",
+            f"{len(result.errors)} of the {_count(given, 'path')} sent to Captionist "
+            "could not be used:",
+            QMessageBox.StandardButton.Ok,
+            self._window,
+        )
+        box.setObjectName("handover_errors")
+        box.setInformativeText("\n".join(lines))
+        box.setDetailedText("\n".join(f"{p}: {r}" for p, r in result.errors.items()))
+        box.open()  # not exec(): the window keeps working behind it
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

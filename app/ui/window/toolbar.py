@@ -1,0 +1,125 @@
+"""The window's toolbar: search, sort, caption toggle and thumbnail zoom."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSizePolicy,
+    QSlider,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+from app.core.gallery import SORT_TITLES
+from app.ui.gallery.browser import SEARCH_HELP, Listing
+from app.ui.gallery.view import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE
+
+
+class MainToolbar(QToolBar):
+    search_changed = Signal(str)
+    sort_changed = Signal(str, bool)  # sort key, descending
+    zoom_changed = Signal(int)
+    captions_toggled = Signal(bool)
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__("Main", window)
+        self.setObjectName("main_toolbar")
+        self.setMovable(False)
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search captions, tags, file names…  (Ctrl+F)")
+        self.search.setToolTip(SEARCH_HELP)
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(320)
+        self.search.textChanged.connect(self.search_changed)
+        help_button = QToolButton()
+        help_button.setText("?")
+        help_button.setToolTip(SEARCH_HELP)
+        help_button.setObjectName("search_help")
+        help_button.clicked.connect(self._show_help)
+        self.count = QLabel("")
+        self.count.setObjectName("count")
+        self.count.setMinimumWidth(120)
+        self.sort = QComboBox()
+        self.sort.setObjectName("sort")
+        for key, title in SORT_TITLES.items():
+            self.sort.addItem(title, key)
+        self.descending = QToolButton()
+        self.descending.setCheckable(True)
+        self.descending.setChecked(True)
+        self.descending.setToolTip("Newest / Z first")
+        self.descending.toggled.connect(self._sort_changed)
+        self.descending.toggled.connect(self._arrow)
+        self._arrow(True)
+        self.sort.currentIndexChanged.connect(self._sort_changed)
+        self.captions = QCheckBox("Captions")
+        self.captions.setObjectName("show_captions")
+        self.captions.setChecked(True)
+        self.captions.setToolTip("Show captions under the thumbnails (else file names)")
+        self.captions.toggled.connect(self.captions_toggled)
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setObjectName("zoom")
+        self.zoom.setRange(MIN_SIDE, MAX_SIDE)
+        self.zoom.setValue(DEFAULT_SIDE)
+        self.zoom.setFixedWidth(140)
+        self.zoom.setToolTip("Thumbnail size")
+        self.zoom.valueChanged.connect(self.zoom_changed)
+
+        self.addWidget(self.search)
+        self.addWidget(help_button)
+        self.addWidget(_spacer(12))
+        self.addWidget(self.count)
+        stretch = QWidget()
+        stretch.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.addWidget(stretch)
+        self.addWidget(QLabel("Sort "))
+        self.addWidget(self.sort)
+        self.addWidget(self.descending)
+        self.addWidget(_spacer(12))
+        self.addWidget(self.captions)
+        self.addWidget(_spacer(12))
+        self.addWidget(QLabel("Size "))
+        self.addWidget(self.zoom)
+
+    def show_count(self, listing: Listing, count: int) -> None:
+        noun = "match" if count == 1 else "matches"
+        if not listing.searching:
+            noun = "item" if count == 1 else "items"
+        self.count.setText(f"{count:,} {noun}")
+
+    def _sort_changed(self, *_args: object) -> None:
+        self.sort_changed.emit(self.sort.currentData(), self.descending.isChecked())
+
+    def _arrow(self, descending: bool) -> None:
+        self.descending.setText("↓" if descending else "↑")
+
+    def _show_help(self) -> None:
+        from PySide6.QtWidgets import QToolTip
+
+        QToolTip.showText(self.search.mapToGlobal(self.search.rect().bottomLeft()), SEARCH_HELP)
+
+    # -- remembered between runs ----------------------------------------------------------
+    def restore(self, settings: QSettings) -> None:
+        self.zoom.setValue(int(settings.value("gallery/zoom", DEFAULT_SIDE)))  # type: ignore[arg-type]
+        self.captions.setChecked(settings.value("gallery/captions", "true") in (True, "true"))
+        index = self.sort.findData(settings.value("gallery/sort", "taken"))
+        self.sort.setCurrentIndex(max(index, 0))
+        self.descending.setChecked(settings.value("gallery/descending", "true") in (True, "true"))
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("gallery/zoom", self.zoom.value())
+        settings.setValue("gallery/captions", self.captions.isChecked())
+        settings.setValue("gallery/sort", self.sort.currentData())
+        settings.setValue("gallery/descending", self.descending.isChecked())
+
+
+def _spacer(width: int) -> QWidget:
+    spacer = QWidget()
+    spacer.setFixedWidth(width)
+    return spacer
