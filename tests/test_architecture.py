@@ -41,7 +41,7 @@ def test_gui_and_cli_start_without_loading_llama_cpp() -> None:
 
 
 def test_worker_exit_codes_agree() -> None:
-    from app import cli_caption
+    from app.cli import caption as cli_caption
     from app.core.captioning import supervisor, worker
 
     assert supervisor.EXIT_DONE == worker.EXIT_DONE

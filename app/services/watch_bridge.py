@@ -1,4 +1,5 @@
-"""The folder watcher, seen from the GUI: its reports arrive as a Qt signal.
+"""The folder watcher, seen from the GUI: its reports arrive as a Qt signal, and each
+batch of changes is published on the change hub.
 
 The watcher calls back on its own processing thread; a signal emitted there is
 queued to the GUI thread, where widgets may be touched.
@@ -13,14 +14,16 @@ from PySide6.QtCore import QObject, Signal
 from app.core.library.library import Library
 from app.core.library.reconcile import ScanReport
 from app.core.library.watcher import LibraryWatcher
+from app.services.changes import LIBRARY_SCANNED, ChangeHub
 
 
 class WatchBridge(QObject):
     library_changed = Signal(object)  # the ScanReport of a batch of changes
 
-    def __init__(self, library: Library, parent: QObject | None = None) -> None:
+    def __init__(self, library: Library, hub: ChangeHub, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._library = library
+        self.library_changed.connect(lambda _report: hub.publish(LIBRARY_SCANNED))
         self._watcher: LibraryWatcher | None = None
         self._lock = threading.Lock()  # restarts come from pool threads, stop from the GUI
 

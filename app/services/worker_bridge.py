@@ -1,4 +1,5 @@
-"""The caption worker process, seen from the GUI: its events arrive as a Qt signal.
+"""The caption worker process, seen from the GUI: its events arrive as a Qt signal, and
+what they change is published on the change hub.
 
 The supervisor reads the worker's events on its own thread; emitting a signal
 there queues them to the GUI thread. The GUI process itself never loads llama.cpp.
@@ -13,14 +14,21 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.datadir import DataDir
+from app.services.changes import ChangeHub, Changes
+
+ROW_EVENTS = ("started", "finished", "failed", "cancelled")  # an item's row shows it
+COUNT_EVENTS = ("finished", "failed")  # the library's totals move
 
 
 class WorkerBridge(QObject):
     event_received = Signal(dict)
+    _event_arrived = Signal(dict)  # from the supervisor's thread to the GUI thread
 
-    def __init__(self, data_dir: DataDir, parent: QObject | None = None) -> None:
+    def __init__(self, data_dir: DataDir, hub: ChangeHub, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._hub = hub
         self._supervisor = WorkerSupervisor(data_dir.root, on_event=self._forward, forever=True)
+        self._event_arrived.connect(self._arrived)
 
     def start(self) -> None:
         self._supervisor.start()
@@ -29,6 +37,10 @@ class WorkerBridge(QObject):
         """New jobs or a new model: a worker waiting for a model tries again now."""
         self._supervisor.nudge()
 
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.queue or changes.captioning:
+            self.nudge()
+
     def stop(self, timeout: float = 1.5) -> None:
         self._supervisor.stop(timeout)
 
@@ -36,4 +48,10 @@ class WorkerBridge(QObject):
         # The worker can outlive a closed window by a moment (stop waits at most its
         # timeout); its last events then have nobody to go to.
         if shiboken6.isValid(self):
-            self.event_received.emit(event)
+            self._event_arrived.emit(event)
+
+    def _arrived(self, event: dict[str, Any]) -> None:
+        kind, item = event.get("event"), event.get("item")
+        if kind in ROW_EVENTS and isinstance(item, int):
+            self._hub.publish(Changes.of_items([item], counts=kind in COUNT_EVENTS))
+        self.event_received.emit(event)

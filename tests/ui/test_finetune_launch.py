@@ -18,7 +18,6 @@ from app.core.datadir import DataDir
 from app.services.finetune_bridge import FinetuneBridge
 from app.ui.finetune import launch as finetune_launch
 from app.ui.finetune.dialog import FinetuneDialog
-from app.ui.finetune.launch import FinetuneLauncher
 from app.ui.window.main_window import MainWindow
 from tests.finetune_fixtures import corrected_library
 
@@ -55,13 +54,13 @@ def menu_action(window: MainWindow) -> QAction:
 
 def test_file_menu_opens_one_screen(qtbot: QtBot, window: MainWindow) -> None:
     menu_action(window).trigger()
-    launcher = FinetuneLauncher.for_window(window)
+    launcher = window.extras.finetune_launcher()
     dialog = launcher.dialog
     assert isinstance(dialog, FinetuneDialog) and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.corrections.rowCount() == 5, timeout=WAIT)
     dialog.hide()
     menu_action(window).trigger()
-    assert FinetuneLauncher.for_window(window) is launcher and launcher.dialog is dialog
+    assert window.extras.finetune_launcher() is launcher and launcher.dialog is dialog
     assert dialog.isVisible()
 
 
@@ -69,7 +68,7 @@ def test_a_run_kept_in_the_background_reports_in_the_status_bar(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_double(monkeypatch, "ok", delay=0.05)
-    dialog = FinetuneLauncher.for_window(window).open()
+    dialog = window.extras.finetune_launcher().open()
     dialog.bridge.start(dialog.request())
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) >= 2, timeout=WAIT)
     monkeypatch.setattr(dialog, "close_choice", lambda: "keep")
@@ -84,7 +83,7 @@ def test_closing_the_window_cancels_a_run(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_double(monkeypatch, "slow", delay=0.02)
-    dialog = FinetuneLauncher.for_window(window).open()
+    dialog = window.extras.finetune_launcher().open()
     bridge = dialog.bridge
     bridge.start(dialog.request())
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) >= 2, timeout=WAIT)

@@ -181,6 +181,10 @@ def test_right_click_caption_this_captions_with_the_real_worker(
     assert row.tags is not None and row.needs_review
     other = window.gallery_model.row_of(item_id(window, "astronaut.jpg"))
     assert other is not None and other.caption is None  # only what was asked for
+    # The status bar follows the worker's captions through the change hub (it went stale).
+    qtbot.waitUntil(
+        lambda: "2 items · 1 captioned · 0 waiting" in window.totals.label.text(), timeout=WAIT
+    )
 
 
 def test_remove_from_library_and_undo(qtbot: QtBot, open_window: object, tmp_path: Path) -> None:

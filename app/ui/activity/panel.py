@@ -33,6 +33,7 @@ from app.core.queue_status import (
     RetryResult,
 )
 from app.services.background import Background
+from app.services.changes import Changes
 from app.ui.activity.widgets import (
     DownloadSection,
     ElidedLabel,
@@ -391,6 +392,10 @@ class ActivityPanel(QWidget):
         self.refresh()
 
     # -- database snapshot ------------------------------------------------------------------
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.queue:
+            self.refresh()
+
     def refresh(self) -> None:
         """Read counts, the pause setting and the failed list off the GUI thread."""
         self._serial += 1

@@ -12,40 +12,40 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
 
+from app.services.changes import Changes
 from app.services.finetune_bridge import FinetuneBridge
+from app.ui.window.context import WindowContext
 
 if TYPE_CHECKING:
     from app.ui.finetune.dialog import FinetuneDialog
-    from app.ui.window.main_window import MainWindow
 
 STATUS_MS = 15_000
 
 
+ADAPTERS_CHANGED = Changes(captioning=True)  # the worker loads the active adapter anew
+
+
 class FinetuneLauncher(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, context: WindowContext) -> None:
+        super().__init__(context.window)
         self.setObjectName("finetune_launcher")
-        self.window = window
-        self.bridge = FinetuneBridge(window.data_dir.root, self)
+        self.context = context
+        self.window = context.window
+        self.bridge = FinetuneBridge(context.data_dir.root, self)
         self.dialog: FinetuneDialog | None = None
         self.bridge.succeeded.connect(lambda: self._ended("Fine-tune finished."))
         self.bridge.failed.connect(lambda message: self._ended(f"Fine-tune stopped: {message}"))
         self.bridge.cancelled.connect(lambda: self._ended("Fine-tune cancelled; nothing saved."))
-        self.bridge.activation_decided.connect(lambda *_: window.nudge_worker())
-        window.installEventFilter(self)
-
-    @classmethod
-    def for_window(cls, window: MainWindow) -> FinetuneLauncher:
-        found = window.findChild(FinetuneLauncher, "finetune_launcher")
-        return found if isinstance(found, FinetuneLauncher) else cls(window)
+        self.bridge.activation_decided.connect(lambda *_: context.publish(ADAPTERS_CHANGED))
+        self.window.installEventFilter(self)
 
     def open(self) -> FinetuneDialog:
         from app.ui.finetune.dialog import FinetuneDialog
 
-        w = self.window
+        c = self.context
         if self.dialog is None:
-            self.dialog = FinetuneDialog(w.db, w.data_dir, self.bridge, w.thumbnails, w)
-            self.dialog.adapters_changed.connect(w.nudge_worker)
+            self.dialog = FinetuneDialog(c.db, c.data_dir, self.bridge, c.thumbnails, c.window)
+            self.dialog.adapters_changed.connect(lambda: c.publish(ADAPTERS_CHANGED))
         elif not self.dialog.isVisible():
             self.dialog.reload()  # corrections may have been made since
         self.dialog.show()
@@ -55,7 +55,7 @@ class FinetuneLauncher(QObject):
 
     def _ended(self, text: str) -> None:
         if self.dialog is None or not self.dialog.isVisible():
-            self.window.statusBar().showMessage(text, STATUS_MS)
+            self.context.show_message(text, STATUS_MS)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

@@ -14,9 +14,11 @@ from app.core.gallery import GalleryQuery, gallery_ids, view_counts
 from app.core.search import search
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.changes import Changes
 from app.ui.gallery.model import GalleryModel, HitInfo
 
 SEARCH_DEBOUNCE_MS = 200
+COUNTS_COALESCE_MS = 1000
 SEARCH_LIMIT = 5000
 SEARCH_HELP = (
     "Search captions, tags and file names:\n"
@@ -59,6 +61,17 @@ class Browser(QObject):
         self._serial = 0
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(self.reload)
+        # Captions arrive one by one: recount the views at most once a second.
+        self._counts_timer = QTimer(self, singleShot=True, interval=COUNTS_COALESCE_MS)
+        self._counts_timer.timeout.connect(self.reload_counts)
+
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.listing:
+            self.reload()
+        if changes.folders:
+            self.reload_counts()
+        elif changes.counts and not self._counts_timer.isActive():
+            self._counts_timer.start()
 
     def show_view(self, view: str, root_id: int | None) -> None:
         self.listing = replace(
@@ -91,6 +104,7 @@ class Browser(QObject):
         self._background.run(load, self._loaded, self.failed.emit)
 
     def reload_counts(self) -> None:
+        self._counts_timer.stop()
         db = self._db
         self._background.run(lambda: view_counts(db), self.counts_loaded.emit, self.failed.emit)
 

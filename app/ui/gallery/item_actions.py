@@ -1,8 +1,8 @@
 """What the user can do to selected gallery items: the right-click menu, the Item
 menu and their keyboard shortcuts, one QAction each so that all three agree.
 
-Queueing runs on the background pool; edits that can be undone go through the
-window's undo stack (the callbacks passed in).
+Queueing runs on the background pool and is published on the change hub; edits that
+can be undone go through the window's undo stack (the callbacks passed in).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.metadata.write_back import WriteReport, write_metadata, write_mode
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.changes import ChangeHub, Changes
 
 Ids = Callable[[], list[int]]
 
@@ -35,7 +36,6 @@ class ItemCallbacks:
     accept: Callable[[list[int]], None]  # through the undo stack
     remove: Callable[[list[int]], None]  # through the undo stack
     edit: Callable[[int], None]  # focus the caption editor of this item
-    queued: Callable[[list[int]], None]  # jobs were queued: nudge the worker, repaint
     message: Callable[[str], None]  # a line in the status bar
     row_of: Callable[[int], GalleryRow | None]  # the row the gallery already holds
 
@@ -47,12 +47,14 @@ class ItemActions(QObject):
         self,
         db: Database,
         background: Background,
+        hub: ChangeHub,
         callbacks: ItemCallbacks,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self._db = db
         self._background = background
+        self._hub = hub
         self._cb = callbacks
         self._prompts: dict[str, str] = {}
         self._models: dict[str, str] = {}
@@ -158,8 +160,11 @@ class ItemActions(QObject):
             JobQueue(db).enqueue(ids, priority=PRIORITY_USER, params=params)
             return ids
 
-        self._background.run(queue, self._cb.queued, self.failed.emit)
+        self._background.run(queue, self._queued, self.failed.emit)
         self._cb.message(f"Queued {len(ids)} item(s) at the front of the line")
+
+    def _queued(self, ids: list[int]) -> None:
+        self._hub.publish(Changes.of_items(ids, queue=True))
 
     def copy_captions(self) -> None:
         ids = self._cb.selected_ids()

@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 from app.core.gallery import GalleryRow, gallery_rows
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.changes import Changes
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the GalleryRow, or None while loading
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -107,6 +108,12 @@ class GalleryModel(QAbstractListModel):
         for _ in range(stale):
             self._rows.popitem(last=False)
         self.refresh_rows(recent)
+
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.all_items:
+            self.refresh_all_rows()
+        elif changes.items:
+            self.refresh_rows(list(changes.items))
 
     # -- Qt model API -------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature

@@ -10,15 +10,14 @@ says what was queued and what could not be used, path by path.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.library.handover import IndexedPaths, index_paths, queue_paths
-
-if TYPE_CHECKING:
-    from app.ui.window.main_window import MainWindow
+from app.services.changes import Changes
+from app.ui.window.context import WindowContext
 
 MAX_ERRORS_LISTED = 10
 
@@ -39,44 +38,46 @@ class Handover(QObject):
 
     handled = Signal(object)  # IndexedPaths
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
+    def __init__(self, context: WindowContext, select_item: Callable[[int], None]) -> None:
+        super().__init__(context.window)
+        self._context = context
+        self._select_item = select_item
         self._select_next_listing: int | None = None
-        window.browser.listed.connect(self._listed)
 
     def receive(self, paths: list[str], caption: bool = True) -> None:
         """Caption the paths first (or with `caption` unset, only add and show them)."""
-        window = self._window
-        bring_forward(window)
+        context = self._context
+        bring_forward(context.window)
         if not paths:
             return
-        library, work = window.library, queue_paths if caption else index_paths
+        library, work = context.library, queue_paths if caption else index_paths
         where = " to the queue" if caption else ""
-        window.statusBar().showMessage(f"Adding {_count(len(paths), 'path')}{where}…")
-        window.background.run(
+        context.show_message(f"Adding {_count(len(paths), 'path')}{where}…")
+        context.background.run(
             lambda: work(library, paths),
             lambda result: self._handled(result, caption),
-            window.show_error,
+            context.show_error,
         )
 
     def _handled(self, result: IndexedPaths, captioned: bool) -> None:
-        window = self._window
+        context = self._context
         ids = result.item_ids()
         if ids:
             self._select_next_listing = ids[0]  # once the gallery lists it: shown and followed
-            if captioned:
-                window.items_queued(ids)
-            window.refresh()
+            # Folders may have been added; the items are new or queued first.
+            context.publish(
+                Changes.of_items(ids, queue=captioned, listing=True, counts=True, folders=True)
+            )
         added = f"Added {_count(len(ids), 'item')} to the library"
-        window.statusBar().showMessage(result.summary() if captioned else added, 10_000)
+        context.show_message(result.summary() if captioned else added, 10_000)
         if result.errors:
             self._show_errors(result)
         self.handled.emit(result)
 
-    def _listed(self, _listing: object, _count: int) -> None:
+    def listed(self, _listing: object, _count: int) -> None:
+        """The gallery listed again: select the first handed-over item once it is there."""
         if self._select_next_listing is not None:
-            self._window.gallery.select_item(self._select_next_listing)
+            self._select_item(self._select_next_listing)
             self._select_next_listing = None
 
     def _show_errors(self, result: IndexedPaths) -> None:
@@ -93,7 +94,7 @@ class Handover(QObject):
             f"{len(result.errors)} of the {_count(given, 'path')} sent to Captionist "
             "could not be used:",
             QMessageBox.StandardButton.Ok,
-            self._window,
+            self._context.window,
         )
         box.setObjectName("handover_errors")
         box.setInformativeText("\n".join(lines))

@@ -1,8 +1,9 @@
 """The library window: sidebar, thumbnail gallery, details, activity.
 
-This class assembles the parts and routes events between them. Everything that
-touches the disk or the database runs on background pools; the caption worker is
-a separate process.
+This class assembles the parts and wires them to one change hub: whoever changes the
+library publishes what changed (`app.services.changes`), and each view decides whether
+that concerns it. Everything that touches the disk or the database runs on background
+pools; the caption worker is a separate process.
 """
 
 from __future__ import annotations
@@ -22,28 +23,28 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.datadir import DataDir
-from app.core.gallery import GalleryRow
 from app.core.library.library import Library
 from app.core.queue_status import QueueActions
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
 from app.services.thumbnails import ThumbnailService
 from app.services.watch_bridge import WatchBridge
 from app.services.worker_bridge import WorkerBridge
 from app.ui.activity.panel import ActivityPanel
 from app.ui.gallery.browser import Browser, Listing
+from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
-from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
-from app.ui.window.toolbar import MainToolbar
-from app.ui.window.sidebar import Sidebar
+from app.ui.window.context import WindowContext
 from app.ui.window.handover import Handover
-from app.ui.window.menus import WindowExtras
+from app.ui.window.menus import MenuParts, WindowExtras
 from app.ui.window.parts import DetailsSide
+from app.ui.window.sidebar import Sidebar
+from app.ui.window.status import LibraryTotals
+from app.ui.window.toolbar import MainToolbar
 
-LOADING = "Loading library…"
-ROW_EVENTS = ("started", "finished", "failed", "cancelled")
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
 
@@ -69,9 +70,14 @@ class MainWindow(QMainWindow):
         )
         self.undo_stack = QUndoStack(self)
         self.downloads = DownloadBridge(data_dir.models, self)
+        self.hub = ChangeHub(self)
+        self.context = WindowContext(
+            self, data_dir, self.db, self.library, self.background, self.thumbnails,
+            self.downloads, self.undo_stack, self.hub,
+        )
         self._stopping = threading.Event()
-        self._watch = WatchBridge(self.library, self)
-        self._worker = WorkerBridge(data_dir, self)
+        self._watch = WatchBridge(self.library, self.hub, self)
+        self._worker = WorkerBridge(data_dir, self.hub, self)
         self._build()
         self._wire()
         self._restore_state()
@@ -82,13 +88,14 @@ class MainWindow(QMainWindow):
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
+        context = self.context
         self.gallery_model = GalleryModel(self.db, self.background, self)
         self.gallery = GalleryView(self.gallery_model, self.thumbnails)
         self.browser = Browser(self.db, self.background, self.gallery_model, self)
         self.sidebar = Sidebar()
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
-        self.details = DetailsSide(self)
+        self.details = DetailsSide(context)
         self.activity = ActivityPanel(QueueActions(self.db), self.background)
         self.activity.attach_download(self.downloads)
         self.splitter = QSplitter()
@@ -106,26 +113,27 @@ class MainWindow(QMainWindow):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.hide()
         self.items = ItemActions(
-            self.db, self.background,
+            self.db, self.background, self.hub,
             ItemCallbacks(
                 selected_ids=self.gallery.selected_ids,
                 accept=self.details.accept,
                 remove=self.details.remove,
                 edit=self.details.edit,
-                queued=self.items_queued,
                 message=lambda text: self.statusBar().showMessage(text, 5000),
                 row_of=self.gallery_model.row_of,
             ),
             self,
         )
-        self.extras = WindowExtras(self)
-        self.handover = Handover(self)
+        self.totals = LibraryTotals(context, self.sidebar)
+        self.extras = WindowExtras(
+            context,
+            MenuParts(
+                self.gallery, self.items, self.toolbar, self.activity,
+                choose_folder=self.choose_folder, add_folder=self.add_folder,
+            ),
+        )
+        self.handover = Handover(context, self.gallery.select_item)
         self.extras.build_menus()
-        # The counts stay in view on the right; messages come and go on the left.
-        self.library_counts = QLabel()
-        self.library_counts.setObjectName("library_counts")
-        self.statusBar().addPermanentWidget(self.library_counts)
-        self.statusBar().showMessage(LOADING)
 
     def _wire(self) -> None:
         self.sidebar.view_selected.connect(self.browser.show_view)
@@ -135,6 +143,7 @@ class MainWindow(QMainWindow):
         self.toolbar.sort_changed.connect(self.browser.set_sort)
         self.toolbar.zoom_changed.connect(self.gallery.set_thumbnail_side)
         self.toolbar.captions_toggled.connect(self.gallery.set_show_captions)
+        self.browser.listed.connect(self.handover.listed)  # selects first, then it is shown
         self.browser.listed.connect(self._listed)
         self.browser.counts_loaded.connect(self.sidebar.set_counts)
         self.browser.failed.connect(self.show_error)
@@ -144,44 +153,36 @@ class MainWindow(QMainWindow):
         self.gallery.current_item_changed.connect(self._current_changed)
         self.gallery.item_activated.connect(lambda _id: self.items.open_selected())
         self.items.failed.connect(self.show_error)
-        self._watch.library_changed.connect(lambda _report: self.refresh())
+        self.totals.loaded.connect(self.extras.library_loaded)
         self._worker.event_received.connect(self._worker_event)
         self._worker.event_received.connect(self.activity.handle_worker_event)
-        self.activity.queue_changed.connect(self._worker.nudge)
-        self.activity.queue_changed.connect(self.gallery_model.refresh_all_rows)
+        self.activity.queue_changed.connect(
+            lambda: self.hub.publish(Changes(queue=True, all_items=True, counts=True))
+        )
         self.activity.current_item_changed.connect(self._activity_thumbnail)
         self.thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
-        self.downloads.finished.connect(lambda _model: self._worker.nudge())
-        # Captions arrive one by one: recount the sidebar at most once a second.
-        self._counts_timer = QTimer(self, singleShot=True, interval=1000)
-        self._counts_timer.timeout.connect(self.browser.reload_counts)
-        self._rows_timer = QTimer(self, singleShot=True, interval=250)
-        self._rows_timer.timeout.connect(self._refresh_changed_rows)
-        self._changed_rows: set[int] = set()
+        self.downloads.finished.connect(
+            lambda _model: self.hub.publish(Changes(captioning=True))
+        )
+        # Each view decides what of a change concerns it.
+        for view in (
+            self.gallery_model, self.browser, self.details, self.totals, self.activity,
+            self._worker,
+        ):
+            self.hub.changed.connect(view.apply_changes)
+
+    @property
+    def no_welcome(self) -> bool:
+        return self.extras.no_welcome
+
+    @no_welcome.setter
+    def no_welcome(self, value: bool) -> None:
+        self.extras.no_welcome = value
 
     # -- library ------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Re-read folders, counts and the current listing (after scans and edits)."""
-        library = self.library
-
-        def load() -> tuple[list[tuple[int, str, str]], object]:
-            roots = [(r.id, r.path, r.watch_state) for r in library.roots()]
-            return roots, library.status()
-
-        self.background.run(load, self._show_library, self.show_error)
-        self.browser.reload()
-        self.browser.reload_counts()
-
-    def _show_library(self, loaded: tuple[list[tuple[int, str, str]], object]) -> None:
-        roots, status = loaded
-        self.sidebar.set_folders(roots)
-        if self.statusBar().currentMessage() == LOADING:
-            self.statusBar().clearMessage()
-        self.library_counts.setText(
-            f"{status.items:,} items · {status.captioned:,} captioned · "  # type: ignore[attr-defined]
-            f"{status.queued:,} waiting · {status.errors:,} unreadable"  # type: ignore[attr-defined]
-        )
-        self.extras.library_loaded(bool(roots), status.items)  # type: ignore[attr-defined]
+        """Re-read folders, counts and the current listing (after scans)."""
+        self.hub.publish(FOLDERS_CHANGED)
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
@@ -207,8 +208,7 @@ class MainWindow(QMainWindow):
     def _scan_done(self, summary: str) -> None:
         self.extras.scan_finished()
         self.background.run(self._watch.restart, on_error=self.show_error)
-        self._worker.nudge()
-        self.refresh()
+        self.hub.publish(LIBRARY_SCANNED)
         QTimer.singleShot(0, lambda: self.statusBar().showMessage(summary, 10_000))
 
     def remove_folder(self, root_id: int) -> None:
@@ -236,33 +236,9 @@ class MainWindow(QMainWindow):
         hit = self.gallery_model.hit_of(item_id) if item_id is not None else None
         self.details.show_item(item_id, hit.timestamp if hit else None)
 
-    def items_queued(self, ids: list[int]) -> None:
-        self._worker.nudge()
-        self.gallery_model.refresh_rows(ids)
-        self.activity.refresh()
-
     def _worker_event(self, event: dict[str, object]) -> None:
-        kind = event.get("event")
-        item = event.get("item")
-        if kind in ROW_EVENTS and isinstance(item, int):
-            self._changed_rows.add(item)
-            self._rows_timer.start()
-        if kind in ("finished", "failed"):
-            self._counts_timer.start()
-        if kind == "fatal":
+        if event.get("event") == "fatal":
             self.extras.captioning_waits(str(event.get("error", "")))
-
-    def _refresh_changed_rows(self) -> None:
-        ids, self._changed_rows = list(self._changed_rows), set()
-        self.gallery_model.refresh_rows(ids)
-        self.details.refresh_if_shown(ids)
-
-    def items_changed(self, ids: list[int]) -> None:
-        """An edit landed (caption, accept, remove, restore): repaint and recount."""
-        self.gallery_model.refresh_rows(ids)
-        self.details.refresh_if_shown(ids)
-        self._counts_timer.start()
-        self.browser.reload()
 
     def _activity_thumbnail(self, item_id: int) -> None:
         row = self.gallery_model.row_of(item_id)
@@ -279,14 +255,8 @@ class MainWindow(QMainWindow):
             if isinstance(pixmap, QPixmap):
                 self.activity.set_current_thumbnail(item_id, pixmap)
 
-    def gallery_row(self, item_id: int) -> GalleryRow | None:
-        return self.gallery_model.row_of(item_id)
-
-    def nudge_worker(self) -> None:
-        self._worker.nudge()
-
     def show_error(self, message: str) -> None:
-        self.statusBar().showMessage(f"Something went wrong: {message}", 15_000)
+        self.context.show_error(message)
 
     # -- state and shutdown -------------------------------------------------------------
     def _ui_settings(self) -> QSettings:

@@ -3,95 +3,130 @@ showing items while a scan runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractButton, QMenu
 
 from app.core.model_status import needs_first_run
+from app.services.changes import FOLDERS_CHANGED, Changes
 from app.ui.gallery.browser import SEARCH_HELP
+from app.ui.window.context import WindowContext
 
 if TYPE_CHECKING:
-    from app.ui.window.main_window import MainWindow
+    from app.ui.activity.panel import ActivityPanel
+    from app.ui.finetune.launch import FinetuneLauncher
+    from app.ui.gallery.item_actions import ItemActions
+    from app.ui.gallery.view import GalleryView
     from app.ui.settings.dialog import SettingsDialog
+    from app.ui.window.toolbar import MainToolbar
     from app.ui.window.welcome import WelcomeDialog
 
 SCAN_POLL_MS = 1000
+ZOOM_STEP = 32
+
+
+@dataclass(frozen=True)
+class MenuParts:
+    """The window's parts the menus act on."""
+
+    gallery: GalleryView
+    items: ItemActions
+    toolbar: MainToolbar
+    activity: ActivityPanel
+    choose_folder: Callable[[], None]
+    add_folder: Callable[[str], None]
 
 
 class WindowExtras:
-    def __init__(self, window: MainWindow) -> None:
-        self.w = window
-        self._scan_timer = QTimer(window, interval=SCAN_POLL_MS)
-        self._scan_timer.timeout.connect(window.refresh)
+    """The menus and the flows around the gallery."""
+
+    def __init__(self, context: WindowContext, parts: MenuParts) -> None:
+        self.context = context
+        self.parts = parts
+        self._scan_timer = QTimer(context.window, interval=SCAN_POLL_MS)
+        self._scan_timer.timeout.connect(lambda: context.publish(FOLDERS_CHANGED))
         self._scans = 0
         self.settings_dialog: SettingsDialog | None = None
         self.welcome: WelcomeDialog | None = None
+        self.no_welcome = False  # tests and benchmarks open the window without it
         self._first_run_checked = False
+        self._finetune: FinetuneLauncher | None = None
 
     # -- menus --------------------------------------------------------------------------
     def build_menus(self) -> None:
-        w = self.w
+        w, p = self.context.window, self.parts
         bar = w.menuBar()
         file = bar.addMenu("&File")
-        self._add(file, "Add folder…", "Ctrl+Shift+O", w.choose_folder)
+        self._add(file, "Add folder…", "Ctrl+Shift+O", p.choose_folder)
         self._add(file, "Settings…", "Ctrl+,", self.open_settings)
         self._add(file, "Fine-tune on my corrections…", "", self.open_finetune)
         file.addSeparator()
         self._add(file, "Quit", QKeySequence.StandardKey.Quit, w.close)
 
         edit = bar.addMenu("&Edit")
-        undo = w.undo_stack.createUndoAction(w, "Undo")
+        undo_stack = self.context.undo_stack
+        undo = undo_stack.createUndoAction(w, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = w.undo_stack.createRedoAction(w, "Redo")
+        redo = undo_stack.createRedoAction(w, "Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         edit.addActions([undo, redo])
         edit.addSeparator()
         self._add(edit, "Find", QKeySequence.StandardKey.Find, self.focus_search)
-        self._add(edit, "Select all", QKeySequence.StandardKey.SelectAll, w.gallery.selectAll)
+        self._add(edit, "Select all", QKeySequence.StandardKey.SelectAll, p.gallery.selectAll)
 
         items = bar.addMenu("&Item")
-        items.addAction(w.items.caption)
-        items.addMenu(w.items.again_menu)
+        items.addAction(p.items.caption)
+        items.addMenu(p.items.again_menu)
         items.addSeparator()
-        items.addActions([w.items.accept, w.items.edit, w.items.copy, w.items.write_out])
+        items.addActions([p.items.accept, p.items.edit, p.items.copy, p.items.write_out])
         items.addSeparator()
-        items.addActions([w.items.open, w.items.show_in_folder])
+        items.addActions([p.items.open, p.items.show_in_folder])
         items.addSeparator()
-        items.addAction(w.items.remove)
-        for action in w.items.all():  # shortcuts work while the gallery has focus
-            w.gallery.addAction(action)
+        items.addAction(p.items.remove)
+        for action in p.items.all():  # shortcuts work while the gallery has focus
+            p.gallery.addAction(action)
 
         view = bar.addMenu("&View")
         activity = QAction("Activity panel", w)
         activity.setCheckable(True)
         activity.setChecked(True)
-        activity.toggled.connect(w.activity.setVisible)
+        activity.toggled.connect(p.activity.setVisible)
         view.addAction(activity)
+        zoom = p.toolbar.zoom
         self._add(view, "Larger thumbnails", QKeySequence.StandardKey.ZoomIn,
-                  lambda: w.toolbar.zoom.setValue(w.toolbar.zoom.value() + 32))
+                  lambda: zoom.setValue(zoom.value() + ZOOM_STEP))
         self._add(view, "Smaller thumbnails", QKeySequence.StandardKey.ZoomOut,
-                  lambda: w.toolbar.zoom.setValue(w.toolbar.zoom.value() - 32))
-        view.addAction(_checkable(w, "Show captions", w.toolbar.captions))
+                  lambda: zoom.setValue(zoom.value() - ZOOM_STEP))
+        view.addAction(_checkable(w, "Show captions", p.toolbar.captions))
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "Search syntax", "F1", self.show_search_help)
 
-    def _add(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
-        action = QAction(text, self.w)
-        action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
-        action.triggered.connect(slot)  # type: ignore[arg-type]
-        menu.addAction(action)  # type: ignore[attr-defined]
+    def _add(
+        self,
+        menu: QMenu,
+        text: str,
+        shortcut: str | QKeySequence.StandardKey,
+        slot: Callable[[], object],
+    ) -> QAction:
+        action = QAction(text, self.context.window)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
         return action
 
     def focus_search(self) -> None:
-        self.w.toolbar.search.setFocus()
-        self.w.toolbar.search.selectAll()
+        self.parts.toolbar.search.setFocus()
+        self.parts.toolbar.search.selectAll()
 
     def show_search_help(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        QMessageBox.information(self.w, "Search syntax", SEARCH_HELP)
+        QMessageBox.information(self.context.window, "Search syntax", SEARCH_HELP)
 
     # -- flows --------------------------------------------------------------------------
     def after_start(self) -> None:
@@ -99,8 +134,8 @@ class WindowExtras:
         self.load_caption_choices()
 
     def load_caption_choices(self) -> None:
-        w = self.w
-        models_dir = w.data_dir.models
+        context = self.context
+        models_dir = context.data_dir.models
 
         def load() -> tuple[dict[str, str], dict[str, str]]:
             from models.catalog import load_catalog
@@ -114,7 +149,8 @@ class WindowExtras:
                 names[model.entry_id] = entry.name if entry else model.entry_id
             return {p.id: p.name for p in builtin_prompts().values()}, names
 
-        w.background.run(load, lambda r: w.items.set_choices(*r), w.show_error)
+        context.background.run(load, lambda r: self.parts.items.set_choices(*r),
+                               context.show_error)
 
     def library_loaded(self, has_folders: bool, items: int) -> None:
         welcome = self.welcome
@@ -127,19 +163,19 @@ class WindowExtras:
             return
         self._first_run_checked = True
         if not has_folders:
-            db = self.w.db
-            self.w.background.run(lambda: needs_first_run(db), self._maybe_welcome)
+            db = self.context.db
+            self.context.background.run(lambda: needs_first_run(db), self._maybe_welcome)
 
     def _maybe_welcome(self, first_run: bool) -> None:
-        if first_run and not getattr(self.w, "no_welcome", False):
+        if first_run and not self.no_welcome:
             self.open_welcome()
 
     def open_welcome(self) -> None:
         from app.ui.window.welcome import WelcomeDialog
 
-        w = self.w
-        dialog = WelcomeDialog(w.db, w.data_dir, w.downloads, w)
-        dialog.folder_chosen.connect(w.add_folder)
+        c = self.context
+        dialog = WelcomeDialog(c.db, c.data_dir, c.downloads, c.window)
+        dialog.folder_chosen.connect(self.parts.add_folder)
         dialog.settings_changed.connect(self._settings_changed)
         dialog.finished.connect(self._welcome_closed)
         self.welcome = dialog
@@ -154,14 +190,14 @@ class WindowExtras:
 
         from app.ui.settings.dialog import SettingsDialog
 
-        w = self.w
+        c = self.context
         dialog = self.settings_dialog
         if dialog is None:
-            dialog = SettingsDialog(w.db, w.data_dir, w.downloads, w)
+            dialog = SettingsDialog(c.db, c.data_dir, c.downloads, c.window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.settings_changed.connect(self._settings_changed)
-            dialog.folder_added.connect(w.add_folder)
-            dialog.folder_removed.connect(lambda _root: w.refresh())
+            dialog.folder_added.connect(self.parts.add_folder)
+            dialog.folder_removed.connect(lambda _root: c.publish(FOLDERS_CHANGED))
             dialog.destroyed.connect(self._settings_closed)
             self.settings_dialog = dialog
         if page:
@@ -170,16 +206,22 @@ class WindowExtras:
         dialog.raise_()
         dialog.activateWindow()
 
-    def open_finetune(self) -> None:
-        from app.ui.finetune.launch import FinetuneLauncher
+    def finetune_launcher(self) -> FinetuneLauncher:
+        """One launcher per window: it keeps a run going while its screen is hidden."""
+        if self._finetune is None:
+            from app.ui.finetune.launch import FinetuneLauncher
 
-        FinetuneLauncher.for_window(self.w).open()
+            self._finetune = FinetuneLauncher(self.context)
+        return self._finetune
+
+    def open_finetune(self) -> None:
+        self.finetune_launcher().open()
 
     def _settings_closed(self) -> None:
         self.settings_dialog = None
 
-    def _settings_changed(self, _keys: set[str]) -> None:
-        self.w.nudge_worker()
+    def _settings_changed(self, keys: set[str]) -> None:
+        self.context.publish(Changes(settings=frozenset(keys), captioning=True))
         self.load_caption_choices()
 
     def poll_while_scanning(self) -> None:
@@ -193,13 +235,13 @@ class WindowExtras:
 
     def captioning_waits(self, reason: str) -> None:
         """No usable model: the activity panel says why; the status bar too."""
-        self.w.statusBar().showMessage(f"Captioning waits: {reason}", 15_000)
+        self.context.show_message(f"Captioning waits: {reason}", 15_000)
 
 
-def _checkable(window: MainWindow, text: str, box: object) -> QAction:
-    action = QAction(text, window)
+def _checkable(parent: QObject, text: str, box: QAbstractButton) -> QAction:
+    action = QAction(text, parent)
     action.setCheckable(True)
-    action.setChecked(box.isChecked())  # type: ignore[attr-defined]
-    action.toggled.connect(box.setChecked)  # type: ignore[attr-defined]
-    box.toggled.connect(action.setChecked)  # type: ignore[attr-defined]
+    action.setChecked(box.isChecked())
+    action.toggled.connect(box.setChecked)
+    box.toggled.connect(action.setChecked)
     return action

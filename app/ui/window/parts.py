@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from app.services.changes import EDITED, Changes
 from app.ui.details.caption_commands import AcceptCommand, CaptionEdits, RemoveItemsCommand
 from app.ui.details.panel import DetailsPanel
+from app.ui.window.context import WindowContext
 
-if TYPE_CHECKING:
-    from app.ui.window.main_window import MainWindow
+MESSAGE_MS = 8000
 
 
 class DetailsSide:
     """The details panel and the undoable edits it and the item actions share."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-        self.edits = CaptionEdits(window.db, window.background, window)
-        self.panel = DetailsPanel(window.db, window.background, self.edits, window.undo_stack)
+    def __init__(self, context: WindowContext) -> None:
+        self._undo_stack = context.undo_stack
+        self.edits = CaptionEdits(context.db, context.background, context.window)
+        self.panel = DetailsPanel(context.db, context.background, self.edits, context.undo_stack)
         self.widget = self.panel
-        self.edits.items_changed.connect(window.items_changed)
-        self.edits.failed.connect(window.show_error)
-        self.panel.message_posted.connect(
-            lambda text: window.statusBar().showMessage(text, 8000)
+        self.edits.items_changed.connect(
+            lambda ids: context.publish(Changes.of_items(ids) | EDITED)
         )
+        self.edits.failed.connect(context.show_error)
+        self.panel.message_posted.connect(lambda text: context.show_message(text, MESSAGE_MS))
         self._shown: int | None = None
 
     def show_item(self, item_id: int | None, moment: float | None = None) -> None:
         self._shown = item_id
         self.panel.show_item(item_id, moment)
 
-    def refresh_if_shown(self, item_ids: list[int]) -> None:
-        if self._shown is not None and self._shown in item_ids:
+    def apply_changes(self, changes: Changes) -> None:
+        if self._shown is not None and changes.touches_rows([self._shown]):
             self.panel.refresh()  # keeps what the user is typing
 
     def accept(self, item_ids: list[int]) -> None:
-        self.window.undo_stack.push(AcceptCommand(self.edits, item_ids))
+        self._undo_stack.push(AcceptCommand(self.edits, item_ids))
 
     def remove(self, item_ids: list[int]) -> None:
-        self.window.undo_stack.push(RemoveItemsCommand(self.edits, item_ids))
+        self._undo_stack.push(RemoveItemsCommand(self.edits, item_ids))
 
     def edit(self, item_id: int) -> None:
         if self._shown != item_id:
