@@ -26,12 +26,12 @@ from typing import Any
 from filelock import FileLock, Timeout
 from sqlalchemy import LargeBinary, Select, bindparam, select, type_coerce
 
+from app.core.captioning.active_adapter import ActiveAdapter, active_adapters
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.datadir import DataDir
-from app.core.finetune.adapters import ActiveAdapter, active_adapters
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
