@@ -16,6 +16,7 @@ from sqlalchemy import Connection, ScalarSelect, Select, bindparam, func, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.sql.dml import ReturningUpdate
 
+from app.core.storage.bulk import chunks
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Job
 
@@ -67,7 +68,7 @@ def enqueue(
         for i in ids
     ]
     conn.execute(insert(Job).on_conflict_do_nothing(), rows)
-    for chunk in _chunks(ids, 500):
+    for chunk in chunks(ids):
         conn.execute(
             update(Job)
             .where(
@@ -225,8 +226,3 @@ def next_queued_id(kind: str = CAPTION, *, min_priority: int | None = None) -> S
     return (
         select(Job.id).where(*queued, Job.priority == top).order_by(Job.id).limit(1)
     ).scalar_subquery()
-
-
-def _chunks(seq: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]

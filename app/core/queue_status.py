@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from app.core.jobs import CAPTION, PRIORITY_USER, JobQueue
-from app.core.library.walk import describe_os_error
 from app.core.media.probe import probe
+from app.core.os_errors import describe_os_error
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
 
 UNKNOWN_ERROR = "failed for an unknown reason"
-ROWS_PER_STATEMENT = 500
 
 # Items whose newest caption job failed; a newer job (queued again, done, cancelled)
 # means the failure is no longer the item's story. Unreadable files are listed by
@@ -152,10 +152,10 @@ def retry(db: Database, item_ids: Sequence[int]) -> RetryResult:
     with db.read() as conn:
         unreadable = [
             row
-            for chunk in _chunks(ids)
+            for chunk in chunks(ids)
             for row in conn.exec_driver_sql(
-                "SELECT id, path, kind FROM media_items WHERE state = 'error' "
-                f"AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id, path, kind FROM media_items WHERE state = 'error' "
+                f"AND id IN ({marks(chunk)})",
                 tuple(chunk),
             )
         ]
@@ -245,7 +245,3 @@ class QueueActions:
 
     def current_item(self, item_id: int) -> CurrentItem | None:
         return current_item(self.db, item_id)
-
-
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
-    return [ids[i : i + ROWS_PER_STATEMENT] for i in range(0, len(ids), ROWS_PER_STATEMENT)]

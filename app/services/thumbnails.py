@@ -25,9 +25,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-from app.core.library.walk import describe_os_error
 from app.core.media.errors import MediaError
 from app.core.media.thumbnails import DEFAULT_SIDE, Kind, make_thumbnail
+from app.core.os_errors import describe_os_error
 
 __all__ = ["MakeThumbnail", "ThumbnailService"]
 

@@ -18,20 +18,7 @@ from itertools import chain
 from app.core import jobs
 from app.core.captions import without_user_caption
 from app.core.library.filetypes import media_kind
-from app.core.library.reconcile import (
-    KnownItem,
-    KnownRow,
-    Reconciler,
-    ScanReport,
-    Settled,
-    chunks,
-    known_at,
-    known_in_root,
-    known_items_at,
-    known_rows,
-    marks,
-    update_from_rows,
-)
+from app.core.library.reconcile import Reconciler, ScanReport
 from app.core.library.roots import (
     Placer,
     RootInfo,
@@ -46,7 +33,18 @@ from app.core.media.probe import ProbeResult, probe
 from app.core.metadata.import_captions import read_for_import, store_imported
 from app.core.metadata.xmp import CaptionMetadata
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks, update_from_rows
 from app.core.storage.db import Database, now
+from app.core.storage.known_items import (
+    KnownItem,
+    KnownRow,
+    Settled,
+    known_at,
+    known_in_root,
+    known_items_at,
+    known_rows,
+)
+from app.core.storage.states import HAS_CAPTION
 
 PROBE_BATCH = 256
 PROGRESS_EVERY = 1000  # files; the files seen so far are stored when progress is reported
@@ -266,8 +264,7 @@ class Indexer:
                     row[0]
                     for row in conn.exec_driver_sql(
                         f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)})
-                            AND m.state = 'ok' AND NOT EXISTS (SELECT 1 FROM captions c
-                                WHERE c.item_id = m.id AND c.keyframe_id IS NULL)""",
+                            AND m.state = 'ok' AND NOT {HAS_CAPTION}""",
                         tuple(chunk),
                     )
                 ]
