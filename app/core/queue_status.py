@@ -19,6 +19,7 @@ from app.core.os_errors import describe_os_error
 from app.core.settings import Settings
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.states import ItemState
 
 UNKNOWN_ERROR = "failed for an unknown reason"
 
@@ -182,17 +183,17 @@ def _reprobe(db: Database, rows: Sequence[tuple[int, bytes, str]]) -> list[int]:
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            updates.append((None, None, None, None, None, None, None, "missing", None, item_id))
+            updates.append((None, None, None, None, None, None, None, ItemState.MISSING, None, item_id))
             continue
         except OSError as exc:
             updates.append(
-                (None, None, None, None, None, None, None, "error", describe_os_error(exc), item_id)
+                (None, None, None, None, None, None, None, ItemState.ERROR, describe_os_error(exc), item_id)
             )
             continue
         result = probe(path, kind, stat.st_mtime_ns)
         if result.error is None:
             good.append(item_id)
-        state = "error" if result.error else "ok"
+        state = ItemState.ERROR if result.error else ItemState.OK
         updates.append((
             stat.st_size, stat.st_mtime_ns, result.fingerprint, result.width, result.height,
             result.duration, result.taken_at, state, result.error, item_id,

@@ -37,6 +37,7 @@ from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
 from app.core.storage.db import Database
 from app.core.storage.schema import Job, MediaItem
+from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
 from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
@@ -353,7 +354,7 @@ class CaptionWorker:
             if time.monotonic() - last[0] < CANCEL_POLL_S:
                 return False
             last[0] = time.monotonic()
-            return self._jobs.state_of(job_id) != "running"
+            return self._jobs.state_of(job_id) != JobState.RUNNING
 
         return should_stop
 
@@ -393,7 +394,7 @@ class CaptionWorker:
 
 
 _ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
-    MediaItem.id == bindparam("item_id"), MediaItem.state != "missing"
+    MediaItem.id == bindparam("item_id"), MediaItem.state != ItemState.MISSING
 )
 
 
@@ -404,7 +405,7 @@ def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
     return (
         select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
         .join(MediaItem, MediaItem.id == Job.item_id)
-        .where(Job.id == next_queued_id(min_priority=min_priority), MediaItem.state != "missing")
+        .where(Job.id == next_queued_id(min_priority=min_priority), MediaItem.state != ItemState.MISSING)
     )
 
 

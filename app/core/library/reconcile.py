@@ -32,6 +32,7 @@ from app.core.storage.known_items import (
     sizes_taken,
 )
 from app.core.storage.states import RESTORED_STATE
+from app.core.storage.states import ItemState
 
 WRITE_BATCH = 1000  # files per write transaction
 
@@ -97,11 +98,11 @@ class Reconciler:
             self._count()
             return
         _path, item_id, size, mtime_ns, state, last_error = known
-        if state == "missing" or (size, mtime_ns) != (found[2], found[3]):
+        if state == ItemState.MISSING or (size, mtime_ns) != (found[2], found[3]):
             self._update_changed(found, known)
             return
         self.report.unchanged += 1
-        if state == "error" and last_error == PERMISSION_DENIED:
+        if state == ItemState.ERROR and last_error == PERMISSION_DENIED:
             # chmod changes neither size nor mtime: try an unreadable file again.
             self._update_id("state = 'new', last_error = NULL", item_id)
 
@@ -120,7 +121,7 @@ class Reconciler:
                 self._move(origin, found)
         self._maybe_moved.clear()
         for k in vanished:
-            if k.id not in moved_ids and k.state != "missing":
+            if k.id not in moved_ids and k.state != ItemState.MISSING:
                 self._update_id("state = 'missing'", k.id)
                 self.report.missing += 1
         self.flush()
@@ -197,7 +198,7 @@ class Reconciler:
         with self._db.read() as conn:
             for size in {found[2] for found in self._maybe_moved}:
                 for k in known_rows(conn, "size = ?", (size,)):
-                    if k.id not in listed and (k.state == "missing" or not os.path.lexists(k.path)):
+                    if k.id not in listed and (k.state == ItemState.MISSING or not os.path.lexists(k.path)):
                         by_size[size].append(k)
         return by_size
 
@@ -229,7 +230,7 @@ class Reconciler:
         self._moves.append((origin.id, root.id, path, name, folder, mtime_ns))
         self._count()
         self.report.moved += 1
-        if origin.state == "missing":
+        if origin.state == ItemState.MISSING:
             self.back_ids.append(origin.id)
 
     # -- changes and inserts ----------------------------------------------------------------
@@ -240,7 +241,7 @@ class Reconciler:
             self.report.returned += 1
             self.back_ids.append(item_id)
             return
-        if state == "missing":
+        if state == ItemState.MISSING:
             # Deleted, then a different file appeared at the same path: a new item.
             # The old one keeps its captions as history; it gives up the path now
             # (not batched) so that the insert cannot take over its row.

@@ -45,6 +45,7 @@ from app.core.storage.known_items import (
     known_rows,
 )
 from app.core.storage.states import HAS_CAPTION
+from app.core.storage.states import ItemState
 
 PROBE_BATCH = 256
 PROGRESS_EVERY = 1000  # files; the files seen so far are stored when progress is reported
@@ -228,7 +229,7 @@ class Indexer:
                 )
                 if occupant[0] not in moving
             ]
-            if any(state != "missing" for _, state, _ in occupants):
+            if any(state != ItemState.MISSING for _, state, _ in occupants):
                 return False  # renamed over present library files: a change plus a removal
             for occupant_id, _, occupant_path in occupants:
                 release_path(conn, occupant_id, occupant_path)
@@ -320,13 +321,13 @@ class Indexer:
         results = [result for result, _meta in examined]
         for (item_id, path, _kind, _mtime), result in zip(batch, results, strict=True):
             if result.error and not os.path.lexists(path):
-                state, error = "missing", None  # vanished mid-scan
+                state, error = ItemState.MISSING, None  # vanished mid-scan
                 report.missing += 1
             elif result.error:
-                state, error = "error", result.error
+                state, error = ItemState.ERROR, result.error
                 report.add_error(path, result.error)
             else:
-                state, error = "ok", None
+                state, error = ItemState.OK, None
                 good.append(item_id)
             rows.append((
                 item_id, result.fingerprint, result.width, result.height, result.duration,

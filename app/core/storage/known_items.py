@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.core.storage.bulk import chunks, marks
+from app.core.storage.states import ItemState
 
 # An unchanged file in one of these states needs no write at all. An item the user
 # removed from the library stays removed while its file is unchanged; a changed file
 # is a new version and comes back.
-SETTLED_STATES = frozenset({"new", "ok", "removed"})  # the others: "error", "missing"
+SETTLED_STATES = frozenset({ItemState.NEW, ItemState.OK, ItemState.REMOVED})  # not ERROR, MISSING
 
 Settled = tuple[bytes, int, int]
 KnownRow = tuple[bytes, int, int, int, str, str | None]  # path, id, size, mtime, state, error
