@@ -175,10 +175,6 @@ class ThumbnailService(QObject):
         """Drop every queued request (a new folder or search replaced the view)."""
         return self.forget_except(())
 
-    def forget_failures(self) -> None:
-        """Let failed items be tried again (the user fixed permissions, freed disk)."""
-        self._failures.clear()
-
     @property
     def pending(self) -> int:
         """Requests queued or being rendered."""

@@ -34,10 +34,6 @@ def missing_packages(modules: dict[str, str] = TRAINING_MODULES) -> list[str]:
     return [dist for module, dist in modules.items() if importlib.util.find_spec(module) is None]
 
 
-def qlora_available() -> bool:
-    return not missing_packages(QLORA_MODULES)
-
-
 def _nvidia_gpu_present() -> bool:
     smi = shutil.which("nvidia-smi")
     if not smi:

@@ -107,12 +107,6 @@ class Library:
         with self.db.session() as session:
             return list(session.scalars(select(Root).where(Root.enabled).order_by(Root.path)))
 
-    def root_for_path(self, path: bytes) -> RootInfo | None:
-        with self.db.read() as conn:
-            roots = load_roots(conn)
-        matches = [r for r in roots if is_within(path, r.path)]
-        return max(matches, key=lambda r: len(r.path), default=None)
-
     def set_watch_state(self, root_id: int, state: str, note: str | None = None) -> None:
         with self.db.write() as conn:
             conn.exec_driver_sql(
