@@ -23,6 +23,7 @@ from app.core.settings import Settings
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
 from app.core.storage.states import IN_LIBRARY
+from app.core.text import counted
 
 MODES = ("off", "sidecar", "embed")
 
@@ -34,7 +35,7 @@ class WriteReport:
     uncaptioned: int = 0
 
     def summary(self) -> str:
-        text = f"Wrote captions to {len(self.written)} file{'s' if len(self.written) != 1 else ''}"
+        text = f"Wrote captions to {counted(len(self.written), 'file')}"
         if self.uncaptioned:
             text += f"; {self.uncaptioned} without a caption yet"
         if self.errors:
