@@ -142,11 +142,16 @@ class JobQueue:
                 update(Job)
                 .where(Job.state == JobState.RUNNING, Job.attempts >= max_crashes)
                 .values(
-                    state=JobState.FAILED, last_error=CRASHED_TWICE, finished_at=stamp, updated_at=stamp
+                    state=JobState.FAILED,
+                    last_error=CRASHED_TWICE,
+                    finished_at=stamp,
+                    updated_at=stamp,
                 )
             ).rowcount
             requeued = conn.execute(
-                update(Job).where(Job.state == JobState.RUNNING).values(state=JobState.QUEUED, updated_at=stamp)
+                update(Job)
+                .where(Job.state == JobState.RUNNING)
+                .values(state=JobState.QUEUED, updated_at=stamp)
             ).rowcount
         return requeued, failed
 
@@ -197,7 +202,9 @@ def _claim(kind: str, min_priority: int | None) -> ReturningUpdate[*tuple[Any, .
     return (
         update(Job)
         .where(Job.id == next_queued_id(kind, min_priority=min_priority))
-        .values(state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp)
+        .values(
+            state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp
+        )
         .returning(Job.id, Job.kind, Job.item_id, Job.attempts, Job.params)
     )
 

@@ -183,12 +183,10 @@ def _reprobe(db: Database, rows: Sequence[tuple[int, bytes, str]]) -> list[int]:
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            updates.append((None, None, None, None, None, None, None, ItemState.MISSING, None, item_id))
+            updates.append((None,) * 7 + (ItemState.MISSING, None, item_id))
             continue
         except OSError as exc:
-            updates.append(
-                (None, None, None, None, None, None, None, ItemState.ERROR, describe_os_error(exc), item_id)
-            )
+            updates.append((None,) * 7 + (ItemState.ERROR, describe_os_error(exc), item_id))
             continue
         result = probe(path, kind, stat.st_mtime_ns)
         if result.error is None:

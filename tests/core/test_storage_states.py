@@ -11,6 +11,5 @@ def test_states_are_the_stored_strings() -> None:
 
 
 def test_in_library_sql_matches_the_enum() -> None:
-    assert IN_LIBRARY == "m.state NOT IN ({})".format(
-        ", ".join(f"'{s}'" for s in OUT_OF_LIBRARY)
-    )
+    listed = ", ".join(f"'{s}'" for s in OUT_OF_LIBRARY)
+    assert f"m.state NOT IN ({listed})" == IN_LIBRARY

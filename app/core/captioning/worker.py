@@ -405,7 +405,10 @@ def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
     return (
         select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
         .join(MediaItem, MediaItem.id == Job.item_id)
-        .where(Job.id == next_queued_id(min_priority=min_priority), MediaItem.state != ItemState.MISSING)
+        .where(
+            Job.id == next_queued_id(min_priority=min_priority),
+            MediaItem.state != ItemState.MISSING,
+        )
     )
 
 

@@ -31,8 +31,7 @@ from app.core.storage.known_items import (
     known_rows,
     sizes_taken,
 )
-from app.core.storage.states import RESTORED_STATE
-from app.core.storage.states import ItemState
+from app.core.storage.states import RESTORED_STATE, ItemState
 
 WRITE_BATCH = 1000  # files per write transaction
 
@@ -198,7 +197,9 @@ class Reconciler:
         with self._db.read() as conn:
             for size in {found[2] for found in self._maybe_moved}:
                 for k in known_rows(conn, "size = ?", (size,)):
-                    if k.id not in listed and (k.state == ItemState.MISSING or not os.path.lexists(k.path)):
+                    if k.id in listed:
+                        continue
+                    if k.state == ItemState.MISSING or not os.path.lexists(k.path):
                         by_size[size].append(k)
         return by_size
 

@@ -44,8 +44,7 @@ from app.core.storage.known_items import (
     known_items_at,
     known_rows,
 )
-from app.core.storage.states import HAS_CAPTION
-from app.core.storage.states import ItemState
+from app.core.storage.states import HAS_CAPTION, ItemState
 
 PROBE_BATCH = 256
 PROGRESS_EVERY = 1000  # files; the files seen so far are stored when progress is reported
