@@ -20,7 +20,14 @@ from huggingface_hub import hf_hub_url
 
 from models.catalog import CatalogEntry
 from models.errors import DownloadCancelled, DownloadError
-from models.hub import RemoteFile, checksum_from_etag, explain, fetch_listing, pick_files
+from models.hub import (
+    RemoteFile,
+    checksum_from_etag,
+    explain,
+    explained_failures,
+    fetch_listing,
+    pick_files,
+)
 from models.installed import (
     PARTIAL_DIR,
     InstalledModel,
@@ -104,14 +111,8 @@ def _download(
             raise DownloadCancelled("Download cancelled.")
         meter.start_file(remote.local_name, index)
         url = hf_hub_url(listing.repo, remote.name, revision=listing.commit, endpoint=endpoint)
-        try:
+        with explained_failures(listing.repo, remote.name, endpoint):
             fetch_file(url, remote, checksum, part, meter, cancel)
-        except (DownloadError, DownloadCancelled):
-            raise
-        except Exception as exc:
-            raise explain(
-                exc, repo=listing.repo, filename=remote.name, endpoint=endpoint, resumable=True
-            ) from exc
     try:
         for remote, part in zip(files, parts, strict=True):
             os.replace(part, directory / remote.local_name)

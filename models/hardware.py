@@ -47,16 +47,24 @@ class Hardware:
         return self.gpu_offload and self.vram_gb is not None and self.vram_gb > 0
 
 
-def detect_hardware() -> Hardware:
+def detect_hardware(gpu_offload: bool | None = None) -> Hardware:
+    """This machine. `gpu_offload` is the llama.cpp build's answer when the caller
+    already has it (the GUI asks a child process, never loading llama.cpp itself);
+    None asks the build here."""
     ram_gb = psutil.virtual_memory().total / GIB
-    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    offload = llama_supports_gpu_offload()
+    cores = physical_cores()
+    offload = llama_supports_gpu_offload() if gpu_offload is None else gpu_offload
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return Hardware(ram_gb, cores, offload, ram_gb * APPLE_GPU_SHARE, "Apple Silicon", True)
     nvidia = nvidia_gpu()
     if nvidia is not None:
         return Hardware(ram_gb, cores, offload, nvidia[1], nvidia[0])
     return Hardware(ram_gb, cores, offload)
+
+
+def physical_cores() -> int:
+    """Physical cores (llama.cpp runs best with one thread each), else logical ones."""
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 @functools.cache

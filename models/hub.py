@@ -8,8 +8,10 @@ failure into a `DownloadError` whose message a user can act on.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -26,7 +28,7 @@ from huggingface_hub.errors import (
 )
 
 from models.catalog import CatalogEntry
-from models.errors import DownloadError
+from models.errors import DownloadCancelled, DownloadError
 
 LIBRARY_NAME = "captionist"
 LISTING_TIMEOUT = 15.0
@@ -131,6 +133,21 @@ def checksum_from_etag(repo: str, commit: str, remote: RemoteFile, endpoint: str
             "verified; Captionist only installs verified model files."
         )
     return etag
+
+
+@contextlib.contextmanager
+def explained_failures(repo: str, filename: str, endpoint: str | None) -> Iterator[None]:
+    """Around fetching one file of a download: a failure the transfer code has not
+    already put in words (DownloadError, DownloadCancelled) is explained for the user,
+    as resumable, since the part file keeps its bytes."""
+    try:
+        yield
+    except (DownloadError, DownloadCancelled):
+        raise
+    except Exception as exc:
+        raise explain(
+            exc, repo=repo, filename=filename, endpoint=endpoint, resumable=True
+        ) from exc
 
 
 def explain(

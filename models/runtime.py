@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 from models.answer import CaptionAnswer, parse_answer
 from models.finetune.adapter_check import AdapterError, check_adapter
 from models.gguf_pair import PairError, check_pair
+from models.hardware import llama_supports_gpu_offload, physical_cores
 from models.prompts import (
     TAG_MAX_CHARS,
     AnswerLimits,
@@ -75,21 +75,6 @@ class CaptionResult:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
-
-
-def physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        return os.cpu_count() or 1
-
-
-def gpu_offload_supported() -> bool:
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def jpeg_data_uri(jpeg: bytes) -> str:
@@ -173,7 +158,7 @@ class CaptionEngine:
             except AdapterError as exc:
                 raise EngineError(str(exc)) from exc
         self.config = config
-        offload = gpu_offload_supported()
+        offload = llama_supports_gpu_offload()
         layers = config.n_gpu_layers
         self.n_gpu_layers = (GPU_ALL_LAYERS if offload else 0) if layers is None else layers
         started = time.perf_counter()

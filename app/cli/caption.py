@@ -22,6 +22,7 @@ from app.core.datadir import DataDir
 from app.core.jobs import PRIORITY_USER
 from app.core.library.handover import index_paths
 from app.core.library.library import Library
+from app.core.storage.job_rows import item_kind, newest_job, open_job_count
 from app.core.storage.schema import Keyframe
 
 EXIT_USAGE = 2
@@ -152,13 +153,8 @@ def _run_until_done(
 
 
 def _open_jobs(library: Library, item_ids: list[int]) -> int:
-    marks = ",".join("?" * len(item_ids)) or "NULL"
     with library.db.read() as conn:
-        return conn.exec_driver_sql(
-            f"SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') "
-            f"AND item_id IN ({marks})",
-            tuple(item_ids),
-        ).scalar_one()
+        return open_job_count(conn, item_ids)
 
 
 def _failed(path: str, error: str) -> dict[str, Any]:
@@ -167,13 +163,8 @@ def _failed(path: str, error: str) -> dict[str, Any]:
 
 def _result(library: Library, path: str, item_id: int) -> dict[str, Any]:
     with library.db.read() as conn:
-        job = conn.exec_driver_sql(
-            "SELECT state, last_error FROM jobs WHERE item_id = ? ORDER BY id DESC LIMIT 1",
-            (item_id,),
-        ).first()
-        kind = conn.exec_driver_sql(
-            "SELECT kind FROM media_items WHERE id = ?", (item_id,)
-        ).scalar_one()
+        job = newest_job(conn, item_id)
+        kind = item_kind(conn, item_id)
     if job is None or job[0] != "done":
         return _failed(
             path, job[1] if job and job[1] else f"not captioned ({job[0] if job else '?'})"

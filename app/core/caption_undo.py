@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.captions import CaptionStore
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.states import IN_LIBRARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +65,12 @@ def listed_ids(db: Database, item_ids: Sequence[int]) -> list[int]:
     removed): exactly those a "remove" changes, and so those its undo restores."""
     listed: list[int] = []
     with db.read() as conn:
-        for start in range(0, len(item_ids), 500):
-            ids = tuple(item_ids[start : start + 500])
+        for ids in chunks(item_ids):
             listed += [
                 r[0]
                 for r in conn.exec_driver_sql(
-                    f"SELECT id FROM media_items WHERE state NOT IN ('missing', 'removed') "
-                    f"AND id IN ({','.join('?' * len(ids))})",
-                    ids,
+                    f"SELECT m.id FROM media_items m WHERE {IN_LIBRARY} AND m.id IN ({marks(ids)})",
+                    tuple(ids),
                 )
             ]
     return sorted(listed)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Select, case, select
 from sqlalchemy.orm import Session, aliased
 
-from app.core.library.reconcile import chunks, marks
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Caption, MediaItem
+from app.core.storage.states import HAS_USER_CAPTION
 
 MODEL = "model"
 USER = "user"
@@ -64,9 +65,8 @@ def without_user_caption(conn: Connection, item_ids: Sequence[int]) -> list[int]
         row[0]
         for chunk in chunks(item_ids)
         for row in conn.exec_driver_sql(
-            f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)}) AND NOT EXISTS (
-                    SELECT 1 FROM captions c WHERE c.item_id = m.id
-                    AND c.keyframe_id IS NULL AND c.source = 'user')""",
+            f"SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)}) "
+            f"AND NOT {HAS_USER_CAPTION}",
             tuple(chunk),
         )
     ]

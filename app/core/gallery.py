@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.captions import CURRENT_ITEM_CAPTION
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.states import HAS_CAPTION, HAS_USER_CAPTION, IN_LIBRARY
 
-SHOWN = "m.state NOT IN ('missing', 'removed')"
-ITEM_CAPTION = "SELECT 1 FROM captions c WHERE c.item_id = m.id AND c.keyframe_id IS NULL"
 NEWEST_JOB = """(SELECT j.{column} FROM jobs j WHERE j.item_id = m.id AND j.kind = 'caption'
     ORDER BY j.id DESC LIMIT 1)"""
 
@@ -25,13 +25,13 @@ VIEWS: dict[str, str] = {
     "all": "1",
     "photos": "m.kind = 'photo'",
     "videos": "m.kind = 'video'",
-    "uncaptioned": f"NOT EXISTS ({ITEM_CAPTION})",
+    "uncaptioned": f"NOT {HAS_CAPTION}",
     # The current caption is the model's and not the one the user accepted.
-    "needs_review": f"""NOT EXISTS ({ITEM_CAPTION} AND c.source = 'user')
+    "needs_review": f"""NOT {HAS_USER_CAPTION}
         AND (SELECT max(c.id) FROM captions c WHERE c.item_id = m.id
              AND c.keyframe_id IS NULL) IS NOT coalesce(m.reviewed_caption_id, -1)
-        AND EXISTS ({ITEM_CAPTION})""",
-    "by_me": f"EXISTS ({ITEM_CAPTION} AND c.source = 'user')",
+        AND {HAS_CAPTION}""",
+    "by_me": HAS_USER_CAPTION,
     "errors": f"(m.state = 'error' OR {NEWEST_JOB.format(column='state')} = 'failed')",
 }
 VIEW_TITLES = {
@@ -67,7 +67,7 @@ class GalleryQuery:
     def where(self) -> tuple[str, tuple[int, ...]]:
         if self.view not in VIEWS:
             raise ValueError(f"unknown view {self.view!r}")
-        sql = f"{SHOWN} AND {VIEWS[self.view]}"
+        sql = f"{IN_LIBRARY} AND {VIEWS[self.view]}"
         if self.root_id is None:
             return sql, ()
         return sql + " AND m.root_id = ?", (self.root_id,)
@@ -138,10 +138,9 @@ def gallery_rows(db: Database, item_ids: Sequence[int]) -> dict[int, GalleryRow]
     """The rows of these items (those still in the library), by id."""
     rows: dict[int, GalleryRow] = {}
     with db.read() as conn:
-        for start in range(0, len(item_ids), 500):
-            chunk = tuple(item_ids[start : start + 500])
-            sql = ROW_SQL.format(marks=",".join("?" * len(chunk)))
-            for r in conn.exec_driver_sql(sql, chunk):
+        for chunk in chunks(item_ids):
+            sql = ROW_SQL.format(marks=marks(chunk))
+            for r in conn.exec_driver_sql(sql, tuple(chunk)):
                 rows[r[0]] = GalleryRow(
                     id=r[0],
                     path=os.fsdecode(r[1]),

@@ -7,17 +7,15 @@ job row. The gallery's "Errors" view counts both, so the panel shows both.
 
 from __future__ import annotations
 
+from app.core.jobs import CAPTION
 from app.core.storage.db import Database
+from app.core.storage.job_rows import newest_job
 
 
 def caption_failure(db: Database, item_id: int) -> str | None:
     """The reason the newest caption job of the item failed; None if it did not."""
     with db.read() as conn:
-        row = conn.exec_driver_sql(
-            """SELECT state, last_error FROM jobs WHERE item_id = ? AND kind = 'caption'
-               ORDER BY id DESC LIMIT 1""",
-            (item_id,),
-        ).first()
+        row = newest_job(conn, item_id, CAPTION)
     if row is None or row[0] != "failed":
         return None
     return row[1] or "the caption job failed"

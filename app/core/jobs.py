@@ -16,11 +16,13 @@ from sqlalchemy import Connection, ScalarSelect, Select, bindparam, func, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.sql.dml import ReturningUpdate
 
+from app.core.storage.bulk import chunks
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Job
+from app.core.storage.states import OPEN_JOB_STATES, JobState
 
 CAPTION = "caption"
-OPEN_STATES = ("queued", "running")
+OPEN_STATES = OPEN_JOB_STATES
 PRIORITY_BACKGROUND = 0
 PRIORITY_USER = 100  # "Caption this": ahead of everything the scanner queued
 MAX_CRASHES = 2
@@ -58,7 +60,7 @@ def enqueue(
             kind=kind,
             item_id=i,
             priority=priority,
-            state="queued",
+            state=JobState.QUEUED,
             attempts=0,
             params=params,
             created_at=stamp,
@@ -67,12 +69,12 @@ def enqueue(
         for i in ids
     ]
     conn.execute(insert(Job).on_conflict_do_nothing(), rows)
-    for chunk in _chunks(ids, 500):
+    for chunk in chunks(ids):
         conn.execute(
             update(Job)
             .where(
                 Job.kind == kind,
-                Job.state == "queued",
+                Job.state == JobState.QUEUED,
                 Job.item_id.in_(chunk),
                 Job.priority < priority,
             )
@@ -111,7 +113,7 @@ class JobQueue:
                 update(Job)
                 .where(Job.id == job_id)
                 .values(
-                    state="failed" if error else "done",
+                    state=JobState.FAILED if error else JobState.DONE,
                     last_error=error,
                     finished_at=stamp,
                     updated_at=stamp,
@@ -125,7 +127,7 @@ class JobQueue:
         if item_ids is not None:
             stmt = stmt.where(Job.item_id.in_(item_ids))
         with self._db.write() as conn:
-            return conn.execute(stmt.values(state="cancelled", updated_at=now())).rowcount
+            return conn.execute(stmt.values(state=JobState.CANCELLED, updated_at=now())).rowcount
 
     def recover_interrupted(self, *, max_crashes: int = MAX_CRASHES) -> tuple[int, int]:
         """After a worker died: requeue the jobs it left running, except those that
@@ -138,13 +140,18 @@ class JobQueue:
         with self._db.write() as conn:
             failed = conn.execute(
                 update(Job)
-                .where(Job.state == "running", Job.attempts >= max_crashes)
+                .where(Job.state == JobState.RUNNING, Job.attempts >= max_crashes)
                 .values(
-                    state="failed", last_error=CRASHED_TWICE, finished_at=stamp, updated_at=stamp
+                    state=JobState.FAILED,
+                    last_error=CRASHED_TWICE,
+                    finished_at=stamp,
+                    updated_at=stamp,
                 )
             ).rowcount
             requeued = conn.execute(
-                update(Job).where(Job.state == "running").values(state="queued", updated_at=stamp)
+                update(Job)
+                .where(Job.state == JobState.RUNNING)
+                .values(state=JobState.QUEUED, updated_at=stamp)
             ).rowcount
         return requeued, failed
 
@@ -153,8 +160,8 @@ class JobQueue:
         with self._db.write() as conn:
             conn.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.state == "running")
-                .values(state="queued", attempts=Job.attempts - 1, updated_at=now())
+                .where(Job.id == job_id, Job.state == JobState.RUNNING)
+                .values(state=JobState.QUEUED, attempts=Job.attempts - 1, updated_at=now())
             )
 
     def state_of(self, job_id: int) -> str | None:
@@ -164,7 +171,7 @@ class JobQueue:
     def retry_failed(self, item_ids: Sequence[int] | None = None, kind: str = CAPTION) -> int:
         """Queue failed items again (the user pressed Retry)."""
         with self._db.read() as conn:
-            stmt = select(Job.item_id).where(Job.state == "failed", Job.kind == kind)
+            stmt = select(Job.item_id).where(Job.state == JobState.FAILED, Job.kind == kind)
             if item_ids is not None:
                 stmt = stmt.where(Job.item_id.in_(item_ids))
             ids = sorted({row[0] for row in conn.execute(stmt) if row[0] is not None})
@@ -195,7 +202,9 @@ def _claim(kind: str, min_priority: int | None) -> ReturningUpdate[*tuple[Any, .
     return (
         update(Job)
         .where(Job.id == next_queued_id(kind, min_priority=min_priority))
-        .values(state="running", attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp)
+        .values(
+            state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=stamp, updated_at=stamp
+        )
         .returning(Job.id, Job.kind, Job.item_id, Job.attempts, Job.params)
     )
 
@@ -215,7 +224,7 @@ def next_queued_id(kind: str = CAPTION, *, min_priority: int | None = None) -> S
     then the oldest job at it. One `ORDER BY priority DESC, id` mixes directions the
     index cannot serve, so SQLite sorted every queued job for each claim (~40 ms
     with 50k photos waiting)."""
-    queued = [Job.state == "queued", Job.kind == kind]
+    queued = [Job.state == JobState.QUEUED, Job.kind == kind]
     urgent = [] if min_priority is None else [Job.priority >= min_priority]
     top = (
         select(Job.priority).where(*queued, *urgent).order_by(Job.priority.desc()).limit(1)
@@ -225,8 +234,3 @@ def next_queued_id(kind: str = CAPTION, *, min_priority: int | None = None) -> S
     return (
         select(Job.id).where(*queued, Job.priority == top).order_by(Job.id).limit(1)
     ).scalar_subquery()
-
-
-def _chunks(seq: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]

@@ -3,16 +3,14 @@
 The GUI process must never load llama.cpp (a native crash there would take the library
 window down, and loading it costs a moment), yet the user wants to know whether the installed
 build can use CUDA, Metal or only the CPU. So `probe_llama_build` asks a short-lived child
-interpreter, and `local_hardware` repeats `models.hardware.detect_hardware` with the answer
-instead of importing llama.cpp here. Everything in this module may block (subprocesses, disk,
+interpreter, and `models.hardware.detect_hardware` is given that answer instead of
+importing llama.cpp here. Everything in this module may block (subprocesses, disk,
 the database): callers run it on a background thread.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -20,14 +18,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from sqlalchemy import select
 
 from app.core.storage.db import Database
 from app.core.storage.schema import Root
 from models.catalog import Catalog, CatalogEntry
 from models.errors import InvalidModelFiles
-from models.hardware import APPLE_GPU_SHARE, GIB, Hardware, default_model, fits, nvidia_gpu
+from models.hardware import Hardware, default_model, detect_hardware, fits
 from models.installed import has_partial_download, read_installed
 from models.spec import ModelSpec, custom_model_spec
 
@@ -128,18 +125,6 @@ def probe_llama_build(python: str = sys.executable, timeout: float = PROBE_TIMEO
         return LlamaBuild(False, problem="the check gave an unreadable answer")
 
 
-def local_hardware(gpu_offload: bool) -> Hardware:
-    """`models.hardware.detect_hardware`, with the llama.cpp answer passed in, not imported."""
-    ram_gb = psutil.virtual_memory().total / GIB
-    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    if sys.platform == "darwin" and platform.machine() == "arm64":
-        return Hardware(ram_gb, cores, gpu_offload, ram_gb * APPLE_GPU_SHARE, "Apple Silicon", True)
-    nvidia = nvidia_gpu()
-    if nvidia is not None:
-        return Hardware(ram_gb, cores, gpu_offload, nvidia[1], nvidia[0])
-    return Hardware(ram_gb, cores, gpu_offload)
-
-
 def probe_machine() -> MachineInfo:
     """The hardware and the llama.cpp build; the first call takes a moment (a child process).
 
@@ -151,7 +136,7 @@ def probe_machine() -> MachineInfo:
         if _machine is not None:
             return _machine
     build = probe_llama_build()
-    info = MachineInfo(local_hardware(build.gpu_offload), build)
+    info = MachineInfo(detect_hardware(build.gpu_offload), build)
     if build.loaded:
         with _machine_lock:
             _machine = info

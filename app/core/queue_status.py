@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from app.core.jobs import CAPTION, PRIORITY_USER, JobQueue
-from app.core.library.walk import describe_os_error
 from app.core.media.probe import probe
+from app.core.os_errors import describe_os_error
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.states import ItemState
 
 UNKNOWN_ERROR = "failed for an unknown reason"
-ROWS_PER_STATEMENT = 500
 
 # Items whose newest caption job failed; a newer job (queued again, done, cancelled)
 # means the failure is no longer the item's story. Unreadable files are listed by
@@ -152,10 +153,10 @@ def retry(db: Database, item_ids: Sequence[int]) -> RetryResult:
     with db.read() as conn:
         unreadable = [
             row
-            for chunk in _chunks(ids)
+            for chunk in chunks(ids)
             for row in conn.exec_driver_sql(
-                "SELECT id, path, kind FROM media_items WHERE state = 'error' "
-                f"AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id, path, kind FROM media_items WHERE state = 'error' "
+                f"AND id IN ({marks(chunk)})",
                 tuple(chunk),
             )
         ]
@@ -182,17 +183,15 @@ def _reprobe(db: Database, rows: Sequence[tuple[int, bytes, str]]) -> list[int]:
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            updates.append((None, None, None, None, None, None, None, "missing", None, item_id))
+            updates.append((None,) * 7 + (ItemState.MISSING, None, item_id))
             continue
         except OSError as exc:
-            updates.append(
-                (None, None, None, None, None, None, None, "error", describe_os_error(exc), item_id)
-            )
+            updates.append((None,) * 7 + (ItemState.ERROR, describe_os_error(exc), item_id))
             continue
         result = probe(path, kind, stat.st_mtime_ns)
         if result.error is None:
             good.append(item_id)
-        state = "error" if result.error else "ok"
+        state = ItemState.ERROR if result.error else ItemState.OK
         updates.append((
             stat.st_size, stat.st_mtime_ns, result.fingerprint, result.width, result.height,
             result.duration, result.taken_at, state, result.error, item_id,
@@ -245,7 +244,3 @@ class QueueActions:
 
     def current_item(self, item_id: int) -> CurrentItem | None:
         return current_item(self.db, item_id)
-
-
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
-    return [ids[i : i + ROWS_PER_STATEMENT] for i in range(0, len(ids), ROWS_PER_STATEMENT)]

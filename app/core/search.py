@@ -47,6 +47,7 @@ from app.core.search_query import (
     render,
 )
 from app.core.storage.db import Database
+from app.core.storage.states import IN_LIBRARY
 
 # bm25 weights, one per index column: caption, tags, name, folder, then the
 # unindexed item_id, keyframe_id, source.
@@ -289,7 +290,7 @@ def _filtered(conn: Connection, query: ParsedQuery, limit: int) -> list[SearchHi
         params["exclude"] = query.exclude
     rows = conn.exec_driver_sql(
         f"""SELECT m.id, s.caption FROM media_items m LEFT JOIN search_index s ON s.rowid = m.id
-            WHERE m.state NOT IN ('missing', 'removed') {where}
+            WHERE {IN_LIBRARY} {where}
             ORDER BY m.taken_at DESC LIMIT :limit""",
         params,
     ).all()

@@ -25,9 +25,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-from app.core.library.walk import describe_os_error
 from app.core.media.errors import MediaError
 from app.core.media.thumbnails import DEFAULT_SIDE, Kind, make_thumbnail
+from app.core.os_errors import describe_os_error
 
 __all__ = ["MakeThumbnail", "ThumbnailService"]
 
@@ -174,10 +174,6 @@ class ThumbnailService(QObject):
     def cancel_pending(self) -> int:
         """Drop every queued request (a new folder or search replaced the view)."""
         return self.forget_except(())
-
-    def forget_failures(self) -> None:
-        """Let failed items be tried again (the user fixed permissions, freed disk)."""
-        self._failures.clear()
 
     @property
     def pending(self) -> int:

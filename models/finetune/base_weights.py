@@ -25,7 +25,13 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
 from models.errors import DownloadCancelled, DownloadError
 from models.finetune.spec import BaseWeights
-from models.hub import LIBRARY_NAME, RemoteFile, RepoListing, explain, fetch_listing
+from models.hub import (
+    LIBRARY_NAME,
+    RemoteFile,
+    RepoListing,
+    explained_failures,
+    fetch_listing,
+)
 from models.transfer import DownloadProgress, ProgressMeter, fetch_file
 
 COMPLETE_MARKER = ".complete"
@@ -127,18 +133,12 @@ def _download(
                 continue
             url = hf_hub_url(listing.repo, remote.name, revision=listing.commit, endpoint=endpoint)
             part = partial / f"{remote.sha256 or remote.name}.part"
-            try:
+            with explained_failures(listing.repo, remote.name, endpoint):
                 if remote.sha256:
                     fetch_file(url, remote, remote.sha256, part, meter, cancel)
                 else:  # a small git file (config, tokenizer): no LFS checksum to verify
                     _fetch_small(url, part, meter, cancel)
                 os.replace(part, target)
-            except (DownloadError, DownloadCancelled):
-                raise
-            except Exception as exc:
-                raise explain(
-                    exc, repo=listing.repo, filename=remote.name, endpoint=endpoint, resumable=True
-                ) from exc
         meter.emit(force=True)
         (snapshot / COMPLETE_MARKER).write_text(listing.commit + "\n", encoding="utf-8")
     except DownloadError as exc:

@@ -8,7 +8,6 @@ fails with the names that went missing instead of shipping a weaker adapter.
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -132,9 +131,3 @@ def _error_line(output: str) -> str:
         if "error" in line.lower() or "exception" in line.lower():
             return line
     return lines[-1] if lines else ""
-
-
-def adapter_settings(peft_dir: Path) -> dict[str, object]:
-    """r, alpha and the target regex, as peft saved them (recorded with the adapter)."""
-    config = json.loads((peft_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    return {k: config.get(k) for k in ("r", "lora_alpha", "target_modules", "lora_dropout")}

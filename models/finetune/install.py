@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import platform
-import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from models.hardware import nvidia_gpu
 
 # import name -> distribution name, for what the training process imports.
 TRAINING_MODULES = {
@@ -34,19 +34,8 @@ def missing_packages(modules: dict[str, str] = TRAINING_MODULES) -> list[str]:
     return [dist for module, dist in modules.items() if importlib.util.find_spec(module) is None]
 
 
-def qlora_available() -> bool:
-    return not missing_packages(QLORA_MODULES)
-
-
 def _nvidia_gpu_present() -> bool:
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return False
-    try:
-        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return listed.returncode == 0 and "GPU" in listed.stdout
+    return nvidia_gpu() is not None
 
 
 def _requirement(extras: str) -> str:

@@ -15,15 +15,16 @@ from app.core.captioning.prepare import ModelInput, PreparedKeyframe
 from app.core.captions import MODEL
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Caption, Job, Keyframe
+from app.core.storage.states import JobState
 from models.answer import CaptionAnswer
 
 SAME_MOMENT_S = 0.25  # keyframes this close to an earlier one are that one again
 # Built once: constructing a statement costs SQLAlchemy more than SQLite takes to run it.
 _FINISH_RUNNING_JOB = (
     update(Job)
-    .where(Job.id == bindparam("job_id"), Job.state == "running")
+    .where(Job.id == bindparam("job_id"), Job.state == JobState.RUNNING)
     .values(
-        state="done",
+        state=JobState.DONE,
         finished_at=bindparam("stamp"),
         updated_at=bindparam("stamp"),
         last_error=None,

@@ -26,17 +26,18 @@ from typing import Any
 from filelock import FileLock, Timeout
 from sqlalchemy import LargeBinary, Select, bindparam, select, type_coerce
 
+from app.core.captioning.active_adapter import ActiveAdapter, active_adapters
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.datadir import DataDir
-from app.core.finetune.adapters import ActiveAdapter, active_adapters
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
 from app.core.storage.db import Database
 from app.core.storage.schema import Job, MediaItem
+from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
 from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
@@ -353,7 +354,7 @@ class CaptionWorker:
             if time.monotonic() - last[0] < CANCEL_POLL_S:
                 return False
             last[0] = time.monotonic()
-            return self._jobs.state_of(job_id) != "running"
+            return self._jobs.state_of(job_id) != JobState.RUNNING
 
         return should_stop
 
@@ -393,7 +394,7 @@ class CaptionWorker:
 
 
 _ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
-    MediaItem.id == bindparam("item_id"), MediaItem.state != "missing"
+    MediaItem.id == bindparam("item_id"), MediaItem.state != ItemState.MISSING
 )
 
 
@@ -404,7 +405,10 @@ def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
     return (
         select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
         .join(MediaItem, MediaItem.id == Job.item_id)
-        .where(Job.id == next_queued_id(min_priority=min_priority), MediaItem.state != "missing")
+        .where(
+            Job.id == next_queued_id(min_priority=min_priority),
+            MediaItem.state != ItemState.MISSING,
+        )
     )
 
 

@@ -62,14 +62,6 @@ class AdapterRecord:
         return scores_worse(self.metrics_before, self.metrics_after)
 
 
-@dataclass(frozen=True)
-class ActiveAdapter:
-    """What the caption worker needs of a model's active adapter."""
-
-    id: str
-    gguf_path: Path
-
-
 def scores_worse(before: dict[str, float] | None, after: dict[str, float] | None) -> str | None:
     """Compare held-out scores, CIDEr first (then ROUGE-L, BLEU-4 on a tie). Without
     both (no held-out corrections) nothing says it is worse: None."""
@@ -86,15 +78,6 @@ def scores_worse(before: dict[str, float] | None, after: dict[str, float] | None
             )
         return None
     return None
-
-
-def active_adapters(conn: Connection) -> dict[str, ActiveAdapter]:
-    """Every model's active adapter, by model id: one small query, for the worker to
-    run inside a transaction it holds anyway."""
-    rows = conn.execute(
-        select(Adapter.model_id, Adapter.id, Adapter.gguf_path).where(Adapter.active.is_(True))
-    )
-    return {row.model_id: ActiveAdapter(row.id, Path(row.gguf_path)) for row in rows}
 
 
 class AdapterRegistry:

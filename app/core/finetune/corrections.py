@@ -25,6 +25,7 @@ from app.core.captions import CaptionStore
 from app.core.media.thumbnails import thumbnail_path
 from app.core.storage.db import Database, now
 from app.core.storage.schema import FinetuneExclusion, Keyframe, MediaItem
+from app.core.storage.states import ItemState
 from models.finetune.plan import MIN_TRAINING_EXAMPLES
 
 DEFAULT_HOLDOUT_SHARE = 0.2
@@ -98,7 +99,7 @@ def list_training_corrections(
                 select(FinetuneExclusion.item_id, FinetuneExclusion.keyframe_id)
             )
         }
-    pairs = [p for p in pairs if p.item_id in items and items[p.item_id].state != "removed"]
+    pairs = [p for p in pairs if p.item_id in items and items[p.item_id].state != ItemState.REMOVED]
     included = {p.item_id for p in pairs if (p.item_id, p.keyframe_id) not in excluded}
     held = split_heldout(included, holdout, keep_training=KEEP_FOR_TRAINING)
     rows = []

@@ -17,6 +17,7 @@ from app.core.library.filetypes import media_kind
 from app.core.library.library import Library, LibraryError
 from app.core.library.roots import subtree_bounds
 from app.core.library.scanner import FsChanges
+from app.core.text import counted
 
 NOT_MEDIA = "not a photo or video Captionist knows (by its extension)"
 
@@ -36,7 +37,7 @@ class IndexedPaths:
     def summary(self) -> str:
         """One line for a status bar or a terminal."""
         count = len(self.item_ids())
-        text = f"Queued {count} item{'s' if count != 1 else ''} at the front of the line"
+        text = f"Queued {counted(count, 'item')} at the front of the line"
         if self.errors:
             text += f"; {len(self.errors)} could not be used"
         return text

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from app.core.jobs import JobQueue
-from app.core.library.reconcile import RESTORED_STATE, ScanReport, update_from_rows
+from app.core.library.reconcile import ScanReport
 from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks, update_from_rows
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Root
+from app.core.storage.states import HAS_CAPTION, IN_LIBRARY, RESTORED_STATE
 
 
 def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
@@ -105,12 +107,6 @@ class Library:
         with self.db.session() as session:
             return list(session.scalars(select(Root).where(Root.enabled).order_by(Root.path)))
 
-    def root_for_path(self, path: bytes) -> RootInfo | None:
-        with self.db.read() as conn:
-            roots = load_roots(conn)
-        matches = [r for r in roots if is_within(path, r.path)]
-        return max(matches, key=lambda r: len(r.path), default=None)
-
     def set_watch_state(self, root_id: int, state: str, note: str | None = None) -> None:
         with self.db.write() as conn:
             conn.exec_driver_sql(
@@ -138,16 +134,15 @@ class Library:
         open caption jobs cancelled; a rescan leaves the unchanged file removed."""
         removed = 0
         with self.db.write() as conn:
-            for ids in _slices(item_ids):
-                marks = ",".join("?" * len(ids))
+            for ids in chunks(item_ids):
                 conn.exec_driver_sql(
                     f"UPDATE jobs SET state = 'cancelled', updated_at = ? "
-                    f"WHERE state IN ('queued', 'running') AND item_id IN ({marks})",
+                    f"WHERE state IN ('queued', 'running') AND item_id IN ({marks(ids)})",
                     (now(), *ids),
                 )
                 removed += conn.exec_driver_sql(
-                    f"UPDATE media_items SET state = 'removed' "
-                    f"WHERE state NOT IN ('missing', 'removed') AND id IN ({marks})",
+                    f"UPDATE media_items AS m SET state = 'removed' "
+                    f"WHERE {IN_LIBRARY} AND m.id IN ({marks(ids)})",
                     tuple(ids),
                 ).rowcount
         return removed
@@ -156,10 +151,10 @@ class Library:
         """Undo `remove_items`: the items come back as they were (probed or not)."""
         restored = 0
         with self.db.write() as conn:
-            for ids in _slices(item_ids):
+            for ids in chunks(item_ids):
                 restored += conn.exec_driver_sql(
                     f"UPDATE media_items SET state = {RESTORED_STATE} "
-                    f"WHERE state = 'removed' AND id IN ({','.join('?' * len(ids))})",
+                    f"WHERE state = 'removed' AND id IN ({marks(ids)})",
                     tuple(ids),
                 ).rowcount
         return restored
@@ -168,16 +163,14 @@ class Library:
     def status(self) -> LibraryStatus:
         with self.db.read() as conn:
             row = conn.exec_driver_sql(
-                """SELECT
-                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed')),
-                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND kind = 'photo'),
-                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND kind = 'video'),
-                     count(*) FILTER (WHERE state NOT IN ('missing', 'removed') AND EXISTS (
-                         SELECT 1 FROM captions c WHERE c.item_id = media_items.id
-                         AND c.keyframe_id IS NULL)),
-                     count(*) FILTER (WHERE state = 'error'),
-                     count(*) FILTER (WHERE state = 'missing')
-                   FROM media_items"""
+                f"""SELECT
+                     count(*) FILTER (WHERE {IN_LIBRARY}),
+                     count(*) FILTER (WHERE {IN_LIBRARY} AND m.kind = 'photo'),
+                     count(*) FILTER (WHERE {IN_LIBRARY} AND m.kind = 'video'),
+                     count(*) FILTER (WHERE {IN_LIBRARY} AND {HAS_CAPTION}),
+                     count(*) FILTER (WHERE m.state = 'error'),
+                     count(*) FILTER (WHERE m.state = 'missing')
+                   FROM media_items m"""
             ).one()
         counts = self.jobs.counts()
         return LibraryStatus(
@@ -191,7 +184,3 @@ class Library:
             missing=row[5],
         )
 
-
-def _slices(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
-    """Ids in slices small enough for one statement's parameters."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -6,38 +6,34 @@ each kind in bulk. A moved or renamed file keeps its item row — and so its
 captions and history — when its size and head/tail fingerprint match an item that
 just vanished or was already missing.
 
-How the writes are shaped matters more than anything else here: every statement
-that fires the search-index triggers makes FTS5 flush its pending data, so rows
-go in as multi-row INSERTs, id-only updates as one `WHERE id IN (...)` each, and
-per-row values through a staged TEMP table applied with one `UPDATE ... FROM`.
+How the writes are shaped matters more than anything else here: they are
+buffered and sent through the bulk statements of `app.core.storage.bulk`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from app.core.library.fingerprint import fingerprint
 from app.core.library.roots import Placer, RootInfo, display_text, release_path
-from app.core.library.walk import PERMISSION_DENIED, Found
+from app.core.library.walk import Found
+from app.core.os_errors import PERMISSION_DENIED
+from app.core.storage.bulk import insert_items, update_from_rows, update_ids
 from app.core.storage.db import Database, now
+from app.core.storage.known_items import (
+    KnownItem,
+    KnownRow,
+    first_new_id,
+    known_rows,
+    sizes_taken,
+)
+from app.core.storage.states import RESTORED_STATE, ItemState
 
-T = TypeVar("T")
 WRITE_BATCH = 1000  # files per write transaction
-ROWS_PER_STATEMENT = 500  # rows (or ids) per multi-row statement
-# The state of an item that is back on disk: unprobed, failed before, or fine.
-RESTORED_STATE = """CASE WHEN fingerprint IS NULL THEN 'new'
-    WHEN last_error IS NOT NULL THEN 'error' ELSE 'ok' END"""
-# An unchanged file in one of these states needs no write at all. An item the user
-# removed from the library stays removed while its file is unchanged; a changed file
-# is a new version and comes back.
-SETTLED_STATES = frozenset({"new", "ok", "removed"})  # the others: "error", "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,152 +57,6 @@ class ScanReport:
     def add_error(self, path: bytes | str, reason: str) -> None:
         text = display_text(path) if isinstance(path, bytes) else path
         self.errors.append(ItemError(text, reason))
-
-
-# -- what the database knows ---------------------------------------------------------
-# What a scan's hot loop reads, straight from the sqlite3 cursor: building an object
-# per row cost half a second per 100,000 files, and every column read costs too.
-# Items in a settled state (see SETTLED_STATES) are read as (path, size, mtime_ns):
-# all an unchanged file needs. The rest, and any item that turns out to need work,
-# are read as KnownRow; KnownItem is made only for items that vanished.
-Settled = tuple[bytes, int, int]
-KnownRow = tuple[bytes, int, int, int, str, str | None]  # path, id, size, mtime, state, error
-KNOWN_ROW_COLUMNS = "path, id, size, mtime_ns, state, last_error"
-SETTLED_SQL = "state IN ('new', 'ok', 'removed')"
-UNSETTLED_SQL = "state IN ('error', 'missing')"  # every other state
-
-
-@dataclass(frozen=True, slots=True)
-class KnownItem:
-    id: int
-    path: bytes
-    size: int
-    mtime_ns: int
-    state: str
-    fingerprint: str | None
-    last_error: str | None
-
-
-KNOWN_COLUMNS = "id, path, size, mtime_ns, state, fingerprint, last_error"
-
-
-def known_rows(conn: Connection, where: str, params: tuple[object, ...]) -> list[KnownItem]:
-    sql = f"SELECT {KNOWN_COLUMNS} FROM media_items WHERE {where}"
-    return [KnownItem(*row) for row in conn.exec_driver_sql(sql, params)]
-
-
-def _by_path(conn: Connection, sql: str, params: Sequence[object]) -> dict[bytes, Any]:
-    """{first column: row} for a query, read with the raw cursor."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return {row[0]: row for row in cursor}
-    finally:
-        cursor.close()
-
-
-def known_in_root(
-    conn: Connection, root_id: int
-) -> tuple[dict[bytes, Settled], dict[bytes, KnownRow]]:
-    """The items of a root by path: the settled ones, and the others (few; read
-    through the state index: "+root_id" keeps SQLite from reading the whole root)."""
-    settled = _by_path(
-        conn,
-        f"SELECT path, size, mtime_ns FROM media_items WHERE root_id = ? AND {SETTLED_SQL}",
-        (root_id,),
-    )
-    others = _by_path(
-        conn,
-        f"SELECT {KNOWN_ROW_COLUMNS} FROM media_items WHERE {UNSETTLED_SQL} AND +root_id = ?",
-        (root_id,),
-    )
-    return settled, others
-
-
-def known_at(conn: Connection, paths: Sequence[bytes]) -> dict[bytes, KnownRow]:
-    """{path: KnownRow} of the items at these paths."""
-    out: dict[bytes, KnownRow] = {}
-    for chunk in chunks(paths):
-        sql = f"SELECT {KNOWN_ROW_COLUMNS} FROM media_items WHERE path IN ({marks(chunk)})"
-        out.update(_by_path(conn, sql, chunk))
-    return out
-
-
-def known_items_at(conn: Connection, paths: Sequence[bytes]) -> list[KnownItem]:
-    """Full KnownItems (with fingerprints, for move matching) at these paths."""
-    out: list[KnownItem] = []
-    for chunk in chunks(paths):
-        out.extend(known_rows(conn, f"path IN ({marks(chunk)})", tuple(chunk)))
-    return out
-
-
-# -- bulk statements -------------------------------------------------------------------
-def chunks(values: Sequence[T], size: int = ROWS_PER_STATEMENT) -> Iterator[list[T]]:
-    """`values` in lists of at most `size`: SQLite takes at most 32,766 parameters."""
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
-
-
-def marks(values: Sequence[object]) -> str:
-    return ",".join("?" * len(values))
-
-
-def update_ids(conn: Connection, assignments: str, ids: Sequence[int]) -> None:
-    """UPDATE media_items SET `assignments` for these ids, 500 ids per statement."""
-    for chunk in chunks(ids):
-        conn.exec_driver_sql(
-            f"UPDATE media_items SET {assignments} WHERE id IN ({marks(chunk)})", tuple(chunk)
-        )
-
-
-def update_from_rows(
-    conn: Connection,
-    columns: Sequence[str],
-    rows: Sequence[tuple[object, ...]],
-    assignments: str,
-    where: str = "",
-) -> None:
-    """UPDATE media_items with different values per row in ONE statement.
-
-    `rows` are (id, *columns); they are staged in a TEMP table (no triggers, so a
-    plain executemany is cheap) and `assignments` reads them as `s.<column>`.
-    `where` adds conditions on the target row (e.g. "AND media_items.state = 'new'").
-    """
-    if not rows:
-        return
-    names = ", ".join(columns)
-    conn.exec_driver_sql("DROP TABLE IF EXISTS temp.staged_rows")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE staged_rows (id INTEGER PRIMARY KEY, {names})")
-    try:
-        conn.exec_driver_sql(
-            f"INSERT INTO temp.staged_rows (id, {names}) VALUES (?{', ?' * len(columns)})",
-            list(rows),
-        )
-        conn.exec_driver_sql(
-            f"UPDATE media_items SET {assignments} FROM temp.staged_rows AS s "
-            f"WHERE media_items.id = s.id {where}"
-        )
-    finally:
-        conn.exec_driver_sql("DROP TABLE temp.staged_rows")
-
-
-INSERT_COLUMNS = "root_id, path, name, folder, kind, size, mtime_ns, added_at"
-# ON CONFLICT: a stale row at this path (say, from a removed folder) is reused.
-INSERT_SQL = f"""INSERT INTO media_items ({INSERT_COLUMNS}, state) VALUES {{values}}
-    ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id,
-        name = excluded.name, folder = excluded.folder, kind = excluded.kind,
-        size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = NULL,
-        state = 'new', last_error = NULL"""
-INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'new')"
-
-
-def insert_items(conn: Connection, rows: list[tuple[object, ...]]) -> None:
-    """Insert (or reuse the rows at these paths) with multi-row statements. Sorted by
-    path first: the unique path index then takes them in order."""
-    rows.sort(key=lambda row: row[1])  # type: ignore[arg-type, return-value]  # bytes
-    for chunk in chunks(rows):
-        sql = INSERT_SQL.format(values=",".join([INSERT_ROW] * len(chunk)))
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))  # type: ignore[arg-type]
 
 
 # -- the reconciler ----------------------------------------------------------------------
@@ -235,9 +85,7 @@ class Reconciler:
         self._moves: list[tuple[object, ...]] = []  # (id, root_id, path, name, folder, mtime)
         with db.read() as conn:
             # Items from this id on were added by this pass: never move candidates.
-            self._first_new_id = conn.exec_driver_sql(
-                "SELECT coalesce(max(id), 0) + 1 FROM media_items"
-            ).scalar_one()
+            self._first_new_id = first_new_id(conn)
         # Items that were gone and are back (returned in place, or moved back in):
         # the caller re-queues the uncaptioned ones, whose jobs may have been cancelled.
         self.back_ids: list[int] = []
@@ -249,11 +97,11 @@ class Reconciler:
             self._count()
             return
         _path, item_id, size, mtime_ns, state, last_error = known
-        if state == "missing" or (size, mtime_ns) != (found[2], found[3]):
+        if state == ItemState.MISSING or (size, mtime_ns) != (found[2], found[3]):
             self._update_changed(found, known)
             return
         self.report.unchanged += 1
-        if state == "error" and last_error == PERMISSION_DENIED:
+        if state == ItemState.ERROR and last_error == PERMISSION_DENIED:
             # chmod changes neither size nor mtime: try an unreadable file again.
             self._update_id("state = 'new', last_error = NULL", item_id)
 
@@ -272,7 +120,7 @@ class Reconciler:
                 self._move(origin, found)
         self._maybe_moved.clear()
         for k in vanished:
-            if k.id not in moved_ids and k.state != "missing":
+            if k.id not in moved_ids and k.state != ItemState.MISSING:
                 self._update_id("state = 'missing'", k.id)
                 self.report.missing += 1
         self.flush()
@@ -328,16 +176,7 @@ class Reconciler:
             self._unsorted.clear()
             return
         sizes = list({found[2] for found in self._unsorted})
-        taken: set[int] = set()
-        for chunk in chunks(sizes):
-            taken.update(
-                row[0]
-                for row in conn.exec_driver_sql(
-                    f"SELECT DISTINCT size FROM media_items WHERE size IN ({marks(chunk)}) "
-                    "AND id < ?",
-                    (*chunk, self._first_new_id),
-                )
-            )
+        taken = sizes_taken(conn, sizes, self._first_new_id)
         for found in self._unsorted:
             if found[2] in taken:
                 self._maybe_moved.append(found)
@@ -358,7 +197,9 @@ class Reconciler:
         with self._db.read() as conn:
             for size in {found[2] for found in self._maybe_moved}:
                 for k in known_rows(conn, "size = ?", (size,)):
-                    if k.id not in listed and (k.state == "missing" or not os.path.lexists(k.path)):
+                    if k.id in listed:
+                        continue
+                    if k.state == ItemState.MISSING or not os.path.lexists(k.path):
                         by_size[size].append(k)
         return by_size
 
@@ -390,7 +231,7 @@ class Reconciler:
         self._moves.append((origin.id, root.id, path, name, folder, mtime_ns))
         self._count()
         self.report.moved += 1
-        if origin.state == "missing":
+        if origin.state == ItemState.MISSING:
             self.back_ids.append(origin.id)
 
     # -- changes and inserts ----------------------------------------------------------------
@@ -401,7 +242,7 @@ class Reconciler:
             self.report.returned += 1
             self.back_ids.append(item_id)
             return
-        if state == "missing":
+        if state == ItemState.MISSING:
             # Deleted, then a different file appeared at the same path: a new item.
             # The old one keeps its captions as history; it gives up the path now
             # (not batched) so that the insert cannot take over its row.

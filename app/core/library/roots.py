@@ -65,10 +65,6 @@ def display_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def name_text(path: bytes) -> str:
-    return display_text(os.path.basename(path))
-
-
 def folder_text(path: bytes, root: RootInfo) -> str:
     """ "Pictures/2024/Summer" for /home/u/Pictures/2024/Summer/a.jpg in root ~/Pictures.
 

@@ -18,20 +18,7 @@ from itertools import chain
 from app.core import jobs
 from app.core.captions import without_user_caption
 from app.core.library.filetypes import media_kind
-from app.core.library.reconcile import (
-    KnownItem,
-    KnownRow,
-    Reconciler,
-    ScanReport,
-    Settled,
-    chunks,
-    known_at,
-    known_in_root,
-    known_items_at,
-    known_rows,
-    marks,
-    update_from_rows,
-)
+from app.core.library.reconcile import Reconciler, ScanReport
 from app.core.library.roots import (
     Placer,
     RootInfo,
@@ -46,7 +33,18 @@ from app.core.media.probe import ProbeResult, probe
 from app.core.metadata.import_captions import read_for_import, store_imported
 from app.core.metadata.xmp import CaptionMetadata
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks, update_from_rows
 from app.core.storage.db import Database, now
+from app.core.storage.known_items import (
+    KnownItem,
+    KnownRow,
+    Settled,
+    known_at,
+    known_in_root,
+    known_items_at,
+    known_rows,
+)
+from app.core.storage.states import HAS_CAPTION, ItemState
 
 PROBE_BATCH = 256
 PROGRESS_EVERY = 1000  # files; the files seen so far are stored when progress is reported
@@ -230,7 +228,7 @@ class Indexer:
                 )
                 if occupant[0] not in moving
             ]
-            if any(state != "missing" for _, state, _ in occupants):
+            if any(state != ItemState.MISSING for _, state, _ in occupants):
                 return False  # renamed over present library files: a change plus a removal
             for occupant_id, _, occupant_path in occupants:
                 release_path(conn, occupant_id, occupant_path)
@@ -266,8 +264,7 @@ class Indexer:
                     row[0]
                     for row in conn.exec_driver_sql(
                         f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)})
-                            AND m.state = 'ok' AND NOT EXISTS (SELECT 1 FROM captions c
-                                WHERE c.item_id = m.id AND c.keyframe_id IS NULL)""",
+                            AND m.state = 'ok' AND NOT {HAS_CAPTION}""",
                         tuple(chunk),
                     )
                 ]
@@ -323,13 +320,13 @@ class Indexer:
         results = [result for result, _meta in examined]
         for (item_id, path, _kind, _mtime), result in zip(batch, results, strict=True):
             if result.error and not os.path.lexists(path):
-                state, error = "missing", None  # vanished mid-scan
+                state, error = ItemState.MISSING, None  # vanished mid-scan
                 report.missing += 1
             elif result.error:
-                state, error = "error", result.error
+                state, error = ItemState.ERROR, result.error
                 report.add_error(path, result.error)
             else:
-                state, error = "ok", None
+                state, error = ItemState.OK, None
                 good.append(item_id)
             rows.append((
                 item_id, result.fingerprint, result.width, result.height, result.duration,

@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from app.core.library.filetypes import PHOTO_EXTENSIONS, SYSTEM_FOLDERS, VIDEO_EXTENSIONS
+from app.core.os_errors import describe_os_error
 
-# Not a problem with the file itself: a rescan tries such files again.
-PERMISSION_DENIED = "permission denied"
 BROKEN_LINK = "broken link: the file it points to does not exist"
 
 # Extension (lowercase bytes, with the dot) -> kind; the walk looks it up inline.
@@ -36,15 +35,6 @@ Found = tuple[bytes, str, int, int]
 class WalkError:
     path: bytes
     reason: str
-
-
-def describe_os_error(exc: OSError) -> str:
-    """A short, user-facing reason for an OS error."""
-    if isinstance(exc, PermissionError):
-        return PERMISSION_DENIED
-    if isinstance(exc, FileNotFoundError):
-        return "file vanished while being read"
-    return exc.strerror or exc.__class__.__name__
 
 
 def never_stop() -> bool:

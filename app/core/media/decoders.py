@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from app.core.library.walk import describe_os_error
 from app.core.media.errors import MediaError
+from app.core.os_errors import describe_os_error
 
 # Refuse decompression bombs with a clear error rather than Pillow's warning; 300 MP
 # still admits the largest stitched panoramas people keep.

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.core.library.walk import describe_os_error
 from app.core.media.decoders import (
     HEIF_MISSING,
     HEIF_SUFFIXES,
@@ -29,6 +28,7 @@ from app.core.media.decoders import (
     require_file,
 )
 from app.core.media.errors import MediaError
+from app.core.os_errors import describe_os_error
 
 WHITE = (255, 255, 255)
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}

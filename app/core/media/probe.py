@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from app.core.library.fingerprint import fingerprint
-from app.core.library.walk import describe_os_error
 from app.core.media.decoders import HEIF_MISSING, HEIF_SUPPORTED, MAX_PIXELS, opencv_path
 from app.core.media.errors import MediaError
+from app.core.os_errors import describe_os_error
 
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 36867

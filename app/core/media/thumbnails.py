@@ -24,19 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import cv2
-import numpy as np
-from PIL import Image
-
-from app.core.media.errors import MediaError
 from app.core.media.photo import load_for_model, save_thumbnail
-from app.core.media.video import NO_FRAMES, _opened, _rgb, _rotated, _shrunk
+from app.core.media.video import poster_frame
 
 __all__ = ["DEFAULT_SIDE", "Kind", "PruneResult", "make_thumbnail", "prune", "thumbnail_path"]
 
 Kind = Literal["photo", "video"]
 DEFAULT_SIDE = 256
-VIDEO_POSITION = 0.10  # a frame a tenth of the way in: past fade-ins and black leaders
 TOUCH_AFTER_S = 3600.0  # refresh a hit's "last used" mtime at most this often
 PRUNE_TO = 0.9  # prune() frees down to this fraction of max_bytes, so it runs rarely
 STRAY_TEMP_AGE_S = 3600.0  # a temp file this old is a crashed write, not one in progress
@@ -77,7 +71,7 @@ def make_thumbnail(
     dest = thumbnail_path(cache_dir, path, mtime_ns, size, side)
     if _hit(dest):
         return dest
-    image = load_for_model(path, max_side=side) if kind == "photo" else _video_frame(path, side)
+    image = load_for_model(path, max_side=side) if kind == "photo" else poster_frame(path, side)
     return save_thumbnail(image, dest, max_side=side)
 
 
@@ -94,39 +88,6 @@ def _hit(dest: Path) -> bool:
         with contextlib.suppress(OSError):  # read-only cache: still a hit
             os.utime(dest, (now, now))
     return True
-
-
-def _video_frame(path: bytes | str, side: int) -> Image.Image:
-    """An upright RGB frame about VIDEO_POSITION into the video, else its first frame.
-
-    One seek rather than a decode pass: a thumbnail needs one picture, not the best.
-    Files without a usable index (truncated AVIs) fail the seek and fall back to the
-    first frame that decodes."""
-    with _opened(path) as (cap, rotation):
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-        frame = None
-        if fps > 0 and count > 1:
-            cap.set(cv2.CAP_PROP_POS_MSEC, count / fps * VIDEO_POSITION * 1000.0)
-            frame = _read(cap)
-    if frame is None:  # reopened: a failed seek can leave the capture at its end
-        with _opened(path) as (cap, rotation):
-            frame = _read(cap)
-    if frame is None:
-        raise MediaError(NO_FRAMES)
-    image = _rgb(_shrunk(frame, side))
-    return _rotated(image, rotation) if rotation else image
-
-
-def _read(cap: cv2.VideoCapture) -> np.ndarray | None:
-    """The next frame that decodes (a few tries: some files start with broken frames)."""
-    for _ in range(8):
-        ok, frame = cap.read()
-        if not ok:
-            return None
-        if frame is not None and frame.size:
-            return frame
-    return None
 
 
 # -- keeping the cache bounded ----------------------------------------------------------

@@ -49,6 +49,7 @@ FULL_SCAN_MEGAPIXEL_FRAMES = 75_000  # ~20 min of 1080p30, ~5 min of 4K30
 SCAN_TIME_LIMIT_S = 300.0
 STOP_POLL_FRAMES = 32
 NO_FRAMES = "no decodable frames (audio only?)"
+POSTER_POSITION = 0.10  # a frame a tenth of the way in: past fade-ins and black leaders
 NOT_A_VIDEO = "not a video Captionist can read (wrong extension, corrupt, or audio only)"
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
@@ -253,6 +254,41 @@ def _evenly_seeked(
         if ok and frame is not None and frame.size:
             keyframes.append(Keyframe(t, _rgb(_shrunk(frame, max_side))))
     return keyframes
+
+
+# -- one still for a thumbnail -----------------------------------------------------------
+def poster_frame(path: bytes | str, side: int) -> Image.Image:
+    """An upright RGB frame about POSTER_POSITION into the video, else its first frame,
+    at most `side` pixels on its long side: what a video's thumbnail shows.
+
+    One seek rather than a decode pass: a thumbnail needs one picture, not the best.
+    Files without a usable index (truncated AVIs) fail the seek and fall back to the
+    first frame that decodes."""
+    with _opened(path) as (cap, rotation):
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        frame = None
+        if fps > 0 and count > 1:
+            cap.set(cv2.CAP_PROP_POS_MSEC, count / fps * POSTER_POSITION * 1000.0)
+            frame = _first_decodable(cap)
+    if frame is None:  # reopened: a failed seek can leave the capture at its end
+        with _opened(path) as (cap, rotation):
+            frame = _first_decodable(cap)
+    if frame is None:
+        raise MediaError(NO_FRAMES)
+    image = _rgb(_shrunk(frame, side))
+    return _rotated(image, rotation) if rotation else image
+
+
+def _first_decodable(cap: cv2.VideoCapture) -> np.ndarray | None:
+    """The next frame that decodes (a few tries: some files start with broken frames)."""
+    for _ in range(8):
+        ok, frame = cap.read()
+        if not ok:
+            return None
+        if frame is not None and frame.size:
+            return frame
+    return None
 
 
 # -- opening and converting -------------------------------------------------------------

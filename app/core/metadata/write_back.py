@@ -17,11 +17,13 @@ from pathlib import Path
 
 from app.core.captions import CURRENT_ITEM_CAPTION, USER
 from app.core.library.fingerprint import fingerprint
-from app.core.library.reconcile import chunks, marks
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
 from app.core.settings import Settings
+from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.states import IN_LIBRARY
+from app.core.text import counted
 
 MODES = ("off", "sidecar", "embed")
 
@@ -33,7 +35,7 @@ class WriteReport:
     uncaptioned: int = 0
 
     def summary(self) -> str:
-        text = f"Wrote captions to {len(self.written)} file{'s' if len(self.written) != 1 else ''}"
+        text = f"Wrote captions to {counted(len(self.written), 'file')}"
         if self.uncaptioned:
             text += f"; {self.uncaptioned} without a caption yet"
         if self.errors:
@@ -118,7 +120,7 @@ def _current_captions(db: Database, item_ids: Sequence[int]) -> list[_Current]:
                 f"""SELECT m.id, m.path, m.kind, c.text, c.tags, c.language, c.source,
                            c.model_id, c.prompt_id, c.adapter_id
                     FROM media_items m JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
-                    WHERE m.id IN ({marks(chunk)}) AND m.state NOT IN ('missing', 'removed')
+                    WHERE m.id IN ({marks(chunk)}) AND {IN_LIBRARY}
                       AND c.text != ''""",
                 tuple(chunk),
             )

@@ -32,6 +32,7 @@ from app.core.queue_status import (
     QueueSnapshot,
     RetryResult,
 )
+from app.core.text import plural
 from app.services.background import Background
 from app.services.changes import Changes
 from app.ui.activity.widgets import (
@@ -220,7 +221,7 @@ class ActivityPanel(QWidget):
             self._progress = None  # the restarted worker counts from zero
         elif kind == "recovered":
             requeued, failed = int(event.get("requeued") or 0), int(event.get("failed") or 0)
-            text = f"Restarted: {requeued} item{_s(requeued)} back in the queue"
+            text = f"Restarted: {requeued} {plural(requeued, 'item')} back in the queue"
             if failed:
                 text += f", {failed} skipped after crashing the engine twice"
             self._show_note(text)
@@ -360,7 +361,7 @@ class ActivityPanel(QWidget):
         self._serial += 1
 
         def cancelled(count: int) -> None:
-            self._show_note(f"Cancelled {count:,} caption job{_s(count)}")
+            self._show_note(f"Cancelled {count:,} {plural(count, 'caption job')}")
             self._progress = None
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
@@ -376,7 +377,7 @@ class ActivityPanel(QWidget):
         self._serial += 1
 
         def retried(result: RetryResult) -> None:
-            text = f"Queued {result.queued:,} item{_s(result.queued)} again"
+            text = f"Queued {result.queued:,} {plural(result.queued, 'item')} again"
             if result.unreadable:
                 text += f"; {result.unreadable:,} still can't be read"
             self._show_note(text)
@@ -479,7 +480,3 @@ def _muted_color(palette: QPalette) -> str:
         round(a * 0.6 + b * 0.4) for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True)
     ]
     return "#{:02x}{:02x}{:02x}".format(*mix)
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"

@@ -33,6 +33,7 @@ from app.core.captions import MODEL, CaptionStore
 from app.core.library.library import Library
 from app.core.metadata.write_back import write_metadata
 from app.core.storage.db import Database
+from app.core.text import counted
 from app.services.background import Background
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class AcceptCommand(_EditsCommand):
         text = (
             f"Accept caption of {name}"
             if name and count == 1
-            else f"Accept {count} caption{'s' if count != 1 else ''}"
+            else f"Accept {counted(count, 'caption')}"
         )
         super().__init__(edits, text)
         self.item_ids = list(item_ids)
@@ -281,7 +282,7 @@ class RemoveItemsCommand(_EditsCommand):
         text = (
             f"Remove {name} from the library"
             if name and count == 1
-            else f"Remove {count} item{'s' if count != 1 else ''} from the library"
+            else f"Remove {counted(count, 'item')} from the library"
         )
         super().__init__(edits, text)
         self.item_ids = list(item_ids)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.item_details import Version
+from app.core.text import counted
 from app.ui.details.text import source_text
 
 HISTORY_SHOWN = 8  # older versions wait behind "Show N more"
@@ -248,7 +249,7 @@ class HistoryList(QWidget):
             )
             self._layout.addWidget(entry)
         hidden = len(self._versions) - len(shown)
-        self.more_button.setText(f"Show {hidden} older version{'s' if hidden != 1 else ''}")
+        self.more_button.setText(f"Show {counted(hidden, 'older version')}")
         self.more_button.setVisible(hidden > 0)
         self._layout.addWidget(self.more_button)
 

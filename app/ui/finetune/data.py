@@ -21,6 +21,7 @@ from app.core.desktop.launcher import is_frozen
 from app.core.finetune.adapters import AdapterRecord, AdapterRegistry
 from app.core.finetune.corrections import TrainingCorrection, list_training_corrections
 from app.core.storage.db import Database
+from app.core.text import counted
 
 DEFAULT_EPOCHS, DEFAULT_RANK = 3, 64  # the seed article: r=64, alpha=2r=128, dropout 0.05
 DEFAULT_DROPOUT = 0.05
@@ -39,9 +40,8 @@ class Counts:
     def text(self) -> str:
         if not self.corrections:
             return "No corrections yet"
-        noun = "correction" if self.corrections == 1 else "corrections"
         return (
-            f"{self.corrections} {noun}: {self.train} to train on, "
+            f"{counted(self.corrections, 'correction')}: {self.train} to train on, "
             f"{self.heldout} held out for scoring, {self.excluded} excluded"
         )
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.library.handover import IndexedPaths, index_paths, queue_paths
+from app.core.text import counted
 from app.services.changes import Changes
 from app.ui.window.context import WindowContext
 
@@ -52,7 +53,7 @@ class Handover(QObject):
             return
         library, work = context.library, queue_paths if caption else index_paths
         where = " to the queue" if caption else ""
-        context.show_message(f"Adding {_count(len(paths), 'path')}{where}…")
+        context.show_message(f"Adding {counted(len(paths), 'path')}{where}…")
         context.background.run(
             lambda: work(library, paths),
             lambda result: self._handled(result, caption),
@@ -68,7 +69,7 @@ class Handover(QObject):
             context.publish(
                 Changes.of_items(ids, queue=captioned, listing=True, counts=True, folders=True)
             )
-        added = f"Added {_count(len(ids), 'item')} to the library"
+        added = f"Added {counted(len(ids), 'item')} to the library"
         context.show_message(result.summary() if captioned else added, 10_000)
         if result.errors:
             self._show_errors(result)
@@ -91,7 +92,7 @@ class Handover(QObject):
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Some files could not be used",
-            f"{len(result.errors)} of the {_count(given, 'path')} sent to Captionist "
+            f"{len(result.errors)} of the {counted(given, 'path')} sent to Captionist "
             "could not be used:",
             QMessageBox.StandardButton.Ok,
             self._context.window,
@@ -101,6 +102,3 @@ class Handover(QObject):
         box.setDetailedText("\n".join(f"{p}: {r}" for p, r in result.errors.items()))
         box.open()  # not exec(): the window keeps working behind it
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"

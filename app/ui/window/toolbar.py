@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.gallery import SORT_TITLES
+from app.core.text import plural
 from app.ui.gallery.browser import SEARCH_HELP, Listing
 from app.ui.gallery.view import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE
 
@@ -88,9 +89,7 @@ class MainToolbar(QToolBar):
         self.addWidget(self.zoom)
 
     def show_count(self, listing: Listing, count: int) -> None:
-        noun = "match" if count == 1 else "matches"
-        if not listing.searching:
-            noun = "item" if count == 1 else "items"
+        noun = plural(count, "match", "matches") if listing.searching else plural(count, "item")
         self.count.setText(f"{count:,} {noun}")
 
     def _sort_changed(self, *_args: object) -> None:
