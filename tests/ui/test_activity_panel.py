@@ -164,18 +164,18 @@ def test_pause_and_resume_are_stored_in_the_library(
     qtbot: QtBot, panel: ActivityPanel, db: Database
 ) -> None:
     settings = Settings(db)
-    assert settings.get("queue_paused") is False
+    assert settings.read().queue_paused is False
     requested: list[bool] = []
     panel.pause_requested.connect(requested.append)
 
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.pause_button.click()
-    assert settings.get("queue_paused") is True
+    assert settings.read().queue_paused is True
     assert panel.pause_button.text() == "Resume"
 
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.pause_button.click()
-    assert settings.get("queue_paused") is False
+    assert settings.read().queue_paused is False
     assert requested == [True, False]
     assert panel.pause_button.text() == "Pause"
 
