@@ -332,3 +332,21 @@ def test_a_long_name_is_shortened_to_fit_a_narrow_dock(
     assert "…" in shown and shown.endswith(".jpg") and len(shown) < len(name)
     assert panel.current_name.toolTip() == name
     assert panel.width() <= 300
+
+
+def test_settings_replaced_at_open_are_shown_as_a_warning(
+    qtbot: QtBot, panel: ActivityPanel, db: Database
+) -> None:
+    """What the window does at open: the problems `Library` found go to the note line."""
+    Settings(db).set("metadata_write", "embed")
+    with db.write() as conn:  # a hand edit this version cannot read
+        conn.exec_driver_sql(
+            "UPDATE settings SET value = '\"xmp\"' WHERE key = 'metadata_write'"
+        )
+    problems = Library(db).settings.problems()
+
+    panel.show_warning("\n".join(problem.message for problem in problems))
+
+    assert "'metadata_write'" in panel.note.text() and "'xmp'" in panel.note.text()
+    assert "'sidecar'" in panel.note.text()  # what it is now
+    assert panel.note.isVisible() and panel.note.property("tone") == "warn"
