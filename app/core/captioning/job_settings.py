@@ -1,6 +1,6 @@
 """The settings one caption job runs with, read in a single query.
 
-The worker used to call `Settings.get` a dozen times per job (prompt, language,
+The worker used to read settings one key at a time, a dozen times per job (prompt, language,
 sampling, image size, model choice...), each its own read transaction: with a small
 model that was several milliseconds per photo, and the prefetch thread's reads held
 the GIL while llama.cpp's thread waited for it. One snapshot per job costs one query
