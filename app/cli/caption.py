@@ -90,7 +90,7 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
         print("error: --model-path needs --mmproj (the model's vision projector)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        choose_model(library.settings, data_dir.models, _override(args))
+        choose_model(library.settings.read(), data_dir.models, _override(args))
     except NoModel as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_MODEL

@@ -217,7 +217,7 @@ def set_paused(db: Database, paused: bool) -> None:
 def snapshot(db: Database, limit: int = 500) -> QueueSnapshot:
     """Counts, the pause setting and the failed list: one background read per refresh."""
     counts = queue_counts(db)
-    paused = bool(Settings(db).get("queue_paused"))
+    paused = Settings(db).read().queue_paused
     return QueueSnapshot(counts, paused, tuple(failed_items(db, limit)))
 
 

@@ -304,12 +304,12 @@ def run_direct(
 ) -> Run:
     """A fresh Python process captioning `files` with llama-cpp-python (see direct_child)."""
     from app.core.captioning.worker import CHARS_PER_TOKEN
-    from app.core.settings import SPECS
+    from app.core.settings import DEFAULTS
     from models.prompts import builtin_prompts
     from models.runtime import physical_cores
 
     def setting(key: str) -> Any:
-        return settings.get(key, SPECS[key].default)
+        return settings.get(key, getattr(DEFAULTS, key))
 
     template = builtin_prompts()[setting("prompt_id")]
     spec = {

@@ -1,11 +1,11 @@
-"""The worker's one-query settings snapshot answers exactly as Settings.get does."""
+"""The worker's one-query settings snapshot answers exactly as Settings.read does."""
 
 from __future__ import annotations
 
 from sqlalchemy.dialects.sqlite import insert
 
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
-from app.core.settings import SPECS, Settings
+from app.core.settings import DEFAULTS, Settings, setting_names
 from app.core.storage.db import Database
 from app.core.storage.schema import Setting
 
@@ -29,10 +29,13 @@ def test_snapshot_matches_settings_for_every_key(db: Database) -> None:
 
     snapshot = SettingsSnapshot.read(db)
 
-    assert {key: snapshot.get(key) for key in SPECS} == {key: settings.get(key) for key in SPECS}
-    assert snapshot.get("caption_language") == "Deutsch"
-    assert snapshot.get("max_caption_tokens") == SPECS["max_caption_tokens"].default
-    assert snapshot.get("top_p") == 1
+    values = settings.read()
+    assert {key: getattr(snapshot, key) for key in setting_names()} == {
+        key: getattr(values, key) for key in setting_names()
+    }
+    assert snapshot.caption_language == "Deutsch"
+    assert snapshot.max_caption_tokens == DEFAULTS.max_caption_tokens
+    assert snapshot.top_p == 1
 
 
 def test_snapshot_is_a_moment_not_a_view(db: Database) -> None:
@@ -44,7 +47,7 @@ def test_snapshot_is_a_moment_not_a_view(db: Database) -> None:
 
     assert snapshot.media_options() == MediaOptions(
         max_side=512,
-        max_keyframes=SPECS["keyframes_per_video"].default,
-        with_exif_context=SPECS["include_exif_context"].default,
+        max_keyframes=DEFAULTS.keyframes_per_video,
+        with_exif_context=DEFAULTS.include_exif_context,
     )
     assert SettingsSnapshot.read(db).media_options().max_side == 256

@@ -139,7 +139,7 @@ def test_counts_cancel_all_and_pause(library: Library, photo_dir: Path) -> None:
     assert jobs.state_of(running.id) == "cancelled"
 
     set_paused(library.db, True)
-    assert Settings(library.db).get("queue_paused") is True
+    assert Settings(library.db).read().queue_paused is True
     assert snapshot(library.db).paused is True
     set_paused(library.db, False)
     assert snapshot(library.db).paused is False

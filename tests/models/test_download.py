@@ -359,7 +359,7 @@ def test_a_downloaded_catalog_model_captions(
     )
     library = Library(Database(data.database))
     library.settings.set("max_caption_tokens", 8)
-    choice = choose_model(library.settings, data.models)
+    choice = choose_model(library.settings.read(), data.models)
     assert choice.model_id == entry.id and choice.n_ctx == entry.context_size
     write_photo(tmp_path / "photos" / "astronaut.jpg")
     library.scan(library.add_root(tmp_path / "photos").id)

@@ -164,18 +164,18 @@ def test_pause_and_resume_are_stored_in_the_library(
     qtbot: QtBot, panel: ActivityPanel, db: Database
 ) -> None:
     settings = Settings(db)
-    assert settings.get("queue_paused") is False
+    assert settings.read().queue_paused is False
     requested: list[bool] = []
     panel.pause_requested.connect(requested.append)
 
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.pause_button.click()
-    assert settings.get("queue_paused") is True
+    assert settings.read().queue_paused is True
     assert panel.pause_button.text() == "Resume"
 
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.pause_button.click()
-    assert settings.get("queue_paused") is False
+    assert settings.read().queue_paused is False
     assert requested == [True, False]
     assert panel.pause_button.text() == "Pause"
 
@@ -332,3 +332,21 @@ def test_a_long_name_is_shortened_to_fit_a_narrow_dock(
     assert "…" in shown and shown.endswith(".jpg") and len(shown) < len(name)
     assert panel.current_name.toolTip() == name
     assert panel.width() <= 300
+
+
+def test_settings_replaced_at_open_are_shown_as_a_warning(
+    qtbot: QtBot, panel: ActivityPanel, db: Database
+) -> None:
+    """What the window does at open: the problems `Library` found go to the note line."""
+    Settings(db).set("metadata_write", "embed")
+    with db.write() as conn:  # a hand edit this version cannot read
+        conn.exec_driver_sql(
+            "UPDATE settings SET value = '\"xmp\"' WHERE key = 'metadata_write'"
+        )
+    problems = Library(db).settings.problems()
+
+    panel.show_warning("\n".join(problem.message for problem in problems))
+
+    assert "'metadata_write'" in panel.note.text() and "'xmp'" in panel.note.text()
+    assert "'sidecar'" in panel.note.text()  # what it is now
+    assert panel.note.isVisible() and panel.note.property("tone") == "warn"

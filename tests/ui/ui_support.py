@@ -35,4 +35,4 @@ def fixed_probe(
 
 
 def stored(db: Database, key: str) -> Any:
-    return Settings(db).get(key)
+    return getattr(Settings(db).read(), key)

@@ -7,18 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from app.core.settings import SettingsValues
 from models.catalog import Catalog, load_catalog
 from models.installed import installed_models, read_installed
 
 DEFAULT_N_CTX = 4096
-
-
-class SettingsReader(Protocol):
-    """`app.core.settings.Settings`, or the worker's per-job snapshot of it."""
-
-    def get(self, key: str) -> Any: ...
 
 
 class NoModel(Exception):
@@ -35,16 +30,16 @@ class ModelChoice:
 
 
 def choose_model(
-    settings: SettingsReader, models_dir: Path, override: dict[str, Any] | None = None
+    settings: SettingsValues, models_dir: Path, override: dict[str, Any] | None = None
 ) -> ModelChoice:
     wanted = override or {}
     if wanted.get("model_path"):
         return _custom(wanted["model_path"], wanted.get("mmproj_path"), "--model-path")
     if wanted.get("model"):
         return installed_catalog_model(models_dir, wanted["model"])
-    if custom := settings.get("custom_model_path"):
-        return _custom(custom, settings.get("custom_mmproj_path"), "the custom model setting")
-    active = settings.get("active_model")
+    if custom := settings.custom_model_path:
+        return _custom(custom, settings.custom_mmproj_path, "the custom model setting")
+    active = settings.active_model
     if active:
         return installed_catalog_model(models_dir, active)
     installed = installed_models(models_dir)

@@ -35,6 +35,7 @@ from app.core.datadir import DataDir
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
+from app.core.settings import GpuOffload
 from app.core.storage.db import Database
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import ItemState, JobState
@@ -127,7 +128,7 @@ class CaptionWorker:
         while not self.stop.is_set():
             settings = SettingsSnapshot.read(self._db)  # the one settings read per job
             # Pause is for the background worker; `caption` asked for these files now.
-            if self._forever and settings.get("queue_paused"):
+            if self._forever and settings.queue_paused:
                 self._emit({"event": "paused"})
                 self.stop.wait(IDLE_POLL_S)
                 continue
@@ -206,7 +207,7 @@ class CaptionWorker:
             result = engine.caption(
                 prepared.images,
                 template,
-                language=settings.get("caption_language"),
+                language=settings.caption_language,
                 exif_context=prepared.exif_context,
                 timestamps=prepared.timestamps,
                 sampling=self._sampling(settings),
@@ -241,7 +242,7 @@ class CaptionWorker:
     def _write_metadata(self, item_id: int, settings: SettingsSnapshot) -> None:
         """The caption as XMP beside or in the file (the user's setting); a file that
         cannot take it is reported, and captioning goes on."""
-        report = write_metadata(self._db, [item_id], settings.get("metadata_write"))
+        report = write_metadata(self._db, [item_id], settings.metadata_write)
         for item, reason in report.errors.items():
             self._emit({"event": "metadata_failed", "item": item, "error": reason})
 
@@ -318,8 +319,9 @@ class CaptionWorker:
         return CaptionEngine(config), None
 
     def _engine_config(self, choice: ModelChoice, settings: SettingsSnapshot) -> EngineConfig:
-        offload = settings.get("gpu_offload")
-        layers = {"cpu": 0, "layers": settings.get("gpu_layers")}.get(offload)
+        layers = {GpuOffload.CPU: 0, GpuOffload.LAYERS: settings.gpu_layers}.get(
+            settings.gpu_offload
+        )
         return EngineConfig(
             choice.model_path,
             choice.mmproj_path,
@@ -335,11 +337,11 @@ class CaptionWorker:
         return settings.template(self._prompts, (params or {}).get("prompt"))
 
     def _sampling(self, settings: SettingsSnapshot) -> Sampling:
-        tokens = settings.get("max_caption_tokens")
+        tokens = settings.max_caption_tokens
         return Sampling(
-            temperature=settings.get("temperature"),
-            top_p=settings.get("top_p"),
-            repeat_penalty=settings.get("repeat_penalty"),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            repeat_penalty=settings.repeat_penalty,
             limits=AnswerLimits(caption_chars=max(16, tokens * CHARS_PER_TOKEN)),
         )
 

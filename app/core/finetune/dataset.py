@@ -92,7 +92,7 @@ def prepare_dataset(
     settings = SettingsSnapshot.read(db)
     options = settings.media_options()
     prompts = builtin_prompts()
-    language: str = settings.get("caption_language")
+    language: str = settings.caption_language
     store = CaptionStore(db)
     images_dir.mkdir(parents=True, exist_ok=True)
     result = PreparedDataset()

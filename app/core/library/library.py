@@ -17,7 +17,7 @@ from app.core.jobs import JobQueue
 from app.core.library.reconcile import ScanReport
 from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
-from app.core.settings import Settings
+from app.core.settings_upgrade import open_settings
 from app.core.storage.bulk import chunks, marks, update_from_rows
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Root
@@ -58,7 +58,7 @@ class LibraryStatus:
 class Library:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.settings = Settings(db)
+        self.settings = open_settings(db)  # upgraded and checked once, at open
         self.jobs = JobQueue(db)
         self.indexer = Indexer(db, self.settings)
 

@@ -95,7 +95,7 @@ class Indexer:
             report.add_error(error.path, error.reason)
             unreadable.append(error.path)
 
-        skip_hidden = self._settings.get("skip_hidden")
+        skip_hidden = self._settings.read().skip_hidden
         folders = walk_folders(
             root.path, on_error, skip_hidden=skip_hidden, should_stop=should_stop
         )
@@ -184,7 +184,7 @@ class Indexer:
         found: dict[bytes, Found] = {}  # by path: a folder and files in it may overlap
         for path in touched:
             if os.path.isdir(path):
-                for entry in walk_media(path, skip_hidden=self._settings.get("skip_hidden")):
+                for entry in walk_media(path, skip_hidden=self._settings.read().skip_hidden):
                     if isinstance(entry, WalkError):
                         report.add_error(entry.path, entry.reason)
                     else:
@@ -256,7 +256,7 @@ class Indexer:
     def _requeue_returned(self, item_ids: list[int]) -> None:
         """Queue items that came back without a caption: removing their folder, or
         their going missing, may have cancelled the job they had."""
-        if not item_ids or not self._settings.get("auto_caption"):
+        if not item_ids or not self._settings.read().auto_caption:
             return
         with self._db.write() as conn:
             for chunk in chunks(item_ids):
@@ -288,8 +288,8 @@ class Indexer:
                 f"WHERE state = 'new' AND +root_id IN ({marks(root_ids)}) ORDER BY id",
                 tuple(root_ids),
             ).all()
-        auto_caption = self._settings.get("auto_caption")
-        read_metadata = self._settings.get("metadata_import")
+        settings = self._settings.read()
+        auto_caption, read_metadata = settings.auto_caption, settings.metadata_import
 
         def examine(row: tuple[int, bytes, str, int]) -> tuple[ProbeResult, CaptionMetadata | None]:
             result = probe(row[1], row[2], row[3])

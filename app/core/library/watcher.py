@@ -222,7 +222,7 @@ class LibraryWatcher:
         self._stopping.clear()
         self._pending = PendingChanges(*self._delays)
         self._roots = self._load_roots(root_ids)
-        skip_hidden = bool(self._library.settings.get("skip_hidden"))
+        skip_hidden = self._library.settings.read().skip_hidden
         try:
             for root in self._roots.values():
                 self._watch(root, skip_hidden)
@@ -331,7 +331,7 @@ class LibraryWatcher:
             _dispose(observer, max(0.0, deadline - time.monotonic()))
 
     def _rescan_interval(self) -> float:
-        return max(MIN_RESCAN_S, float(self._library.settings.get("rescan_interval_s")))
+        return max(MIN_RESCAN_S, self._library.settings.read().rescan_interval_s)
 
     # -- the processing thread ------------------------------------------------------
     def _run(self) -> None:

@@ -19,13 +19,11 @@ from app.core.captions import CURRENT_ITEM_CAPTION, USER
 from app.core.library.fingerprint import fingerprint
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
-from app.core.settings import Settings
+from app.core.settings import MetadataWrite, Settings
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
 from app.core.storage.states import IN_LIBRARY
 from app.core.text import counted
-
-MODES = ("off", "sidecar", "embed")
 
 
 @dataclass
@@ -57,9 +55,8 @@ class _Current:
     adapter_id: str | None
 
 
-def write_mode(db: Database) -> str:
-    mode = Settings(db).get("metadata_write")
-    return mode if mode in MODES else "sidecar"
+def write_mode(db: Database) -> MetadataWrite:
+    return Settings(db).read().metadata_write
 
 
 def write_metadata(db: Database, item_ids: Sequence[int], mode: str | None = None) -> WriteReport:

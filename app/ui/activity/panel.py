@@ -440,6 +440,11 @@ class ActivityPanel(QWidget):
     def _set_status(self, text: str, tone: str) -> None:
         self._set_tone(self.status, text, tone)
 
+    def show_warning(self, text: str) -> None:
+        """A warning from elsewhere in the app (a setting replaced by its default at
+        open), on the note line the panel's own warnings use."""
+        self._show_note(text, "warn")
+
     def _show_note(self, text: str, tone: str = "muted") -> None:
         self._set_tone(self.note, text, tone)
         self.note.show()

@@ -9,13 +9,13 @@ announced with the keys it changed, so the window can nudge the caption worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
-from app.core.settings import Settings
+from app.core.settings import Settings, SettingsValues
 from app.core.storage.db import Database
 from app.services.background import Background
 
@@ -34,17 +34,14 @@ class SettingsStore(QObject):
 
     def load(
         self,
-        keys: Iterable[str],
-        on_loaded: Callable[[dict[str, Any], Any], None],
+        on_loaded: Callable[[SettingsValues, Any], None],
         also: Callable[[], Any] | None = None,
     ) -> None:
-        """Read `keys` (and run `also`, e.g. reading a resource file) on the settings lane;
-        `on_loaded(values, also_result)` runs on the GUI thread."""
-        wanted = list(keys)
+        """Read the settings (and run `also`, e.g. reading a resource file) on the settings
+        lane; `on_loaded(values, also_result)` runs on the GUI thread."""
 
-        def read() -> tuple[dict[str, Any], Any]:
-            values = {key: self._settings.get(key) for key in wanted}
-            return values, also() if also is not None else None
+        def read() -> tuple[SettingsValues, Any]:
+            return self._settings.read(), also() if also is not None else None
 
         self._lane.run(read, lambda result: on_loaded(*result), self._failed)
 

@@ -8,7 +8,6 @@ the window's job. Removing a folder keeps what the user wrote (see Library.remov
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -30,15 +29,15 @@ from PySide6.QtWidgets import (
 
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
+from app.core.settings import MetadataWrite, SettingsValues
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 
-LIBRARY_KEYS = ("auto_caption", "keyframes_per_video", "metadata_write", "metadata_import")
 METADATA_CHOICES = (
-    ("sidecar", "Beside each file (NAME.EXT.xmp sidecar)"),
-    ("embed", "Inside the file (JPEG, PNG, WebP, TIFF; a sidecar for others)"),
-    ("off", "Only in Captionist's library"),
+    (MetadataWrite.SIDECAR, "Beside each file (NAME.EXT.xmp sidecar)"),
+    (MetadataWrite.EMBED, "Inside the file (JPEG, PNG, WebP, TIFF; a sidecar for others)"),
+    (MetadataWrite.OFF, "Only in Captionist's library"),
 )
 MAX_KEYFRAMES = 32
 SAVE_DELAY_MS = 400
@@ -64,7 +63,7 @@ class LibraryPage(QWidget):
         self._data_dir = data_dir
         self._keyframes = 0
         self._build()
-        store.load(LIBRARY_KEYS, self._loaded)
+        store.load(self._loaded)
         self.reload_folders()
 
     def _build(self) -> None:
@@ -109,7 +108,7 @@ class LibraryPage(QWidget):
         self.metadata_combo = QComboBox()
         self.metadata_combo.setObjectName("metadata_write")
         for value, text in METADATA_CHOICES:
-            self.metadata_combo.addItem(text, value)
+            self.metadata_combo.addItem(text, value.value)
         self.metadata_combo.setToolTip(
             "Captions and tags as XMP (description, keywords), so other photo apps see them"
         )
@@ -159,15 +158,15 @@ class LibraryPage(QWidget):
     def _stored_widgets(self) -> tuple[QWidget, ...]:
         return (self.auto_check, self.keyframes_spin, self.metadata_combo, self.import_check)
 
-    def _loaded(self, values: dict[str, Any], _extra: object) -> None:
+    def _loaded(self, values: SettingsValues, _extra: object) -> None:
         for widget in self._stored_widgets():
             widget.blockSignals(True)
-        self.auto_check.setChecked(values["auto_caption"])
-        self._keyframes = max(1, min(values["keyframes_per_video"], MAX_KEYFRAMES))
+        self.auto_check.setChecked(values.auto_caption)
+        self._keyframes = max(1, min(values.keyframes_per_video, MAX_KEYFRAMES))
         self.keyframes_spin.setValue(self._keyframes)
-        index = self.metadata_combo.findData(values["metadata_write"])
+        index = self.metadata_combo.findData(values.metadata_write.value)
         self.metadata_combo.setCurrentIndex(max(0, index))
-        self.import_check.setChecked(values["metadata_import"])
+        self.import_check.setChecked(values.metadata_import)
         for widget in self._stored_widgets():
             widget.blockSignals(False)
             widget.setEnabled(True)

@@ -9,7 +9,6 @@ started in the welcome flow shows its progress here too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -37,6 +36,7 @@ from app.core.model_status import (
     format_mb,
     model_rows,
 )
+from app.core.settings import SettingsValues
 from app.services.background import Background
 from app.services.download_bridge import DownloadBridge
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
@@ -47,13 +47,6 @@ from models.installed import remove_model
 COLUMNS = ("Model", "Download", "Memory (RAM / GPU)", "Video", "Fits this computer", "Status")
 FIT_COLUMN, STATUS_COLUMN = 4, 5
 ID_ROLE = Qt.ItemDataRole.UserRole
-MODEL_KEYS = (
-    "active_model",
-    "custom_model_path",
-    "custom_mmproj_path",
-    "gpu_offload",
-    "gpu_layers",
-)
 NO_FIT = QColor("#c0392b")
 
 
@@ -83,7 +76,7 @@ class ModelsPage(QWidget):
         self.confirm: Callable[[str], bool] = self._ask  # replaced in tests
         self._build()
         self._connect_bridge()
-        store.load(MODEL_KEYS, self._settings_loaded)
+        store.load(self._settings_loaded)
         self.reload()
         background.run(machine_probe, self._machine_probed, self._probe_failed)
 
@@ -176,10 +169,10 @@ class ModelsPage(QWidget):
         self._catalog, self._rows = loaded
         self._show_rows()
 
-    def _settings_loaded(self, values: dict[str, Any], _extra: object) -> None:
-        self._active = values["active_model"]
+    def _settings_loaded(self, values: SettingsValues, _extra: object) -> None:
+        self._active = values.active_model
         self.offload_box.load(values)
-        self.custom_box.load(values["custom_model_path"], values["custom_mmproj_path"])
+        self.custom_box.load(values.custom_model_path, values.custom_mmproj_path)
         self._show_rows()
 
     def _machine_probed(self, info: MachineInfo) -> None:

@@ -8,8 +8,6 @@ checked first and only a usable text is saved, a moment after the typing stops.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,10 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.model_status import check_prompt_text
+from app.core.settings import SettingsValues
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 from models.prompts import PromptTemplate, builtin_prompts
 
-PROMPT_KEYS = ("prompt_id", "prompt_overrides", "caption_language", "include_exif_context")
 LANGUAGES = (
     "English", "Deutsch", "Français", "Español", "Italiano", "Português", "Nederlands",
     "Polski", "Svenska", "Türkçe", "Русский", "日本語", "中文", "한국어",
@@ -51,7 +49,7 @@ class PromptsPage(QWidget):
         self._dirty = False  # the shown text was edited and not stored yet
         self._build()
         self.setEnabled(False)  # until the stored values are shown
-        store.load(PROMPT_KEYS, self._loaded, also=builtin_prompts)
+        store.load(self._loaded, also=builtin_prompts)
 
     def _build(self) -> None:
         self.template_combo = QComboBox()
@@ -104,19 +102,19 @@ class PromptsPage(QWidget):
             lambda checked: self._store.save({"include_exif_context": checked})
         )
 
-    def _loaded(self, values: dict[str, Any], templates: dict[str, PromptTemplate]) -> None:
+    def _loaded(self, values: SettingsValues, templates: dict[str, PromptTemplate]) -> None:
         self._templates = templates
-        self._overrides = dict(values["prompt_overrides"])
+        self._overrides = dict(values.prompt_overrides)
         widgets = (self.template_combo, self.language_combo, self.exif_check)
         for widget in widgets:
             widget.blockSignals(True)
         for template in templates.values():
             self.template_combo.addItem(template.name, template.id)
-        chosen = values["prompt_id"] if values["prompt_id"] in templates else "short"
+        chosen = values.prompt_id if values.prompt_id in templates else "short"
         self.template_combo.setCurrentIndex(max(self.template_combo.findData(chosen), 0))
-        self._language = values["caption_language"]
+        self._language = values.caption_language
         self.language_combo.setCurrentText(self._language)
-        self.exif_check.setChecked(values["include_exif_context"])
+        self.exif_check.setChecked(values.include_exif_context)
         for widget in widgets:
             widget.blockSignals(False)
         self._show_template(self.template_combo.currentData())

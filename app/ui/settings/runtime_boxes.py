@@ -9,7 +9,6 @@ a worker that crashes later. Offload changes are saved a moment after the last e
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -26,14 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.model_status import MachineInfo, check_custom_pair
+from app.core.settings import GpuOffload, SettingsValues
 from app.services.background import Background
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 from models.errors import ModelError
 
 OFFLOAD_MODES = (
-    ("auto", "Automatic: as many layers on the GPU as the build allows"),
-    ("cpu", "CPU only"),
-    ("layers", "A fixed number of layers on the GPU"),
+    (GpuOffload.AUTO, "Automatic: as many layers on the GPU as the build allows"),
+    (GpuOffload.CPU, "CPU only"),
+    (GpuOffload.LAYERS, "A fixed number of layers on the GPU"),
 )
 MAX_GPU_LAYERS = 200
 SAVE_DELAY_MS = 400
@@ -52,7 +52,7 @@ class OffloadBox(QGroupBox):
         self.machine_label.setWordWrap(True)
         self.offload_combo = QComboBox()
         for mode, text in OFFLOAD_MODES:
-            self.offload_combo.addItem(text, mode)
+            self.offload_combo.addItem(text, mode.value)
         self.layers_spin = QSpinBox()
         self.layers_spin.setRange(0, MAX_GPU_LAYERS)
         self.layers_spin.setSuffix(" layers")
@@ -74,17 +74,17 @@ class OffloadBox(QGroupBox):
         self.offload_combo.currentIndexChanged.connect(self._changed)
         self.layers_spin.valueChanged.connect(self._changed)
 
-    def load(self, values: dict[str, Any]) -> None:
+    def load(self, values: SettingsValues) -> None:
         """Show stored values without saving them back."""
         modes = [mode for mode, _text in OFFLOAD_MODES]
-        mode = values["gpu_offload"] if values["gpu_offload"] in modes else "auto"
+        mode = values.gpu_offload
         for widget in (self.offload_combo, self.layers_spin):
             widget.blockSignals(True)
         self.offload_combo.setCurrentIndex(modes.index(mode))
-        self.layers_spin.setValue(max(0, min(int(values["gpu_layers"]), MAX_GPU_LAYERS)))
+        self.layers_spin.setValue(max(0, min(values.gpu_layers, MAX_GPU_LAYERS)))
         for widget in (self.offload_combo, self.layers_spin):
             widget.blockSignals(False)
-        self.layers_spin.setEnabled(mode == "layers")
+        self.layers_spin.setEnabled(mode == GpuOffload.LAYERS)
         self.setEnabled(True)
 
     def show_machine(self, info: MachineInfo | None, problem: str = "") -> None:
@@ -102,7 +102,7 @@ class OffloadBox(QGroupBox):
             )
 
     def _changed(self) -> None:
-        self.layers_spin.setEnabled(self.offload_combo.currentData() == "layers")
+        self.layers_spin.setEnabled(self.offload_combo.currentData() == GpuOffload.LAYERS)
         self._save_timer.start()
 
     def _save(self) -> None:

@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self.details = DetailsSide(context)
         self.activity = ActivityPanel(QueueActions(self.db), self.background)
         self.activity.attach_download(self.downloads)
+        if problems := self.library.settings.problems():  # found at open, reported once
+            self.activity.show_warning("\n".join(problem.message for problem in problems))
         self.splitter = QSplitter()
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.sidebar)
