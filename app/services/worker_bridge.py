@@ -1,22 +1,22 @@
 """The caption worker process, seen from the GUI: its events arrive as a Qt signal.
 
-The supervisor reads the worker's events on its own thread; emitting a signal
-there queues them to the GUI thread. The GUI process itself never loads llama.cpp.
+The supervisor reads and decodes the worker's events on its own thread; emitting a
+signal there queues the typed events (app.core.captioning.events) to the GUI thread.
+The GUI process itself never loads llama.cpp.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
+from app.core.captioning.events import CaptionEvent
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.datadir import DataDir
 
 
 class WorkerBridge(QObject):
-    event_received = Signal(dict)
+    event_received = Signal(object)  # a CaptionEvent
 
     def __init__(self, data_dir: DataDir, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,7 +32,7 @@ class WorkerBridge(QObject):
     def stop(self, timeout: float = 1.5) -> None:
         self._supervisor.stop(timeout)
 
-    def _forward(self, event: dict[str, Any]) -> None:
+    def _forward(self, event: CaptionEvent) -> None:
         # The worker can outlive a closed window by a moment (stop waits at most its
         # timeout); its last events then have nobody to go to.
         if shiboken6.isValid(self):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
+from app.core.captioning.events import Cancelled, CaptionEvent, Failed, Fatal, Finished, Started
 from app.core.datadir import DataDir
 from app.core.gallery import GalleryRow
 from app.core.library.library import Library
@@ -43,7 +44,7 @@ from app.ui.window.menus import WindowExtras
 from app.ui.window.parts import DetailsSide
 
 LOADING = "Loading library…"
-ROW_EVENTS = ("started", "finished", "failed", "cancelled")
+ROW_EVENTS = (Started, Finished, Failed, Cancelled)  # events that change an item's row
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
 
@@ -241,16 +242,14 @@ class MainWindow(QMainWindow):
         self.gallery_model.refresh_rows(ids)
         self.activity.refresh()
 
-    def _worker_event(self, event: dict[str, object]) -> None:
-        kind = event.get("event")
-        item = event.get("item")
-        if kind in ROW_EVENTS and isinstance(item, int):
-            self._changed_rows.add(item)
+    def _worker_event(self, event: CaptionEvent) -> None:
+        if isinstance(event, ROW_EVENTS) and event.item is not None:
+            self._changed_rows.add(event.item)
             self._rows_timer.start()
-        if kind in ("finished", "failed"):
+        if isinstance(event, Finished | Failed):
             self._counts_timer.start()
-        if kind == "fatal":
-            self.extras.captioning_waits(str(event.get("error", "")))
+        if isinstance(event, Fatal):
+            self.extras.captioning_waits(event.error)
 
     def _refresh_changed_rows(self) -> None:
         ids, self._changed_rows = list(self._changed_rows), set()
