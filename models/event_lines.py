@@ -20,7 +20,6 @@ import logging
 import types
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
-from functools import cache
 from typing import (
     Any,
     ClassVar,
@@ -130,7 +129,8 @@ class EventProtocol(Generic[E]):
         except json.JSONDecodeError:
             log.warning("%s: not an event line: %.200s", self.name, text)
             return None
-        kind = self.kinds.get(data.get(KIND_KEY)) if isinstance(data, dict) else None
+        name = data.get(KIND_KEY) if isinstance(data, dict) else None
+        kind = self.kinds.get(name) if isinstance(name, str) else None
         if kind is None:
             log.warning("%s: unknown event: %.200s", self.name, text)
             return None
@@ -141,9 +141,16 @@ class EventProtocol(Generic[E]):
             return None
 
 
-@cache
-def _field_types(cls: type[LineEvent]) -> dict[str, Any]:
-    return get_type_hints(cls)
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotations (`from __future__ import annotations` keeps them as
+    strings); resolved once per kind, not per line."""
+    hints = _FIELD_TYPES.get(cls)
+    if hints is None:
+        hints = _FIELD_TYPES[cls] = get_type_hints(cls)
+    return hints
 
 
 def _fits(value: Any, hint: Any) -> bool:
