@@ -40,13 +40,17 @@ def test_gui_and_cli_start_without_loading_llama_cpp() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_worker_exit_codes_agree() -> None:
+def test_worker_exit_codes_are_declared_once() -> None:
+    """The worker, its supervisor and `caption` share app.core.captioning.events.WorkerExit
+    instead of repeating the numbers (which a test then had to keep in step)."""
     from app.cli import caption as cli_caption
-    from app.core.captioning import supervisor, worker
+    from app.core.captioning import events, supervisor, worker
 
-    assert supervisor.EXIT_DONE == worker.EXIT_DONE
-    assert supervisor.EXIT_NO_MODEL == worker.EXIT_NO_MODEL == cli_caption.EXIT_NO_MODEL
-    assert supervisor.EXIT_ALREADY_RUNNING == worker.EXIT_ALREADY_RUNNING
+    for module in (cli_caption, supervisor, worker):
+        assert module.WorkerExit is events.WorkerExit
+        repeated = [n for n in vars(module) if n.startswith("EXIT_") and n != "EXIT_USAGE"]
+        assert not repeated, f"{module.__name__} repeats {repeated}"
+    assert events.WorkerExit.NO_MODEL == 3 and events.WorkerExit.ALREADY_RUNNING == 5
 
 
 # Modules whose raw SQL has not moved to app/core/storage yet. The list only shrinks:

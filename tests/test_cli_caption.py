@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from app.core.captioning.events import CaptionEvent, Started
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
@@ -164,7 +165,8 @@ def test_a_file_that_kills_the_worker_twice_is_skipped(tmp_path: Path) -> None:
     events: list[dict[str, Any]] = []
     supervisor: WorkerSupervisor
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(typed: CaptionEvent) -> None:
+        event = typed.to_dict()
         events.append(event)
         if event["event"] == "started" and event["item"] == poison:
             os.kill(supervisor.pid, signal.SIGKILL)  # as a native crash in llama.cpp would
@@ -193,7 +195,7 @@ def test_stopping_the_supervised_worker_requeues_its_job(tmp_path: Path) -> None
     library.settings.set("max_caption_tokens", 4000)  # keep it busy
     started = threading.Event()
     supervisor = WorkerSupervisor(
-        data, on_event=lambda e: e["event"] == "started" and started.set(), forever=True
+        data, on_event=lambda e: isinstance(e, Started) and started.set(), forever=True
     )
     supervisor.start()
     assert started.wait(60)

@@ -16,6 +16,7 @@ import pytest
 from app.cli.finetune import _HumanPrinter
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRegistry
+from app.core.finetune.events import FINETUNE_JOB
 from app.core.storage.db import Database
 from tests.finetune_fixtures import (
     BASE_WEIGHTS,
@@ -65,7 +66,9 @@ def test_human_progress_lines_and_final_metrics(
     trained_library: TrainedLibrary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     printer = _HumanPrinter()
-    for event in trained_library.events:
+    for line in trained_library.result.stdout.splitlines():
+        event = FINETUNE_JOB.decode(line)  # as a reader of `finetune --json` decodes it
+        assert event is not None and event.to_json() == line  # every line, byte for byte
         printer(event)
     out = capsys.readouterr().out
     assert "4 corrected items to train on, 1 held out to measure" in out

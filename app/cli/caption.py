@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from app.core.captioning.events import CaptionEvent, Fatal, WorkerExit
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.captions import MODEL, CaptionStore
@@ -26,7 +27,6 @@ from app.core.storage.job_rows import item_kind, newest_job, open_job_count
 from app.core.storage.schema import Keyframe
 
 EXIT_USAGE = 2
-EXIT_NO_MODEL = 3  # as the worker's (app.core.captioning.worker), without importing llama.cpp
 POLL_S = 0.3
 
 
@@ -71,8 +71,8 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    def emit(event: dict[str, Any]) -> None:
-        print(json.dumps(event, ensure_ascii=False), flush=True)
+    def emit(event: CaptionEvent) -> None:
+        print(event.to_json(), flush=True)
 
     worker = CaptionWorker(
         data_dir,
@@ -93,14 +93,14 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
         choose_model(library.settings.read(), data_dir.models, _override(args))
     except NoModel as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NO_MODEL
+        return WorkerExit.NO_MODEL
     items, results = _add_items(library, args.paths)
     params = {"prompt": args.prompt, "model_override": _override(args)}
     library.jobs.enqueue(items.values(), priority=PRIORITY_USER, params=params)
     fatal = _run_until_done(library, data_dir, args, list(items.values()))
     if fatal:
         print(f"error: {fatal}", file=sys.stderr)
-        return EXIT_NO_MODEL
+        return WorkerExit.NO_MODEL
     for path, item_id in items.items():
         results[path] = _result(library, path, item_id)
     ordered = [results[p] for p in args.paths]
@@ -133,9 +133,9 @@ def _run_until_done(
 ) -> str | None:
     fatal: list[str] = []
 
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("event") == "fatal" and event.get("reason") in ("no_model", "model_broken"):
-            fatal.append(event["error"])
+    def on_event(event: CaptionEvent) -> None:
+        if isinstance(event, Fatal) and event.needs_a_model:
+            fatal.append(event.error)
 
     supervisor = WorkerSupervisor(
         data_dir.root,

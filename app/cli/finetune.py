@@ -16,14 +16,29 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from app.core.captioning.job_settings import SettingsSnapshot
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import METRIC_NAMES, AdapterRecord, AdapterRefused, AdapterRegistry
 from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, MAX_HOLDOUT_SHARE
-from app.core.finetune.job import EXIT_ERROR, EXIT_OK, FinetuneOptions, run_finetune
+from app.core.finetune.events import (
+    Activated,
+    Cancelled,
+    Done,
+    Download,
+    Error,
+    Evaluated,
+    FinetuneEvent,
+    FinetuneExit,
+    NotActivated,
+    Phase,
+    Plan,
+    Prepared,
+    Registered,
+    Step,
+)
+from app.core.finetune.job import FinetuneOptions, run_finetune
 from app.core.storage.db import Database
 
 PRINT_EVERY_S = 1.0  # human progress: at most a step line a second
@@ -76,7 +91,7 @@ def cmd_finetune(data_dir: DataDir, args: argparse.Namespace) -> int:
     problem = _bad_option(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return EXIT_ERROR
+        return FinetuneExit.ERROR
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -112,8 +127,8 @@ def _bad_option(args: argparse.Namespace) -> str | None:
 
 
 class _JsonPrinter:
-    def __call__(self, event: dict[str, Any]) -> None:
-        print(json.dumps(event, ensure_ascii=False), flush=True)
+    def __call__(self, event: FinetuneEvent) -> None:
+        print(event.to_json(), flush=True)
 
 
 class _HumanPrinter:
@@ -122,66 +137,82 @@ class _HumanPrinter:
     def __init__(self) -> None:
         self._last_print = 0.0
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(event)
+    def __call__(self, event: FinetuneEvent) -> None:
+        match event:
+            case Plan():
+                self._plan(event)
+            case Phase():
+                self._say(f"[{event.phase}] {event.message}".rstrip())
+            case Download():
+                self._download(event)
+            case Prepared():
+                self._prepared(event)
+            case Step():
+                self._step(event)
+            case Evaluated():
+                label = "without the adapter" if event.which == "before" else "with the adapter"
+                self._say(f"  held-out {label}: {_scores(event.metrics)}")
+            case Done():
+                self._done(event)
+            case Registered():
+                self._say(f"adapter {event.adapter['id']} saved")
+            case Activated():
+                self._say(f"captions are now made with adapter {event.adapter_id}")
+            case NotActivated():
+                self._say(f"not activated: {event.reason}")
+                self._say(
+                    f"  to use it anyway: captionist adapters activate {event.adapter_id} --force"
+                )
+            case Error():
+                print(f"error: {event.message}", file=sys.stderr, flush=True)
+            case Cancelled():
+                self._say("cancelled; no adapter was saved")
 
     def _say(self, text: str) -> None:
         print(text, flush=True)
 
-    def _on_plan(self, e: dict[str, Any]) -> None:
-        if e.get("possible"):
+    def _plan(self, e: Plan) -> None:
+        if e.possible:
             self._say(
-                f"{e['method']} on {e['device']}: {e['method_reason']}; needs about "
-                f"{e['memory_needed_gb']:.1f} GB of {e['memory_available_gb']:.1f} GB, "
-                f"roughly {_duration(e['estimated_seconds'])}"
+                f"{e.method} on {e.device}: {e.method_reason}; needs about "
+                f"{e.memory_needed_gb:.1f} GB of {e.memory_available_gb:.1f} GB, "
+                f"roughly {_duration(e.estimated_seconds)}"
             )
 
-    def _on_phase(self, e: dict[str, Any]) -> None:
-        self._say(f"[{e.get('phase')}] {e.get('message', '')}".rstrip())
-
-    def _on_download(self, e: dict[str, Any]) -> None:
+    def _download(self, e: Download) -> None:
         now = time.monotonic()
-        total = e.get("total_bytes")
-        finished = total is not None and e["done_bytes"] >= total
+        total = e.total_bytes
+        finished = total is not None and e.done_bytes >= total
         if now - self._last_print < PRINT_EVERY_S and not finished:
             return
         self._last_print = now
         of = f" of {total / 1e6:.1f}" if total else ""
-        self._say(f"  downloaded {e['done_bytes'] / 1e6:.1f}{of} MB")
+        self._say(f"  downloaded {e.done_bytes / 1e6:.1f}{of} MB")
 
-    def _on_prepared(self, e: dict[str, Any]) -> None:
-        self._say(
-            f"{e['examples']} corrected items to train on, {e['heldout']} held out to measure"
-        )
-        for skipped in e.get("skipped", []):
+    def _prepared(self, e: Prepared) -> None:
+        self._say(f"{e.examples} corrected items to train on, {e.heldout} held out to measure")
+        for skipped in e.skipped:
             self._say(f"  skipped {skipped['path']}: {skipped['reason']}")
 
-    def _on_step(self, e: dict[str, Any]) -> None:
+    def _step(self, e: Step) -> None:
         now = time.monotonic()
-        last = e["step"] >= e["total_steps"]
-        if now - self._last_print < PRINT_EVERY_S and not last and e["step"] != 1:
+        last = e.step >= e.total_steps
+        if now - self._last_print < PRINT_EVERY_S and not last and e.step != 1:
             return
         self._last_print = now
-        eta = e.get("eta_seconds")
+        eta = e.eta_seconds
         self._say(
-            f"  step {e['step']}/{e['total_steps']}  epoch {e['epoch']:.2f}/{e['epochs']}  "
-            f"loss {e['loss']:.4f}" + (f"  ETA {_duration(eta)}" if eta is not None else "")
+            f"  step {e.step}/{e.total_steps}  epoch {e.epoch:.2f}/{e.epochs}  "
+            f"loss {e.loss:.4f}" + (f"  ETA {_duration(eta)}" if eta is not None else "")
         )
 
-    def _on_evaluated(self, e: dict[str, Any]) -> None:
-        label = "without the adapter" if e["which"] == "before" else "with the adapter"
-        self._say(f"  held-out {label}: {_scores(e['metrics'])}")
-
-    def _on_done(self, e: dict[str, Any]) -> None:
-        loss = e.get("final_loss")
+    def _done(self, e: Done) -> None:
+        loss = e.final_loss
         self._say(
-            f"trained in {_duration(e.get('train_seconds') or 0)} ({e.get('method')})"
+            f"trained in {_duration(e.train_seconds or 0)} ({e.method})"
             + (f", final loss {loss:.4f}" if loss is not None else "")
         )
-        before, after = e.get("metrics_before"), e.get("metrics_after")
+        before, after = e.metrics_before, e.metrics_after
         if before and after:
             self._say("held-out scores, before → after:")
             for key, name in METRIC_NAMES.items():
@@ -189,22 +220,6 @@ class _HumanPrinter:
                     self._say(f"  {name:<8} {before[key]:.3f} → {after[key]:.3f}")
         else:
             self._say("no held-out corrections: before/after not measured")
-
-    def _on_registered(self, e: dict[str, Any]) -> None:
-        self._say(f"adapter {e['adapter']['id']} saved")
-
-    def _on_activated(self, e: dict[str, Any]) -> None:
-        self._say(f"captions are now made with adapter {e['adapter_id']}")
-
-    def _on_not_activated(self, e: dict[str, Any]) -> None:
-        self._say(f"not activated: {e['reason']}")
-        self._say(f"  to use it anyway: captionist adapters activate {e['adapter_id']} --force")
-
-    def _on_error(self, e: dict[str, Any]) -> None:
-        print(f"error: {e.get('message')}", file=sys.stderr, flush=True)
-
-    def _on_cancelled(self, _e: dict[str, Any]) -> None:
-        self._say("cancelled; no adapter was saved")
 
 
 # -- adapters ---------------------------------------------------------------------------
@@ -217,24 +232,24 @@ def cmd_adapters(data_dir: DataDir, args: argparse.Namespace) -> int:
         if args.action == "delete":
             registry.delete(args.id)
             print(f"deleted {args.id}")
-            return EXIT_OK
+            return FinetuneExit.OK
         if args.action == "activate":
             record = registry.activate(args.id, force=args.force)
             print(f"captions are now made with adapter {record.id} ({record.model_id})")
-            return EXIT_OK
+            return FinetuneExit.OK
         model = args.model or _caption_model(db, data_dir)
         if args.action == "deactivate":
             was = registry.deactivate(model)
             print(
                 f"{model}: adapter {was.id} deactivated" if was else f"{model}: no adapter active"
             )
-            return EXIT_OK
+            return FinetuneExit.OK
         back = registry.rollback(model)
         print(f"{model}: back to adapter {back.id}" if back else f"{model}: back to no adapter")
-        return EXIT_OK
+        return FinetuneExit.OK
     except (AdapterRefused, NoModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return FinetuneExit.ERROR
     finally:
         db.close()
 
@@ -247,12 +262,12 @@ def _list(registry: AdapterRegistry, args: argparse.Namespace) -> int:
     records = registry.list(args.model)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=2))
-        return EXIT_OK
+        return FinetuneExit.OK
     if not records:
         print("no adapters yet (run `captionist finetune`)")
     for r in records:
         print(_line(r))
-    return EXIT_OK
+    return FinetuneExit.OK
 
 
 def _line(r: AdapterRecord) -> str:

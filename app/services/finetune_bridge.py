@@ -1,5 +1,5 @@
 """The fine-tune job seen from the GUI: `captionist finetune --json` as a QProcess, its JSON
-event stream turned into Qt signals.
+event stream decoded once (app.core.finetune.events) and turned into Qt signals.
 
 The GUI runs exactly the command line a user would type (`finetune --json` with the screen's
 options), so the screen and the CLI cannot drift apart, and the heavy training packages are
@@ -14,22 +14,35 @@ output shown line by line.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from app.core.desktop.launcher import headless_command
+from app.core.finetune.events import (
+    FINETUNE_JOB,
+    Activated,
+    Cancelled,
+    Done,
+    Download,
+    Error,
+    Evaluated,
+    FinetuneEvent,
+    FinetuneExit,
+    NotActivated,
+    Phase,
+    Prepared,
+    Registered,
+    Step,
+)
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_CANCELLED = 0, 2  # the CLI's exit codes (1: an error event said why)
 KILL_AFTER_MS = 8000  # Cancel: SIGTERM first (the job cleans up), then a kill
 STDERR_KEPT = 40  # last log lines kept to explain a crash that sent no error event
 
@@ -75,32 +88,6 @@ class FinetuneRequest:
 
 def finetune_command(data_dir: Path, request: FinetuneRequest) -> list[str]:
     return cli_command(data_dir, *request.cli_args())
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """One `step` event, typed (the screen's progress line and loss curve)."""
-
-    step: int
-    total_steps: int
-    epoch: float
-    epochs: int
-    loss: float
-    elapsed_seconds: float
-    eta_seconds: float | None
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> StepReport:
-        eta = event.get("eta_seconds")
-        return cls(
-            step=int(event.get("step") or 0),
-            total_steps=int(event.get("total_steps") or 0),
-            epoch=float(event.get("epoch") or 0.0),
-            epochs=int(event.get("epochs") or 0),
-            loss=float(event.get("loss") or 0.0),
-            elapsed_seconds=float(event.get("elapsed_seconds") or 0.0),
-            eta_seconds=float(eta) if eta is not None else None,
-        )
 
 
 CommandFactory = Callable[[FinetuneRequest], Sequence[str]]
@@ -170,15 +157,15 @@ class FinetuneBridge(_LineProcess):
     Give it to the window, not to the screen: a run the user keeps going "in the
     background" outlives the screen, which reattaches with `history()`."""
 
-    event_received = Signal(dict)  # every event, as read (also the app-level ones)
+    event_received = Signal(object)  # every FinetuneEvent, as read (also the job's own)
     started = Signal()
     phase_changed = Signal(str, str)  # phase, message
     download_progressed = Signal("qlonglong", object)  # done bytes, total bytes or None
-    step_reported = Signal(object)  # StepReport
-    prepared = Signal(dict)  # {"examples", "heldout", "skipped"}
+    step_reported = Signal(object)  # Step
+    prepared = Signal(object)  # Prepared
     evaluated = Signal(str, dict, list)  # "before" | "after", metrics, samples
-    trained = Signal(dict)  # the `done` event: adapter files, method, metrics
-    registered = Signal(dict)  # the adapter record
+    trained = Signal(object)  # Done: adapter files, method, metrics
+    registered = Signal(dict)  # the adapter record (AdapterRecord.to_dict())
     activation_decided = Signal(bool, str, str)  # activated?, adapter id, reason if not
     log_line = Signal(str)  # free-form stderr of the job
     succeeded = Signal()
@@ -195,7 +182,7 @@ class FinetuneBridge(_LineProcess):
         super().__init__(parent)
         self._data_dir = Path(data_dir)
         self._command = command or (lambda request: finetune_command(self._data_dir, request))
-        self._events: list[dict[str, Any]] = []
+        self._events: list[FinetuneEvent] = []
         self._stderr: deque[str] = deque(maxlen=STDERR_KEPT)
         self._error_message: str | None = None
         self._cancel_requested = False
@@ -236,7 +223,7 @@ class FinetuneBridge(_LineProcess):
         process.terminate()
         self._kill_timer.start()
 
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[FinetuneEvent]:
         """The events of the current (or last) run, for a screen opened mid-run."""
         return list(self._events)
 
@@ -256,51 +243,39 @@ class FinetuneBridge(_LineProcess):
                 self._stderr.append(text)
                 self.log_line.emit(text)
             return
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError:
-            event = None
-        if not isinstance(event, dict) or "event" not in event:
+        event = FINETUNE_JOB.decode(text)  # anything else is logged there
+        if event is None:
             if text.strip():
-                self.log_line.emit(text)  # a stray print: log, not an event
+                self.log_line.emit(text)  # a stray print: shown with the log, not an event
             return
         self._events.append(event)
         self.event_received.emit(event)
         self._dispatch(event)
 
-    def _dispatch(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "phase":
-            self.phase_changed.emit(str(event.get("phase", "")), str(event.get("message", "")))
-        elif kind == "download":
-            total = event.get("total_bytes")
-            self.download_progressed.emit(
-                int(event.get("done_bytes") or 0), int(total) if total is not None else None
-            )
-        elif kind == "step":
-            self.step_reported.emit(StepReport.from_event(event))
-        elif kind == "prepared":
-            self.prepared.emit(event)
-        elif kind == "evaluated":
-            self.evaluated.emit(
-                str(event.get("which", "")),
-                dict(event.get("metrics") or {}),
-                list(event.get("samples") or []),
-            )
-        elif kind == "done":
-            self.trained.emit(event)
-        elif kind == "registered":
-            self.registered.emit(dict(event.get("adapter") or {}))
-        elif kind == "activated":
-            self.activation_decided.emit(True, str(event.get("adapter_id", "")), "")
-        elif kind == "not_activated":
-            self.activation_decided.emit(
-                False, str(event.get("adapter_id", "")), str(event.get("reason", ""))
-            )
-        elif kind == "error":
-            self._error_message = str(event.get("message") or "The fine-tune failed.")
-        elif kind == "cancelled":
-            self._saw_cancelled = True
+    def _dispatch(self, event: FinetuneEvent) -> None:
+        match event:
+            case Phase():
+                self.phase_changed.emit(event.phase, event.message)
+            case Download():
+                self.download_progressed.emit(event.done_bytes, event.total_bytes)
+            case Step():
+                self.step_reported.emit(event)
+            case Prepared():
+                self.prepared.emit(event)
+            case Evaluated():
+                self.evaluated.emit(event.which, dict(event.metrics), list(event.samples))
+            case Done():
+                self.trained.emit(event)
+            case Registered():
+                self.registered.emit(dict(event.adapter))
+            case Activated():
+                self.activation_decided.emit(True, event.adapter_id, "")
+            case NotActivated():
+                self.activation_decided.emit(False, event.adapter_id, event.reason)
+            case Error():
+                self._error_message = event.message or "The fine-tune failed."
+            case Cancelled():
+                self._saw_cancelled = True
 
     def _ended(self, process: QProcess, code: int, status: QProcess.ExitStatus) -> None:
         if process is not self.process or self._ended_once:
@@ -309,11 +284,11 @@ class FinetuneBridge(_LineProcess):
         crashed = status == QProcess.ExitStatus.CrashExit
         if (
             self._saw_cancelled
-            or code == EXIT_CANCELLED
-            or (self._cancel_requested and (code != EXIT_OK or crashed))
+            or code == FinetuneExit.CANCELLED
+            or (self._cancel_requested and (code != FinetuneExit.OK or crashed))
         ):
             self._end("cancelled")
-        elif code == EXIT_OK and not crashed and self._error_message is None:
+        elif code == FinetuneExit.OK and not crashed and self._error_message is None:
             self._end("succeeded")
         else:
             self._end("failed", self._error_message or self._crash_message(code, crashed))

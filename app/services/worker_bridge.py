@@ -1,28 +1,28 @@
 """The caption worker process, seen from the GUI: its events arrive as a Qt signal, and
 what they change is published on the change hub.
 
-The supervisor reads the worker's events on its own thread; emitting a signal
-there queues them to the GUI thread. The GUI process itself never loads llama.cpp.
+The supervisor reads and decodes the worker's events on its own thread; emitting a
+signal there queues the typed events (app.core.captioning.events) to the GUI thread.
+The GUI process itself never loads llama.cpp.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
+from app.core.captioning.events import CaptionEvent, Cancelled, Failed, Finished, Started
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.datadir import DataDir
 from app.services.changes import ChangeHub, Changes
 
-ROW_EVENTS = ("started", "finished", "failed", "cancelled")  # an item's row shows it
-COUNT_EVENTS = ("finished", "failed")  # the library's totals move
+ROW_EVENTS = (Started, Finished, Failed, Cancelled)  # an item's row shows them
+COUNT_EVENTS = (Finished, Failed)  # the library's totals move
 
 
 class WorkerBridge(QObject):
-    event_received = Signal(dict)
-    _event_arrived = Signal(dict)  # from the supervisor's thread to the GUI thread
+    event_received = Signal(object)  # a CaptionEvent
+    _event_arrived = Signal(object)  # from the supervisor's thread to the GUI thread
 
     def __init__(self, data_dir: DataDir, hub: ChangeHub, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,14 +44,14 @@ class WorkerBridge(QObject):
     def stop(self, timeout: float = 1.5) -> None:
         self._supervisor.stop(timeout)
 
-    def _forward(self, event: dict[str, Any]) -> None:
+    def _forward(self, event: CaptionEvent) -> None:
         # The worker can outlive a closed window by a moment (stop waits at most its
         # timeout); its last events then have nobody to go to.
         if shiboken6.isValid(self):
             self._event_arrived.emit(event)
 
-    def _arrived(self, event: dict[str, Any]) -> None:
-        kind, item = event.get("event"), event.get("item")
-        if kind in ROW_EVENTS and isinstance(item, int):
-            self._hub.publish(Changes.of_items([item], counts=kind in COUNT_EVENTS))
+    def _arrived(self, event: CaptionEvent) -> None:
+        if isinstance(event, ROW_EVENTS) and event.item is not None:
+            counts = isinstance(event, COUNT_EVENTS)
+            self._hub.publish(Changes.of_items([event.item], counts=counts))
         self.event_received.emit(event)

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from models.answer import AnswerError
 from models.catalog import load_catalog
 from models.finetune.adapter_check import AdapterError, check_adapter
+from models.finetune.events import Evaluated
 from models.finetune.spec import Example, TrainingSpec
 from models.prompts import AnswerLimits
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
@@ -46,13 +46,8 @@ class Evaluation:
     metrics: dict[str, float]
     samples: list[dict[str, str]]
 
-    def event(self, which: str) -> dict[str, Any]:
-        return {
-            "event": "evaluated",
-            "which": which,
-            "metrics": self.metrics,
-            "samples": self.samples,
-        }
+    def event(self, which: str) -> Evaluated:
+        return Evaluated(which=which, metrics=self.metrics, samples=self.samples)
 
 
 def engine_config(spec: TrainingSpec, adapter: Path | None) -> EngineConfig:

@@ -1,6 +1,7 @@
 """The training process: `python -m models.finetune.run SPEC.json`.
 
-One process does it all, streaming one JSON event per stdout line (stderr is free-form log):
+One process does it all, streaming one JSON event per stdout line (models.finetune.events;
+stderr is free-form log):
 base weights (download, cached) -> train (peft LoRA / QLoRA) -> save the adapter -> export
 to a GGUF LoRA -> verify it loads and captions in llama.cpp with the mmproj -> evaluate
 before/after on the held-out examples -> `done`. Everything is written into
@@ -24,9 +25,18 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from models.finetune.events import Cancelled as CancelledEvent
+from models.finetune.events import (
+    Done,
+    Download,
+    Error,
+    FinetuneEvent,
+    Phase,
+    Step,
+    TrainingExit,
+)
 from models.finetune.spec import SpecError, TrainingSpec
 
-EXIT_ERROR, EXIT_CANCELLED = 1, 2
 STEP_EVENTS_PER_SECOND = 10
 log = logging.getLogger("models.finetune.run")
 
@@ -47,24 +57,24 @@ class Events:
         # Re-entrant: a second signal's handler emits `cancelled` on the same thread.
         self._lock = threading.RLock()
         self._last_step = float("-inf")
-        self.last_step_event: dict[str, Any] | None = None
+        self.last_step_event: Step | None = None
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: FinetuneEvent) -> None:
         with self._lock:
-            self._stream.write(json.dumps(event, ensure_ascii=False) + "\n")
+            self._stream.write(event.to_json() + "\n")
             self._stream.flush()
 
-    def step(self, event: dict[str, Any]) -> None:
+    def step(self, event: Step) -> None:
         self.last_step_event = event
         now = time.monotonic()
-        last = event["step"] == event["total_steps"]
+        last = event.step == event.total_steps
         if last or now - self._last_step >= 1 / STEP_EVENTS_PER_SECOND:
             self._last_step = now
             self.emit(event)
 
     def phase(self, phase: str, message: str) -> None:
         log.info("%s: %s", phase, message)
-        self.emit({"event": "phase", "phase": phase, "message": message})
+        self.emit(Phase(phase, message))
 
 
 def peak_rss_mb() -> float:
@@ -89,7 +99,7 @@ class Job:
         if self.cancel.is_set():
             raise Cancelled()
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> Done:
         spec = self.spec
         plan = self._plan()
         if spec.output_dir.exists():
@@ -118,16 +128,17 @@ class Job:
         (self.partial / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
         self.check_cancel()
         os.replace(self.partial, spec.output_dir)
-        return {
-            "event": "done",
-            "adapter_gguf": str(spec.output_dir / "adapter.gguf"),
-            "peft_dir": str(spec.output_dir / "peft"),
-            **{k: summary[k] for k in ("method", "method_reason", "train_seconds")},
-            "peak_rss_mb": summary["peak_rss_mb"],
-            "final_loss": summary["final_loss"],
-            "metrics_before": summary["metrics_before"],
-            "metrics_after": summary["metrics_after"],
-        }
+        return Done(
+            adapter_gguf=str(spec.output_dir / "adapter.gguf"),
+            peft_dir=str(spec.output_dir / "peft"),
+            method=method,
+            method_reason=reason,
+            train_seconds=summary["train_seconds"],
+            peak_rss_mb=summary["peak_rss_mb"],
+            final_loss=summary["final_loss"],
+            metrics_before=summary["metrics_before"],
+            metrics_after=summary["metrics_after"],
+        )
 
     def _plan(self) -> Any:
         from models.finetune.plan import training_plan
@@ -155,7 +166,7 @@ class Job:
         self.events.phase("download", f"Getting the original weights ({where})")
 
         def progress(done: int, total: int | None) -> None:
-            self.events.emit({"event": "download", "done_bytes": done, "total_bytes": total})
+            self.events.emit(Download(done, total))
 
         try:
             return base_weights_dir(
@@ -293,37 +304,37 @@ def main(argv: list[str] | None = None) -> int:
         if cancel.is_set():  # asked twice: stop now
             if job is not None:
                 shutil.rmtree(job.partial, ignore_errors=True)
-            events.emit({"event": "cancelled"})
-            os._exit(EXIT_CANCELLED)
+            events.emit(CancelledEvent())
+            os._exit(TrainingExit.CANCELLED)
         log.info("signal %s: cancelling", signum)
         cancel.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if len(args) != 1:
-        events.emit({"event": "error", "message": "usage: python -m models.finetune.run SPEC.json"})
-        return EXIT_ERROR
+        events.emit(Error("usage: python -m models.finetune.run SPEC.json"))
+        return TrainingExit.ERROR
     try:
         job = Job(TrainingSpec.load(Path(args[0])), events, cancel)
         done = job.run()
     except Cancelled:
         _clean(job)
-        events.emit({"event": "cancelled"})
-        return EXIT_CANCELLED
+        events.emit(CancelledEvent())
+        return TrainingExit.CANCELLED
     except (Refused, SpecError) as exc:
         _clean(job)
-        events.emit({"event": "error", "message": str(exc)})
-        return EXIT_ERROR
+        events.emit(Error(str(exc)))
+        return TrainingExit.ERROR
     except Exception as exc:  # noqa: BLE001 - reported as an event, details in the log
         traceback.print_exc()
         _clean(job)
         if cancel.is_set():  # e.g. a library interrupted mid-call by the cancel
-            events.emit({"event": "cancelled"})
-            return EXIT_CANCELLED
-        events.emit({"event": "error", "message": f"training failed unexpectedly: {exc!r}"})
-        return EXIT_ERROR
+            events.emit(CancelledEvent())
+            return TrainingExit.CANCELLED
+        events.emit(Error(f"training failed unexpectedly: {exc!r}"))
+        return TrainingExit.ERROR
     events.emit(done)
-    return 0
+    return TrainingExit.OK
 
 
 def _clean(job: Job | None) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from models.finetune.dataset import EncodedExample
+from models.finetune.events import Step
 from models.finetune.spec import LoraSettings, TrainSettings
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def train_loop(
     settings: TrainSettings,
     device: Device,
     *,
-    on_step: Callable[[dict[str, Any]], None],
+    on_step: Callable[[Step], None],
     should_stop: Callable[[], bool],
 ) -> TrainOutcome:
     """AdamW with a short warm-up and linear decay; one step event per optimizer step."""
@@ -264,16 +265,15 @@ def train_loop(
             loss_value = sum(losses) / len(losses)
             elapsed = time.perf_counter() - started
             on_step(
-                {
-                    "event": "step",
-                    "step": step,
-                    "total_steps": steps,
-                    "epoch": round(epoch + (first + len(chunk)) / len(order), 4),
-                    "epochs": settings.epochs,
-                    "loss": round(loss_value, 6),
-                    "elapsed_seconds": round(elapsed, 3),
-                    "eta_seconds": round(elapsed / step * (steps - step), 1),
-                }
+                Step(
+                    step=step,
+                    total_steps=steps,
+                    epoch=round(epoch + (first + len(chunk)) / len(order), 4),
+                    epochs=settings.epochs,
+                    loss=round(loss_value, 6),
+                    elapsed_seconds=round(elapsed, 3),
+                    eta_seconds=round(elapsed / step * (steps - step), 1),
+                )
             )
     return TrainOutcome(
         steps=step,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.core.datadir import DataDir
+from app.core.finetune.events import FinetuneEvent
 from app.core.finetune.job import FinetuneOptions, FinetuneOutcome, run_finetune
 from app.core.library.library import Library
 from app.core.storage.db import Database
@@ -26,16 +27,21 @@ OPTIONS = FinetuneOptions(epochs=1, rank=4, base_weights_dir=BASE_WEIGHTS)
 
 
 def run(data_dir: DataDir, options: FinetuneOptions = OPTIONS) -> FinetuneOutcome:
-    events: list[dict[str, Any]] = []
+    events: list[FinetuneEvent] = []
     outcome = run_finetune(data_dir, options, events.append)
     assert outcome.events == events
     return outcome
 
 
+def lines(outcome: FinetuneOutcome) -> list[dict[str, Any]]:
+    """The outcome's events as the dicts of their JSON lines (`finetune --json`)."""
+    return [event.to_dict() for event in outcome.events]
+
+
 def refusal(outcome: FinetuneOutcome) -> str:
     assert outcome.status == "refused" and outcome.exit_code == 1
     assert outcome.adapter is None
-    last = outcome.events[-1]
+    last = lines(outcome)[-1]
     assert last["event"] == "error" and last["refused"] is True
     assert last["message"] == outcome.message
     return str(outcome.message)
@@ -83,7 +89,7 @@ def test_a_custom_model_cannot_be_fine_tuned(data_dir: DataDir, tmp_path: Path) 
         db.close()
     outcome = run(data_dir)
     message = refusal(outcome)
-    assert outcome.events[0]["event"] == "plan" and not outcome.events[0]["possible"]
+    assert lines(outcome)[0]["event"] == "plan" and not lines(outcome)[0]["possible"]
     assert message
     nothing_started(data_dir)
 
@@ -95,7 +101,7 @@ def test_files_gone_leave_too_few_to_train(data_dir: DataDir, tmp_path: Path) ->
         (tmp_path / "photos" / f"{name}.jpg").unlink()
     outcome = run(data_dir)
     message = refusal(outcome)
-    prepared = next(e for e in outcome.events if e["event"] == "prepared")
+    prepared = next(e for e in lines(outcome) if e["event"] == "prepared")
     assert {Path(s["path"]).name for s in prepared["skipped"]} <= {"astronaut.jpg", "coffee.jpg"}
     assert prepared["skipped"] and "skipped" in message
     nothing_started(data_dir)
@@ -114,7 +120,9 @@ def test_cancel_while_preparing_starts_nothing(data_dir: DataDir, tmp_path: Path
     install_fixture_model(data_dir)
     corrected_library(data_dir, tmp_path / "photos")
     events: list[dict[str, Any]] = []
-    outcome = run_finetune(data_dir, OPTIONS, events.append, should_cancel=lambda: True)
+    outcome = run_finetune(
+        data_dir, OPTIONS, lambda e: events.append(e.to_dict()), should_cancel=lambda: True
+    )
     assert (outcome.status, outcome.exit_code) == ("cancelled", 2)
     assert events[-1] == {"event": "cancelled"}
     assert not any(e["event"] in ("prepared", "step", "done") for e in events)

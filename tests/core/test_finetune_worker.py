@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.core.captioning.worker import EXIT_DONE, CaptionWorker
+from app.core.captioning.events import CaptionEvent, Finished, WorkerExit
+from app.core.captioning.worker import CaptionWorker
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRegistry
@@ -30,7 +31,7 @@ def newest_model_caption(db: Database, item: int) -> Any:
 
 def run_worker(data_dir: DataDir, **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = kwargs.pop("events", [])
-    code = CaptionWorker(data_dir, on_event=events.append, **kwargs).run()
+    code = CaptionWorker(data_dir, on_event=lambda e: events.append(e.to_dict()), **kwargs).run()
     return code, events
 
 
@@ -42,7 +43,7 @@ def test_captions_record_the_active_adapter(
         items = list(trained_library.items.values())
         JobQueue(db).enqueue(items)
         code, events = run_worker(library_copy)
-        assert code == EXIT_DONE and JobQueue(db).counts() == {"done": len(items)}
+        assert code == WorkerExit.DONE and JobQueue(db).counts() == {"done": len(items)}
         (loaded,) = [e for e in events if e["event"] == "model_loaded"]
         assert (loaded["model"], loaded["adapter"]) == (MODEL_ID, trained_library.adapter_id)
         with_adapter = []
@@ -56,7 +57,7 @@ def test_captions_record_the_active_adapter(
         AdapterRegistry(db).deactivate(MODEL_ID)
         JobQueue(db).enqueue(items)
         code, events = run_worker(library_copy)
-        assert code == EXIT_DONE
+        assert code == WorkerExit.DONE
         assert [e["adapter"] for e in events if e["event"] == "model_loaded"] == [None]
         plain = [newest_model_caption(db, item) for item in items]
         assert all(c.adapter_id is None for c in plain)
@@ -77,13 +78,13 @@ def test_activating_an_adapter_mid_run_reloads_the_engine(
         JobQueue(db).enqueue([first])
         JobQueue(db).enqueue([second])
 
-        def on_event(event: dict[str, Any]) -> None:
-            if event["event"] == "finished" and event["item"] == first:
+        def on_event(event: CaptionEvent) -> None:
+            if isinstance(event, Finished) and event.item == first:
                 registry.activate(trained_library.adapter_id)
 
         code = CaptionWorker(library_copy, on_event=on_event).run()
 
-        assert code == EXIT_DONE
+        assert code == WorkerExit.DONE
         assert newest_model_caption(db, first).adapter_id is None
         assert newest_model_caption(db, second).adapter_id == trained_library.adapter_id
     finally:
@@ -122,7 +123,7 @@ def test_an_adapter_that_cannot_load_is_reported_and_captions_go_on(
         JobQueue(db).enqueue(items)
         code, events = run_worker(library_copy)
 
-        assert code == EXIT_DONE and JobQueue(db).counts() == {"done": 3}
+        assert code == WorkerExit.DONE and JobQueue(db).counts() == {"done": 3}
         (failed,) = [e for e in events if e["event"] == "adapter_failed"]  # once, not per job
         assert failed["adapter"] == adapter_id and adapter_id in failed["error"]
         assert [e["adapter"] for e in events if e["event"] == "model_loaded"] == [None]

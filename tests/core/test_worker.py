@@ -8,7 +8,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from app.core.captioning.events import CaptionEvent, Started, WorkerExit
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
-from app.core.captioning.worker import EXIT_DONE, EXIT_NO_MODEL, CaptionWorker
+from app.core.captioning.worker import CaptionWorker
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
 from app.core.jobs import PRIORITY_USER
@@ -49,8 +50,13 @@ def captioning(library: Library, data_dir: DataDir, photo_dir: Path) -> Library:
 
 def run_worker(data_dir: DataDir, **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
-    code = CaptionWorker(data_dir, on_event=events.append, **kwargs).run()
+    code = CaptionWorker(data_dir, on_event=as_line(events), **kwargs).run()
     return code, events
+
+
+def as_line(events: list[dict[str, Any]]) -> Callable[[CaptionEvent], None]:
+    """Record each event as the dict its JSON line decodes to (what the CLI prints)."""
+    return lambda event: events.append(event.to_dict())
 
 
 def scan(library: Library, folder: Path) -> None:
@@ -75,7 +81,7 @@ def test_photos_and_a_video_get_captions_tags_and_moments(
 
     code, events = run_worker(data_dir)
 
-    assert code == EXIT_DONE
+    assert code == WorkerExit.DONE
     assert captioning.jobs.counts() == {"done": 3}
     assert [e["event"] for e in events].count("finished") == 3
     progress = [e for e in events if e["event"] == "progress"]
@@ -136,7 +142,7 @@ def test_a_bad_file_fails_alone(captioning: Library, data_dir: DataDir, photo_di
 
     code, events = run_worker(data_dir)
 
-    assert code == EXIT_DONE
+    assert code == WorkerExit.DONE
     assert captioning.jobs.counts() == {"done": 1, "failed": 1}
     failure = next(e for e in events if e["event"] == "failed")
     assert failure["item"] == item_id(captioning, "bad.jpg")
@@ -149,7 +155,7 @@ def test_without_a_model_jobs_wait(library: Library, data_dir: DataDir, photo_di
 
     code, events = run_worker(data_dir)
 
-    assert code == EXIT_NO_MODEL
+    assert code == WorkerExit.NO_MODEL
     fatal = next(e for e in events if e["event"] == "fatal")
     assert "no captioning model is installed" in fatal["error"]
     assert library.jobs.counts() == {"queued": 1}  # released, not failed, not counted as a crash
@@ -168,7 +174,7 @@ def test_a_broken_model_is_reported_and_jobs_wait(
 
     code, events = run_worker(data_dir)
 
-    assert code != EXIT_DONE
+    assert code != WorkerExit.DONE
     assert any(e.get("reason") == "model_broken" for e in events)
     assert captioning.jobs.counts() == {"queued": 1}
 
@@ -178,7 +184,7 @@ def background_worker(data_dir: DataDir) -> Iterator[list[dict[str, Any]]]:
     """A `--forever` worker on a thread, stopped (and checked gone) on exit."""
     stop = threading.Event()
     events: list[dict[str, Any]] = []
-    worker = CaptionWorker(data_dir, on_event=events.append, forever=True, stop=stop)
+    worker = CaptionWorker(data_dir, on_event=as_line(events), forever=True, stop=stop)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -240,7 +246,7 @@ def test_a_video_captioned_again_keeps_its_moments(
     captioning.jobs.enqueue([video])  # "Caption again"
     code, events = run_worker(data_dir)
 
-    assert code == EXIT_DONE and [e["event"] for e in events].count("finished") == 1
+    assert code == WorkerExit.DONE and [e["event"] for e in events].count("finished") == 1
     with captioning.db.read() as conn:
         again = conn.exec_driver_sql(
             "SELECT id, timestamp FROM keyframes WHERE item_id = ? ORDER BY id", (video,)
@@ -280,14 +286,15 @@ def test_progress_totals_catch_up_with_jobs_queued_meanwhile(
     captioning.jobs.cancel([late])
     events: list[dict[str, Any]] = []
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(typed: CaptionEvent) -> None:
+        event = typed.to_dict()
         events.append(event)
         if event["event"] == "progress" and event["done"] == 1:
             captioning.jobs.enqueue([late])  # the GUI queues one more while it works
 
     code = CaptionWorker(data_dir, on_event=on_event).run()
 
-    assert code == EXIT_DONE
+    assert code == WorkerExit.DONE
     progress = [(e["done"], e["total"]) for e in events if e["event"] == "progress"]
     assert [done for done, _ in progress] == [1, 2, 3]
     assert progress[0] == (1, 2) and progress[-1] == (3, 3)
@@ -305,7 +312,7 @@ def test_caption_command_prefetches_only_its_own_jobs(
 
     code, events = run_worker(data_dir, min_priority=PRIORITY_USER)
 
-    assert code == EXIT_DONE
+    assert code == WorkerExit.DONE
     assert [e["item"] for e in events if e["event"] == "finished"] == [asked]
     assert captioning.jobs.counts() == {"done": 1, "queued": 1}
     # Preparing a video writes its keyframe thumbnails: the background one was never
@@ -337,14 +344,14 @@ def test_a_setting_changed_mid_run_applies_to_the_next_job_whole(
 
     monkeypatch.setattr("app.core.captioning.worker.prepare", recording_prepare)
 
-    def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "started" and event["item"] == first:
+    def on_event(event: CaptionEvent) -> None:
+        if isinstance(event, Started) and event.item == first:
             # While the first photo is captioned (and the second one is prefetched).
             captioning.settings.set("model_image_side", 96)
 
     code = CaptionWorker(data_dir, on_event=on_event).run()
 
-    assert code == EXIT_DONE and captioning.jobs.counts() == {"done": 2}
+    assert code == WorkerExit.DONE and captioning.jobs.counts() == {"done": 2}
     assert seen == {0: (128, 96), 1: (96, 72)}
     # The second photo was prefetched with the first job's settings, then made again.
     assert [side for item, side in prepared_at if item == second] == [128, 96]
@@ -364,7 +371,7 @@ def test_each_caption_is_written_to_the_files_metadata(
     scan(captioning, photo_dir)
     sidecar_path(blocked).mkdir()  # not a file in the sidecar's place
     code, events = run_worker(data_dir)
-    assert code == EXIT_DONE
+    assert code == WorkerExit.DONE
     store = CaptionStore(captioning.db)
     stored = store.current(item_id(captioning, "sidecar.jpg"))
     written = read_xmp(sidecar_photo)

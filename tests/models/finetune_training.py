@@ -49,7 +49,8 @@ def train_and_export(architecture: str, tmp_path: Path) -> Trained:
     model = train.add_lora(model, spec.lora, device, False, spec.train.seed)
     steps: list[dict[str, Any]] = []
     train.train_loop(
-        model, data, spec.train, device, on_step=steps.append, should_stop=lambda: False
+        model, data, spec.train, device, on_step=lambda s: steps.append(s.to_dict()),
+        should_stop=lambda: False,
     )
     peft_dir = tmp_path / "peft"
     train.save_adapter(model, peft_dir)

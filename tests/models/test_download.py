@@ -346,8 +346,9 @@ def test_a_downloaded_catalog_model_captions(
     entry: CatalogEntry, hub: StandInHub, tmp_path: Path
 ) -> None:
     """Download → the worker picks the installed model (settings: none chosen) → captions."""
+    from app.core.captioning.events import WorkerExit
     from app.core.captioning.model_choice import choose_model
-    from app.core.captioning.worker import EXIT_DONE, CaptionWorker
+    from app.core.captioning.worker import CaptionWorker
     from app.core.datadir import DataDir
     from app.core.library.library import Library
     from app.core.storage.db import Database
@@ -365,7 +366,8 @@ def test_a_downloaded_catalog_model_captions(
     library.scan(library.add_root(tmp_path / "photos").id)
 
     events: list[dict] = []
-    assert CaptionWorker(data, on_event=events.append).run() == EXIT_DONE
+    code = CaptionWorker(data, on_event=lambda e: events.append(e.to_dict())).run()
+    assert code == WorkerExit.DONE
 
     finished = [e for e in events if e["event"] == "finished"]
     assert len(finished) == 1 and finished[0]["caption"]

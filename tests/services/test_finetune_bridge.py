@@ -17,12 +17,12 @@ from pytestqt.qtbot import QtBot
 
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRegistry
+from app.core.finetune.events import Done, Step
 from app.core.storage.db import Database
 from app.services.finetune_bridge import (
     FinetuneBridge,
     FinetuneRequest,
     InstallRunner,
-    StepReport,
     cli_command,
     finetune_command,
 )
@@ -36,11 +36,11 @@ class Recorder:
     """Everything a bridge emits, in order."""
 
     def __init__(self, bridge: FinetuneBridge) -> None:
-        self.steps: list[StepReport] = []
+        self.steps: list[Step] = []
         self.phases: list[tuple[str, str]] = []
         self.downloads: list[tuple[int, int | None]] = []
         self.evaluated: list[tuple[str, dict[str, float], list[Any]]] = []
-        self.trained: list[dict[str, Any]] = []
+        self.trained: list[Done] = []
         self.registered: list[dict[str, Any]] = []
         self.decisions: list[tuple[bool, str, str]] = []
         self.logs: list[str] = []
@@ -122,12 +122,12 @@ def test_a_whole_run_becomes_signals_in_order(qtbot: QtBot, tmp_path: Path) -> N
     assert [p for p, _m in rec.phases] == ["download", "train"]
     assert rec.downloads == [(3_000_000_000, 6_000_000_000)]  # past 2**31: 64-bit signal
     assert [(w, m["cider"]) for w, m, _s in rec.evaluated] == [("before", 0.3), ("after", 0.9)]
-    assert rec.trained[0]["adapter_gguf"] == "/x/adapter.gguf"
+    assert rec.trained[0].adapter_gguf == "/x/adapter.gguf"
     assert rec.registered == [{"id": "m-v1", "version": 1}]
     assert rec.decisions == [(True, "m-v1", "")]
     assert "double: starting" in rec.logs  # stderr is passed on as log lines
     assert bridge.last_outcome == "succeeded"
-    kinds = [e["event"] for e in bridge.history()]
+    kinds = [e.event for e in bridge.history()]
     assert kinds[0] == "prepared" and kinds[-1] == "activated"
 
 
@@ -171,7 +171,7 @@ def test_cancel_stops_promptly_and_ends_cancelled(qtbot: QtBot, tmp_path: Path) 
     assert time.monotonic() - asked < 3.0
     assert rec.endings == [("cancelled",)]
     assert not bridge.running()
-    assert bridge.history()[-1] == {"event": "cancelled"}
+    assert bridge.history()[-1].to_dict() == {"event": "cancelled"}
 
 
 def test_a_command_that_does_not_start_fails_clearly(qtbot: QtBot, tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_real_cli_refusal_reaches_the_screen(qtbot: QtBot, data_dir: DataDir) ->
     assert rec.endings[0][0] == "failed"
     message = rec.endings[0][1]
     assert "model" in message.lower() and "Traceback" not in message
-    errors = [e for e in bridge.history() if e["event"] == "error"]
+    errors = [e.to_dict() for e in bridge.history() if e.event == "error"]
     assert errors and errors[-1]["message"] == message
 
 
@@ -262,7 +262,7 @@ def test_real_run_signals_in_order(qtbot: QtBot, data_dir: DataDir, tmp_path: Pa
     bridge = real_library(data_dir, tmp_path)
     rec = Recorder(bridge)
     order: list[str] = []
-    bridge.event_received.connect(lambda e: order.append(e["event"]))
+    bridge.event_received.connect(lambda e: order.append(e.event))
     assert bridge.start(REAL_REQUEST)
     qtbot.waitUntil(lambda: bool(rec.endings), timeout=REAL_WAIT)
     assert rec.endings == [("succeeded",)], rec.logs[-20:]

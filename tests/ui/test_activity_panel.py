@@ -11,6 +11,18 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 from pytestqt.qtbot import QtBot
 
+from app.core.captioning.events import (
+    AdapterFailed,
+    Crashed,
+    Failed,
+    Fatal,
+    Idle,
+    ModelLoaded,
+    Paused,
+    Progress,
+    Recovered,
+    Started,
+)
 from app.core.jobs import JobQueue
 from app.core.library.library import Library
 from app.core.queue_status import QueueActions
@@ -63,12 +75,12 @@ def job_states(db: Database) -> dict[int, list[str]]:
     return states
 
 
-def fail(jobs: JobQueue, error: str) -> dict[str, object]:
+def fail(jobs: JobQueue, error: str) -> Failed:
     """Fail the next job as the worker does; returns the worker's event for it."""
     job = jobs.claim_next()
     assert job is not None
     jobs.finish(job.id, error=error)
-    return {"event": "failed", "job": job.id, "item": job.item_id, "error": error}
+    return Failed(job.id, job.item_id, error)
 
 
 def test_progress_and_the_current_item_with_its_thumbnail(
@@ -80,7 +92,7 @@ def test_progress_and_the_current_item_with_its_thumbnail(
     assert panel.current_box.isHidden()
 
     with qtbot.waitSignal(panel.current_item_changed, timeout=WAIT_MS) as changed:
-        panel.handle_worker_event({"event": "started", "job": 1, "item": item, "kind": "photo"})
+        panel.handle_worker_event(Started(job=1, item=item, kind="photo"))
     assert changed.args == [item]
     assert panel.status.text() == "Captioning…"
     assert panel.current_box.isVisible()
@@ -96,66 +108,60 @@ def test_progress_and_the_current_item_with_its_thumbnail(
     shown = panel.thumbnail.pixmap()
     assert max(shown.width(), shown.height()) / shown.devicePixelRatio() <= 56
 
-    panel.handle_worker_event(
-        {"event": "progress", "done": 12, "total": 340, "per_minute": 18.4, "eta_seconds": 1190.0}
-    )
+    panel.handle_worker_event(Progress(done=12, total=340, per_minute=18.4, eta_seconds=1190.0))
     assert panel.progress_label.text() == "12 of 340 · 18/min · about 20 min left"
     assert (panel.progress.value(), panel.progress.maximum()) == (12, 340)
     assert panel.cancel_button.isEnabled()
 
-    panel.handle_worker_event(
-        {"event": "progress", "done": 1, "total": 2, "per_minute": 2.5, "eta_seconds": None}
-    )
+    panel.handle_worker_event(Progress(done=1, total=2, per_minute=2.5, eta_seconds=None))
     assert panel.progress_label.text() == "1 of 2 · 2.5/min"
 
 
 def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
     panel.handle_worker_event(
-        {
-            "event": "fatal",
-            "error": "no captioning model is installed; download one in Settings",
-            "reason": "no_model",
-        }
+        Fatal(error="no captioning model is installed; download one in Settings", reason="no_model")
     )
     assert panel.status.text() == (
         "Captioning waits: no captioning model is installed; download one in Settings"
     )
     assert panel.status.property("tone") == "warn"
 
-    panel.handle_worker_event({"event": "paused"})
+    panel.handle_worker_event(Paused())
     assert panel.status.text() == "Paused"
     assert panel.pause_button.text() == "Resume" and panel.pause_button.isChecked()
 
-    panel.handle_worker_event({"event": "started", "job": 5, "item": 7, "kind": "video"})
-    panel.handle_worker_event({"event": "crashed", "exit_code": -11, "restart_in": 2.0})
+    panel.handle_worker_event(Started(job=5, item=7, kind="video"))
+    panel.handle_worker_event(Crashed(exit_code=-11, restart_in=2.0))
     assert panel.status.text() == "The caption engine stopped unexpectedly; restarting in 2 s…"
     assert panel.current_box.isHidden() and panel.current_item_id is None
-    panel.handle_worker_event({"event": "recovered", "requeued": 3, "failed": 1})
+    panel.handle_worker_event(Recovered(requeued=3, failed=1))
     assert panel.note.text() == (
         "Restarted: 3 items back in the queue, 1 skipped after crashing the engine twice"
     )
 
     panel.handle_worker_event(
-        {"event": "model_loaded", "model": "smolvlm-256m", "seconds": 1.25, "gpu_layers": 0}
+        ModelLoaded(model="smolvlm-256m", adapter=None, seconds=1.25, gpu_layers=0)
     )
     assert panel.status.text() == "Model ready: smolvlm-256m (loaded in 1.2 s)"
     panel.handle_worker_event(
-        {"event": "adapter_failed", "model": "smolvlm-256m", "adapter": "smolvlm-256m-v2",
-         "error": "the LoRA adapter file is cut off"}
+        AdapterFailed(
+            model="smolvlm-256m",
+            adapter="smolvlm-256m-v2",
+            error="the LoRA adapter file is cut off",
+        )
     )
     assert panel.note.text() == (
         "Your fine-tuned adapter smolvlm-256m-v2 could not be loaded (the LoRA adapter file "
         "is cut off); captioning without it"
     )
     panel.handle_worker_event(
-        {"event": "model_loaded", "model": "smolvlm-256m", "adapter": "smolvlm-256m-v1",
-         "seconds": 1.0, "gpu_layers": 0}
+        ModelLoaded(model="smolvlm-256m", adapter="smolvlm-256m-v1", seconds=1.0, gpu_layers=0)
     )
     assert panel.status.text() == (
         "Model ready: smolvlm-256m with your adapter smolvlm-256m-v1 (loaded in 1.0 s)"
     )
 
-    panel.handle_worker_event({"event": "idle"})
+    panel.handle_worker_event(Idle())
     assert panel.status.text() == "All captioned"
     assert panel.status.property("tone") == "ok"
 
@@ -243,8 +249,8 @@ def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
     rows = [panel.failed.list.item(i).text() for i in range(3)]
     by_id = {v: k for k, v in ids.items()}
     assert rows[:2] == [
-        f"{by_id[second['item']]}\nthe answer was not valid JSON",  # type: ignore[index]
-        f"{by_id[first['item']]}\nthe model ran out of memory",  # type: ignore[index]
+        f"{by_id[second.item]}\nthe answer was not valid JSON",  # type: ignore[index]
+        f"{by_id[first.item]}\nthe model ran out of memory",  # type: ignore[index]
     ]
     assert panel.failed.header.text().startswith("<b>Failed (3)</b>")
     assert not panel.failed.retry_button.isEnabled()
@@ -253,14 +259,14 @@ def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
     assert panel.failed.retry_button.isEnabled()
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.failed.retry_button.click()
-    assert job_states(library.db)[second["item"]] == ["failed", "queued"]  # type: ignore[index]
-    assert job_states(library.db)[first["item"]] == ["failed"]  # type: ignore[index]
+    assert job_states(library.db)[second.item] == ["failed", "queued"]  # type: ignore[index]
+    assert job_states(library.db)[first.item] == ["failed"]  # type: ignore[index]
     qtbot.waitUntil(lambda: panel.failed.list.count() == 2, timeout=WAIT_MS)
     assert panel.note.text() == "Queued 1 item again"
 
     with qtbot.waitSignal(panel.queue_changed, timeout=WAIT_MS):
         panel.failed.retry_all_button.click()
-    assert job_states(library.db)[first["item"]] == ["failed", "queued"]  # type: ignore[index]
+    assert job_states(library.db)[first.item] == ["failed", "queued"]  # type: ignore[index]
     qtbot.waitUntil(
         lambda: panel.note.text() == "Queued 1 item again; 1 still can't be read",
         timeout=WAIT_MS,
@@ -325,7 +331,7 @@ def test_a_long_name_is_shortened_to_fit_a_narrow_dock(
     ids = scan(library, photo_dir)
     panel.resize(300, 600)
 
-    panel.handle_worker_event({"event": "started", "job": 1, "item": ids[name], "kind": "photo"})
+    panel.handle_worker_event(Started(job=1, item=ids[name], kind="photo"))
 
     qtbot.waitUntil(lambda: panel.current_name.full_text() == name, timeout=WAIT_MS)
     shown = panel.current_name.text()

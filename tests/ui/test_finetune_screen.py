@@ -377,7 +377,7 @@ def test_real_run_then_activate_anyway_and_roll_back(
     qtbot.waitUntil(lambda: dialog.bridge.last_outcome is not None, timeout=REAL_WAIT)
     assert dialog.bridge.last_outcome == "succeeded", dialog.progress.outcome.text()
 
-    events = dialog.bridge.history()
+    events = [e.to_dict() for e in dialog.bridge.history()]  # as `finetune --json` printed
     steps = [e for e in events if e["event"] == "step"]
     qtbot.waitUntil(lambda: len(dialog.progress.curve.points()) == len(steps), timeout=WAIT)
     assert steps and steps[-1]["step"] == steps[-1]["total_steps"]

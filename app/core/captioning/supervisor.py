@@ -1,14 +1,14 @@
 """Keeps a caption worker process running, and tells its owner what it does.
 
 The worker prints JSON events, one per line; the supervisor reads them on its own
-thread and passes them on. If the worker dies (a native crash in llama.cpp, out of
-memory, kill -9) it is restarted with growing pauses; the job it was on is requeued
-by the next worker, or failed after a second crash on it (JobQueue.recover_interrupted).
+thread, decodes each once (app.core.captioning.events) and passes the typed events
+on. If the worker dies (a native crash in llama.cpp, out of memory, kill -9) it is
+restarted with growing pauses; the job it was on is requeued by the next worker, or
+failed after a second crash on it (JobQueue.recover_interrupted).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -16,18 +16,21 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from app.core.captioning.events import (
+    CAPTION_WORKER,
+    CaptionEvent,
+    Crashed,
+    Finished,
+    WorkerExit,
+)
 from app.core.desktop.launcher import headless_command
 
 log = logging.getLogger(__name__)
-Event = dict[str, Any]
 
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 WAITING_RETRY_S = 20.0
-# The worker's exit codes (app.core.captioning.worker); repeated here so that the
-# GUI process, which only supervises, never imports llama.cpp.
-EXIT_DONE, EXIT_NO_MODEL, EXIT_ALREADY_RUNNING = 0, 3, 5
 
 
 def worker_command(data_dir: Path, *extra: str) -> list[str]:
@@ -41,7 +44,7 @@ class WorkerSupervisor:
         self,
         data_dir: Path,
         *,
-        on_event: Callable[[Event], None],
+        on_event: Callable[[CaptionEvent], None],
         forever: bool = True,
         extra_args: Sequence[str] = (),
         backoff: Sequence[float] = BACKOFF_S,
@@ -96,9 +99,9 @@ class WorkerSupervisor:
             code, finished_a_job = self._run_once()
             if self._stopping.is_set():
                 break
-            if code == EXIT_DONE:
+            if code == WorkerExit.DONE:
                 return  # the queue is empty and this worker was not asked to wait
-            if code in (EXIT_NO_MODEL, EXIT_ALREADY_RUNNING):
+            if code in (WorkerExit.NO_MODEL, WorkerExit.ALREADY_RUNNING):
                 # Nothing to do until a model is installed (or the other worker ends):
                 # look again when nudged, or now and then (a model downloaded elsewhere).
                 self._wait(WAITING_RETRY_S)
@@ -106,7 +109,7 @@ class WorkerSupervisor:
             failures = 0 if finished_a_job else failures + 1
             self.crashes += 1
             delay = self._backoff[min(failures, len(self._backoff) - 1)]
-            self._on_event({"event": "crashed", "exit_code": code, "restart_in": delay})
+            self._on_event(Crashed(exit_code=code, restart_in=delay))
             self._wait(delay)
 
     def _run_once(self) -> tuple[int, bool]:
@@ -128,12 +131,10 @@ class WorkerSupervisor:
     def _pump(self, stream: IO[str] | None) -> bool:
         finished = False
         for line in stream or ():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                log.info("worker: %s", line.rstrip())
+            event = CAPTION_WORKER.decode(line)  # anything else is logged there
+            if event is None:
                 continue
-            finished = finished or event.get("event") == "finished"
+            finished = finished or isinstance(event, Finished)
             try:
                 self._on_event(event)
             except Exception:

@@ -27,6 +27,22 @@ from filelock import FileLock, Timeout
 from sqlalchemy import LargeBinary, Select, bindparam, select, type_coerce
 
 from app.core.captioning.active_adapter import ActiveAdapter, active_adapters
+from app.core.captioning.events import (
+    AdapterFailed,
+    CaptionEvent,
+    Failed,
+    Fatal,
+    Finished,
+    Idle,
+    MetadataFailed,
+    ModelLoaded,
+    Paused,
+    Progress,
+    Recovered,
+    Started,
+    WorkerExit,
+)
+from app.core.captioning.events import Cancelled as CancelledEvent
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
@@ -44,12 +60,7 @@ from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
 
 log = logging.getLogger(__name__)
-Event = dict[str, Any]
 
-EXIT_DONE = 0
-EXIT_NO_MODEL = 3  # the supervisor waits for a model instead of restarting
-EXIT_MODEL_BROKEN = 4
-EXIT_ALREADY_RUNNING = 5
 IDLE_POLL_S = 1.0
 CANCEL_POLL_S = 0.5
 PROGRESS_RECOUNT_S = 1.0
@@ -76,7 +87,7 @@ class CaptionWorker:
         self,
         data_dir: DataDir,
         *,
-        on_event: Callable[[Event], None] = lambda _e: None,
+        on_event: Callable[[CaptionEvent], None] = lambda _e: None,
         override: dict[str, Any] | None = None,
         forever: bool = False,
         min_priority: int | None = None,
@@ -110,12 +121,12 @@ class CaptionWorker:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            self._emit({"event": "fatal", "error": "another caption worker is already running"})
-            return EXIT_ALREADY_RUNNING
+            self._emit(Fatal("another caption worker is already running"))
+            return WorkerExit.ALREADY_RUNNING
         try:
             requeued, failed = self._jobs.recover_interrupted()
             if requeued or failed:
-                self._emit({"event": "recovered", "requeued": requeued, "failed": failed})
+                self._emit(Recovered(requeued, failed))
             return self._loop()
         finally:
             self._prefetch_pool.shutdown(wait=True, cancel_futures=True)
@@ -129,14 +140,14 @@ class CaptionWorker:
             settings = SettingsSnapshot.read(self._db)  # the one settings read per job
             # Pause is for the background worker; `caption` asked for these files now.
             if self._forever and settings.queue_paused:
-                self._emit({"event": "paused"})
+                self._emit(Paused())
                 self.stop.wait(IDLE_POLL_S)
                 continue
             claimed = self._claim()
             if claimed is None:
                 if not self._forever:
-                    return EXIT_DONE
-                self._emit({"event": "idle"})
+                    return WorkerExit.DONE
+                self._emit(Idle())
                 self.stop.wait(IDLE_POLL_S)
                 continue
             code = self._run_job(claimed, settings)
@@ -144,7 +155,7 @@ class CaptionWorker:
                 return code
             self._session_done += 1
             self._emit_progress()
-        return EXIT_DONE
+        return WorkerExit.DONE
 
     # -- one job --------------------------------------------------------------------
     def _claim(self) -> _Claimed | None:
@@ -191,13 +202,13 @@ class CaptionWorker:
             engine = self._engine_for(choice, adapter, settings)
         except NoModel as exc:
             self._jobs.release(job.id)
-            self._emit({"event": "fatal", "error": str(exc), "reason": "no_model"})
-            return EXIT_NO_MODEL
+            self._emit(Fatal(str(exc), "no_model"))
+            return WorkerExit.NO_MODEL
         except EngineError as exc:
             self._jobs.release(job.id)
-            self._emit({"event": "fatal", "error": str(exc), "reason": "model_broken"})
-            return EXIT_MODEL_BROKEN
-        self._emit({"event": "started", "job": job.id, "item": item_id, "kind": kind})
+            self._emit(Fatal(str(exc), "model_broken"))
+            return WorkerExit.MODEL_BROKEN
+        self._emit(Started(job.id, item_id, kind))
         started = time.perf_counter()
         try:
             prepared = self._prepared(item_id, path, kind, options)
@@ -216,25 +227,19 @@ class CaptionWorker:
         except Cancelled:
             if self.stop.is_set():
                 self._jobs.release(job.id)  # shutting down: not this item's fault
-            self._emit({"event": "cancelled", "job": job.id, "item": job.item_id})
+            self._emit(CancelledEvent(job.id, job.item_id))
             return None
         except (MediaError, EngineError, AnswerError) as exc:
             self._jobs.finish(job.id, error=str(exc))
-            self._emit({"event": "failed", "job": job.id, "item": job.item_id, "error": str(exc)})
+            self._emit(Failed(job.id, job.item_id, str(exc)))
             return None
         used = self._engine_adapter
         made_by = Provenance(choice.model_id, template.id, used.id if used else None)
         stored = store_caption(self._db, job.id, prepared, result.answer, made_by)
-        self._emit(
-            {
-                "event": "finished" if stored else "cancelled",
-                "job": job.id,
-                "item": job.item_id,
-                "seconds": round(time.perf_counter() - started, 3),
-                "caption": result.answer.caption,
-                "tags": result.answer.tags,
-            }
-        )
+        ended = Finished if stored else CancelledEvent  # cancelled while it captioned
+        seconds = round(time.perf_counter() - started, 3)
+        answer = result.answer
+        self._emit(ended(job.id, job.item_id, seconds, answer.caption, list(answer.tags)))
         if stored:
             self._write_metadata(job.item_id, settings)
         return None
@@ -244,7 +249,7 @@ class CaptionWorker:
         cannot take it is reported, and captioning goes on."""
         report = write_metadata(self._db, [item_id], settings.metadata_write)
         for item, reason in report.errors.items():
-            self._emit({"event": "metadata_failed", "item": item, "error": reason})
+            self._emit(MetadataFailed(item, reason))
 
     def _emit_progress(self) -> None:
         """Done / total this session, the rate and the time left, for progress bars.
@@ -266,13 +271,12 @@ class CaptionWorker:
         elapsed = max(now - self._session_started, 1e-6)
         per_minute = self._session_done / elapsed * 60
         self._emit(
-            {
-                "event": "progress",
-                "done": self._session_done,
-                "total": self._session_done + left,
-                "per_minute": round(per_minute, 2),
-                "eta_seconds": round(left / per_minute * 60, 1) if per_minute else None,
-            }
+            Progress(
+                done=self._session_done,
+                total=self._session_done + left,
+                per_minute=round(per_minute, 2),
+                eta_seconds=round(left / per_minute * 60, 1) if per_minute else None,
+            )
         )
 
     def _engine_for(
@@ -285,13 +289,12 @@ class CaptionWorker:
             self._engine, self._engine_adapter = self._load(choice, adapter, settings)
             self._engine_choice = choice
             self._emit(
-                {
-                    "event": "model_loaded",
-                    "model": choice.model_id,
-                    "adapter": self._engine_adapter.id if self._engine_adapter else None,
-                    "seconds": round(self._engine.load_seconds, 3),
-                    "gpu_layers": self._engine.n_gpu_layers,
-                }
+                ModelLoaded(
+                    model=choice.model_id,
+                    adapter=self._engine_adapter.id if self._engine_adapter else None,
+                    seconds=round(self._engine.load_seconds, 3),
+                    gpu_layers=self._engine.n_gpu_layers,
+                )
             )
         return self._engine
 
@@ -308,13 +311,12 @@ class CaptionWorker:
             except EngineError as exc:
                 self._failed_adapters.add(adapter)
                 self._emit(
-                    {
-                        "event": "adapter_failed",
-                        "model": choice.model_id,
-                        "adapter": adapter.id,
-                        "error": f"the fine-tuned adapter {adapter.id} could not be used, "
+                    AdapterFailed(
+                        model=choice.model_id,
+                        adapter=adapter.id,
+                        error=f"the fine-tuned adapter {adapter.id} could not be used, "
                         f"captioning without it: {exc}",
-                    }
+                    )
                 )
         return CaptionEngine(config), None
 

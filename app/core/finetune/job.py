@@ -4,8 +4,9 @@ Everything that can refuse does so before anything starts (no model, a custom mo
 without a known original, too few corrections, training packages missing, not enough
 memory: `models.finetune.plan.training_plan`). Then the corrections are prepared as the
 caption worker would caption them, a spec is written, and the training process
-(`python -m models.finetune.run SPEC`) does the heavy part; its JSON events are passed
-on as they come. torch & co. are imported only in that process.
+(`python -m models.finetune.run SPEC`) does the heavy part; its JSON events are decoded
+(models.finetune.events) and passed on as they come, with the job's own around them
+(app.core.finetune.events). torch & co. are imported only in that process.
 
 Cancel sends the training process SIGTERM (it removes its partial output) and waits;
 nothing is registered. A finished adapter is registered, then activated unless it
@@ -15,7 +16,6 @@ scores worse than the model without it (`options.force` activates it anyway).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -39,15 +39,28 @@ from app.core.desktop.launcher import is_frozen
 from app.core.finetune.adapters import AdapterRecord, AdapterRefused, AdapterRegistry
 from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_corrections
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
+from app.core.finetune.events import (
+    Activated,
+    Cancelled,
+    Done,
+    Error,
+    Evaluated,
+    FinetuneEvent,
+    FinetuneExit,
+    NotActivated,
+    Phase,
+    Plan,
+    Prepared,
+    Registered,
+)
 from app.core.storage.db import Database
 from models.catalog import load_catalog
+from models.finetune.events import TRAINING, TrainingExit
 from models.finetune.plan import MIN_TRAINING_EXAMPLES, PACKAGED_REFUSAL, training_plan
 from models.finetune.spec import SpecError
 
 log = logging.getLogger(__name__)
-Event = dict[str, Any]
 
-EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 2
 POLL_S = 0.2
 CANCEL_WAIT_S = 60.0  # the training process stops between steps; a step can be slow
 LOG_TAIL_LINES = 12
@@ -82,11 +95,12 @@ class FinetuneOutcome:
     adapter: AdapterRecord | None = None
     activated: bool = False
     not_activated_reason: str | None = None
-    events: list[Event] = field(default_factory=list, repr=False)
+    events: list[FinetuneEvent] = field(default_factory=list, repr=False)
 
     @property
-    def exit_code(self) -> int:
-        return {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(self.status, EXIT_ERROR)
+    def exit_code(self) -> FinetuneExit:
+        ending = {"done": FinetuneExit.OK, "cancelled": FinetuneExit.CANCELLED}
+        return ending.get(self.status, FinetuneExit.ERROR)
 
 
 class _Stop(Exception):
@@ -109,26 +123,26 @@ class _Base:
 def run_finetune(
     data_dir: DataDir,
     options: FinetuneOptions,
-    on_event: Callable[[Event], None],
+    on_event: Callable[[FinetuneEvent], None],
     should_cancel: Callable[[], bool] = lambda: False,
 ) -> FinetuneOutcome:
     """Run one fine-tune to the end (or refusal, failure, cancel); never raises for
     what a user can cause: the outcome and the events carry the reason."""
-    seen: list[Event] = []
+    seen: list[FinetuneEvent] = []
 
-    def emit(event: Event) -> None:
+    def emit(event: FinetuneEvent) -> None:
         seen.append(event)
         on_event(event)
 
     if is_frozen():  # before "which model": no model changes this
-        emit({"event": "error", "message": PACKAGED_REFUSAL, "refused": True})
+        emit(Error(PACKAGED_REFUSAL, refused=True))
         return FinetuneOutcome("refused", PACKAGED_REFUSAL, events=seen)
     lock = FileLock(str(data_dir.root / "finetune.lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         message = "a fine-tune is already running for this library"
-        emit({"event": "error", "message": message, "refused": True})
+        emit(Error(message, refused=True))
         return FinetuneOutcome("refused", message, events=seen)
     db = Database(data_dir.database)
     try:
@@ -144,9 +158,9 @@ class _Run:
         data_dir: DataDir,
         db: Database,
         options: FinetuneOptions,
-        emit: Callable[[Event], None],
+        emit: Callable[[FinetuneEvent], None],
         should_cancel: Callable[[], bool],
-        seen: list[Event],
+        seen: list[FinetuneEvent],
     ) -> None:
         self.data_dir, self.db, self.options = data_dir, db, options
         self.emit, self.should_cancel, self.seen = emit, should_cancel, seen
@@ -183,13 +197,10 @@ class _Run:
             return self._register(done, adapter_id, version, base, data, output_dir)
         except _Stop as stop:
             if stop.status == "cancelled":
-                if not any(e.get("event") == "cancelled" for e in self.seen):
-                    self.emit({"event": "cancelled"})
+                if not any(isinstance(e, Cancelled) for e in self.seen):
+                    self.emit(Cancelled())
             elif stop.message is not None and not stop.emitted:
-                event: Event = {"event": "error", "message": stop.message}
-                if stop.status == "refused":
-                    event["refused"] = True
-                self.emit(event)
+                self.emit(Error(stop.message, refused=stop.status == "refused"))
             return FinetuneOutcome(stop.status, stop.message, events=self.seen)
         finally:
             if job_dir is not None:
@@ -235,12 +246,12 @@ class _Run:
             rank=self.options.rank,
             method=self.options.method,
         )
-        self.emit({"event": "plan", **asdict(plan)})
+        self.emit(Plan(**asdict(plan)))
         if not plan.possible:
             raise _Stop("refused", plan.refusal or "fine-tuning is not possible here")
 
     def _prepare(self, rows: list[Any], job_dir: Path) -> PreparedDataset:
-        self.emit({"event": "phase", "phase": "prepare", "message": "Preparing the corrections"})
+        self.emit(Phase("prepare", "Preparing the corrections"))
         data = prepare_dataset(
             self.db,
             rows,
@@ -251,12 +262,11 @@ class _Run:
         if data.cancelled:
             raise _Stop("cancelled")
         self.emit(
-            {
-                "event": "prepared",
-                "examples": len(data.examples),
-                "heldout": len(data.heldout),
-                "skipped": [s.to_dict() for s in data.skipped],
-            }
+            Prepared(
+                examples=len(data.examples),
+                heldout=len(data.heldout),
+                skipped=[s.to_dict() for s in data.skipped],
+            )
         )
         if len(data.examples) < MIN_TRAINING_EXAMPLES:
             skipped = f" ({len(data.skipped)} skipped: files gone or unreadable)"
@@ -288,7 +298,7 @@ class _Run:
         }
 
     # -- the training process ---------------------------------------------------------
-    def _train(self, spec_path: Path, job_dir: Path, output_dir: Path) -> Event:
+    def _train(self, spec_path: Path, job_dir: Path, output_dir: Path) -> Done:
         log_path = job_dir / "train.log"
         command = [self.options.python or sys.executable, "-m", "models.finetune.run"]
         with log_path.open("w", encoding="utf-8") as stderr:
@@ -307,14 +317,14 @@ class _Run:
             done, error, cancelled = self._relay(process, process.stdout)
         self._keep_log(log_path)
         code = process.returncode
-        if cancelled or (code == EXIT_CANCELLED and done is None):
+        if cancelled or (code == TrainingExit.CANCELLED and done is None):
             _remove_output(output_dir)
             raise _Stop("cancelled")
-        if done is not None and code == EXIT_OK:
+        if done is not None and code == TrainingExit.OK:
             return done
         _remove_output(output_dir)
         if error is not None:  # its own error event was passed on already
-            raise _Stop("failed", str(error.get("message") or "training failed"), emitted=True)
+            raise _Stop("failed", error.message or "training failed", emitted=True)
         tail = _tail(self.data_dir.root / "finetune" / "last-run.log")
         raise _Stop(
             "failed",
@@ -324,7 +334,7 @@ class _Run:
 
     def _relay(
         self, process: subprocess.Popen[str], stdout: IO[str]
-    ) -> tuple[Event | None, Event | None, bool]:
+    ) -> tuple[Done | None, Error | None, bool]:
         """Pass the process's events on until it exits; SIGTERM it on cancel."""
         lines: queue.Queue[str | None] = queue.Queue()
 
@@ -335,8 +345,8 @@ class _Run:
 
         reader = threading.Thread(target=read, name="finetune-events", daemon=True)
         reader.start()
-        done: Event | None = None
-        error: Event | None = None
+        done: Done | None = None
+        error: Error | None = None
         cancelled_at: float | None = None
         while True:
             if cancelled_at is None and self.should_cancel():
@@ -350,14 +360,12 @@ class _Run:
                 continue
             if line is None:
                 break
-            event = _parse(line)
+            event = TRAINING.decode(line)  # anything else is logged there
             if event is None:
-                log.debug("training process: %s", line.rstrip())
                 continue
-            kind = event.get("event")
-            if kind == "done":
+            if isinstance(event, Done):
                 done = event
-            elif kind == "error":
+            elif isinstance(event, Error):
                 error = event
             self.emit(event)
         process.wait()
@@ -372,7 +380,7 @@ class _Run:
     # -- after ------------------------------------------------------------------------
     def _register(
         self,
-        done: Event,
+        done: Done,
         adapter_id: str,
         version: int,
         base: _Base,
@@ -380,59 +388,51 @@ class _Run:
         output_dir: Path,
     ) -> FinetuneOutcome:
         samples = {
-            e["which"]: e.get("samples", [])
+            e.which: e.samples
             for e in self.seen
-            if e.get("event") == "evaluated" and e.get("which") in ("before", "after")
+            if isinstance(e, Evaluated) and e.which in ("before", "after")
         }
         settings = {
             **self._spec_settings(),
             "holdout": self.options.holdout,
-            "method_reason": done.get("method_reason"),
-            "final_loss": done.get("final_loss"),
-            "peak_rss_mb": done.get("peak_rss_mb"),
+            "method_reason": done.method_reason,
+            "final_loss": done.final_loss,
+            "peak_rss_mb": done.peak_rss_mb,
             "base_weights_repo": base.base_weights_repo,
             "skipped": len(data.skipped),
         }
-        peft = done.get("peft_dir")
+        peft = done.peft_dir
         record = self.registry.register(
             adapter_id=adapter_id,
             version=version,
             model_id=base.model_id,
-            gguf_path=Path(done.get("adapter_gguf") or output_dir / "adapter.gguf"),
+            gguf_path=Path(done.adapter_gguf or output_dir / "adapter.gguf"),
             peft_dir=Path(peft) if peft else None,
             base_gguf=base.model_path,
-            method=str(done.get("method") or "lora"),
+            method=done.method or "lora",
             settings=settings,
             corrections_used=len(data.examples),
             heldout_count=len(data.heldout),
-            metrics_before=done.get("metrics_before"),
-            metrics_after=done.get("metrics_after"),
+            metrics_before=done.metrics_before,
+            metrics_after=done.metrics_after,
             samples=samples or None,
-            train_seconds=done.get("train_seconds"),
+            train_seconds=done.train_seconds,
         )
-        self.emit({"event": "registered", "adapter": record.to_dict()})
+        self.emit(Registered(record.to_dict()))
         try:
             record = self.registry.activate(adapter_id, force=self.options.force)
         except AdapterRefused as exc:
-            self.emit({"event": "not_activated", "adapter_id": adapter_id, "reason": str(exc)})
+            self.emit(NotActivated(adapter_id, str(exc)))
             return FinetuneOutcome(
                 "done", adapter=record, not_activated_reason=str(exc), events=self.seen
             )
-        self.emit({"event": "activated", "adapter_id": adapter_id})
+        self.emit(Activated(adapter_id))
         return FinetuneOutcome("done", adapter=record, activated=True, events=self.seen)
 
 
 def _absolute(path: Path | None) -> Path | None:
     """The training process runs in the job folder: a relative path would move."""
     return path.expanduser().resolve() if path is not None else None
-
-
-def _parse(line: str) -> Event | None:
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return event if isinstance(event, dict) and "event" in event else None
 
 
 def _signal(process: subprocess.Popen[str], signum: int) -> None:

@@ -26,6 +26,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.captioning.events import (
+    AdapterFailed,
+    Cancelled,
+    CaptionEvent,
+    Crashed,
+    Failed,
+    Fatal,
+    Idle,
+    MetadataFailed,
+    ModelLoaded,
+    Paused,
+    Progress,
+    Recovered,
+    Started,
+)
 from app.core.queue_status import (
     CurrentItem,
     QueueActions,
@@ -175,57 +190,57 @@ class ActivityPanel(QWidget):
         return self.style().standardIcon(which)
 
     # -- worker events ------------------------------------------------------------------
-    def handle_worker_event(self, event: dict[str, Any]) -> None:
+    def handle_worker_event(self, event: CaptionEvent) -> None:
         """One event of the caption worker (WorkerBridge.event_received)."""
-        kind = event.get("event")
-        if kind == "started":
-            self._started(event)
-        elif kind == "progress":
-            self._show_progress(event)
-        elif kind in ("failed", "cancelled", "finished"):
-            if kind != "finished":
+        match event:
+            case Started():
+                self._started(event)
+            case Progress():
+                self._show_progress(event)
+            case Failed() | Cancelled():
                 self._refresh_timer.start()  # coalesced: a burst is one read
-        elif kind == "paused":
-            if self._enter("paused"):
-                self._set_status("Paused", "busy")
-                self._show_pause(True)
-        elif kind == "idle":
-            if self._enter("idle"):
-                self._show_idle()
-        elif kind == "fatal":
-            self._enter("waiting")
-            self._set_status(f"Captioning waits: {event.get('error') or 'no reason given'}", "warn")
-        elif kind == "model_loaded":
-            seconds = float(event.get("seconds") or 0)
-            adapter = f" with your adapter {event['adapter']}" if event.get("adapter") else ""
-            self._set_status(
-                f"Model ready: {event.get('model')}{adapter} (loaded in {seconds:.1f} s)", "ok"
-            )
-        elif kind == "adapter_failed":
-            self._show_note(
-                f"Your fine-tuned adapter {event.get('adapter')} could not be loaded "
-                f"({event.get('error') or 'no reason given'}); captioning without it",
-                "warn",
-            )
-        elif kind == "metadata_failed":
-            self._show_note(
-                f"Caption saved, but not written to the file's metadata: "
-                f"{event.get('error') or 'no reason given'}",
-                "warn",
-            )
-        elif kind == "crashed":
-            self._enter("crashed")
-            delay = event.get("restart_in")
-            when = f" in {duration_text(float(delay))}" if delay else ""
-            self._set_status(f"The caption engine stopped unexpectedly; restarting{when}…", "warn")
-            self._progress = None  # the restarted worker counts from zero
-        elif kind == "recovered":
-            requeued, failed = int(event.get("requeued") or 0), int(event.get("failed") or 0)
-            text = f"Restarted: {requeued} {plural(requeued, 'item')} back in the queue"
-            if failed:
-                text += f", {failed} skipped after crashing the engine twice"
-            self._show_note(text)
-            self._refresh_timer.start()
+            case Paused():
+                if self._enter("paused"):
+                    self._set_status("Paused", "busy")
+                    self._show_pause(True)
+            case Idle():
+                if self._enter("idle"):
+                    self._show_idle()
+            case Fatal():
+                self._enter("waiting")
+                self._set_status(f"Captioning waits: {event.error or 'no reason given'}", "warn")
+            case ModelLoaded():
+                adapter = f" with your adapter {event.adapter}" if event.adapter else ""
+                self._set_status(
+                    f"Model ready: {event.model}{adapter} (loaded in {event.seconds:.1f} s)", "ok"
+                )
+            case AdapterFailed():
+                self._show_note(
+                    f"Your fine-tuned adapter {event.adapter} could not be loaded "
+                    f"({event.error or 'no reason given'}); captioning without it",
+                    "warn",
+                )
+            case MetadataFailed():
+                self._show_note(
+                    f"Caption saved, but not written to the file's metadata: "
+                    f"{event.error or 'no reason given'}",
+                    "warn",
+                )
+            case Crashed():
+                self._enter("crashed")
+                delay = event.restart_in
+                when = f" in {duration_text(float(delay))}" if delay else ""
+                self._set_status(
+                    f"The caption engine stopped unexpectedly; restarting{when}…", "warn"
+                )
+                self._progress = None  # the restarted worker counts from zero
+            case Recovered():
+                requeued, failed = event.requeued, event.failed
+                text = f"Restarted: {requeued} {plural(requeued, 'item')} back in the queue"
+                if failed:
+                    text += f", {failed} skipped after crashing the engine twice"
+                self._show_note(text)
+                self._refresh_timer.start()
 
     def _enter(self, state: str) -> bool:
         """Switch state; the worker repeats idle/paused every second, so only a change
@@ -240,22 +255,18 @@ class ActivityPanel(QWidget):
             self._refresh_timer.start()
         return changed
 
-    def _started(self, event: dict[str, Any]) -> None:
+    def _started(self, event: Started) -> None:
         self._enter("working")
         self._set_status("Captioning…", "busy")
-        item_id = event.get("item")
-        if isinstance(item_id, int):
-            self._set_current(item_id, str(event.get("kind") or "photo"))
+        self._set_current(event.item, event.kind or "photo")
 
-    def _show_progress(self, event: dict[str, Any]) -> None:
-        done, total = int(event.get("done") or 0), int(event.get("total") or 0)
+    def _show_progress(self, event: Progress) -> None:
+        done, total = event.done, event.total
         self._progress = (done, total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, total))
         self.progress_label.setText(
-            progress_text(
-                done, total, float(event.get("per_minute") or 0), event.get("eta_seconds")
-            )
+            progress_text(done, total, event.per_minute, event.eta_seconds)
         )
         self.cancel_button.setEnabled(done < total)
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.core.datadir import DataDir
 from app.core.finetune.corrections import TrainingCorrection, set_excluded
+from app.core.finetune.events import Done
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
@@ -277,8 +278,8 @@ class FinetuneDialog(QDialog):
     def _evaluated(self, which: str, _metrics: dict[str, float], samples: list[Any]) -> None:
         self._samples[which] = samples
 
-    def _trained(self, done: dict[str, Any]) -> None:
-        before, after = done.get("metrics_before"), done.get("metrics_after")
+    def _trained(self, done: Done) -> None:
+        before, after = done.metrics_before, done.metrics_after
         self.results.show_metrics(before, after)
         self.results.show_samples(
             self._samples.get("before", []), self._samples.get("after", []), self._names
@@ -295,12 +296,12 @@ class FinetuneDialog(QDialog):
 
     def _succeeded(self) -> None:
         self.plan.set_running(False)
-        done = next((e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {})
+        done = next((e for e in reversed(self.bridge.history()) if isinstance(e, Done)), None)
         took = ""
         if self._started_at is not None:  # the whole run, as the user waited for it
             took = f" in {duration_text(time.monotonic() - self._started_at)}"
-        seconds = done.get("train_seconds")
-        if isinstance(seconds, int | float):
+        seconds = done.train_seconds if done is not None else None
+        if seconds is not None:
             took += f" (training itself {duration_text(seconds)})"
         self.progress.run_succeeded(f"Fine-tune finished{took}.")
         self.adapters.reload()

@@ -9,8 +9,6 @@ many times a second on a small model: the numbers and the curve are repainted at
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -22,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.finetune_bridge import StepReport
+from app.core.finetune.events import Download, FinetuneEvent, Phase, Prepared, Step
 from app.ui.activity.widgets import bytes_text, duration_text
 from app.ui.finetune.chart import LossCurve
 from app.ui.settings.common import ERROR_STYLE, NOTE_STYLE
@@ -44,8 +42,8 @@ OK_STYLE = "color: #2e7d32;"
 class ProgressPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._last_step: StepReport | None = None
-        self._pending: list[StepReport] = []
+        self._last_step: Step | None = None
+        self._pending: list[Step] = []
         self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
         self._repaint.timeout.connect(self._flush_steps)
         self._build()
@@ -119,13 +117,13 @@ class ProgressPanel(QWidget):
         if message and PHASES.get(phase) and phase != "train":
             self.numbers.setText(message)
 
-    def show_prepared(self, event: dict[str, Any]) -> None:
+    def show_prepared(self, event: Prepared) -> None:
         """How many examples the job made, and which corrections it had to skip, and why."""
         text = (
-            f"{event.get('examples', 0)} photos or videos to train on, "
-            f"{event.get('heldout', 0)} held out for scoring"
+            f"{event.examples} photos or videos to train on, "
+            f"{event.heldout} held out for scoring"
         )
-        skipped = list(event.get("skipped") or [])
+        skipped = event.skipped
         if skipped:
             first = skipped[0]
             name = str(first.get("path", "")).rsplit("/", 1)[-1]
@@ -141,7 +139,7 @@ class ProgressPanel(QWidget):
         else:
             self.numbers.setText(f"{bytes_text(done)} downloaded")
 
-    def show_step(self, report: StepReport) -> None:
+    def show_step(self, report: Step) -> None:
         self._pending.append(report)
         if not self._repaint.isActive():
             self._repaint.start()
@@ -153,7 +151,7 @@ class ProgressPanel(QWidget):
         if pending:
             self._show_numbers(pending[-1])
 
-    def _show_numbers(self, report: StepReport) -> None:
+    def _show_numbers(self, report: Step) -> None:
         self._last_step = report
         self.phase.setText(PHASES["train"])
         self.bar.setRange(0, max(1, report.total_steps))
@@ -170,20 +168,19 @@ class ProgressPanel(QWidget):
     def add_log(self, line: str) -> None:
         self.log.appendPlainText(line)
 
-    def replay(self, events: list[dict[str, Any]]) -> None:
+    def replay(self, events: list[FinetuneEvent]) -> None:
         """Show a run from its recorded events (the screen reopened mid-run)."""
         self.run_started()
         for event in events:
-            kind = event.get("event")
-            if kind == "phase":
-                self.show_phase(str(event.get("phase", "")), str(event.get("message", "")))
-            elif kind == "step":
-                self.show_step(StepReport.from_event(event))
-            elif kind == "prepared":
-                self.show_prepared(event)
-            elif kind == "download":
-                total = event.get("total_bytes")
-                self.show_download(int(event.get("done_bytes") or 0), total and int(total))
+            match event:
+                case Phase():
+                    self.show_phase(event.phase, event.message)
+                case Step():
+                    self.show_step(event)
+                case Prepared():
+                    self.show_prepared(event)
+                case Download():
+                    self.show_download(event.done_bytes, event.total_bytes)
         self._flush_steps()
 
     # -- endings ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
+from app.core.captioning.events import CaptionEvent, Fatal
 from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.queue_status import QueueActions
@@ -238,9 +239,9 @@ class MainWindow(QMainWindow):
         hit = self.gallery_model.hit_of(item_id) if item_id is not None else None
         self.details.show_item(item_id, hit.timestamp if hit else None)
 
-    def _worker_event(self, event: dict[str, object]) -> None:
-        if event.get("event") == "fatal":
-            self.extras.captioning_waits(str(event.get("error", "")))
+    def _worker_event(self, event: CaptionEvent) -> None:
+        if isinstance(event, Fatal):
+            self.extras.captioning_waits(event.error)
 
     def _activity_thumbnail(self, item_id: int) -> None:
         row = self.gallery_model.row_of(item_id)

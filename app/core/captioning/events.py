@@ -1,0 +1,168 @@
+"""What the caption worker process tells its owner, and how it exits.
+
+The worker prints these as JSON lines (`captionist worker`); the supervisor decodes
+each line once (`CAPTION_WORKER.decode`) and hands the events on, so the window,
+the activity panel and `captionist caption` match on types, not strings. `Crashed`
+is the supervisor's own: the worker it stands for can no longer speak.
+This module loads nothing heavy: the GUI process, which only supervises, imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from models.event_lines import EventProtocol, LineEvent, omitted_if_default
+
+
+class WorkerExit(IntEnum):
+    """The worker's exit codes; the supervisor restarts it on any other."""
+
+    DONE = 0
+    NO_MODEL = 3  # the supervisor waits for a model instead of restarting
+    MODEL_BROKEN = 4
+    ALREADY_RUNNING = 5  # another worker holds this data directory's lock
+
+
+@dataclass(frozen=True)
+class CaptionEvent(LineEvent):
+    """Any event of the caption worker's stream."""
+
+
+@dataclass(frozen=True)
+class Started(CaptionEvent):
+    event = "started"
+    job: int
+    item: int
+    kind: str  # "photo" | "video"
+
+
+@dataclass(frozen=True)
+class Progress(CaptionEvent):
+    """Done / total this session, the rate and the time left, for progress bars."""
+
+    event = "progress"
+    done: int
+    total: int
+    per_minute: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Finished(CaptionEvent):
+    event = "finished"
+    job: int
+    item: int | None
+    seconds: float
+    caption: str
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class Cancelled(CaptionEvent):
+    """The job was cancelled: while generating (no caption), or after the caption
+    was made but before it could be stored (the caption is reported anyway)."""
+
+    event = "cancelled"
+    job: int
+    item: int | None
+    seconds: float | None = omitted_if_default(None)
+    caption: str | None = omitted_if_default(None)
+    tags: list[str] | None = omitted_if_default(None)
+
+
+@dataclass(frozen=True)
+class Failed(CaptionEvent):
+    event = "failed"
+    job: int
+    item: int | None
+    error: str
+
+
+@dataclass(frozen=True)
+class Paused(CaptionEvent):
+    event = "paused"  # repeated every second while the queue is paused
+
+
+@dataclass(frozen=True)
+class Idle(CaptionEvent):
+    event = "idle"  # repeated every second while there is nothing to do
+
+
+@dataclass(frozen=True)
+class Fatal(CaptionEvent):
+    """The worker cannot go on (no model, a broken one, another worker running)."""
+
+    event = "fatal"
+    error: str
+    reason: str | None = omitted_if_default(None)  # "no_model" | "model_broken"
+
+    @property
+    def needs_a_model(self) -> bool:
+        return self.reason in ("no_model", "model_broken")
+
+
+@dataclass(frozen=True)
+class Recovered(CaptionEvent):
+    """Jobs a dead worker left running, requeued or (after a second crash) failed."""
+
+    event = "recovered"
+    requeued: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ModelLoaded(CaptionEvent):
+    event = "model_loaded"
+    model: str
+    adapter: str | None  # the fine-tuned adapter applied, if any
+    seconds: float
+    gpu_layers: int | None
+
+
+@dataclass(frozen=True)
+class AdapterFailed(CaptionEvent):
+    """Reported once; the worker captions with the plain model instead."""
+
+    event = "adapter_failed"
+    model: str
+    adapter: str
+    error: str
+
+
+@dataclass(frozen=True)
+class MetadataFailed(CaptionEvent):
+    """The caption is stored, but the file's metadata could not take it."""
+
+    event = "metadata_failed"
+    item: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Crashed(CaptionEvent):
+    """Sent by the supervisor: the worker died and restarts after `restart_in` s."""
+
+    event = "crashed"
+    exit_code: int
+    restart_in: float
+
+
+CAPTION_WORKER: EventProtocol[CaptionEvent] = EventProtocol(
+    "caption worker",
+    (
+        Started,
+        Progress,
+        Finished,
+        Cancelled,
+        Failed,
+        Paused,
+        Idle,
+        Fatal,
+        Recovered,
+        ModelLoaded,
+        AdapterFailed,
+        MetadataFailed,
+        Crashed,
+    ),
+)
