@@ -11,7 +11,7 @@ from __future__ import annotations
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from app.core.captioning.events import CaptionEvent, Cancelled, Failed, Finished, Started
+from app.core.captioning.events import Cancelled, CaptionEvent, Failed, Finished, Started
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.datadir import DataDir
 from app.services.changes import ChangeHub, Changes
