@@ -45,11 +45,11 @@ from app.ui.details.loading import (
     load_preview,
     load_thumbnails,
 )
-from app.ui.details.text import error_text, exif_rows, meta_text, provenance_text
-from app.ui.details.widgets import ExifForm, HistoryList, Notice, Preview, heading, muted, wrapped
 from app.ui.details.moment_strip import MomentStrip
 from app.ui.details.tag_chips import TagChips
+from app.ui.details.text import error_text, exif_rows, meta_text, provenance_text
 from app.ui.details.video_player import Playback, play_video
+from app.ui.details.widgets import ExifForm, HistoryList, Notice, Preview, heading, muted, wrapped
 
 Player = Callable[[str, float, QWidget], Playback]
 EMPTY_TEXT = "Select a photo or video"

@@ -32,8 +32,8 @@ from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.finetune_bridge import FinetuneBridge, FinetuneRequest
 from app.services.thumbnails import ThumbnailService
-from app.ui.finetune import data
 from app.ui.activity.widgets import duration_text
+from app.ui.finetune import data
 from app.ui.finetune.adapters import AdaptersPanel
 from app.ui.finetune.plan import PlanPanel
 from app.ui.finetune.progress import ProgressPanel

@@ -33,14 +33,14 @@ from app.services.watch_bridge import WatchBridge
 from app.services.worker_bridge import WorkerBridge
 from app.ui.activity.panel import ActivityPanel
 from app.ui.gallery.browser import Browser, Listing
+from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
-from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
-from app.ui.window.toolbar import MainToolbar
-from app.ui.window.sidebar import Sidebar
 from app.ui.window.handover import Handover
 from app.ui.window.menus import WindowExtras
 from app.ui.window.parts import DetailsSide
+from app.ui.window.sidebar import Sidebar
+from app.ui.window.toolbar import MainToolbar
 
 LOADING = "Loading library…"
 ROW_EVENTS = ("started", "finished", "failed", "cancelled")

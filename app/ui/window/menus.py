@@ -12,8 +12,8 @@ from app.core.model_status import needs_first_run
 from app.ui.gallery.browser import SEARCH_HELP
 
 if TYPE_CHECKING:
-    from app.ui.window.main_window import MainWindow
     from app.ui.settings.dialog import SettingsDialog
+    from app.ui.window.main_window import MainWindow
     from app.ui.window.welcome import WelcomeDialog
 
 SCAN_POLL_MS = 1000
