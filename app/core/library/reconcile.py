@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 
@@ -100,7 +100,7 @@ def _by_path(conn: Connection, sql: str, params: Sequence[object]) -> dict[bytes
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, params)
-        return {row[0]: row for row in cursor}
+        return {row[0]: row for row in cursor.fetchall()}
     finally:
         cursor.close()
 
@@ -203,10 +203,10 @@ INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'new')"
 def insert_items(conn: Connection, rows: list[tuple[object, ...]]) -> None:
     """Insert (or reuse the rows at these paths) with multi-row statements. Sorted by
     path first: the unique path index then takes them in order."""
-    rows.sort(key=lambda row: row[1])  # type: ignore[arg-type, return-value]  # bytes
+    rows.sort(key=lambda row: cast(bytes, row[1]))
     for chunk in chunks(rows):
         sql = INSERT_SQL.format(values=",".join([INSERT_ROW] * len(chunk)))
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
 
 
 # -- the reconciler ----------------------------------------------------------------------
