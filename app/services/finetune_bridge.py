@@ -173,7 +173,8 @@ class FinetuneBridge(_LineProcess):
     event_received = Signal(dict)  # every event, as read (also the app-level ones)
     started = Signal()
     phase_changed = Signal(str, str)  # phase, message
-    download_progressed = Signal("qlonglong", object)  # done bytes, total bytes or None
+    # done bytes, total bytes or None; "qlonglong" by name: the stubs take only Python types
+    download_progressed = Signal("qlonglong", object)  # type: ignore[arg-type]  # 64-bit
     step_reported = Signal(object)  # StepReport
     prepared = Signal(dict)  # {"examples", "heldout", "skipped"}
     evaluated = Signal(str, dict, list)  # "before" | "after", metrics, samples

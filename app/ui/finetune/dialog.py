@@ -295,7 +295,9 @@ class FinetuneDialog(QDialog):
 
     def _succeeded(self) -> None:
         self.plan.set_running(False)
-        done = next((e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {})
+        done: dict[str, Any] = next(
+            (e for e in reversed(self.bridge.history()) if e.get("event") == "done"), {}
+        )
         took = ""
         if self._started_at is not None:  # the whole run, as the user waited for it
             took = f" in {duration_text(time.monotonic() - self._started_at)}"

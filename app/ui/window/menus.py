@@ -3,10 +3,12 @@ showing items while a scan runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from app.core.model_status import needs_first_run
 from app.ui.gallery.browser import SEARCH_HELP
@@ -77,11 +79,17 @@ class WindowExtras:
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "Search syntax", "F1", self.show_search_help)
 
-    def _add(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
+    def _add(
+        self,
+        menu: QMenu,
+        text: str,
+        shortcut: str | QKeySequence.StandardKey,
+        slot: Callable[[], object],
+    ) -> QAction:
         action = QAction(text, self.w)
-        action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
-        action.triggered.connect(slot)  # type: ignore[arg-type]
-        menu.addAction(action)  # type: ignore[attr-defined]
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
         return action
 
     def focus_search(self) -> None:
