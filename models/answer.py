@@ -79,6 +79,7 @@ def _salvage(raw: str) -> CaptionAnswer:
 
 def _unescape(fragment: str) -> str:
     try:
-        return json.loads(f'"{fragment}"', strict=False)
+        text: str = json.loads(f'"{fragment}"', strict=False)
+        return text
     except json.JSONDecodeError:
         return fragment.replace('\\"', '"')

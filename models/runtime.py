@@ -168,7 +168,9 @@ class CaptionEngine:
             use_gpu=offload and self.n_gpu_layers != 0,
         )
         if config.image_max_tokens:
-            handler._mtmd_cpp = _ParamsWithImageBudget(handler._mtmd_cpp, config.image_max_tokens)
+            handler._mtmd_cpp = _ParamsWithImageBudget(  # type: ignore[assignment]  # a proxy of the module
+                handler._mtmd_cpp, config.image_max_tokens
+            )
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(config.model_path),
@@ -256,7 +258,7 @@ class CaptionEngine:
         )
         try:
             completion = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]  # plain dicts, not its TypedDicts
                 response_format={
                     "type": "json_object",
                     "schema": answer_schema(sampling.limits, moments),
@@ -280,10 +282,10 @@ class CaptionEngine:
             raise EngineError(f"llama.cpp failed while captioning ({exc})") from exc
         if budget.stopped:
             raise Cancelled()
-        usage = completion["usage"]  # type: ignore[index]
+        usage = completion["usage"]  # type: ignore[index]  # not streamed: a dict, not an iterator
         return CaptionResult(
             answer=parse_answer(
-                completion["choices"][0]["message"]["content"] or "",  # type: ignore[index]
+                completion["choices"][0]["message"]["content"] or "",  # type: ignore[index]  # as above
                 moments=moments,
             ),
             prompt_tokens=usage["prompt_tokens"],
@@ -292,7 +294,8 @@ class CaptionEngine:
         )
 
     def close(self) -> None:
-        llm, self._llm = getattr(self, "_llm", None), None
+        # Forgets the model (a second close, or __del__ after close, finds none).
+        llm = self.__dict__.pop("_llm", None)
         if llm is not None:
             llm.close()
 

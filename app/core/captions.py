@@ -37,7 +37,7 @@ class CorrectionPair:
     user_caption: Caption
 
 
-def _versions_of(item_id: int, keyframe_id: int | None) -> Select[tuple[Caption]]:
+def _versions_of(item_id: int, keyframe_id: int | None) -> Select[Caption]:
     """All captions of an item itself (keyframe_id None) or of one of its moments."""
     keyframe_match = (
         Caption.keyframe_id.is_(None) if keyframe_id is None else Caption.keyframe_id == keyframe_id
@@ -45,7 +45,7 @@ def _versions_of(item_id: int, keyframe_id: int | None) -> Select[tuple[Caption]
     return select(Caption).where(Caption.item_id == item_id, keyframe_match)
 
 
-def current_caption_query(item_id: int, keyframe_id: int | None = None) -> Select[tuple[Caption]]:
+def current_caption_query(item_id: int, keyframe_id: int | None = None) -> Select[Caption]:
     return (
         _versions_of(item_id, keyframe_id)
         .order_by(case((Caption.source == USER, 1), else_=0).desc(), Caption.id.desc())

@@ -69,7 +69,7 @@ class ItemDetails:
     def current(self) -> Version | None:
         """The newest user caption, else the newest model caption."""
         mine = [v for v in self.history if v.by_user]
-        return (mine or list(self.history) or [None])[0]
+        return next(iter(mine or self.history), None)
 
     @property
     def needs_review(self) -> bool:

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, Select, bindparam, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -198,7 +207,7 @@ class JobQueue:
 # run it, so each is built once and executed with bound values.
 @cache
 def _claim(kind: str, min_priority: int | None) -> ReturningUpdate[*tuple[Any, ...]]:
-    stamp = bindparam("stamp")
+    stamp: BindParameter[float] = bindparam("stamp")
     return (
         update(Job)
         .where(Job.id == next_queued_id(kind, min_priority=min_priority))
@@ -213,7 +222,9 @@ def _claim(kind: str, min_priority: int | None) -> ReturningUpdate[*tuple[Any, .
 def _open_count(kind: str) -> Select[int]:
     # The states inline, not bound: only then can SQLite see that the partial index of
     # open jobs (uq_jobs_open_per_item) covers the query.
-    states = bindparam("states", OPEN_STATES, expanding=True, literal_execute=True)
+    states: BindParameter[tuple[str, ...]] = bindparam(
+        "states", OPEN_STATES, expanding=True, literal_execute=True
+    )
     return select(func.count()).select_from(Job).where(Job.kind == kind, Job.state.in_(states))
 
 

@@ -160,7 +160,8 @@ class FinetuneBridge(_LineProcess):
     event_received = Signal(object)  # every FinetuneEvent, as read (also the job's own)
     started = Signal()
     phase_changed = Signal(str, str)  # phase, message
-    download_progressed = Signal("qlonglong", object)  # done bytes, total bytes or None
+    # done bytes, total bytes or None; "qlonglong" by name: the stubs take only Python types
+    download_progressed = Signal("qlonglong", object)  # type: ignore[arg-type]  # 64-bit
     step_reported = Signal(object)  # Step
     prepared = Signal(object)  # Prepared
     evaluated = Signal(str, dict, list)  # "before" | "after", metrics, samples

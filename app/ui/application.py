@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
@@ -36,7 +37,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
         return EXIT_NO_DISPLAY
     from app.ui.window.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = cast(QApplication | None, QApplication.instance()) or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(APP_ID)  # Wayland: the installed entry's icon and name
@@ -44,7 +45,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     server = InstanceServer(name)
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
-    apply_look(app)  # type: ignore[arg-type]
+    apply_look(app)
     window = MainWindow(data_dir)
     server.paths_received.connect(window.handover.receive)
     window.show()

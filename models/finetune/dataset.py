@@ -61,7 +61,8 @@ def load_processor(model_dir: Path) -> Any:
     wants_video = "video_processor" in _init_parameters(_processor_class(model_dir))
     if wants_video and importlib.util.find_spec("torchvision") is None:
         return _processor_without_video(model_dir)
-    return AutoProcessor.from_pretrained(str(model_dir))
+    processor: Any = AutoProcessor.from_pretrained(str(model_dir))
+    return processor
 
 
 def _settings(model_dir: Path) -> dict[str, Any]:
@@ -98,12 +99,12 @@ def _processor_without_video(model_dir: Path) -> Any:
     image_processor = AutoImageProcessor.from_pretrained(str(model_dir))
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     init_args = _init_settings(processor_class, model_dir)
-    original = ProcessorMixin.check_argument_for_proper_class
+    original: Callable[..., Any] = ProcessorMixin.check_argument_for_proper_class
 
     def accept_missing(self: Any, name: str, argument: Any) -> Any:
         return None if argument is None else original(self, name, argument)
 
-    ProcessorMixin.check_argument_for_proper_class = accept_missing  # type: ignore[method-assign]
+    ProcessorMixin.check_argument_for_proper_class = accept_missing  # type: ignore[method-assign]  # patched for this one call
     try:
         return processor_class(
             image_processor=image_processor,
@@ -113,7 +114,7 @@ def _processor_without_video(model_dir: Path) -> Any:
             **init_args,
         )
     finally:
-        ProcessorMixin.check_argument_for_proper_class = original  # type: ignore[method-assign]
+        ProcessorMixin.check_argument_for_proper_class = original  # type: ignore[method-assign]  # restored
 
 
 def _init_settings(processor_class: Any, model_dir: Path) -> dict[str, Any]:
@@ -133,7 +134,8 @@ def _chat_template(model_dir: Path, tokenizer: Any) -> str | None:
         return jinja.read_text(encoding="utf-8")
     as_json = model_dir / "chat_template.json"
     if as_json.is_file():
-        return json.loads(as_json.read_text(encoding="utf-8")).get("chat_template")
+        template: str | None = json.loads(as_json.read_text(encoding="utf-8")).get("chat_template")
+        return template
     return getattr(tokenizer, "chat_template", None)
 
 

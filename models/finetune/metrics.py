@@ -166,7 +166,7 @@ def _bleu(correct: list[int], guess: list[int], length: int, ref_length: int) ->
     product = 1.0
     for matched, total in zip(correct, guess, strict=True):
         product *= (matched + _TINY) / (total + _SMALL)
-    score = product ** (1.0 / MAX_N)
+    score: float = product ** (1.0 / MAX_N)
     ratio = (length + _TINY) / (ref_length + _SMALL)
     if ratio < 1:
         score *= math.exp(1 - 1 / ratio)

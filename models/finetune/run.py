@@ -87,7 +87,7 @@ def peak_rss_mb() -> float:
         import psutil
 
         info = psutil.Process().memory_info()
-        return round(getattr(info, "peak_wset", info.rss) / 1e6, 1)
+        return round(float(getattr(info, "peak_wset", info.rss)) / 1e6, 1)
 
 
 class Job:
@@ -241,6 +241,7 @@ class Job:
 
     def _verify_and_evaluate(self, adapter: Path) -> tuple[Any, Any]:
         from models.finetune import evaluate as ev
+        from models.runtime import CaptionEngine, EngineError
 
         spec = self.spec
         self.check_cancel()
@@ -259,13 +260,13 @@ class Job:
                     after = ev.evaluate(engine, spec.heldout, self.cancel.is_set, sampling)
             if scoring:
                 self.events.phase("evaluate", "Captioning the held-out items without it")
-                with ev.CaptionEngine(ev.engine_config(spec, None)) as engine:
+                with CaptionEngine(ev.engine_config(spec, None)) as engine:
                     before = ev.evaluate(engine, spec.heldout, self.cancel.is_set, sampling)
         except ev.EvaluationCancelled:
             raise Cancelled() from None
         except ev.VerifyError as exc:
             raise Refused(str(exc)) from exc
-        except ev.EngineError as exc:
+        except EngineError as exc:
             raise Refused(f"llama.cpp could not load the model for evaluation: {exc}") from exc
         if before is not None and after is not None:
             self.events.emit(before.event("before"))

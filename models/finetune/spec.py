@@ -7,6 +7,7 @@ model loading, not a KeyError deep inside training. No heavy imports: the GUI us
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -292,6 +293,9 @@ _MISSING: Any = object()
 class _Reader:
     """Typed access to one JSON object, with the path of each field in its errors."""
 
+    # Its methods are named after the types they read (str, bool, list), which shadow the
+    # builtins inside the class body: annotations here spell builtins.str and so on.
+
     def __init__(self, data: Any, where: str) -> None:
         if not isinstance(data, Mapping):
             raise SpecError(f"{where} must be an object")
@@ -316,7 +320,7 @@ class _Reader:
             raise self._fail(key, "a non-empty string", value)
         return value
 
-    def opt_str(self, key: str) -> str | None:
+    def opt_str(self, key: builtins.str) -> builtins.str | None:
         value = self._get(key, None)
         if value is None:
             return None
@@ -324,32 +328,34 @@ class _Reader:
             raise self._fail(key, "a string or null", value)
         return value or None
 
-    def path(self, key: str) -> Path:
+    def path(self, key: builtins.str) -> Path:
         return Path(self.str(key))
 
-    def opt_path(self, key: str) -> Path | None:
+    def opt_path(self, key: builtins.str) -> Path | None:
         value = self.opt_str(key)
         return Path(value) if value else None
 
-    def choice(self, key: str, options: Sequence[str], default: str) -> str:
+    def choice(
+        self, key: builtins.str, options: Sequence[builtins.str], default: builtins.str
+    ) -> builtins.str:
         value = self._get(key, default)
         if value not in options:
             raise self._fail(key, "one of " + ", ".join(options), value)
         return str(value)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
             raise self._fail(key, "true or false", value)
         return value
 
-    def opt_bool(self, key: str) -> bool | None:
+    def opt_bool(self, key: builtins.str) -> builtins.bool | None:
         value = self._get(key, None)
         if value is not None and not isinstance(value, bool):
             raise self._fail(key, "true, false or null", value)
         return value
 
-    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+    def int(self, key: builtins.str, default: Any = _MISSING, minimum: int | None = None) -> int:
         value = self._get(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail(key, "a whole number", value)
@@ -359,7 +365,7 @@ class _Reader:
 
     def number(
         self,
-        key: str,
+        key: builtins.str,
         default: float,
         minimum: float | None = None,
         maximum: float | None = None,
@@ -373,22 +379,22 @@ class _Reader:
             raise self._fail(key, f"at most {maximum}", value)
         return float(value)
 
-    def list(self, key: str, default: Any = _MISSING) -> list[Any]:
+    def list(self, key: builtins.str, default: Any = _MISSING) -> builtins.list[Any]:
         value = self._get(key, default)
         if not isinstance(value, list):
             raise self._fail(key, "a list", value)
         return value
 
-    def str_list(self, key: str, default: Any = _MISSING) -> list[str]:
+    def str_list(self, key: builtins.str, default: Any = _MISSING) -> builtins.list[builtins.str]:
         value = self.list(key, default)
         if not all(isinstance(v, str) and v for v in value):
             raise self._fail(key, "a list of non-empty strings", value)
         return value
 
-    def opt_str_list(self, key: str) -> list[str] | None:
+    def opt_str_list(self, key: builtins.str) -> builtins.list[builtins.str] | None:
         return self.str_list(key) if self.data.get(key) is not None else None
 
-    def opt_number_list(self, key: str) -> list[float] | None:
+    def opt_number_list(self, key: builtins.str) -> builtins.list[float] | None:
         if self.data.get(key) is None:
             return None
         value = self.list(key)

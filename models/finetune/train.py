@@ -112,7 +112,9 @@ def load_model(model_dir: Path, device: Device) -> Any:
         )
         kwargs["device_map"] = {"": 0}
     try:
-        model = transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir), **kwargs)
+        model: Any = transformers.AutoModelForImageTextToText.from_pretrained(
+            str(model_dir), **kwargs
+        )
     except ValueError as exc:
         raise TrainingError(f"transformers cannot load this model for training ({exc})") from exc
     if device.method != "qlora":
@@ -122,7 +124,7 @@ def load_model(model_dir: Path, device: Device) -> Any:
 
 def language_model_prefix(model: Any) -> str:
     """Module path of the language model inside the VLM (e.g. "model.text_model")."""
-    found = [
+    found: list[str] = [
         name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] in LANGUAGE_MODEL_NAMES
     ]
     if found:
@@ -130,7 +132,7 @@ def language_model_prefix(model: Any) -> str:
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
     for name, module in model.named_modules():
         if module is decoder and name:
-            return name
+            return str(name)
     raise TrainingError("cannot find the language model inside this model")
 
 
@@ -183,7 +185,7 @@ def add_lora(
         model.config.use_cache = False
     config = LoraConfig(
         r=lora.rank,
-        lora_alpha=lora.alpha,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft says int; alpha / r is a float anyway
         lora_dropout=lora.dropout,
         target_modules=pattern,
         bias="none",
@@ -196,7 +198,8 @@ def add_lora(
 def wants_checkpointing(model: Any, settings: TrainSettings) -> bool:
     if settings.gradient_checkpointing is not None:
         return settings.gradient_checkpointing
-    return sum(p.numel() for p in model.parameters()) >= CHECKPOINTING_FROM_PARAMS
+    parameters: int = sum(p.numel() for p in model.parameters())
+    return parameters >= CHECKPOINTING_FROM_PARAMS
 
 
 def total_steps(examples: int, settings: TrainSettings) -> int:

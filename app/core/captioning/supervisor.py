@@ -10,9 +10,9 @@ failed after a second crash on it (JobQueue.recover_interrupted).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,7 +76,10 @@ class WorkerSupervisor:
         self._wake.set()
         process = self._process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+            if sys.platform == "win32":
+                process.send_signal(signal.CTRL_BREAK_EVENT)
+            else:
+                process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -113,7 +116,9 @@ class WorkerSupervisor:
             self._wait(delay)
 
     def _run_once(self) -> tuple[int, bool]:
-        creation = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
+        creation = 0
+        if sys.platform == "win32":
+            creation = subprocess.CREATE_NEW_PROCESS_GROUP
         process = subprocess.Popen(
             worker_command(self._data_dir, *self._args),
             stdout=subprocess.PIPE,

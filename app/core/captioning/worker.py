@@ -240,7 +240,7 @@ class CaptionWorker:
         seconds = round(time.perf_counter() - started, 3)
         answer = result.answer
         self._emit(ended(job.id, job.item_id, seconds, answer.caption, list(answer.tags)))
-        if stored:
+        if stored and job.item_id is not None:  # a caption job always names its item
             self._write_metadata(job.item_id, settings)
         return None
 
@@ -407,7 +407,8 @@ def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:
     only the jobs this worker claims (`caption` takes only those it queued). Built
     once per worker: building it costs more than running it."""
     return (
-        select(Job.item_id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
+        select(MediaItem.id, type_coerce(MediaItem.path, LargeBinary), MediaItem.kind)
+        .select_from(Job)
         .join(MediaItem, MediaItem.id == Job.item_id)
         .where(
             Job.id == next_queued_id(min_priority=min_priority),

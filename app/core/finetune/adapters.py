@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Adapter, Caption
@@ -233,7 +233,7 @@ class AdapterRegistry:
         """Forget an adapter and delete its files (deactivating it if it was active)."""
         record = self._existing(adapter_id)
         with self._db.write() as conn:
-            conn.execute(Adapter.__table__.delete().where(Adapter.id == adapter_id))
+            conn.execute(delete(Adapter).where(Adapter.id == adapter_id))
         folder = Path(record.gguf_path).parent
         if folder.name == record.id:  # the job's layout: <data>/adapters/<id>/
             shutil.rmtree(folder, ignore_errors=True)

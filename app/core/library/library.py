@@ -16,7 +16,8 @@ from sqlalchemy import Connection, select
 from app.core.jobs import JobQueue
 from app.core.library.reconcile import ScanReport
 from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
-from app.core.library.scanner import Indexer, Progress, never_stop, no_progress
+from app.core.library.scanner import Indexer, Progress, no_progress
+from app.core.library.walk import never_stop
 from app.core.settings_upgrade import open_settings
 from app.core.storage.bulk import chunks, marks, update_from_rows
 from app.core.storage.db import Database, now

@@ -46,7 +46,7 @@ def signature(frame: np.ndarray) -> Signature:
     step = max(1, min(frame.shape[0] // (SIGNATURE_SIZE[1] * 4), frame.shape[1] // 256))
     small = cv2.resize(frame[::step, ::step], SIGNATURE_SIZE, interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, HIST_BINS, HIST_RANGES).ravel()
+    hist: np.ndarray = cv2.calcHist([hsv], [0, 1, 2], None, HIST_BINS, HIST_RANGES).ravel()
     hist /= max(float(hist.sum()), 1.0)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
     return Signature(hist, grey)
@@ -103,9 +103,11 @@ def choose(
     pool_times = [times[i] for i in pool]
     spacing = duration / max_keyframes
     for target in fill_times([times[i] for i in chosen], duration, max_keyframes - len(chosen)):
-        i = _nearest_free(pool, pool_times, target, chosen, times, reach=max(spacing, MIN_GAP_S))
-        if i is not None:
-            chosen[i] = False
+        nearest = _nearest_free(
+            pool, pool_times, target, chosen, times, reach=max(spacing, MIN_GAP_S)
+        )
+        if nearest is not None:
+            chosen[nearest] = False
     if not chosen and pool:  # nothing fitted: the sample nearest the middle
         chosen[pool[bisect.bisect_left(pool_times, duration / 2) % len(pool)]] = False
     return sorted(chosen.items(), key=lambda item: times[item[0]])

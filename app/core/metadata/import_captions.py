@@ -36,10 +36,11 @@ def store_imported(
     (a changed file the user already captioned keeps their words). Returns the ids."""
     if not found:
         return []
-    rows = [_user_caption(i, found[i], stamp) for i in without_user_caption(conn, list(found))]
+    ids = without_user_caption(conn, list(found))
+    rows = [_user_caption(i, found[i], stamp) for i in ids]
     if rows:
         conn.execute(insert(Caption), rows)
-    return [r["item_id"] for r in rows]
+    return ids
 
 
 def _user_caption(item_id: int, meta: xmp.CaptionMetadata, stamp: float) -> dict[str, object]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def write_metadata(db: Database, item_ids: Sequence[int], mode: str | None = Non
     return report
 
 
-def _recorder(db: Database, item_id: int):  # type: ignore[no-untyped-def]
+def _recorder(db: Database, item_id: int) -> Callable[[Path], None]:
     """Records the embedded file's new size, date and fingerprint in the library."""
 
     def record(staged: Path) -> None:
@@ -111,7 +111,7 @@ def _recorder(db: Database, item_id: int):  # type: ignore[no-untyped-def]
 def _current_captions(db: Database, item_ids: Sequence[int]) -> list[_Current]:
     with db.read() as conn:
         return [
-            _Current(*row[:4], json.loads(row[4] or "[]"), *row[5:])
+            _Current(row[0], row[1], row[2], row[3], json.loads(row[4] or "[]"), *row[5:])
             for chunk in chunks(item_ids)
             for row in conn.exec_driver_sql(
                 f"""SELECT m.id, m.path, m.kind, c.text, c.tags, c.language, c.source,

@@ -493,6 +493,11 @@ def _muted_color(palette: QPalette) -> str:
         palette.color(QPalette.ColorRole.Window),
     )
     mix = [
-        round(a * 0.6 + b * 0.4) for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True)
+        round(a * 0.6 + b * 0.4)
+        for a, b in zip(
+            (text.red(), text.green(), text.blue()),
+            (back.red(), back.green(), back.blue()),
+            strict=True,
+        )
     ]
     return "#{:02x}{:02x}{:02x}".format(*mix)

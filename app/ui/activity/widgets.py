@@ -215,7 +215,7 @@ class DownloadSection(QFrame):
         bridge.finished.connect(self._finished)  # type: ignore[attr-defined]
         bridge.failed.connect(self._failed_with)  # type: ignore[attr-defined]
         if hasattr(bridge, "cancelled"):  # a cancel from elsewhere (Settings, welcome)
-            bridge.cancelled.connect(self._cancelled_elsewhere)  # type: ignore[attr-defined]
+            bridge.cancelled.connect(self._cancelled_elsewhere)
 
     def detach(self) -> None:
         self._cancel_grace.stop()

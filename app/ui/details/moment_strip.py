@@ -76,7 +76,9 @@ class MomentTile(QAbstractButton):
         self.thumb.setPixmap(pixmap)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
-        return QSize(TILE_WIDTH, self.layout().sizeHint().height())
+        layout = self.layout()
+        assert layout is not None  # set in __init__
+        return QSize(TILE_WIDTH, layout.sizeHint().height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         palette = self.palette()

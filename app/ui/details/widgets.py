@@ -274,8 +274,10 @@ class ExifForm(QWidget):
     def rows(self) -> list[tuple[str, str]]:
         result = []
         for row in range(self.form.rowCount()):
-            label = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
-            value = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+            label_item = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            value_item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            assert label_item is not None and value_item is not None
+            label, value = label_item.widget(), value_item.widget()
             assert isinstance(label, QLabel) and isinstance(value, QLabel)
             result.append((label.text(), value.text()))
         return result

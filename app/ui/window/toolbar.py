@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -105,7 +107,8 @@ class MainToolbar(QToolBar):
 
     # -- remembered between runs ----------------------------------------------------------
     def restore(self, settings: QSettings) -> None:
-        self.zoom.setValue(int(settings.value("gallery/zoom", DEFAULT_SIDE)))  # type: ignore[arg-type]
+        zoom = settings.value("gallery/zoom", DEFAULT_SIDE)  # an int, or its text from the file
+        self.zoom.setValue(int(cast(int | str, zoom)))
         self.captions.setChecked(settings.value("gallery/captions", "true") in (True, "true"))
         index = self.sort.findData(settings.value("gallery/sort", "taken"))
         self.sort.setCurrentIndex(max(index, 0))
