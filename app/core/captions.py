@@ -56,34 +56,6 @@ class CaptionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add_model_caption(
-        self,
-        item_id: int,
-        text: str,
-        tags: Sequence[str] = (),
-        *,
-        language: str | None = None,
-        model_id: str | None = None,
-        prompt_id: str | None = None,
-        adapter_id: str | None = None,
-        keyframe_id: int | None = None,
-    ) -> Caption:
-        caption = Caption(
-            item_id=item_id,
-            keyframe_id=keyframe_id,
-            text=text,
-            tags=list(tags),
-            language=language,
-            source=MODEL,
-            model_id=model_id,
-            prompt_id=prompt_id,
-            adapter_id=adapter_id,
-            created_at=now(),
-        )
-        with self._db.session() as session:
-            session.add(caption)
-        return caption
-
     def add_user_caption(
         self,
         item_id: int,
