@@ -25,6 +25,7 @@ from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from models.catalog import load_catalog
+from tests.caption_support import store_model_caption
 from tests.media_factory import REAL_PHOTOS, write_photo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def corrected_library(
         items = {}
         for name, text in corrections.items():
             item = ids[f"{name}.jpg"]
-            store.add_model_caption(item, "zz qq", ["zz"], model_id=MODEL_ID, prompt_id="short")
+            store_model_caption(db, item, "zz qq", ["zz"], model_id=MODEL_ID, prompt_id="short")
             store.add_user_caption(item, text, [text.split()[-1]])
             items[name] = item
         return items

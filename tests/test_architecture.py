@@ -53,23 +53,6 @@ def test_worker_exit_codes_are_declared_once() -> None:
     assert events.WorkerExit.NO_MODEL == 3 and events.WorkerExit.ALREADY_RUNNING == 5
 
 
-# Modules whose raw SQL has not moved to app/core/storage yet. The list only shrinks:
-# move a module's queries into storage functions, then delete its line here.
-RAW_SQL_NOT_YET_IN_STORAGE = {
-    "app/core/caption_undo.py",
-    "app/core/captions.py",
-    "app/core/gallery.py",
-    "app/core/item_details.py",
-    "app/core/library/handover.py",
-    "app/core/library/library.py",
-    "app/core/library/roots.py",
-    "app/core/library/scanner.py",
-    "app/core/metadata/write_back.py",
-    "app/core/queue_status.py",
-    "app/core/search.py",
-}
-
-
 def test_raw_sql_stays_in_storage() -> None:
     """`exec_driver_sql` (raw SQL) is called only in app/core/storage/: everything else
     asks storage functions or builds SQLAlchemy Core statements."""
@@ -79,6 +62,4 @@ def test_raw_sql_stays_in_storage() -> None:
         for path in (ROOT / folder).rglob("*.py")
         if "exec_driver_sql" in path.read_text(encoding="utf-8")
     }
-    outside = {p for p in callers if not p.startswith("app/core/storage/")}
-    assert outside <= RAW_SQL_NOT_YET_IN_STORAGE, sorted(outside - RAW_SQL_NOT_YET_IN_STORAGE)
-    assert not RAW_SQL_NOT_YET_IN_STORAGE - outside, "moved: delete from the list"
+    assert {p for p in callers if not p.startswith("app/core/storage/")} == set()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
-from app.core.captions import CaptionStore
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +72,10 @@ def test_search_json_fields(tree: Path, tmp_path: Path, capsys: pytest.CaptureFi
             kf = conn.exec_driver_sql(
                 "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 1.5)", (video,)
             ).lastrowid
-        store = CaptionStore(db)
-        store.add_model_caption(video, "green field with a kite", ["kite"], keyframe_id=kf)
+        # The worker captions the whole video with its moments; only the moment has a kite.
+        store_model_caption(
+            db, video, "a green field", ["field"], moments={kf: "green field with a kite"}
+        )
     finally:
         db.close()
     code, out = run(capsys, "--data-dir", str(data), "search", "kite", "--json")

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.captions import CaptionStore
-from app.core.storage.bulk import chunks, marks
+from app.core.storage.caption_rows import built_upon, caption_place, delete_caption
 from app.core.storage.db import Database
-from app.core.storage.states import IN_LIBRARY
+from app.core.storage.item_rows import in_library
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,33 +44,17 @@ def withdraw_caption(db: Database, caption_id: int) -> bool:
     if it is a model caption, not the newest version of its item or moment, or
     another caption was edited from it."""
     with db.write() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT item_id, keyframe_id, source FROM captions WHERE id = ?", (caption_id,)
-        ).first()
-        if row is None or row[2] != "user":
+        place = caption_place(conn, caption_id)
+        if place is None or place[2] != "user":
             return False
-        newer = conn.exec_driver_sql(
-            """SELECT 1 FROM captions WHERE item_id = ? AND keyframe_id IS ? AND id > ?
-               UNION ALL SELECT 1 FROM captions WHERE edited_from_id = ? LIMIT 1""",
-            (row[0], row[1], caption_id, caption_id),
-        ).first()
-        if newer is not None:
+        if built_upon(conn, caption_id, place[0], place[1]):
             return False
-        conn.exec_driver_sql("DELETE FROM captions WHERE id = ?", (caption_id,))
+        delete_caption(conn, caption_id)
     return True
 
 
 def listed_ids(db: Database, item_ids: Sequence[int]) -> list[int]:
     """The items among `item_ids` that are in the library now (not missing or
     removed): exactly those a "remove" changes, and so those its undo restores."""
-    listed: list[int] = []
     with db.read() as conn:
-        for ids in chunks(item_ids):
-            listed += [
-                r[0]
-                for r in conn.exec_driver_sql(
-                    f"SELECT m.id FROM media_items m WHERE {IN_LIBRARY} AND m.id IN ({marks(ids)})",
-                    tuple(ids),
-                )
-            ]
-    return sorted(listed)
+        return sorted(in_library(conn, item_ids))

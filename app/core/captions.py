@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, case, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, aliased
 
-from app.core.storage.bulk import chunks, marks
+from app.core.storage.caption_rows import current_caption_review, set_reviewed_caption
 from app.core.storage.db import Database, now
 from app.core.storage.schema import Caption, MediaItem
-from app.core.storage.states import HAS_USER_CAPTION
 
 MODEL = "model"
 USER = "user"
@@ -53,56 +52,9 @@ def current_caption_query(item_id: int, keyframe_id: int | None = None) -> Selec
     )
 
 
-# The current item-level caption of media item `m`, as SQL (same rule as above).
-CURRENT_ITEM_CAPTION = """(SELECT id FROM captions WHERE item_id = m.id AND keyframe_id IS NULL
-    ORDER BY source = 'user' DESC, id DESC LIMIT 1)"""
-
-
-def without_user_caption(conn: Connection, item_ids: Sequence[int]) -> list[int]:
-    """The items whose caption is not the user's: a changed file the user captioned gets
-    no caption job, and no caption found in its metadata replaces theirs."""
-    return [
-        row[0]
-        for chunk in chunks(item_ids)
-        for row in conn.exec_driver_sql(
-            f"SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)}) "
-            f"AND NOT {HAS_USER_CAPTION}",
-            tuple(chunk),
-        )
-    ]
-
-
 class CaptionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    def add_model_caption(
-        self,
-        item_id: int,
-        text: str,
-        tags: Sequence[str] = (),
-        *,
-        language: str | None = None,
-        model_id: str | None = None,
-        prompt_id: str | None = None,
-        adapter_id: str | None = None,
-        keyframe_id: int | None = None,
-    ) -> Caption:
-        caption = Caption(
-            item_id=item_id,
-            keyframe_id=keyframe_id,
-            text=text,
-            tags=list(tags),
-            language=language,
-            source=MODEL,
-            model_id=model_id,
-            prompt_id=prompt_id,
-            adapter_id=adapter_id,
-            created_at=now(),
-        )
-        with self._db.session() as session:
-            session.add(caption)
-        return caption
 
     def add_user_caption(
         self,
@@ -152,29 +104,18 @@ class CaptionStore:
         before: dict[int, int | None] = {}
         with self._db.write() as conn:
             for item_id in item_ids:
-                row = conn.exec_driver_sql(
-                    f"""SELECT c.id, c.source, m.reviewed_caption_id FROM media_items m
-                        JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
-                        WHERE m.id = ?""",
-                    (item_id,),
-                ).first()
+                row = current_caption_review(conn, item_id)
                 if row is None or row[1] != MODEL or row[0] == row[2]:
                     continue
                 before[item_id] = row[2]
-                conn.exec_driver_sql(
-                    "UPDATE media_items SET reviewed_caption_id = ? WHERE id = ?",
-                    (row[0], item_id),
-                )
+                set_reviewed_caption(conn, item_id, row[0])
         return before
 
     def set_reviewed(self, marks: dict[int, int | None]) -> None:
         """Put back review marks (undo of `accept`)."""
         with self._db.write() as conn:
             for item_id, caption_id in marks.items():
-                conn.exec_driver_sql(
-                    "UPDATE media_items SET reviewed_caption_id = ? WHERE id = ?",
-                    (caption_id, item_id),
-                )
+                set_reviewed_caption(conn, item_id, caption_id)
 
     def current(self, item_id: int, keyframe_id: int | None = None) -> Caption | None:
         with self._db.session() as session:

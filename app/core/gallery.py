@@ -13,27 +13,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.core.captions import CURRENT_ITEM_CAPTION
-from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
-from app.core.storage.states import HAS_CAPTION, HAS_USER_CAPTION, IN_LIBRARY
+from app.core.storage.gallery_sql import SORTS, VIEWS, row_tuples, view_counts_row, view_ids
+from app.core.storage.states import IN_LIBRARY
 
-NEWEST_JOB = """(SELECT j.{column} FROM jobs j WHERE j.item_id = m.id AND j.kind = 'caption'
-    ORDER BY j.id DESC LIMIT 1)"""
-
-VIEWS: dict[str, str] = {
-    "all": "1",
-    "photos": "m.kind = 'photo'",
-    "videos": "m.kind = 'video'",
-    "uncaptioned": f"NOT {HAS_CAPTION}",
-    # The current caption is the model's and not the one the user accepted.
-    "needs_review": f"""NOT {HAS_USER_CAPTION}
-        AND (SELECT max(c.id) FROM captions c WHERE c.item_id = m.id
-             AND c.keyframe_id IS NULL) IS NOT coalesce(m.reviewed_caption_id, -1)
-        AND {HAS_CAPTION}""",
-    "by_me": HAS_USER_CAPTION,
-    "errors": f"(m.state = 'error' OR {NEWEST_JOB.format(column='state')} = 'failed')",
-}
 VIEW_TITLES = {
     "all": "All",
     "photos": "Photos",
@@ -42,17 +25,6 @@ VIEW_TITLES = {
     "needs_review": "Needs review",
     "by_me": "Captioned by me",
     "errors": "Errors",
-}
-# Date taken falls back to the file's time, so photos without EXIF and videos sort
-# among the others instead of all at one end.
-TAKEN_OR_MTIME = (
-    "coalesce(m.taken_at, strftime('%Y-%m-%dT%H:%M:%S', m.mtime_ns / 1e9, 'unixepoch', "
-    "'localtime'))"
-)
-SORTS: dict[str, str] = {
-    "taken": TAKEN_OR_MTIME,
-    "name": "m.name COLLATE NOCASE",
-    "added": "m.added_at",
 }
 SORT_TITLES = {"taken": "Date taken", "name": "Name", "added": "Date added"}
 
@@ -106,59 +78,41 @@ def gallery_ids(db: Database, query: GalleryQuery) -> list[int]:
     if query.sort not in SORTS:
         raise ValueError(f"unknown sort {query.sort!r}")
     where, params = query.where()
-    direction = "DESC" if query.descending else "ASC"
-    sql = (
-        f"SELECT m.id FROM media_items m WHERE {where} "
-        f"ORDER BY {SORTS[query.sort]} {direction}, m.id {direction}"
-    )
     with db.read() as conn:
-        return [row[0] for row in conn.exec_driver_sql(sql, params)]
+        return view_ids(conn, where, params, query.sort, query.descending)
 
 
 def view_counts(db: Database, root_id: int | None = None) -> dict[str, int]:
     """How many items each smart view holds (for the sidebar), in one pass."""
-    columns = ", ".join(f"count(*) FILTER (WHERE {cond})" for cond in VIEWS.values())
     where, params = GalleryQuery(root_id=root_id).where()
     with db.read() as conn:
-        row = conn.exec_driver_sql(
-            f"SELECT {columns} FROM media_items m WHERE {where}", params
-        ).one()
+        row = view_counts_row(conn, where, params)
     return dict(zip(VIEWS, row, strict=True))
-
-
-ROW_SQL = f"""SELECT m.id, m.path, m.name, m.kind, m.size, m.mtime_ns, m.width, m.height,
-        m.duration, m.taken_at, m.state, m.last_error, c.text, c.tags, c.source,
-        c.id IS NOT NULL AND c.id = m.reviewed_caption_id,
-        {NEWEST_JOB.format(column='state')}, {NEWEST_JOB.format(column='last_error')}
-    FROM media_items m LEFT JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
-    WHERE m.id IN ({{marks}})"""
 
 
 def gallery_rows(db: Database, item_ids: Sequence[int]) -> dict[int, GalleryRow]:
     """The rows of these items (those still in the library), by id."""
     rows: dict[int, GalleryRow] = {}
     with db.read() as conn:
-        for chunk in chunks(item_ids):
-            sql = ROW_SQL.format(marks=marks(chunk))
-            for r in conn.exec_driver_sql(sql, tuple(chunk)):
-                rows[r[0]] = GalleryRow(
-                    id=r[0],
-                    path=os.fsdecode(r[1]),
-                    name=r[2],
-                    kind=r[3],
-                    size=r[4],
-                    mtime_ns=r[5],
-                    width=r[6],
-                    height=r[7],
-                    duration=r[8],
-                    taken_at=r[9],
-                    state=r[10],
-                    error=r[11],
-                    caption=r[12],
-                    tags=tuple(json.loads(r[13])) if r[13] else (),
-                    source=r[14],
-                    reviewed=bool(r[15]),
-                    job=r[16],
-                    job_error=r[17],
-                )
+        for r in row_tuples(conn, item_ids):
+            rows[r[0]] = GalleryRow(
+                id=r[0],
+                path=os.fsdecode(r[1]),
+                name=r[2],
+                kind=r[3],
+                size=r[4],
+                mtime_ns=r[5],
+                width=r[6],
+                height=r[7],
+                duration=r[8],
+                taken_at=r[9],
+                state=r[10],
+                error=r[11],
+                caption=r[12],
+                tags=tuple(json.loads(r[13])) if r[13] else (),
+                source=r[14],
+                reviewed=bool(r[15]),
+                job=r[16],
+                job_error=r[17],
+            )
     return rows

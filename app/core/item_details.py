@@ -13,7 +13,9 @@ from typing import Any
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from app.core.captions import USER
+from app.core.storage.caption_rows import item_caption_versions, item_moments
 from app.core.storage.db import Database
+from app.core.storage.item_rows import item_row
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 
@@ -81,28 +83,11 @@ class ItemDetails:
 
 def item_details(db: Database, item_id: int) -> ItemDetails | None:
     with db.read() as conn:
-        item = conn.exec_driver_sql(
-            """SELECT id, path, name, folder, kind, size, mtime_ns, width, height, duration,
-                      taken_at, state, last_error, reviewed_caption_id
-               FROM media_items WHERE id = ?""",
-            (item_id,),
-        ).first()
+        item = item_row(conn, item_id)
         if item is None:
             return None
-        versions = conn.exec_driver_sql(
-            """SELECT id, text, tags, language, source, model_id, prompt_id, adapter_id,
-                      created_at
-               FROM captions WHERE item_id = ? AND keyframe_id IS NULL ORDER BY id DESC""",
-            (item_id,),
-        ).all()
-        moments = conn.exec_driver_sql(
-            """SELECT k.id, k.timestamp, k.thumbnail_path,
-                      (SELECT c.text FROM captions c WHERE c.item_id = k.item_id
-                       AND c.keyframe_id = k.id ORDER BY c.source = 'user' DESC, c.id DESC
-                       LIMIT 1)
-               FROM keyframes k WHERE k.item_id = ? ORDER BY k.timestamp""",
-            (item_id,),
-        ).all()
+        versions = item_caption_versions(conn, item_id)
+        moments = item_moments(conn, item_id)
     path = os.fsdecode(item[1])
     return ItemDetails(
         id=item[0],

@@ -17,22 +17,12 @@ from app.core.jobs import CAPTION, PRIORITY_USER, JobQueue
 from app.core.media.probe import probe
 from app.core.os_errors import describe_os_error
 from app.core.settings import Settings
-from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import Database
+from app.core.storage.item_rows import item_summary, store_reprobes, unreadable_among
+from app.core.storage.queue_rows import failed_count, failed_rows
 from app.core.storage.states import ItemState
 
 UNKNOWN_ERROR = "failed for an unknown reason"
-
-# Items whose newest caption job failed; a newer job (queued again, done, cancelled)
-# means the failure is no longer the item's story. Unreadable files are listed by
-# the second query, so an item appears once; missing or removed items are not shown.
-_FAILED_JOBS = """
-    FROM jobs j JOIN media_items m ON m.id = j.item_id
-    WHERE j.kind = :kind AND j.state = 'failed' AND m.state NOT IN ('missing', 'error', 'removed')
-      AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.item_id = j.item_id
-                      AND k.kind = j.kind AND k.id > j.id)"""
-_UNREADABLE = "FROM media_items m WHERE m.state = 'error'"
-
 
 @dataclass(frozen=True, slots=True)
 class FailedItem:
@@ -89,12 +79,6 @@ def failed_items(db: Database, limit: int = 500) -> list[FailedItem]:
 
 
 def _failed_items(conn: Connection, limit: int) -> list[FailedItem]:
-    sql = f"""
-        SELECT m.id, m.name, m.path, j.last_error, j.finished_at, 0 {_FAILED_JOBS}
-        UNION ALL
-        SELECT m.id, m.name, m.path, m.last_error, NULL, 1 {_UNREADABLE}
-        ORDER BY 5 DESC, 2 LIMIT :limit"""
-    rows = conn.exec_driver_sql(_qmark(sql), (CAPTION, limit)).all()
     return [
         FailedItem(
             item_id,
@@ -104,24 +88,14 @@ def _failed_items(conn: Connection, limit: int) -> list[FailedItem]:
             when,
             bool(unreadable),
         )
-        for item_id, name, path, error, when, unreadable in rows
+        for item_id, name, path, error, when, unreadable in failed_rows(conn, CAPTION, limit)
     ]
-
-
-def _failed_count(conn: Connection) -> int:
-    sql = f"SELECT (SELECT count(*) {_FAILED_JOBS}) + (SELECT count(*) {_UNREADABLE})"
-    return int(conn.exec_driver_sql(_qmark(sql), (CAPTION,)).scalar() or 0)
-
-
-def _qmark(sql: str) -> str:
-    """The driver takes positional marks; the named ones keep the SQL readable."""
-    return sql.replace(":kind", "?").replace(":limit", "?")
 
 
 def queue_counts(db: Database) -> QueueCounts:
     counts = JobQueue(db).counts()
     with db.read() as conn:
-        failed = _failed_count(conn)
+        failed = failed_count(conn, CAPTION)
     return QueueCounts(
         queued=counts.get("queued", 0),
         running=counts.get("running", 0),
@@ -139,9 +113,7 @@ def cancel_all(db: Database) -> int:
 
 def current_item(db: Database, item_id: int) -> CurrentItem | None:
     with db.read() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT id, name, folder, kind FROM media_items WHERE id = ?", (item_id,)
-        ).first()
+        row = item_summary(conn, item_id)
     return CurrentItem(*row) if row else None
 
 
@@ -151,15 +123,7 @@ def retry(db: Database, item_ids: Sequence[int]) -> RetryResult:
     if they now read."""
     ids = list(item_ids)
     with db.read() as conn:
-        unreadable = [
-            row
-            for chunk in chunks(ids)
-            for row in conn.exec_driver_sql(
-                f"SELECT id, path, kind FROM media_items WHERE state = 'error' "
-                f"AND id IN ({marks(chunk)})",
-                tuple(chunk),
-            )
-        ]
+        unreadable = unreadable_among(conn, ids)
     readable_again = _reprobe(db, unreadable)
     jobs = JobQueue(db)
     queued = jobs.retry_failed([i for i in ids if i not in {row[0] for row in unreadable}])
@@ -198,14 +162,7 @@ def _reprobe(db: Database, rows: Sequence[tuple[int, bytes, str]]) -> list[int]:
         ))  # fmt: skip
     if updates:
         with db.write() as conn:
-            conn.exec_driver_sql(
-                """UPDATE media_items SET size = coalesce(?, size),
-                       mtime_ns = coalesce(?, mtime_ns), fingerprint = coalesce(?, fingerprint),
-                       width = ?, height = ?, duration = ?, taken_at = ?, state = ?,
-                       last_error = ?
-                   WHERE id = ? AND state = 'error'""",
-                updates,
-            )
+            store_reprobes(conn, updates)
     return good
 
 

@@ -47,11 +47,22 @@ from app.core.search_query import (
     render,
 )
 from app.core.storage.db import Database
-from app.core.storage.states import IN_LIBRARY
+from app.core.storage.search_sql import (
+    CURRENT_SOURCE,
+    EXCLUDED,
+    filter_sql,
+    has_match_after,
+    hit_items,
+    index_texts,
+    items_of_keyframes,
+    keyframe_times,
+    listed_rows,
+    newest_rows,
+    ranked_item_rows,
+    ranked_rows,
+    taken_at,
+)
 
-# bm25 weights, one per index column: caption, tags, name, folder, then the
-# unindexed item_id, keyframe_id, source.
-BM25 = "bm25(search_index, 10.0, 6.0, 3.0, 1.0, 0.0, 0.0, 0.0)"
 # More matches than this and a query is listed newest first, not ranked. bm25 costs
 # 3-5 µs per match at a million captions (on top of ~3 ms for the rest of a search),
 # so this keeps a one-word search within 10 ms there (tests/benchmarks/bench_search.py:
@@ -61,9 +72,6 @@ RELEVANCE = "relevance"
 RECENCY = "recency"
 SNIPPET_WORDS = 12
 SNIPPET_COLUMNS = ("caption", "tags", "name", "folder")
-# The item of an index row: rowid > 0 is an item, rowid < 0 a video moment (-keyframe id).
-ITEM_OF_ROW = """(CASE WHEN s.rowid > 0 THEN s.rowid
-    ELSE (SELECT k.item_id FROM keyframes k WHERE k.id = -s.rowid) END)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +135,7 @@ def _matched(
 def _is_broad(conn: Connection, match: str) -> bool:
     """More than BROAD_QUERY matches? Streams rowids, ranks nothing (ascending:
     FTS5 steps through doclists backwards more slowly)."""
-    row = conn.exec_driver_sql(
-        "SELECT rowid FROM search_index WHERE search_index MATCH ? LIMIT 1 OFFSET ?",
-        (match, BROAD_QUERY),
-    ).first()
-    return row is not None
+    return has_match_after(conn, match, BROAD_QUERY)
 
 
 def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Match]:
@@ -141,13 +145,7 @@ def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Matc
 
     def joined(fetch: int) -> list[Match]:
         """Ranked in SQL, joined with the items for filters and the tie-break."""
-        rows = conn.exec_driver_sql(
-            f"""SELECT s.rowid, m.id, {BM25} AS rank FROM search_index s
-                JOIN media_items m ON m.id = {ITEM_OF_ROW}
-                WHERE search_index MATCH :match {where}
-                ORDER BY rank, m.taken_at DESC LIMIT :fetch""",
-            {**params, "fetch": fetch},
-        ).all()
+        rows = ranked_item_rows(conn, where, params, fetch)
         return [(rowid, item_id, -rank) for rowid, item_id, rank in rows]
 
     def ranked_only(fetch: int) -> list[Match]:
@@ -156,11 +154,7 @@ def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Matc
         last one wanted."""
         extra = fetch
         while True:
-            rows = conn.exec_driver_sql(
-                f"""SELECT rowid, {BM25} AS rank FROM search_index
-                    WHERE search_index MATCH :match ORDER BY rank LIMIT :fetch""",
-                {**params, "fetch": fetch + extra},
-            ).all()
+            rows = ranked_rows(conn, params, fetch + extra)
             exhausted = len(rows) < fetch + extra
             if exhausted or rows[-1][1] != rows[fetch - 1][1]:
                 break
@@ -202,13 +196,7 @@ def _newest_rows(conn: Connection, query: ParsedQuery, match: str, fetch: int) -
     """The first `fetch` rows matching `match` and the filters, newest first."""
     params: dict[str, object] = {"match": match, "fetch": fetch}
     where = _filters(query, params)
-    join = f"JOIN media_items m ON m.id = {ITEM_OF_ROW}" if where else ""
-    rows = conn.exec_driver_sql(
-        f"""SELECT s.rowid, {ITEM_OF_ROW} FROM search_index s {join}
-            WHERE search_index MATCH :match {where}
-            ORDER BY s.rowid DESC LIMIT :fetch""",
-        params,
-    ).all()
+    rows = newest_rows(conn, where, params)
     return [(rowid, item_id, 0.0) for rowid, item_id in rows]
 
 
@@ -231,20 +219,14 @@ def _first_per_item(
 
 def _filters(query: ParsedQuery, params: dict[str, object], source: str = "s.source") -> str:
     """SQL conditions for the filters, on the item (m) and the caption's `source`."""
-    sql = ""
-    if query.kind:
-        sql += " AND m.kind = :kind"
-        params["kind"] = query.kind
-    if query.after:
-        sql += " AND m.taken_at >= :after"
-        params["after"] = query.after
-    if query.before:
-        sql += " AND m.taken_at < :before"
-        params["before"] = query.before
-    if query.source:
-        sql += f" AND {source} = :source"
-        params["source"] = query.source
-    return sql
+    return filter_sql(
+        params,
+        kind=query.kind,
+        after=query.after,
+        before=query.before,
+        source=query.source,
+        source_column=source,
+    )
 
 
 def _items_of_rows(conn: Connection, rowids: list[int]) -> dict[int, int]:
@@ -252,10 +234,7 @@ def _items_of_rows(conn: Connection, rowids: list[int]) -> dict[int, int]:
     items = {rowid: rowid for rowid in rowids if rowid > 0}
     moments = [-rowid for rowid in rowids if rowid < 0]
     if moments:
-        marks = ",".join("?" * len(moments))
-        for keyframe_id, item_id in conn.exec_driver_sql(
-            f"SELECT id, item_id FROM keyframes WHERE id IN ({marks})", tuple(moments)
-        ):
+        for keyframe_id, item_id in items_of_keyframes(conn, moments):
             items[-keyframe_id] = item_id
     return items
 
@@ -263,18 +242,7 @@ def _items_of_rows(conn: Connection, rowids: list[int]) -> dict[int, int]:
 def _taken_at(conn: Connection, item_ids: list[int]) -> dict[int, str | None]:
     if not item_ids:
         return {}
-    marks = ",".join("?" * len(item_ids))
-    return dict(
-        conn.exec_driver_sql(
-            f"SELECT id, taken_at FROM media_items WHERE id IN ({marks})", tuple(item_ids)
-        ).all()
-    )
-
-
-# The source of an item's current caption: from its index row, if it has one yet.
-CURRENT_SOURCE = """coalesce(s.source, (SELECT c.source FROM captions c
-    WHERE c.item_id = m.id AND c.keyframe_id IS NULL
-    ORDER BY c.source = 'user' DESC, c.id DESC LIMIT 1))"""
+    return taken_at(conn, item_ids)
 
 
 # -- queries without words --------------------------------------------------------------
@@ -284,16 +252,9 @@ def _filtered(conn: Connection, query: ParsedQuery, limit: int) -> list[SearchHi
     params: dict[str, object] = {"limit": limit}
     where = _filters(query, params, source=CURRENT_SOURCE)
     if query.exclude:
-        where += (
-            " AND m.id NOT IN (SELECT item_id FROM search_index WHERE search_index MATCH :exclude)"
-        )
+        where += EXCLUDED
         params["exclude"] = query.exclude
-    rows = conn.exec_driver_sql(
-        f"""SELECT m.id, s.caption FROM media_items m LEFT JOIN search_index s ON s.rowid = m.id
-            WHERE {IN_LIBRARY} {where}
-            ORDER BY m.taken_at DESC LIMIT :limit""",
-        params,
-    ).all()
+    rows = listed_rows(conn, where, params)
     return _hits(conn, [(item_id, item_id, 0.0, _clip(caption)) for item_id, caption in rows])
 
 
@@ -305,13 +266,7 @@ def _snippets(
     on a tie), highlighted in Python."""
     if not rowids:
         return {}
-    placeholders = ",".join("?" * len(rowids))
-    rows = conn.exec_driver_sql(
-        f"SELECT rowid, caption, tags, name, folder FROM search_index "
-        f"WHERE rowid IN ({placeholders})",
-        tuple(rowids),
-    ).all()
-    return {row[0]: _snippet(row[1:], terms, marks) for row in rows}
+    return {row[0]: _snippet(row[1:], terms, marks) for row in index_texts(conn, rowids)}
 
 
 def _snippet(texts: Sequence[str | None], terms: list[Term], marks: tuple[str, str]) -> str:
@@ -343,23 +298,11 @@ def _hits(
     if not found:
         return []
     item_ids = [f[0] for f in found]
-    marks = ",".join("?" * len(item_ids))
-    items = {
-        row[0]: row
-        for row in conn.exec_driver_sql(
-            f"SELECT id, path, name, kind, taken_at FROM media_items WHERE id IN ({marks})",
-            tuple(item_ids),
-        )
-    }
+    items = hit_items(conn, item_ids)
     keyframe_ids = [-rowid for _, rowid, _, _ in found if rowid < 0]
     times: dict[int, float] = {}
     if keyframe_ids:
-        kmarks = ",".join("?" * len(keyframe_ids))
-        times = dict(
-            conn.exec_driver_sql(
-                f"SELECT id, timestamp FROM keyframes WHERE id IN ({kmarks})", tuple(keyframe_ids)
-            ).all()
-        )
+        times = keyframe_times(conn, keyframe_ids)
     hits = []
     for item_id, rowid, score, snippet in found:
         _, path, name, kind, taken_at = items[item_id]

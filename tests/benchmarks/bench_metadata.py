@@ -24,11 +24,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.core.captions import CaptionStore  # noqa: E402
 from app.core.library.library import Library  # noqa: E402
 from app.core.metadata import xmp  # noqa: E402
 from app.core.metadata.write_back import write_metadata  # noqa: E402
 from app.core.storage.db import Database  # noqa: E402
+from tests.caption_support import store_model_caption  # noqa: E402
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
@@ -101,9 +101,9 @@ def main() -> int:
                         "SELECT id FROM media_items ORDER BY id LIMIT ?", (args.files // 4,)
                     )
                 ]
-            store = CaptionStore(db)
             for item in ids:
-                store.add_model_caption(
+                store_model_caption(
+                    db,
                     item,
                     "A benchmark caption with a few words.",
                     ["bench", "mark"],

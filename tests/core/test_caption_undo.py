@@ -14,6 +14,7 @@ from app.core.jobs import JobQueue
 from app.core.library.library import Library
 from app.core.search import search
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo
 
 
@@ -30,7 +31,7 @@ def items(library: Library, photo_dir: Path) -> list[int]:
 def test_snapshot_is_the_current_caption(db: Database, items: list[int]) -> None:
     store = CaptionStore(db)
     assert current_snapshot(db, items[0]) is None
-    model = store.add_model_caption(items[0], "a person", ["person"])
+    model = store_model_caption(db, items[0], "a person", ["person"])
     snap = current_snapshot(db, items[0])
     assert snap is not None and (snap.caption_id, snap.text, snap.tags, snap.source) == (
         model.id,
@@ -38,16 +39,16 @@ def test_snapshot_is_the_current_caption(db: Database, items: list[int]) -> None
         ("person",),
         "model",
     )
-    store.add_model_caption(items[0], "a newer model caption")
+    store_model_caption(db, items[0], "a newer model caption")
     mine = store.add_user_caption(items[0], "mine", ["x"])
-    store.add_model_caption(items[0], "the model again")  # the user's words still win
+    store_model_caption(db, items[0], "the model again")  # the user's words still win
     assert current_snapshot(db, items[0]).caption_id == mine.id  # type: ignore[union-attr]
 
 
 def test_withdraw_only_a_user_caption_nothing_was_built_on(db: Database, items: list[int]) -> None:
     store = CaptionStore(db)
     item = items[0]
-    model = store.add_model_caption(item, "model words")
+    model = store_model_caption(db, item, "model words")
     assert not withdraw_caption(db, model.id)  # the model's output is history
     edited = store.add_user_caption(item, "edited")  # edited from the model caption
     again = store.add_user_caption(item, "edited again")  # built on `edited`

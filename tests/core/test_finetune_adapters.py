@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import (
     AdapterRecord,
@@ -18,6 +17,7 @@ from app.core.finetune.adapters import (
     scores_worse,
 )
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.finetune_fixtures import MODEL_ID, TrainedLibrary, copy_trained_library
 
 GOOD = {"bleu4": 0.2, "rouge_l": 0.5, "cider": 1.5}
@@ -179,7 +179,7 @@ def test_ids_are_versions_and_never_reuse_a_name_captions_carry(
     v2 = add_adapter(registry, data_dir, v1)
     assert (v2.id, v2.version) == (f"{MODEL_ID}-v2", 2)
     item = 1
-    CaptionStore(db).add_model_caption(item, "made with v3", adapter_id=f"{MODEL_ID}-v3")
+    store_model_caption(db, item, "made with v3", adapter_id=f"{MODEL_ID}-v3")
     registry.delete(v2.id)
     assert not (data_dir.adapters / v2.id).exists()
     assert registry.get(v2.id) is None

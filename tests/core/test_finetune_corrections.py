@@ -16,6 +16,7 @@ from app.core.finetune.corrections import (
 )
 from app.core.media.thumbnails import thumbnail_path
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 
 
 def add_item(db: Database, name: str, kind: str = "photo", state: str = "ok") -> int:
@@ -39,9 +40,12 @@ def add_keyframe(db: Database, item_id: int, timestamp: float, thumb: Path | Non
         ).lastrowid
 
 
-def model_caption(store: CaptionStore, item: int, text: str, keyframe: int | None = None) -> None:
-    store.add_model_caption(
-        item, text, ["m"], model_id="smolvlm2-256m", prompt_id="detailed", keyframe_id=keyframe
+def model_caption(
+    db: Database, item: int, text: str, moments: dict[int, str] | None = None
+) -> None:
+    """The worker's caption of an item (and of the video's `moments`)."""
+    store_model_caption(
+        db, item, text, ["m"], model_id="smolvlm2-256m", prompt_id="detailed", moments=moments
     )
 
 
@@ -60,19 +64,16 @@ def test_photos_videos_and_moment_only_corrections_are_listed(
     k_waves1 = add_keyframe(db, moments_only, 0.5, thumb)
     k_waves2 = add_keyframe(db, moments_only, 3.0)
 
-    model_caption(store, photo, "a cat")
+    model_caption(db, photo, "a cat")
     store.add_user_caption(photo, "a tabby", ["cat"])
     store.add_user_caption(photo, "a tabby cat asleep", ["cat", "sleep"])
-    model_caption(store, video, "a boat")
-    model_caption(store, video, "a boat moves", k_video)
+    model_caption(db, video, "a boat", {k_video: "a boat moves"})
     store.add_user_caption(video, "a red fishing boat", ["boat"])
-    model_caption(store, moments_only, "water")
-    model_caption(store, moments_only, "sea", k_waves1)
-    model_caption(store, moments_only, "sea again", k_waves2)
+    model_caption(db, moments_only, "water", {k_waves1: "sea", k_waves2: "sea again"})
     store.add_user_caption(moments_only, "a wave breaks on rocks", keyframe_id=k_waves1)
     store.add_user_caption(moments_only, "foam on the sand", keyframe_id=k_waves2)
-    model_caption(store, untouched, "a tree")
-    model_caption(store, removed, "a thing")
+    model_caption(db, untouched, "a tree")
+    model_caption(db, removed, "a thing")
     store.add_user_caption(removed, "something removed")
 
     rows = list_training_corrections(db, holdout=0.0)
@@ -105,7 +106,7 @@ def test_photos_videos_and_moment_only_corrections_are_listed(
 def test_gallery_thumbnail_named_when_cached(db: Database, data_dir: DataDir) -> None:
     store = CaptionStore(db)
     photo = add_item(db, "cat.jpg")
-    model_caption(store, photo, "a cat")
+    model_caption(db, photo, "a cat")
     store.add_user_caption(photo, "a tabby")
     cache = data_dir.thumbnails / "gallery"
     (row,) = list_training_corrections(db, gallery_thumbnails=cache)
@@ -122,7 +123,7 @@ def test_exclusion_is_kept_across_sessions_and_can_be_undone(data_dir: DataDir) 
     store = CaptionStore(db)
     items = [add_item(db, f"p{i}.jpg") for i in range(6)]
     for item in items:
-        model_caption(store, item, "model words")
+        model_caption(db, item, "model words")
         store.add_user_caption(item, f"user words {item}")
     set_excluded(db, items[1], None, True)
     set_excluded(db, items[1], None, True)  # twice: still one mark
@@ -146,8 +147,8 @@ def test_a_moment_exclusion_is_its_own(db: Database) -> None:
     store = CaptionStore(db)
     video = add_item(db, "boat.mp4", "video")
     k1, k2 = add_keyframe(db, video, 1.0), add_keyframe(db, video, 2.0)
+    model_caption(db, video, "m", {k1: "m", k2: "m"})
     for k in (k1, k2):
-        model_caption(store, video, "m", k)
         store.add_user_caption(video, "u", keyframe_id=k)
     set_excluded(db, video, k1, True)
     rows = {r.keyframe_id: r.excluded for r in list_training_corrections(db)}
@@ -186,7 +187,7 @@ def test_listing_marks_held_out_items(db: Database) -> None:
     store = CaptionStore(db)
     items = [add_item(db, f"p{i}.jpg") for i in range(12)]
     for item in items:
-        model_caption(store, item, "model words")
+        model_caption(db, item, "model words")
         store.add_user_caption(item, "user words")
     rows = list_training_corrections(db, holdout=0.3)
     expected = split_heldout(items, 0.3, keep_training=KEEP_FOR_TRAINING)

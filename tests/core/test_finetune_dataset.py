@@ -15,6 +15,8 @@ from app.core.datadir import DataDir
 from app.core.finetune.corrections import list_training_corrections, set_excluded
 from app.core.finetune.dataset import build_spec, prepare_dataset
 from app.core.library.library import Library
+from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo, write_truncated, write_video
 
 SETTINGS = {"model_image_side": 96, "keyframes_per_video": 3, "caption_language": "French"}
@@ -32,9 +34,9 @@ def configure(library: Library) -> None:
         library.settings.set(key, value)
 
 
-def correct_photo(store: CaptionStore, item: int, text: str, prompt: str = "short") -> None:
-    store.add_model_caption(item, "model words", ["x"], model_id="m", prompt_id=prompt)
-    store.add_user_caption(item, text, ["mine", "tags"])
+def correct_photo(db: Database, item: int, text: str, prompt: str = "short") -> None:
+    store_model_caption(db, item, "model words", ["x"], model_id="m", prompt_id=prompt)
+    CaptionStore(db).add_user_caption(item, text, ["mine", "tags"])
 
 
 def test_photo_example_is_what_the_worker_would_send(
@@ -44,8 +46,7 @@ def test_photo_example_is_what_the_worker_would_send(
     library.settings.set("prompt_overrides", {"detailed": "Say it in {language}.{context}"})
     write_photo(photo_dir / "cat.jpg", "chelsea", exif_datetime="2024:05:03 14:22:01")
     items = scan(library, photo_dir)
-    store = CaptionStore(library.db)
-    correct_photo(store, items["cat.jpg"], "a ginger cat on a rug", prompt="detailed")
+    correct_photo(library.db, items["cat.jpg"], "a ginger cat on a rug", prompt="detailed")
 
     out = tmp_path / "job" / "images"
     data = prepare_dataset(
@@ -103,16 +104,18 @@ def test_a_video_with_moment_corrections_is_one_example(
     )
     assert frames.timestamps is not None and len(frames.timestamps) >= 2
     store = CaptionStore(library.db)
-    store.add_model_caption(video, "colours change", ["video"], model_id="m", prompt_id="short")
     keyframes = []
-    for n, stamp in enumerate(frames.timestamps):
+    for stamp in frames.timestamps:
         with library.db.write() as conn:
             keyframes.append(
                 conn.exec_driver_sql(
                     "INSERT INTO keyframes (item_id, timestamp) VALUES (?, ?)", (video, stamp)
                 ).lastrowid
             )
-        store.add_model_caption(video, f"model moment {n}", keyframe_id=keyframes[-1])
+    store_model_caption(
+        library.db, video, "colours change", ["video"], model_id="m", prompt_id="short",
+        moments={k: f"model moment {n}" for n, k in enumerate(keyframes)},
+    )
     # Two moments corrected, the item caption not: still one example for the video.
     store.add_user_caption(video, "red screen", keyframe_id=keyframes[0])
     store.add_user_caption(video, "green screen", keyframe_id=keyframes[1])
@@ -144,9 +147,8 @@ def test_unusable_files_are_skipped_with_their_reason(
     write_photo(photo_dir / "broken.jpg", "rocket")
     write_photo(photo_dir / "left-out.jpg", "cat")
     items = scan(library, photo_dir)
-    store = CaptionStore(library.db)
     for name, item in items.items():
-        correct_photo(store, item, f"user caption of {name}")
+        correct_photo(library.db, item, f"user caption of {name}")
     (photo_dir / "gone.jpg").unlink()
     write_truncated(photo_dir / "broken.jpg", good, keep=0.02)
     set_excluded(library.db, items["left-out.jpg"], None, True)
@@ -173,9 +175,8 @@ def test_held_out_items_go_to_evaluation_and_cancel_stops(
     for n in range(8):
         write_photo(photo_dir / f"p{n}.jpg", size=(64, 48))
     items = scan(library, photo_dir)
-    store = CaptionStore(library.db)
     for item in items.values():
-        correct_photo(store, item, f"caption {item}")
+        correct_photo(library.db, item, f"caption {item}")
     rows = list_training_corrections(library.db, holdout=0.3)
     held = {f"item-{r.item_id}" for r in rows if r.heldout}
 
@@ -206,9 +207,8 @@ def test_the_spec_is_what_the_training_process_reads(
     for n in range(6):
         write_photo(photo_dir / f"p{n}.jpg", size=(64, 48))
     items = scan(library, photo_dir)
-    store = CaptionStore(library.db)
     for item in items.values():
-        correct_photo(store, item, f"caption {item}")
+        correct_photo(library.db, item, f"caption {item}")
     rows = list_training_corrections(library.db, holdout=0.2)
     data = prepare_dataset(
         library.db, rows, images_dir=tmp_path / "images", thumbnails=data_dir.thumbnails

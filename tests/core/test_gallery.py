@@ -16,6 +16,10 @@ from app.core.jobs import JobQueue
 from app.core.library.library import Library
 from app.core.search import search
 from app.core.storage.db import Database
+from tests.caption_support import (
+    insert_moment_caption_without_item_caption,
+    store_model_caption,
+)
 from tests.core.scan_support import item_at
 from tests.media_factory import write_photo, write_video
 
@@ -39,10 +43,10 @@ def test_views_filter_by_kind_caption_source_review_and_errors(
 ) -> None:
     store, queue = CaptionStore(db), JobQueue(db)
     beach, cat, coffee, rocket, clip = (scanned[n] for n in sorted(scanned))
-    store.add_model_caption(beach, "a person in a suit", ["person"])
-    store.add_model_caption(cat, "a cat on a sofa", ["cat"])
+    store_model_caption(db, beach, "a person in a suit", ["person"])
+    store_model_caption(db, cat, "a cat on a sofa", ["cat"])
     store.add_user_caption(cat, "Chelsea the cat", ["cat", "pet"])
-    store.add_model_caption(coffee, "a cup of coffee")
+    store_model_caption(db, coffee, "a cup of coffee")
     store.accept([coffee])
     job = queue.claim_next()
     while job is not None and job.item_id != rocket:
@@ -66,10 +70,10 @@ def test_views_filter_by_kind_caption_source_review_and_errors(
     assert counts == {name: len(view(name)) for name in VIEWS}
 
     # A new model caption of an accepted item needs review again.
-    store.add_model_caption(coffee, "an espresso")
+    store_model_caption(db, coffee, "an espresso")
     assert view("needs_review") == {beach, coffee}
     # The user's caption wins over a later model caption: not "needs review".
-    store.add_model_caption(cat, "a tabby")
+    store_model_caption(db, cat, "a tabby")
     assert cat not in view("needs_review") and cat in view("by_me")
 
 
@@ -97,7 +101,8 @@ def test_rows_carry_caption_provenance_and_job_state(
 ) -> None:
     store = CaptionStore(db)
     beach = scanned["b_beach.jpg"]
-    store.add_model_caption(beach, "a person", ["suit", "flag"], model_id="smolvlm")
+    store_model_caption(db, beach, "a person", ["suit", "flag"], model_id="smolvlm")
+    JobQueue(db).enqueue([beach])  # captioning finished its job: ask for another
     rows = gallery_rows(db, list(scanned.values()))
     row = rows[beach]
     assert (row.caption, row.tags, row.source, row.needs_review) == (
@@ -115,7 +120,7 @@ def test_accept_is_undoable_and_ignores_user_captions(
 ) -> None:
     store = CaptionStore(db)
     beach, cat = scanned["b_beach.jpg"], scanned["a_cat.jpg"]
-    store.add_model_caption(beach, "a person")
+    store_model_caption(db, beach, "a person")
     store.add_user_caption(cat, "my cat")
     before = store.accept([beach, cat, scanned["d_rocket.jpg"]])
     assert before == {beach: None}
@@ -129,7 +134,7 @@ def test_restore_makes_an_old_version_current_and_keeps_history(
 ) -> None:
     store = CaptionStore(db)
     beach = scanned["b_beach.jpg"]
-    first = store.add_model_caption(beach, "a person", ["person"])
+    first = store_model_caption(db, beach, "a person", ["person"])
     store.add_user_caption(beach, "an astronaut", ["space"])
     restored = store.restore(first.id)
     assert (restored.text, restored.tags, restored.source) == ("a person", ["person"], "user")
@@ -144,7 +149,8 @@ def test_removed_items_leave_views_and_search_and_survive_rescans(
 ) -> None:
     store = CaptionStore(db)
     beach = scanned["b_beach.jpg"]
-    store.add_model_caption(beach, "a lighthouse keeper")
+    store_model_caption(db, beach, "a lighthouse keeper")
+    JobQueue(db).enqueue([beach])  # captioning finished its job: an open one to cancel
     assert [h.item_id for h in search(db, "lighthouse")] == [beach]
     assert library.remove_items([beach]) == 1
     assert beach not in gallery_ids(db, GalleryQuery())
@@ -164,7 +170,7 @@ def test_item_details_history_moments_and_exif(
 ) -> None:
     store = CaptionStore(db)
     beach, clip = scanned["b_beach.jpg"], scanned["e_clip.mp4"]
-    model = store.add_model_caption(beach, "a person", ["person"], model_id="smolvlm",
+    model = store_model_caption(db, beach, "a person", ["person"], model_id="smolvlm",
                                     prompt_id="short")
     details = item_details(db, beach)
     assert details is not None and details.current == details.history[0]
@@ -172,7 +178,7 @@ def test_item_details_history_moments_and_exif(
     assert (details.current.model_id, details.current.prompt_id) == ("smolvlm", "short")
     assert dict(details.exif)["Taken"] == "2024:05:03 10:00:00"
     store.add_user_caption(beach, "an astronaut")
-    store.add_model_caption(beach, "later model text")
+    store_model_caption(db, beach, "later model text")
     details = item_details(db, beach)
     assert details.current.text == "an astronaut" and not details.needs_review
     assert [v.text for v in details.history] == ["later model text", "an astronaut", "a person"]
@@ -185,7 +191,9 @@ def test_item_details_history_moments_and_exif(
         conn.exec_driver_sql(
             "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 0.0)", (clip,)
         )
-    store.add_model_caption(clip, "a square moves", keyframe_id=kf)
+    # Not the worker's path (it always captions the whole item too): this checks that a
+    # moment's caption alone leaves the item uncaptioned.
+    insert_moment_caption_without_item_caption(db, clip, kf, "a square moves")
     video = item_details(db, clip)
     assert [(m.timestamp, m.caption, m.thumbnail) for m in video.moments] == [
         (0.0, None, None), (1.5, "a square moves", "/thumbs/k.jpg")

@@ -16,6 +16,7 @@ from app.core.library.library import Library
 from app.core.library.reconcile import ScanReport
 from app.core.library.roots import RootInfo
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.core.scan_support import (
     caption_count,
     copy_preserving,
@@ -91,7 +92,7 @@ def test_unchanged_rescan(scanned: Scanned) -> None:
 
 def test_modified_file_is_reprobed_and_recaptioned(scanned: Scanned) -> None:
     item_id = scanned.id("a.jpg")
-    scanned.captions.add_model_caption(item_id, "an astronaut in a white suit")
+    store_model_caption(scanned.db, item_id, "an astronaut in a white suit")
     _rewrite(scanned.files["a.jpg"], "rocket", (80, 50))
 
     report = scanned.rescan()
@@ -113,7 +114,7 @@ def test_modified_file_is_reprobed_and_recaptioned(scanned: Scanned) -> None:
 
 def test_modified_file_keeps_the_users_caption_and_gets_no_job(scanned: Scanned) -> None:
     item_id = scanned.id("a.jpg")
-    scanned.captions.add_model_caption(item_id, "an astronaut in a white suit")
+    store_model_caption(scanned.db, item_id, "an astronaut in a white suit")
     scanned.captions.add_user_caption(item_id, "Eileen Collins, STS-93")
     _rewrite(scanned.files["a.jpg"], "rocket", (80, 50))
 
@@ -142,7 +143,7 @@ def test_fixed_bad_file_is_reprobed(scanned: Scanned) -> None:
 
 
 def _caption_both(scanned: Scanned, item_id: int) -> None:
-    scanned.captions.add_model_caption(item_id, "a cup of coffee")
+    store_model_caption(scanned.db, item_id, "a cup of coffee")
     scanned.captions.add_user_caption(item_id, "my morning flat white")
 
 

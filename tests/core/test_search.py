@@ -7,6 +7,7 @@ import pytest
 from app.core.captions import CaptionStore
 from app.core.search import search
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
 
 
@@ -56,13 +57,17 @@ def filled(db: Database) -> Database:
         if source == "user":
             store.add_user_caption(item, text, tags)
         else:
-            store.add_model_caption(item, text, tags)
+            store_model_caption(db, item, text, tags)
     video = next(h.item_id for h in search(db, "picnic"))
     with db.write() as conn:
         kf = conn.exec_driver_sql(
             "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 42.5)", (video,)
         ).lastrowid
-    store.add_model_caption(video, "a kite flying over the lake", ["kite"], keyframe_id=kf)
+    # The worker captions a video's moments with the whole video, whose caption stays.
+    store_model_caption(
+        db, video, "a family picnic in the park", ["family"],
+        moments={kf: "a kite flying over the lake"},
+    )
     return db
 
 
@@ -115,10 +120,9 @@ def test_video_moment_hit_carries_timestamp(filled: Database) -> None:
 def test_snippet_highlights_and_ranking(filled: Database) -> None:
     (hit,) = search(filled, "lights", highlight=("<b>", "</b>"))
     assert "<b>lights</b>" in hit.snippet
-    store = CaptionStore(filled)
     # A caption match outranks a file-name match for the same word.
     other = add_item(filled, "night.jpg")
-    store.add_model_caption(other, "a quiet lake")
+    store_model_caption(filled, other, "a quiet lake")
     assert names(filled, "night")[0] == "city.jpg"
 
 
@@ -178,7 +182,6 @@ def test_recent_lists_present_items_newest_first(filled: Database) -> None:
 @pytest.fixture
 def seaside(db: Database) -> Database:
     """Items added in this order (so index rowids grow down the list)."""
-    store = CaptionStore(db)
     rows = [  # name, kind, taken_at, caption, tags
         ("sea-view.jpg", "photo", "2020-01-01T00:00:00", "a quiet lake", []),
         ("dawn.jpg", "photo", "2024-01-01T00:00:00", "the sea at dawn", []),
@@ -193,12 +196,13 @@ def seaside(db: Database) -> Database:
             conn.exec_driver_sql(
                 "UPDATE media_items SET kind = ?, taken_at = ? WHERE id = ?", (kind, taken, item)
             )
-        store.add_model_caption(item, text, tags)
+        store_model_caption(db, item, text, tags)
     with db.write() as conn:
         kf = conn.exec_driver_sql(
             "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 3.0)", (item,)
         ).lastrowid
-    store.add_model_caption(item, "a sea lion dives", [], keyframe_id=kf)
+    # The worker captions a video's moments with the whole video, whose caption stays.
+    store_model_caption(db, item, "a day at the sea zoo", moments={kf: "a sea lion dives"})
     return db
 
 
@@ -261,7 +265,6 @@ def test_broad_query_filters(seaside: Database, monkeypatch: pytest.MonkeyPatch)
 def test_equal_scores_list_the_newer_photo_first(db: Database) -> None:
     """Same caption, same score: taken_at decides, whatever the order they were added,
     also when the tie spans the number of rows fetched, and with a filter."""
-    store = CaptionStore(db)
     taken = ["2021", "2024", "2019", "2023", "2020", "2022"]
     for year in taken:
         item = add_item(db, f"{year}.jpg")
@@ -269,7 +272,7 @@ def test_equal_scores_list_the_newer_photo_first(db: Database) -> None:
             conn.exec_driver_sql(
                 "UPDATE media_items SET taken_at = ? WHERE id = ?", (f"{year}-06-01", item)
             )
-        store.add_model_caption(item, "a sunny meadow")
+        store_model_caption(db, item, "a sunny meadow")
     newest_first = [f"{y}.jpg" for y in sorted(taken, reverse=True)]
     assert names(db, "meadow") == newest_first
     assert names(db, "meadow", limit=1) == ["2024.jpg"]  # 3 rows fetched, 6 tied
@@ -320,13 +323,13 @@ def test_snippet_is_a_window_around_the_first_match(db: Database) -> None:
     item = add_item(db, "long.jpg")
     words = [f"w{i}" for i in range(30)]
     words[20] = "heron"
-    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    store_model_caption(db, item, " ".join(words) + ".")
     assert snippet(db, "heron") == "…w15 w16 w17 w18 w19 [heron] w21 w22 w23 w24 w25 w26…"
     words[20], words[2], words[28] = "w20", "heron", "heron"
-    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    store_model_caption(db, item, " ".join(words) + ".")
     assert snippet(db, "heron") == "w0 w1 [heron] w3 w4 w5 w6 w7 w8 w9 w10 w11…"
     words[2] = "w2"
-    CaptionStore(db).add_model_caption(item, " ".join(words) + ".")
+    store_model_caption(db, item, " ".join(words) + ".")
     assert snippet(db, "heron") == "…w18 w19 w20 w21 w22 w23 w24 w25 w26 w27 [heron] w29."
 
 

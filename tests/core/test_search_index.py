@@ -9,6 +9,7 @@ import pytest
 
 from app.core.captions import CaptionStore
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
 
 
@@ -75,7 +76,7 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
             break
         item = rng.choice(live)
         if op == "model":
-            store.add_model_caption(item, sentence(), rng.sample(words, 2))
+            store_model_caption(db, item, sentence(), rng.sample(words, 2))
         elif op == "user":
             store.add_user_caption(item, sentence(), rng.sample(words, 1))
         elif op == "kf":
@@ -87,8 +88,11 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
             keyframes.append((kf, item))
         elif op == "moment" and keyframes:
             kf, owner = rng.choice(keyframes)
-            add = store.add_user_caption if rng.random() < 0.3 else store.add_model_caption
-            add(owner, sentence(), ["moment"], keyframe_id=kf)
+            by_user, text = rng.random() < 0.3, sentence()
+            if by_user:
+                store.add_user_caption(owner, text, ["moment"], keyframe_id=kf)
+            else:  # the worker captions the whole video with its moments
+                store_model_caption(db, owner, "a video", ["moment"], moments={kf: text})
         elif op == "move":
             with db.write() as conn:
                 conn.exec_driver_sql(
@@ -121,7 +125,6 @@ def test_index_matches_tables_after_random_edits_moves_and_deletes(db: Database,
 def test_unprobed_items_enter_the_index_when_probed(db: Database) -> None:
     """Discovery's inserts (state 'new') stay out of the index; the probe's state
     change brings the item in, with its caption and moments; a change takes it out."""
-    store = CaptionStore(db)
     item = add_item(db, "fresh.jpg")
     with db.write() as conn:
         conn.exec_driver_sql("UPDATE media_items SET state = 'new' WHERE id = ?", (item,))
@@ -134,8 +137,7 @@ def test_unprobed_items_enter_the_index_when_probed(db: Database) -> None:
         kf = conn.exec_driver_sql(
             "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 1.0)", (item,)
         ).lastrowid
-    store.add_model_caption(item, "a red kite", ["kite"])
-    store.add_model_caption(item, "the kite lands", ["kite"], keyframe_id=kf)
+    store_model_caption(db, item, "a red kite", ["kite"], moments={kf: "the kite lands"})
     assert actual_index(db) == expected_index(db) == {}
     with db.write() as conn:
         conn.exec_driver_sql("UPDATE media_items SET state = 'ok' WHERE id = ?", (item,))

@@ -13,6 +13,7 @@ from app.core.captions import CaptionStore
 from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.storage.db import Database, current_revision, head_revision, make_engine, upgrade
 from app.core.storage.schema import Base
+from tests.caption_support import store_model_caption
 
 
 def add_item(db: Database, name: str = "a.jpg", *, root_path: bytes = b"/lib") -> int:
@@ -83,7 +84,7 @@ def test_old_version_database_is_migrated_with_its_data(tmp_path: Path) -> None:
 
 def test_captions_are_history_updates_are_refused(db: Database) -> None:
     item = add_item(db)
-    CaptionStore(db).add_model_caption(item, "first")
+    store_model_caption(db, item, "first")
     with pytest.raises(DBAPIError, match="captions are history"), db.write() as conn:
         conn.exec_driver_sql("UPDATE captions SET text = 'overwritten'")
 
@@ -91,9 +92,9 @@ def test_captions_are_history_updates_are_refused(db: Database) -> None:
 def test_user_caption_beats_newer_model_caption(db: Database) -> None:
     item = add_item(db)
     store = CaptionStore(db)
-    model = store.add_model_caption(item, "a dog", ["dog"], model_id="m1", prompt_id="short")
+    model = store_model_caption(db, item, "a dog", ["dog"], model_id="m1", prompt_id="short")
     user = store.add_user_caption(item, "Rex on the beach", ["rex", "beach"])
-    store.add_model_caption(item, "a brown dog", ["dog"], model_id="m1", prompt_id="short")
+    store_model_caption(db, item, "a brown dog", ["dog"], model_id="m1", prompt_id="short")
     current = store.current(item)
     assert current is not None and current.id == user.id and current.source == "user"
     assert user.edited_from_id == model.id
@@ -105,10 +106,10 @@ def test_corrections_pair_model_output_with_users_latest_edit(db: Database) -> N
     corrected = add_item(db, "corrected.jpg")
     untouched = add_item(db, "untouched.jpg")
     from_scratch = add_item(db, "scratch.jpg")
-    model = store.add_model_caption(corrected, "a cat", ["cat"], prompt_id="short", model_id="m")
+    model = store_model_caption(db, corrected, "a cat", ["cat"], prompt_id="short", model_id="m")
     store.add_user_caption(corrected, "a tabby cat", ["cat"])
     final = store.add_user_caption(corrected, "a tabby cat asleep", ["cat", "sleep"])
-    store.add_model_caption(untouched, "a tree")
+    store_model_caption(db, untouched, "a tree")
     store.add_user_caption(from_scratch, "written without any model caption")
 
     pairs = store.corrections()
@@ -165,8 +166,9 @@ def test_two_writers_wait_for_each_other_instead_of_failing(db: Database) -> Non
     def write(offset: int) -> None:
         try:
             other = Database(db.path)
-            for item in items:
-                CaptionStore(other).add_model_caption(item, f"caption {offset}")
+            # Each item's caption job is claimed by one worker at a time.
+            for item in items[offset::3]:
+                store_model_caption(other, item, f"caption {offset}")
             other.close()
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)

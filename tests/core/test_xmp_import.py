@@ -18,6 +18,7 @@ from app.core.metadata.xmp import sidecar_path
 from app.core.search import search
 from app.core.settings import Settings
 from app.core.storage.db import Database
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo
 
 pytestmark = pytest.mark.skipif(
@@ -96,7 +97,7 @@ def test_our_ai_captions_are_not_imported_our_users_are(library: Library, tmp_pa
     mine = write_photo(folder / "mine.jpg", "rocket")
     ids = scan(library, folder)
     store = CaptionStore(library.db)
-    store.add_model_caption(ids["ai.jpg"], "An AI caption.", ["ai"], model_id="m")
+    store_model_caption(library.db, ids["ai.jpg"], "An AI caption.", ["ai"], model_id="m")
     store.add_user_caption(ids["mine.jpg"], "Launch day, my words", ["me"])
     write_metadata(library.db, list(ids.values()))
     assert sidecar_path(ai).exists() and sidecar_path(mine).exists()

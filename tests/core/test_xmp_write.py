@@ -19,6 +19,7 @@ from app.core.library.library import Library
 from app.core.metadata.write_back import write_metadata
 from app.core.metadata.xmp import sidecar_path
 from app.core.settings import Settings
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo, write_video
 
 pytestmark = pytest.mark.skipif(
@@ -53,8 +54,8 @@ def test_sidecar_by_default_read_back_exactly_by_exiftool(library: Library, tmp_
     photo = write_photo(tmp_path / "p" / "astronaute.jpg", "astronaut")
     before = photo.read_bytes()
     item = indexed(library, tmp_path / "p")["astronaute.jpg"]
-    CaptionStore(library.db).add_model_caption(
-        item, CAPTION, TAGS, language="Français", model_id="smolvlm2-256m",
+    store_model_caption(
+        library.db, item, CAPTION, TAGS, language="Français", model_id="smolvlm2-256m",
         prompt_id="short", adapter_id="smolvlm2-256m-v3",
     )  # fmt: skip
     report = write_metadata(library.db, [item])
@@ -77,10 +78,10 @@ def test_the_users_caption_is_written_and_marked_as_theirs(
     photo = write_photo(tmp_path / "p" / "a.png", "coffee")
     item = indexed(library, tmp_path / "p")["a.png"]
     store = CaptionStore(library.db)
-    store.add_model_caption(item, "A cup.", ["cup"], model_id="m", prompt_id="short")
+    store_model_caption(library.db, item, "A cup.", ["cup"], model_id="m", prompt_id="short")
     write_metadata(library.db, [item])
     store.add_user_caption(item, "Mon espresso du matin ☕", ["café"])
-    store.add_model_caption(item, "A later AI caption.", ["later"], model_id="m")  # loses
+    store_model_caption(library.db, item, "A later AI caption.", ["later"], model_id="m")  # loses
     write_metadata(library.db, [item])
     read = exiftool(sidecar_path(photo), "-XMP:all")
     assert read["Description"] == "Mon espresso du matin ☕"
@@ -145,7 +146,7 @@ def test_embed_falls_back_to_a_sidecar_for_videos(library: Library, tmp_path: Pa
     video = write_video(tmp_path / "v" / "clip.avi")
     before = video.read_bytes()
     item = indexed(library, tmp_path / "v")["clip.avi"]
-    CaptionStore(library.db).add_model_caption(item, "A short clip.", ["clip"], model_id="m")
+    store_model_caption(library.db, item, "A short clip.", ["clip"], model_id="m")
     report = write_metadata(library.db, [item], "embed")
     assert report.written == {item: sidecar_path(video)}
     assert video.read_bytes() == before
@@ -161,9 +162,8 @@ def test_each_file_that_cannot_take_it_is_reported_and_the_rest_are_written(
     gone = write_photo(folder / "gone.jpg", "coffee")
     ids = indexed(library, folder)
     sidecar_path(blocked).mkdir()  # something that is not a file is in the sidecar's place
-    store = CaptionStore(library.db)
     for name in ids:
-        store.add_model_caption(ids[name], f"caption of {name}", [], model_id="m")
+        store_model_caption(library.db, ids[name], f"caption of {name}", [], model_id="m")
     uncaptioned = write_photo(folder / "new.jpg", "camera")
     extra = indexed(library, folder)["new.jpg"]
     gone.unlink()  # after the last scan: the library still thinks it is there
@@ -183,7 +183,7 @@ def test_a_read_only_folder_says_so(library: Library, tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     write_photo(folder / "a.jpg", "astronaut")
     item = indexed(library, folder)["a.jpg"]
-    CaptionStore(library.db).add_model_caption(item, "words", [], model_id="m")
+    store_model_caption(library.db, item, "words", [], model_id="m")
     folder.chmod(0o555)
     try:
         report = write_metadata(library.db, [item])
@@ -195,7 +195,7 @@ def test_a_read_only_folder_says_so(library: Library, tmp_path: Path) -> None:
 def test_off_writes_nothing(library: Library, tmp_path: Path) -> None:
     photo = write_photo(tmp_path / "p" / "a.jpg", "astronaut")
     item = indexed(library, tmp_path / "p")["a.jpg"]
-    CaptionStore(library.db).add_model_caption(item, "words", [], model_id="m")
+    store_model_caption(library.db, item, "words", [], model_id="m")
     Settings(library.db).set("metadata_write", "off")
     assert write_metadata(library.db, [item]).written == {}
     assert not sidecar_path(photo).exists()
@@ -209,9 +209,8 @@ def test_odd_names_are_written_or_refused_clearly(library: Library, tmp_path: Pa
     with library.db.read() as conn:
         ids = {os.fsdecode(path): item for path, item in conn.exec_driver_sql(
             "SELECT path, id FROM media_items").all()}  # fmt: skip
-    store = CaptionStore(library.db)
     for item in ids.values():
-        store.add_model_caption(item, "Espresso café", ["café"], model_id="m")
+        store_model_caption(library.db, item, "Espresso café", ["café"], model_id="m")
     report = write_metadata(library.db, list(ids.values()))
 
     odd = ids[str(undecodable.resolve())]

@@ -24,6 +24,7 @@ from app.ui.details.caption_commands import (
     RemoveItemsCommand,
     RestoreVersionCommand,
 )
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo
 
 WAIT_MS = 10_000
@@ -84,7 +85,7 @@ def test_writes_run_off_the_gui_thread_in_order(
     before, so the end state is the last thing asked for."""
     item = items[0]
     store = CaptionStore(db)
-    store.add_model_caption(item, "model words", ["a"], model_id="m")
+    store_model_caption(db, item, "model words", ["a"], model_id="m")
     threads: list[int] = []
     edits.submit(lambda: threads.append(threading.get_ident()) or [], "probe")
     stack = QUndoStack()
@@ -120,7 +121,7 @@ def test_undo_of_the_first_caption_ever_withdraws_it(
     settle(qtbot, edits)
     assert CaptionStore(db).history(item) == []
     assert item in gallery_ids(db, GalleryQuery(view="uncaptioned"))
-    CaptionStore(db).add_model_caption(item, "the model's caption")
+    store_model_caption(db, item, "the model's caption")
     assert words(db, item) == "the model's caption"
 
     stack.redo()
@@ -148,7 +149,7 @@ def test_accept_and_its_undo_across_items(
 ) -> None:
     store = CaptionStore(db)
     first, second = items
-    store.add_model_caption(first, "an astronaut")
+    store_model_caption(db, first, "an astronaut")
     store.add_user_caption(second, "mine already")  # needs no review: left alone
     stack = QUndoStack()
 
@@ -168,8 +169,8 @@ def test_a_failed_write_is_reported_and_its_undo_does_nothing(
 ) -> None:
     first, second = items
     store = CaptionStore(db)
-    store.add_model_caption(first, "astronaut")
-    other = store.add_model_caption(second, "coffee")
+    store_model_caption(db, first, "astronaut")
+    other = store_model_caption(db, second, "coffee")
     stack = QUndoStack()
 
     with qtbot.waitSignal(edits.failed, timeout=WAIT_MS) as failed:

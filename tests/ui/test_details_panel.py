@@ -26,6 +26,7 @@ from app.ui.details.caption_commands import CaptionEdits, RemoveItemsCommand
 from app.ui.details.panel import EMPTY_TEXT, GONE_TEXT, DetailsPanel
 from app.ui.details.text import clock_text
 from models.answer import CaptionAnswer
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo, write_truncated, write_video
 
 WAIT_MS = 10_000
@@ -88,8 +89,8 @@ def camera_photo(path: Path) -> Path:
 def photo(library: Library, photo_dir: Path, db: Database) -> int:
     camera_photo(photo_dir / "IMG_001.jpg")
     item_id = scan(library, photo_dir)["IMG_001.jpg"]
-    CaptionStore(db).add_model_caption(
-        item_id, MODEL_WORDS, ["astronaut", "flag"], model_id="smolvlm-256m", prompt_id="short"
+    store_model_caption(
+        db, item_id, MODEL_WORDS, ["astronaut", "flag"], model_id="smolvlm-256m", prompt_id="short"
     )
     return item_id
 
@@ -180,7 +181,7 @@ def test_unsaved_typing_survives_a_refresh_of_the_same_item(
 ) -> None:
     shown(qtbot, panel, photo)
     panel.editor.editor.setPlainText("half-typed thought")
-    CaptionStore(db).add_model_caption(photo, "a newer model caption", model_id="qwen")
+    store_model_caption(db, photo, "a newer model caption", model_id="qwen")
 
     panel.refresh()
     qtbot.waitUntil(lambda: len(panel.history.entries()) == 2, timeout=WAIT_MS)
@@ -371,8 +372,8 @@ def test_a_stale_answer_is_dropped(
     write_photo(photo_dir / "first.jpg", "coffee")
     write_photo(photo_dir / "second.jpg", "chelsea")
     ids = scan(library, photo_dir)
-    CaptionStore(db).add_model_caption(ids["first.jpg"], "a cup of coffee")
-    CaptionStore(db).add_model_caption(ids["second.jpg"], "a cat")
+    store_model_caption(db, ids["first.jpg"], "a cup of coffee")
+    store_model_caption(db, ids["second.jpg"], "a cat")
 
     panel.show_item(ids["first.jpg"])
     panel.show_item(ids["second.jpg"])  # before the first answer could arrive

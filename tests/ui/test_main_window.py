@@ -15,6 +15,7 @@ from app.core.library.library import Library
 from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.ui.window.main_window import MainWindow
+from tests.caption_support import store_model_caption
 from tests.media_factory import write_photo, write_video
 
 WAIT = 20_000
@@ -101,7 +102,7 @@ def test_add_folder_items_appear_and_smart_views_filter(
 
     store = CaptionStore(window.db)
     store.add_user_caption(item_id(window, "coffee.png"), "my espresso")
-    store.add_model_caption(item_id(window, "astronaut.jpg"), "a person in a suit")
+    store_model_caption(window.db, item_id(window, "astronaut.jpg"), "a person in a suit")
     expected = {
         "photos": {"astronaut.jpg", "coffee.png", "broken.jpg"},
         "videos": {"clip.mp4"},
@@ -278,8 +279,8 @@ def test_edit_caption_in_details_is_mine_is_a_correction_and_is_searchable(
     window = window_with(qtbot, open_window, tmp_path / "Album", {"rocket.jpg": "rocket"})
     target = item_id(window, "rocket.jpg")
     store = CaptionStore(window.db)
-    store.add_model_caption(
-        target, "a tall tower", ["tower"], model_id="smolvlm", prompt_id="short"
+    store_model_caption(
+        window.db, target, "a tall tower", ["tower"], model_id="smolvlm", prompt_id="short"
     )
     window.gallery.select_item(target)
     panel = window.details.panel

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.core.captions import CaptionStore
 from app.core.metadata.xmp import read as read_xmp
 from app.core.metadata.xmp import sidecar_path
 from app.core.settings import Settings
 from app.ui.window.main_window import MainWindow
+from tests.caption_support import store_model_caption
 from tests.ui.test_main_window import WAIT, item_id, window_with
 
 
@@ -27,7 +27,7 @@ def test_an_edit_and_its_undo_reach_the_sidecar(
     window: MainWindow = window_with(qtbot, open_window, tmp_path / "Album", {"r.jpg": "rocket"})
     photo = tmp_path / "Album" / "r.jpg"
     target = item_id(window, "r.jpg")
-    CaptionStore(window.db).add_model_caption(target, "a tall tower", ["tower"], model_id="m")
+    store_model_caption(window.db, target, "a tall tower", ["tower"], model_id="m")
     window.gallery.select_item(target)
     panel = window.details.panel
     qtbot.waitUntil(lambda: panel.editor.text() == "a tall tower", timeout=WAIT)
@@ -48,9 +48,8 @@ def test_write_caption_to_file_for_a_selection(
     )
     Settings(window.db).set("metadata_write", "off")  # the user asks anyway: a sidecar
     ids = [item_id(window, "a.jpg"), item_id(window, "b.jpg")]
-    store = CaptionStore(window.db)
-    store.add_model_caption(ids[0], "An astronaut smiles.", ["astronaut"], model_id="m")
-    store.add_model_caption(ids[1], "A cup of coffee.", ["coffee"], model_id="m")
+    store_model_caption(window.db, ids[0], "An astronaut smiles.", ["astronaut"], model_id="m")
+    store_model_caption(window.db, ids[1], "A cup of coffee.", ["coffee"], model_id="m")
     sidecar_path(tmp_path / "Album" / "b.jpg").mkdir()  # b cannot take one
     window.gallery.selectAll()
     qtbot.waitUntil(lambda: sorted(window.gallery.selected_ids()) == sorted(ids), timeout=WAIT)

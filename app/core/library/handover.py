@@ -17,6 +17,7 @@ from app.core.library.filetypes import media_kind
 from app.core.library.library import Library, LibraryError
 from app.core.library.roots import subtree_bounds
 from app.core.library.scanner import FsChanges
+from app.core.storage.item_rows import item_at, usable_ids_between
 from app.core.text import counted
 
 NOT_MEDIA = "not a photo or video Captionist knows (by its extension)"
@@ -82,9 +83,7 @@ def _index_file(library: Library, raw: bytes) -> int:
     library.add_root(os.path.dirname(raw))
     report = library.indexer.index_changes(FsChanges(touched={raw}))
     with library.db.read() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT id, state, last_error FROM media_items WHERE path = ?", (raw,)
-        ).first()
+        row = item_at(conn, raw)
     if row is None or row[1] == "error":
         reason = row[2] if row else next((e.reason for e in report.errors), "not indexed")
         raise LibraryError(reason or "could not be read")
@@ -96,12 +95,8 @@ def _index_folder(library: Library, raw: bytes) -> list[int]:
     report = library.indexer.index_changes(FsChanges(touched={raw}))
     low, high = subtree_bounds(raw)
     with library.db.read() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT id FROM media_items WHERE path > ? AND path < ? "
-            "AND state NOT IN ('missing', 'removed', 'error') ORDER BY path",
-            (low, high),
-        ).all()
-    if not rows:
+        ids = usable_ids_between(conn, low, high)
+    if not ids:
         reason = report.errors[0].reason if report.errors else "no photos or videos in it"
         raise LibraryError(reason)
-    return [int(r[0]) for r in rows]
+    return ids

@@ -19,25 +19,31 @@ from app.core.library.roots import RootInfo, folder_text, is_within, load_roots
 from app.core.library.scanner import Indexer, Progress, no_progress
 from app.core.library.walk import never_stop
 from app.core.settings_upgrade import open_settings
-from app.core.storage.bulk import chunks, marks, update_from_rows
+from app.core.storage import root_rows
+from app.core.storage.bulk import update_from_rows
 from app.core.storage.db import Database, now
+from app.core.storage.item_rows import (
+    library_counts,
+    paths_in_root,
+    purge_missing,
+    remove_from_library,
+    restore_removed,
+)
+from app.core.storage.root_rows import delete_root, disable_root, enable_root, insert_root
 from app.core.storage.schema import Root
-from app.core.storage.states import HAS_CAPTION, IN_LIBRARY, RESTORED_STATE
 
 
 def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
     """Move a root's items under a new root that contains it: their folder text is
     relative to the root, so it is recomputed (the search index follows)."""
-    items = conn.exec_driver_sql(
-        "SELECT id, path FROM media_items WHERE root_id = ?", (inner.id,)
-    ).all()
+    items = paths_in_root(conn, inner.id)
     update_from_rows(
         conn,
         ("root_id", "folder"),
         [(item_id, outer.id, folder_text(path, outer)) for item_id, path in items],
         "root_id = s.root_id, folder = s.folder",
     )
-    conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (inner.id,))
+    delete_root(conn, inner.id)
 
 
 class LibraryError(Exception):
@@ -74,13 +80,9 @@ class Library:
             roots = load_roots(conn, enabled_only=False)
             for root in roots:
                 if root.path == raw or is_within(raw, root.path):
-                    conn.exec_driver_sql("UPDATE roots SET enabled = 1 WHERE id = ?", (root.id,))
+                    enable_root(conn, root.id)
                     return root
-            root_id = conn.exec_driver_sql(
-                "INSERT INTO roots (path, enabled, added_at, watch_state) VALUES (?, 1, ?, 'off')",
-                (raw, now()),
-            ).lastrowid
-            assert root_id is not None
+            root_id = insert_root(conn, raw, now())
             root = RootInfo(root_id, raw, os.path.basename(raw) or raw)
             for inner in roots:
                 if is_within(inner.path, raw):
@@ -90,19 +92,9 @@ class Library:
     def remove_root(self, root_id: int, *, purge: bool = False) -> None:
         with self.db.write() as conn:
             if purge:
-                conn.exec_driver_sql("DELETE FROM roots WHERE id = ?", (root_id,))
+                delete_root(conn, root_id)
                 return
-            conn.exec_driver_sql(
-                "UPDATE roots SET enabled = 0, watch_state = 'off' WHERE id = ?", (root_id,)
-            )
-            conn.exec_driver_sql(
-                "UPDATE media_items SET state = 'missing' WHERE root_id = ?", (root_id,)
-            )
-            conn.exec_driver_sql(
-                "UPDATE jobs SET state = 'cancelled' WHERE state = 'queued' AND item_id IN "
-                "(SELECT id FROM media_items WHERE root_id = ?)",
-                (root_id,),
-            )
+            disable_root(conn, root_id)
 
     def roots(self) -> list[Root]:
         with self.db.session() as session:
@@ -110,10 +102,7 @@ class Library:
 
     def set_watch_state(self, root_id: int, state: str, note: str | None = None) -> None:
         with self.db.write() as conn:
-            conn.exec_driver_sql(
-                "UPDATE roots SET watch_state = ?, watch_note = ? WHERE id = ?",
-                (state, note, root_id),
-            )
+            root_rows.set_watch_state(conn, root_id, state, note)
 
     # -- scanning ---------------------------------------------------------------------
     def scan(
@@ -128,51 +117,23 @@ class Library:
     def purge_missing(self) -> int:
         """Forget missing items for good (their captions go too): explicit only."""
         with self.db.write() as conn:
-            return conn.exec_driver_sql("DELETE FROM media_items WHERE state = 'missing'").rowcount
+            return purge_missing(conn)
 
     def remove_items(self, item_ids: Sequence[int]) -> int:
         """"Remove from library": hidden from every view and search, captions kept,
         open caption jobs cancelled; a rescan leaves the unchanged file removed."""
-        removed = 0
         with self.db.write() as conn:
-            for ids in chunks(item_ids):
-                conn.exec_driver_sql(
-                    f"UPDATE jobs SET state = 'cancelled', updated_at = ? "
-                    f"WHERE state IN ('queued', 'running') AND item_id IN ({marks(ids)})",
-                    (now(), *ids),
-                )
-                removed += conn.exec_driver_sql(
-                    f"UPDATE media_items AS m SET state = 'removed' "
-                    f"WHERE {IN_LIBRARY} AND m.id IN ({marks(ids)})",
-                    tuple(ids),
-                ).rowcount
-        return removed
+            return remove_from_library(conn, item_ids, now())
 
     def restore_items(self, item_ids: Sequence[int]) -> int:
         """Undo `remove_items`: the items come back as they were (probed or not)."""
-        restored = 0
         with self.db.write() as conn:
-            for ids in chunks(item_ids):
-                restored += conn.exec_driver_sql(
-                    f"UPDATE media_items SET state = {RESTORED_STATE} "
-                    f"WHERE state = 'removed' AND id IN ({marks(ids)})",
-                    tuple(ids),
-                ).rowcount
-        return restored
+            return restore_removed(conn, item_ids)
 
     # -- status -----------------------------------------------------------------------
     def status(self) -> LibraryStatus:
         with self.db.read() as conn:
-            row = conn.exec_driver_sql(
-                f"""SELECT
-                     count(*) FILTER (WHERE {IN_LIBRARY}),
-                     count(*) FILTER (WHERE {IN_LIBRARY} AND m.kind = 'photo'),
-                     count(*) FILTER (WHERE {IN_LIBRARY} AND m.kind = 'video'),
-                     count(*) FILTER (WHERE {IN_LIBRARY} AND {HAS_CAPTION}),
-                     count(*) FILTER (WHERE m.state = 'error'),
-                     count(*) FILTER (WHERE m.state = 'missing')
-                   FROM media_items m"""
-            ).one()
+            row = library_counts(conn)
         counts = self.jobs.counts()
         return LibraryStatus(
             items=row[0],

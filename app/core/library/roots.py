@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from app.core.storage.item_rows import move_missing_item
+from app.core.storage.root_rows import root_paths
+
 
 @dataclass(frozen=True, slots=True)
 class RootInfo:
@@ -16,10 +19,9 @@ class RootInfo:
 
 
 def load_roots(conn: Connection, *, enabled_only: bool = True) -> list[RootInfo]:
-    sql = "SELECT id, path FROM roots" + (" WHERE enabled" if enabled_only else "")
     return [
-        RootInfo(row[0], row[1], os.path.basename(row[1]) or row[1])
-        for row in conn.exec_driver_sql(sql)
+        RootInfo(root_id, path, os.path.basename(path) or path)
+        for root_id, path in root_paths(conn, enabled_only=enabled_only)
     ]
 
 
@@ -54,10 +56,7 @@ RELEASED_PREFIX = b"\x00released\x00"
 
 
 def release_path(conn: Connection, item_id: int, path: bytes) -> None:
-    conn.exec_driver_sql(
-        "UPDATE media_items SET path = ? WHERE id = ? AND state = 'missing'",
-        (RELEASED_PREFIX + str(item_id).encode() + b"\x00" + path, item_id),
-    )
+    move_missing_item(conn, item_id, RELEASED_PREFIX + str(item_id).encode() + b"\x00" + path)
 
 
 def display_text(raw: bytes) -> str:

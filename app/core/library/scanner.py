@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from app.core import jobs
-from app.core.captions import without_user_caption
 from app.core.library.filetypes import media_kind
 from app.core.library.reconcile import Reconciler, ScanReport
 from app.core.library.roots import (
@@ -33,8 +32,15 @@ from app.core.media.probe import ProbeResult, probe
 from app.core.metadata.import_captions import read_for_import, store_imported
 from app.core.metadata.xmp import CaptionMetadata
 from app.core.settings import Settings
-from app.core.storage.bulk import chunks, marks, update_from_rows
+from app.core.storage.bulk import chunks, update_from_rows
+from app.core.storage.caption_rows import without_user_caption
 from app.core.storage.db import Database, now
+from app.core.storage.item_rows import (
+    items_at,
+    paths_at_or_between,
+    uncaptioned_ok,
+    unprobed_in_roots,
+)
 from app.core.storage.known_items import (
     KnownItem,
     KnownRow,
@@ -44,7 +50,8 @@ from app.core.storage.known_items import (
     known_items_at,
     known_rows,
 )
-from app.core.storage.states import HAS_CAPTION, ItemState
+from app.core.storage.root_rows import set_last_scan
+from app.core.storage.states import ItemState
 
 PROBE_BATCH = 256
 PROGRESS_EVERY = 1000  # files; the files seen so far are stored when progress is reported
@@ -117,7 +124,7 @@ class Indexer:
         self._requeue_returned(reconciler.back_ids)
         self.probe_pending([root_id], report, should_stop=should_stop, progress=progress)
         with self._db.write() as conn:
-            conn.exec_driver_sql("UPDATE roots SET last_scan_at = ? WHERE id = ?", (now(), root_id))
+            set_last_scan(conn, root_id, now())
         return report
 
     def _discover(
@@ -214,18 +221,13 @@ class Indexer:
             return False
         low, high = subtree_bounds(src)
         with self._db.write() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT id, path FROM media_items WHERE path = ? OR (path > ? AND path < ?)",
-                (src, low, high),
-            ).all()
+            rows = paths_at_or_between(conn, src, low, high)
             moving = {item_id for item_id, _ in rows}
             plan = [(item_id, dst + old[len(src) :]) for item_id, old in rows]
             occupants = [
                 occupant
                 for _, new in plan
-                for occupant in conn.exec_driver_sql(
-                    "SELECT id, state, path FROM media_items WHERE path = ?", (new,)
-                )
+                for occupant in items_at(conn, new)
                 if occupant[0] not in moving
             ]
             if any(state != ItemState.MISSING for _, state, _ in occupants):
@@ -260,15 +262,7 @@ class Indexer:
             return
         with self._db.write() as conn:
             for chunk in chunks(item_ids):
-                uncaptioned = [
-                    row[0]
-                    for row in conn.exec_driver_sql(
-                        f"""SELECT m.id FROM media_items m WHERE m.id IN ({marks(chunk)})
-                            AND m.state = 'ok' AND NOT {HAS_CAPTION}""",
-                        tuple(chunk),
-                    )
-                ]
-                jobs.enqueue(conn, uncaptioned)
+                jobs.enqueue(conn, uncaptioned_ok(conn, chunk))
 
     # -- probing ------------------------------------------------------------------
     def probe_pending(
@@ -281,13 +275,7 @@ class Indexer:
     ) -> None:
         """Probe every item in state "new" under these roots; queue caption jobs."""
         with self._db.read() as conn:
-            # "+root_id": the state index finds the few new items; the root_id index
-            # would read every item of the root (25 ms per 100,000 on a rescan).
-            pending = conn.exec_driver_sql(
-                f"SELECT id, path, kind, mtime_ns FROM media_items "
-                f"WHERE state = 'new' AND +root_id IN ({marks(root_ids)}) ORDER BY id",
-                tuple(root_ids),
-            ).all()
+            pending = unprobed_in_roots(conn, root_ids)
         settings = self._settings.read()
         auto_caption, read_metadata = settings.auto_caption, settings.metadata_import
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert
 
-from app.core.captions import USER, without_user_caption
+from app.core.captions import USER
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
+from app.core.storage.caption_rows import without_user_caption
 from app.core.storage.schema import Caption
 
 

@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.captions import CURRENT_ITEM_CAPTION, USER
+from app.core.captions import USER
 from app.core.library.fingerprint import fingerprint
 from app.core.metadata import xmp
 from app.core.metadata.language import language_tag
 from app.core.settings import MetadataWrite, Settings
-from app.core.storage.bulk import chunks, marks
+from app.core.storage.caption_rows import current_caption_rows
 from app.core.storage.db import Database
-from app.core.storage.states import IN_LIBRARY
+from app.core.storage.item_rows import record_file
 from app.core.text import counted
 
 
@@ -100,10 +100,7 @@ def _recorder(db: Database, item_id: int) -> Callable[[Path], None]:
     def record(staged: Path) -> None:
         stat = staged.stat()
         with db.write() as conn:
-            conn.exec_driver_sql(
-                "UPDATE media_items SET size = ?, mtime_ns = ?, fingerprint = ? WHERE id = ?",
-                (stat.st_size, stat.st_mtime_ns, fingerprint(str(staged)), item_id),
-            )
+            record_file(conn, item_id, stat.st_size, stat.st_mtime_ns, fingerprint(str(staged)))
 
     return record
 
@@ -111,14 +108,6 @@ def _recorder(db: Database, item_id: int) -> Callable[[Path], None]:
 def _current_captions(db: Database, item_ids: Sequence[int]) -> list[_Current]:
     with db.read() as conn:
         return [
-            _Current(row[0], row[1], row[2], row[3], json.loads(row[4] or "[]"), *row[5:])
-            for chunk in chunks(item_ids)
-            for row in conn.exec_driver_sql(
-                f"""SELECT m.id, m.path, m.kind, c.text, c.tags, c.language, c.source,
-                           c.model_id, c.prompt_id, c.adapter_id
-                    FROM media_items m JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
-                    WHERE m.id IN ({marks(chunk)}) AND {IN_LIBRARY}
-                      AND c.text != ''""",
-                tuple(chunk),
-            )
+            _Current(*row[:4], json.loads(row[4] or "[]"), *row[5:])
+            for row in current_caption_rows(conn, item_ids)
         ]
