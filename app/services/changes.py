@@ -29,8 +29,17 @@ class Changes:
     settings: frozenset[str] = field(default_factory=frozenset)  # setting keys that changed
 
     @classmethod
-    def of_items(cls, ids: Iterable[int], **flags: bool) -> Changes:
-        return cls(items=frozenset(ids), **flags)
+    def of_items(
+        cls,
+        ids: Iterable[int],
+        *,
+        listing: bool = False,
+        counts: bool = False,
+        folders: bool = False,
+        queue: bool = False,
+    ) -> Changes:
+        """These rows changed, and perhaps more: the common shape of an operation."""
+        return cls(frozenset(ids), listing=listing, counts=counts, folders=folders, queue=queue)
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(

@@ -108,6 +108,6 @@ def _recorder(db: Database, item_id: int) -> Callable[[Path], None]:
 def _current_captions(db: Database, item_ids: Sequence[int]) -> list[_Current]:
     with db.read() as conn:
         return [
-            _Current(*row[:4], json.loads(row[4] or "[]"), *row[5:])
+            _Current(row[0], row[1], row[2], row[3], json.loads(row[4] or "[]"), *row[5:])
             for row in current_caption_rows(conn, item_ids)
         ]

@@ -84,4 +84,4 @@ def insert_items(conn: Connection, rows: list[tuple[object, ...]]) -> None:
     rows.sort(key=lambda row: row[1])  # type: ignore[arg-type, return-value]  # bytes
     for chunk in chunks(rows):
         sql = INSERT_SQL.format(values=",".join([INSERT_ROW] * len(chunk)))
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))

@@ -8,11 +8,11 @@ else the newest model caption) is written once as SQL, in CURRENT_ITEM_CAPTION.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from app.core.storage.bulk import chunks, marks
+from app.core.storage.db import AnyRow
 from app.core.storage.states import HAS_USER_CAPTION, IN_LIBRARY
 
 # The current item-level caption of media item `m`, as SQL (captions.current_caption_query
@@ -79,7 +79,7 @@ def set_reviewed_caption(conn: Connection, item_id: int, caption_id: int | None)
     )
 
 
-def current_caption_rows(conn: Connection, item_ids: Sequence[int]) -> list[Row[Any]]:
+def current_caption_rows(conn: Connection, item_ids: Sequence[int]) -> list[AnyRow]:
     """(id, path, kind, text, tags, language, source, model_id, prompt_id, adapter_id)
     of these items' current non-empty captions, for items in the library."""
     return [
@@ -96,7 +96,7 @@ def current_caption_rows(conn: Connection, item_ids: Sequence[int]) -> list[Row[
     ]
 
 
-def item_caption_versions(conn: Connection, item_id: int) -> Sequence[Row[Any]]:
+def item_caption_versions(conn: Connection, item_id: int) -> Sequence[AnyRow]:
     """(id, text, tags, language, source, model_id, prompt_id, adapter_id, created_at)
     of every caption of the item itself, newest first."""
     return conn.exec_driver_sql(
@@ -107,7 +107,7 @@ def item_caption_versions(conn: Connection, item_id: int) -> Sequence[Row[Any]]:
     ).all()
 
 
-def item_moments(conn: Connection, item_id: int) -> Sequence[Row[Any]]:
+def item_moments(conn: Connection, item_id: int) -> Sequence[AnyRow]:
     """(keyframe id, timestamp, thumbnail_path, current caption text) of a video's
     moments, in time order."""
     return conn.exec_driver_sql(

@@ -12,14 +12,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Row, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# A row of a raw query: any number of columns of any type (SQLAlchemy 2.1's typed rows).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = "app.core.storage:migrations"

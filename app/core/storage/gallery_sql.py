@@ -9,12 +9,12 @@ items is one indexed scan, not a Python filter.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.caption_rows import CURRENT_ITEM_CAPTION
+from app.core.storage.db import AnyRow
 from app.core.storage.states import HAS_CAPTION, HAS_USER_CAPTION
 
 NEWEST_JOB = """(SELECT j.{column} FROM jobs j WHERE j.item_id = m.id AND j.kind = 'caption'
@@ -65,7 +65,7 @@ def view_ids(
     return [row[0] for row in conn.exec_driver_sql(sql, params)]
 
 
-def view_counts_row(conn: Connection, where: str, params: tuple[int, ...]) -> Row[Any]:
+def view_counts_row(conn: Connection, where: str, params: tuple[int, ...]) -> AnyRow:
     """How many of the items matching `where` each of VIEWS holds, in VIEWS order."""
     columns = ", ".join(f"count(*) FILTER (WHERE {cond})" for cond in VIEWS.values())
     return conn.exec_driver_sql(
@@ -73,7 +73,7 @@ def view_counts_row(conn: Connection, where: str, params: tuple[int, ...]) -> Ro
     ).one()
 
 
-def row_tuples(conn: Connection, item_ids: Sequence[int]) -> Iterator[Row[Any]]:
+def row_tuples(conn: Connection, item_ids: Sequence[int]) -> Iterator[AnyRow]:
     """The rows of ROW_SQL for these items, one query per chunk of ids."""
     for chunk in chunks(item_ids):
         sql = ROW_SQL.format(marks=marks(chunk))

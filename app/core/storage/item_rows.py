@@ -9,11 +9,11 @@ stored as bytes, so "under a folder" is a range on the unique path index
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from app.core.storage.bulk import chunks, marks
+from app.core.storage.db import AnyRow
 from app.core.storage.states import HAS_CAPTION, IN_LIBRARY, RESTORED_STATE
 
 
@@ -30,7 +30,7 @@ def in_library(conn: Connection, item_ids: Sequence[int]) -> list[int]:
     ]
 
 
-def item_row(conn: Connection, item_id: int) -> Row[Any] | None:
+def item_row(conn: Connection, item_id: int) -> AnyRow | None:
     """(id, path, name, folder, kind, size, mtime_ns, width, height, duration, taken_at,
     state, last_error, reviewed_caption_id) of one item, for the details panel."""
     return conn.exec_driver_sql(
@@ -137,7 +137,7 @@ def unreadable_among(conn: Connection, item_ids: Sequence[int]) -> list[tuple[in
     ]
 
 
-def library_counts(conn: Connection) -> Row[Any]:
+def library_counts(conn: Connection) -> AnyRow:
     """(in library, photos, videos, captioned, unreadable, missing) in one pass."""
     return conn.exec_driver_sql(
         f"""SELECT

@@ -39,6 +39,6 @@ def open_job_count(conn: Connection, item_ids: Sequence[int]) -> int:
 
 def item_kind(conn: Connection, item_id: int) -> str:
     """ "photo" or "video"."""
-    return conn.exec_driver_sql(
-        "SELECT kind FROM media_items WHERE id = ?", (item_id,)
-    ).scalar_one()
+    return str(
+        conn.exec_driver_sql("SELECT kind FROM media_items WHERE id = ?", (item_id,)).scalar_one()
+    )

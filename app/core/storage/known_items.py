@@ -54,7 +54,7 @@ def _by_path(conn: Connection, sql: str, params: Sequence[object]) -> dict[bytes
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, params)
-        return {row[0]: row for row in cursor}
+        return {row[0]: row for row in cursor.fetchall()}
     finally:
         cursor.close()
 
@@ -96,7 +96,9 @@ def known_items_at(conn: Connection, paths: Sequence[bytes]) -> list[KnownItem]:
 
 def first_new_id(conn: Connection) -> int:
     """The id the next inserted item gets: items from it on are new in this pass."""
-    return conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM media_items").scalar_one()
+    return int(
+        conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM media_items").scalar_one()
+    )
 
 
 def sizes_taken(conn: Connection, sizes: Sequence[int], before_id: int) -> set[int]:

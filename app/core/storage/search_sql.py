@@ -10,10 +10,10 @@ with the benchmark.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
+from app.core.storage.db import AnyRow
 from app.core.storage.states import IN_LIBRARY
 
 # bm25 weights, one per index column: caption, tags, name, folder, then the
@@ -68,7 +68,7 @@ def has_match_after(conn: Connection, match: str, offset: int) -> bool:
 
 def ranked_item_rows(
     conn: Connection, where: str, params: Mapping[str, object], fetch: int
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """(rowid, item id, bm25) of the best `fetch` rows matching :match and `where`,
     newer photo first among equals: ranked in SQL, joined with the items."""
     return conn.exec_driver_sql(
@@ -82,7 +82,7 @@ def ranked_item_rows(
 
 def ranked_rows(
     conn: Connection, params: Mapping[str, object], fetch: int
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """(rowid, bm25) of the best `fetch` rows matching :match, without the join."""
     return conn.exec_driver_sql(
         f"""SELECT rowid, {BM25} AS rank FROM search_index
@@ -91,7 +91,7 @@ def ranked_rows(
     ).all()
 
 
-def newest_rows(conn: Connection, where: str, params: Mapping[str, object]) -> Sequence[Row[Any]]:
+def newest_rows(conn: Connection, where: str, params: Mapping[str, object]) -> Sequence[AnyRow]:
     """(rowid, item id) of the first :fetch rows matching :match and `where`, newest
     first (rowid descending); the items are joined only when `where` needs them."""
     join = f"JOIN media_items m ON m.id = {ITEM_OF_ROW}" if where else ""
@@ -103,7 +103,7 @@ def newest_rows(conn: Connection, where: str, params: Mapping[str, object]) -> S
     ).all()
 
 
-def listed_rows(conn: Connection, where: str, params: Mapping[str, object]) -> Sequence[Row[Any]]:
+def listed_rows(conn: Connection, where: str, params: Mapping[str, object]) -> Sequence[AnyRow]:
     """(item id, caption) of the first :limit items in the library matching `where`,
     newest photo first; items not in the index yet are listed too."""
     return conn.exec_driver_sql(
@@ -135,7 +135,7 @@ def taken_at(conn: Connection, item_ids: Sequence[int]) -> dict[int, str | None]
     )
 
 
-def index_texts(conn: Connection, rowids: Sequence[int]) -> Sequence[Row[Any]]:
+def index_texts(conn: Connection, rowids: Sequence[int]) -> Sequence[AnyRow]:
     """(rowid, caption, tags, name, folder) of these index rows, for snippets."""
     placeholders = ",".join("?" * len(rowids))
     return conn.exec_driver_sql(
@@ -145,7 +145,7 @@ def index_texts(conn: Connection, rowids: Sequence[int]) -> Sequence[Row[Any]]:
     ).all()
 
 
-def hit_items(conn: Connection, item_ids: Sequence[int]) -> dict[int, Row[Any]]:
+def hit_items(conn: Connection, item_ids: Sequence[int]) -> dict[int, AnyRow]:
     """{id: (id, path, name, kind, taken_at)} of these items."""
     marks = ",".join("?" * len(item_ids))
     return {
