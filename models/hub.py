@@ -145,9 +145,7 @@ def explained_failures(repo: str, filename: str, endpoint: str | None) -> Iterat
     except (DownloadError, DownloadCancelled):
         raise
     except Exception as exc:
-        raise explain(
-            exc, repo=repo, filename=filename, endpoint=endpoint, resumable=True
-        ) from exc
+        raise explain(exc, repo=repo, filename=filename, endpoint=endpoint, resumable=True) from exc
 
 
 def explain(

@@ -101,15 +101,22 @@ def fetch_adapter_converter() -> None:
     that exporting a fine-tuned adapter needs no network later. Not fatal when offline."""
     code = [str(venv_python()), "-m", "models.finetune.llama_tools"]
     if subprocess.run(code, cwd=ROOT, check=False, stdout=subprocess.DEVNULL).returncode:
-        print("Could not fetch llama.cpp's adapter converter now (offline?); fine-tuning "
-              "fetches it when it first exports an adapter.", file=sys.stderr, flush=True)
+        print(
+            "Could not fetch llama.cpp's adapter converter now (offline?); fine-tuning "
+            "fetches it when it first exports an adapter.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def install(extras: str) -> None:
     install_torch()
     cmake_args, build = llama_build_args()
-    print(f"Installing Captionist ({extras}); llama.cpp build: {build}. The first "
-          "install compiles llama.cpp, which takes several minutes.", flush=True)
+    print(
+        f"Installing Captionist ({extras}); llama.cpp build: {build}. The first "
+        "install compiles llama.cpp, which takes several minutes.",
+        flush=True,
+    )
     pip("install", "--upgrade", "pip", "-q")
     if not cmake_args:
         pip("install", "-e", f".[{extras}]")
@@ -119,12 +126,21 @@ def install(extras: str) -> None:
         pip("install", "-e", f".[{extras}]", env=gpu_env)
         if gpu_build_is_missing():
             # pip reused a cached CPU wheel of llama-cpp-python: rebuild it for the GPU.
-            pip("install", "--force-reinstall", "--no-deps", "--no-cache-dir",
-                "llama-cpp-python", env=gpu_env)
+            pip(
+                "install",
+                "--force-reinstall",
+                "--no-deps",
+                "--no-cache-dir",
+                "llama-cpp-python",
+                env=gpu_env,
+            )
     except subprocess.CalledProcessError:
-        print("The GPU build of llama.cpp failed; installing the CPU build instead. "
-              "Captioning works, only slower. Details are in the pip output above.",
-              file=sys.stderr, flush=True)
+        print(
+            "The GPU build of llama.cpp failed; installing the CPU build instead. "
+            "Captioning works, only slower. Details are in the pip output above.",
+            file=sys.stderr,
+            flush=True,
+        )
         pip("install", "-e", f".[{extras}]")
 
 

@@ -78,9 +78,7 @@ def store_model_caption(
             .limit(1)
         ).one()
         moment_ids = session.scalars(
-            select(Caption.keyframe_id).where(
-                Caption.item_id == item_id, Caption.id > newest.id
-            )
+            select(Caption.keyframe_id).where(Caption.item_id == item_id, Caption.id > newest.id)
         ).all()
     assert sorted(moment_ids) == sorted(moments), "a moment landed on another keyframe"
     return newest

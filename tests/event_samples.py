@@ -24,9 +24,7 @@ def sample(kind: type[LineEvent], *, optional_as_none: bool = False) -> LineEven
     """An instance with every field set: optional ones to a value, or to None."""
     hints = get_type_hints(kind)
     values = {
-        f.name: _value(hints[f.name], optional_as_none)
-        for f in fields(kind)
-        if f.name != "version"
+        f.name: _value(hints[f.name], optional_as_none) for f in fields(kind) if f.name != "version"
     }
     return kind(**values)
 

@@ -95,7 +95,7 @@ class CaptionStore:
         )
 
     def accept(self, item_ids: Sequence[int]) -> dict[int, int | None]:
-        """"Accept caption": mark the current model caption of each item as reviewed.
+        """ "Accept caption": mark the current model caption of each item as reviewed.
 
         Returns what each changed item was marked with before, for `set_reviewed`
         to undo. Items whose current caption is the user's, or that have none, are

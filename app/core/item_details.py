@@ -76,8 +76,8 @@ class ItemDetails:
     @property
     def needs_review(self) -> bool:
         current = self.current
-        return current is not None and not current.by_user and (
-            current.id != self.reviewed_caption_id
+        return (
+            current is not None and not current.by_user and (current.id != self.reviewed_caption_id)
         )
 
 

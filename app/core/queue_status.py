@@ -24,6 +24,7 @@ from app.core.storage.states import ItemState
 
 UNKNOWN_ERROR = "failed for an unknown reason"
 
+
 @dataclass(frozen=True, slots=True)
 class FailedItem:
     """An item that needs the user: its caption failed, or its file cannot be read."""

@@ -34,8 +34,18 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 STALL_TARGET_MS = 50.0
-PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "cat", "hubble_deep_field",
-          "immunohistochemistry", "coins", "page"]
+PHOTOS = [
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "camera",
+    "cat",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "coins",
+    "page",
+]
 
 
 def rss_mb() -> float:
@@ -77,11 +87,34 @@ def make_library(data: Path, photos_dir: Path, count: int) -> None:
         os.link(source, path)
         st = path.stat()
         taken = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - i * 3600))
-        rows.append((i + 1, 1, os.fsencode(path), path.name, folder.name, "photo", st.st_size,
-                     st.st_mtime_ns, f"{st.st_size}:{i}", 512, 512, taken, now, "ok"))
+        rows.append(
+            (
+                i + 1,
+                1,
+                os.fsencode(path),
+                path.name,
+                folder.name,
+                "photo",
+                st.st_size,
+                st.st_mtime_ns,
+                f"{st.st_size}:{i}",
+                512,
+                512,
+                taken,
+                now,
+                "ok",
+            )
+        )
         if i % 2 == 0:
-            captions.append((i + 1, f"photo number {i} of a quiet street at dusk",
-                             json.dumps(["street", "dusk"]), "model", now))
+            captions.append(
+                (
+                    i + 1,
+                    f"photo number {i} of a quiet street at dusk",
+                    json.dumps(["street", "dusk"]),
+                    "model",
+                    now,
+                )
+            )
     # Through the search-index triggers, as the scanner's writes go (about a minute).
     with db.write() as conn:
         conn.connection.executemany(
@@ -167,8 +200,12 @@ def scroll_through(window: object, trace_ms: float | None = None) -> tuple[list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--trace-stalls", type=float, metavar="MS",
-                        help="print the GUI thread's stack when a pass exceeds MS")
+    parser.add_argument(
+        "--trace-stalls",
+        type=float,
+        metavar="MS",
+        help="print the GUI thread's stack when a pass exceeds MS",
+    )
     args = parser.parse_args()
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
@@ -176,15 +213,19 @@ def main() -> None:
     QCoreApplication.setOrganizationName("CaptionistBench")
     QCoreApplication.setApplicationName(f"bench-{os.getpid()}")
     app = QApplication(sys.argv)
-    print(f"Captionist gallery benchmark — Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, Qt platform {app.platformName()}, {platform.platform()}")
+    print(
+        f"Captionist gallery benchmark — Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, Qt platform {app.platformName()}, {platform.platform()}"
+    )
     with tempfile.TemporaryDirectory(prefix="captionist-bench-") as tmp:
         data, photos = Path(tmp) / "data", Path(tmp) / "Photos"
         data.mkdir()
         t = time.perf_counter()
         make_library(data, photos, args.items)
-        print(f"library: {args.items:,} photos (hard links to 40 real JPEGs), half captioned, "
-              f"made in {time.perf_counter() - t:.1f} s")
+        print(
+            f"library: {args.items:,} photos (hard links to 40 real JPEGs), half captioned, "
+            f"made in {time.perf_counter() - t:.1f} s"
+        )
         before = rss_mb()
         results = []
         for launch in ("cold thumbnail cache", "warm thumbnail cache"):
@@ -204,17 +245,27 @@ def main() -> None:
         _launch, _f, stalls, seconds, steps, listed, scrolled = results[0]
         stalls.sort()
         worst = stalls[-1]
-        print(f"\n[scroll] {steps:,} steps of half a screen, top to bottom, in {seconds:.1f} s "
-              f"({len(stalls):,} event-loop passes)")
-        print(f"  longest GUI-thread stall  {worst:8.1f} ms   target <= {STALL_TARGET_MS:.0f} ms  "
-              f"{'PASS' if worst <= STALL_TARGET_MS else 'NOT MET'}")
-        print(f"  p99 / p50 pass            {stalls[int(len(stalls) * 0.99)]:8.1f} / "
-              f"{statistics.median(stalls):.2f} ms")
+        print(
+            f"\n[scroll] {steps:,} steps of half a screen, top to bottom, in {seconds:.1f} s "
+            f"({len(stalls):,} event-loop passes)"
+        )
+        print(
+            f"  longest GUI-thread stall  {worst:8.1f} ms   target <= {STALL_TARGET_MS:.0f} ms  "
+            f"{'PASS' if worst <= STALL_TARGET_MS else 'NOT MET'}"
+        )
+        print(
+            f"  p99 / p50 pass            {stalls[int(len(stalls) * 0.99)]:8.1f} / "
+            f"{statistics.median(stalls):.2f} ms"
+        )
         over = [s for s in stalls if s > STALL_TARGET_MS]
-        print(f"  passes over {STALL_TARGET_MS:.0f} ms: {len(over)} "
-              f"({', '.join(f'{s:.0f}' for s in over[-8:])} ms)")
-        print(f"  load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              f"on {os.cpu_count()} CPUs (other processes stretch the longest stall)")
+        print(
+            f"  passes over {STALL_TARGET_MS:.0f} ms: {len(over)} "
+            f"({', '.join(f'{s:.0f}' for s in over[-8:])} ms)"
+        )
+        print(
+            f"  load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+            f"on {os.cpu_count()} CPUs (other processes stretch the longest stall)"
+        )
         print("\n[memory] RSS of the GUI process")
         print(f"  before the window            {before:8.1f} MB")
         print(f"  window + {args.items:,} listed   {listed:8.1f} MB")

@@ -211,8 +211,14 @@ def run_worker(data: Path, names: dict[int, str], *, forever: bool = False) -> R
     stderr = (data / "worker-stderr.txt").open("w")
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-        text=True, encoding="utf-8", bufsize=1,
+        command,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        encoding="utf-8",
+        bufsize=1,
     )
     poller = RssPoller(process.pid) if forever else None
     first = last = None
@@ -299,8 +305,13 @@ class Model:
 
 
 def run_direct(
-    label: str, model: Model, files: list[Path], settings: dict[str, Any], work: Path,
-    *, budget: bool = True,
+    label: str,
+    model: Model,
+    files: list[Path],
+    settings: dict[str, Any],
+    work: Path,
+    *,
+    budget: bool = True,
 ) -> Run:
     """A fresh Python process captioning `files` with llama-cpp-python (see direct_child)."""
     from app.core.captioning.worker import CHARS_PER_TOKEN
@@ -331,8 +342,12 @@ def run_direct(
     stderr = (work / "direct-stderr.txt").open("w")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, __file__, DIRECT_CHILD, str(spec_file)], cwd=ROOT,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        [sys.executable, __file__, DIRECT_CHILD, str(spec_file)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
     )
     assert process.stdout is not None
     out = process.stdout.read()
@@ -465,8 +480,15 @@ class Contention:
 
 
 def side_by_side(
-    work: Path, model: Model, photos: list[Path], resized: list[Path], settings: dict[str, Any],
-    repeats: int, tag: str, *, plain: bool,
+    work: Path,
+    model: Model,
+    photos: list[Path],
+    resized: list[Path],
+    settings: dict[str, Any],
+    repeats: int,
+    tag: str,
+    *,
+    plain: bool,
 ) -> dict[str, list[Run]]:
     """The app and the direct variants, taking turns; every app run on a fresh library."""
     direct = partial(run_direct, model=model, settings=settings, work=work)
@@ -583,12 +605,27 @@ def bench_overhead(work: Path, model: Model, count: int, repeats: int) -> Run:
             f"completion tokens (mean {statistics.mean(direct_resized.tokens):.1f}); "
             "the worker's events carry no token counts"
         )
-    print(verdict("app/direct throughput, loop (pre-resized: apples to apples)",
-                  direct_resized.window_s / app.window_s, OVERHEAD_TARGET))
-    print(verdict("app/direct throughput, loop (direct gets the original bytes)",
-                  direct_original.window_s / app.window_s, OVERHEAD_TARGET))
-    print(verdict("app/direct throughput, wall incl. start + model load (original)",
-                  direct_original.wall_s / app.wall_s, OVERHEAD_TARGET))
+    print(
+        verdict(
+            "app/direct throughput, loop (pre-resized: apples to apples)",
+            direct_resized.window_s / app.window_s,
+            OVERHEAD_TARGET,
+        )
+    )
+    print(
+        verdict(
+            "app/direct throughput, loop (direct gets the original bytes)",
+            direct_original.window_s / app.window_s,
+            OVERHEAD_TARGET,
+        )
+    )
+    print(
+        verdict(
+            "app/direct throughput, wall incl. start + model load (original)",
+            direct_original.wall_s / app.wall_s,
+            OVERHEAD_TARGET,
+        )
+    )
     if app.failed:
         print(f"  WARNING: the worker failed {app.failed} photos: {app.note}")
     return direct_original
@@ -616,10 +653,22 @@ def bench_big(work: Path, model: Model, count: int, repeats: int) -> tuple[Run, 
             print(row(best(side_runs), app, side_runs))
     per_photo = 1000 * (direct.window_s - app.window_s) / count
     print(f"  the worker saves {per_photo:.0f} ms per 24 MP photo in the loop")
-    print(verdict("app speed-up over direct original bytes, loop",
-                  direct.window_s / app.window_s, BIG_TARGET, "x"))
-    print(verdict("app speed-up over direct original bytes, wall incl. start + load",
-                  direct.wall_s / app.wall_s, BIG_TARGET, "x"))
+    print(
+        verdict(
+            "app speed-up over direct original bytes, loop",
+            direct.window_s / app.window_s,
+            BIG_TARGET,
+            "x",
+        )
+    )
+    print(
+        verdict(
+            "app speed-up over direct original bytes, wall incl. start + load",
+            direct.wall_s / app.wall_s,
+            BIG_TARGET,
+            "x",
+        )
+    )
     return app, direct
 
 
@@ -640,14 +689,20 @@ def bench_memory(
     }
     bare_label = 'python -c "import llama_cpp"'
     print(f"  {bare_label:<48}{mb(bare['VmHWM'])}")
-    print(f"  {'direct: import + model + captions (small photos)':<48}"
-          f"{mb(small_direct.memory.get('VmHWM', 0))}")
+    print(
+        f"  {'direct: import + model + captions (small photos)':<48}"
+        f"{mb(small_direct.memory.get('VmHWM', 0))}"
+    )
     if big_direct is not None:
-        print(f"  {'direct: the same with 24 MP originals':<48}"
-              f"{mb(big_direct.memory.get('VmHWM', 0))}")
+        print(
+            f"  {'direct: the same with 24 MP originals':<48}"
+            f"{mb(big_direct.memory.get('VmHWM', 0))}"
+        )
     worker = None
-    for folder, label in ((work / f"small-{model.name}" / "library", "small photos"),
-                          (work / "big" / "library", "24 MP photos")):
+    for folder, label in (
+        (work / f"small-{model.name}" / "library", "small photos"),
+        (work / "big" / "library", "24 MP photos"),
+    ):
         if not folder.is_dir():
             continue
         data = work / f"data-memory-{label.split()[0]}"
@@ -724,8 +779,10 @@ def main(argv: list[str] | None = None) -> None:
         "they are also CPU-only."
     )
     print(f"whole run: {contention.report()}")
-    print(f"peak RSS of this benchmark process: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
+    print(
+        f"peak RSS of this benchmark process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -113,7 +113,12 @@ def test_a_video_with_moment_corrections_is_one_example(
                 ).lastrowid
             )
     store_model_caption(
-        library.db, video, "colours change", ["video"], model_id="m", prompt_id="short",
+        library.db,
+        video,
+        "colours change",
+        ["video"],
+        model_id="m",
+        prompt_id="short",
         moments={k: f"model moment {n}" for n, k in enumerate(keyframes)},
     )
     # Two moments corrected, the item caption not: still one example for the video.

@@ -85,8 +85,9 @@ def test_sorts_by_date_taken_with_file_time_fallback_name_and_added(
     # The video was just written (file time now): newest. coffee has no EXIF date:
     # its file time (2022-06) puts it between 2023 and 2021.
     assert newest_first[0] == scanned["e_clip.mp4"]
-    assert photos == [scanned[n] for n in ("b_beach.jpg", "d_rocket.jpg", "c_coffee.png",
-                                          "a_cat.jpg")]
+    assert photos == [
+        scanned[n] for n in ("b_beach.jpg", "d_rocket.jpg", "c_coffee.png", "a_cat.jpg")
+    ]
     by_name = gallery_ids(db, GalleryQuery(sort="name", descending=False))
     assert by_name == [scanned[n] for n in sorted(scanned)]
     with db.read() as conn:
@@ -96,9 +97,7 @@ def test_sorts_by_date_taken_with_file_time_fallback_name_and_added(
         gallery_ids(db, GalleryQuery(sort="colour"))
 
 
-def test_rows_carry_caption_provenance_and_job_state(
-    db: Database, scanned: dict[str, int]
-) -> None:
+def test_rows_carry_caption_provenance_and_job_state(db: Database, scanned: dict[str, int]) -> None:
     store = CaptionStore(db)
     beach = scanned["b_beach.jpg"]
     store_model_caption(db, beach, "a person", ["suit", "flag"], model_id="smolvlm")
@@ -106,7 +105,10 @@ def test_rows_carry_caption_provenance_and_job_state(
     rows = gallery_rows(db, list(scanned.values()))
     row = rows[beach]
     assert (row.caption, row.tags, row.source, row.needs_review) == (
-        "a person", ("suit", "flag"), "model", True
+        "a person",
+        ("suit", "flag"),
+        "model",
+        True,
     )
     assert row.job == "queued" and row.kind == "photo" and row.width and row.height
     assert rows[scanned["e_clip.mp4"]].duration and rows[scanned["e_clip.mp4"]].kind == "video"
@@ -170,8 +172,9 @@ def test_item_details_history_moments_and_exif(
 ) -> None:
     store = CaptionStore(db)
     beach, clip = scanned["b_beach.jpg"], scanned["e_clip.mp4"]
-    model = store_model_caption(db, beach, "a person", ["person"], model_id="smolvlm",
-                                    prompt_id="short")
+    model = store_model_caption(
+        db, beach, "a person", ["person"], model_id="smolvlm", prompt_id="short"
+    )
     details = item_details(db, beach)
     assert details is not None and details.current == details.history[0]
     assert details.current.id == model.id and details.needs_review
@@ -188,15 +191,14 @@ def test_item_details_history_moments_and_exif(
             "INSERT INTO keyframes (item_id, timestamp, thumbnail_path) VALUES (?, 1.5, ?)",
             (clip, b"/thumbs/k.jpg"),
         ).lastrowid
-        conn.exec_driver_sql(
-            "INSERT INTO keyframes (item_id, timestamp) VALUES (?, 0.0)", (clip,)
-        )
+        conn.exec_driver_sql("INSERT INTO keyframes (item_id, timestamp) VALUES (?, 0.0)", (clip,))
     # Not the worker's path (it always captions the whole item too): this checks that a
     # moment's caption alone leaves the item uncaptioned.
     insert_moment_caption_without_item_caption(db, clip, kf, "a square moves")
     video = item_details(db, clip)
     assert [(m.timestamp, m.caption, m.thumbnail) for m in video.moments] == [
-        (0.0, None, None), (1.5, "a square moves", "/thumbs/k.jpg")
+        (0.0, None, None),
+        (1.5, "a square moves", "/thumbs/k.jpg"),
     ]
     assert video.exif == () and video.current is None
     assert item_details(db, 10_000) is None

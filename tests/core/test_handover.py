@@ -39,9 +39,7 @@ def test_a_file_outside_the_library_brings_its_folder_and_is_queued_first(
     assert result.summary() == "Queued 1 item at the front of the line"
 
 
-def test_a_folder_queues_the_photos_and_videos_inside_it(
-    library: Library, tmp_path: Path
-) -> None:
+def test_a_folder_queues_the_photos_and_videos_inside_it(library: Library, tmp_path: Path) -> None:
     album = tmp_path / "Album"
     write_photo(album / "a.jpg", "astronaut")
     write_photo(album / "deeper" / "b.png", "coffee")
@@ -55,9 +53,7 @@ def test_a_folder_queues_the_photos_and_videos_inside_it(
     assert set(queued_jobs(library).values()) == {PRIORITY_USER}
 
 
-def test_a_file_already_in_the_library_keeps_its_folder(
-    library: Library, tmp_path: Path
-) -> None:
+def test_a_file_already_in_the_library_keeps_its_folder(library: Library, tmp_path: Path) -> None:
     photo = write_photo(tmp_path / "Pictures" / "2024" / "a.jpg", "astronaut")
     root = library.add_root(tmp_path / "Pictures")
     library.scan(root.id)

@@ -65,7 +65,10 @@ def filled(db: Database) -> Database:
         ).lastrowid
     # The worker captions a video's moments with the whole video, whose caption stays.
     store_model_caption(
-        db, video, "a family picnic in the park", ["family"],
+        db,
+        video,
+        "a family picnic in the park",
+        ["family"],
         moments={kf: "a kite flying over the lake"},
     )
     return db

@@ -98,9 +98,10 @@ def test_enum_settings_take_their_plain_words_and_store_them(db: Database) -> No
 
     assert values.metadata_write is MetadataWrite.OFF and values.gpu_offload is GpuOffload.CPU
     assert _raw(db, "metadata_write") == "off" and _raw(db, "gpu_offload") == "cpu"
-    assert all(isinstance(kind, type) and issubclass(kind, StrEnum) for kind in (
-        setting_types()["metadata_write"], setting_types()["gpu_offload"]
-    ))
+    assert all(
+        isinstance(kind, type) and issubclass(kind, StrEnum)
+        for kind in (setting_types()["metadata_write"], setting_types()["gpu_offload"])
+    )
 
 
 @pytest.mark.parametrize(

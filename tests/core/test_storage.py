@@ -301,7 +301,8 @@ def test_removed_items_leave_the_index_and_a_downgrade_brings_them_back(tmp_path
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
             columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(media_items)")}
             triggers = {
-                r[0] for r in conn.exec_driver_sql(
+                r[0]
+                for r in conn.exec_driver_sql(
                     "SELECT name FROM sqlite_master WHERE type = 'trigger'"
                 )
             }

@@ -49,7 +49,11 @@ def train_and_export(architecture: str, tmp_path: Path) -> Trained:
     model = train.add_lora(model, spec.lora, device, False, spec.train.seed)
     steps: list[dict[str, Any]] = []
     train.train_loop(
-        model, data, spec.train, device, on_step=lambda s: steps.append(s.to_dict()),
+        model,
+        data,
+        spec.train,
+        device,
+        on_step=lambda s: steps.append(s.to_dict()),
         should_stop=lambda: False,
     )
     peft_dir = tmp_path / "peft"

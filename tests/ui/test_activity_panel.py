@@ -346,9 +346,7 @@ def test_settings_replaced_at_open_are_shown_as_a_warning(
     """What the window does at open: the problems `Library` found go to the note line."""
     Settings(db).set("metadata_write", "embed")
     with db.write() as conn:  # a hand edit this version cannot read
-        conn.exec_driver_sql(
-            "UPDATE settings SET value = '\"xmp\"' WHERE key = 'metadata_write'"
-        )
+        conn.exec_driver_sql("UPDATE settings SET value = '\"xmp\"' WHERE key = 'metadata_write'")
     problems = Library(db).settings.problems()
 
     panel.show_warning("\n".join(problem.message for problem in problems))

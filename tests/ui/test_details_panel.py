@@ -437,9 +437,10 @@ def test_first_caption_with_tags_then_undo(
     stack.undo()
     qtbot.waitUntil(lambda: CaptionStore(db).history(item) == [], timeout=WAIT_MS)
     qtbot.waitUntil(  # the provenance line, the text and the history refresh separately
-        lambda: panel.editor.provenance.text() == "No caption yet"
-        and panel.editor.text() == ""
-        and panel.history.entries() == [],
+        lambda: (
+            panel.editor.provenance.text() == "No caption yet"
+            and panel.editor.text() == ""
+            and panel.history.entries() == []
+        ),
         timeout=WAIT_MS,
     )
-

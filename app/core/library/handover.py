@@ -44,9 +44,7 @@ class IndexedPaths:
         return text
 
 
-def index_paths(
-    library: Library, paths: Iterable[str], *, folders: bool = True
-) -> IndexedPaths:
+def index_paths(library: Library, paths: Iterable[str], *, folders: bool = True) -> IndexedPaths:
     """Index the given files (and with `folders`, the photos and videos inside folders)."""
     result = IndexedPaths()
     for given in paths:
@@ -66,7 +64,7 @@ def index_paths(
 
 
 def queue_paths(library: Library, paths: Iterable[str]) -> IndexedPaths:
-    """"Caption this" from outside: index the paths and queue what they hold at the
+    """ "Caption this" from outside: index the paths and queue what they hold at the
     front of the line (user captions are never replaced by the model's)."""
     result = index_paths(library, paths)
     ids = result.item_ids()

@@ -120,7 +120,7 @@ class Library:
             return purge_missing(conn)
 
     def remove_items(self, item_ids: Sequence[int]) -> int:
-        """"Remove from library": hidden from every view and search, captions kept,
+        """ "Remove from library": hidden from every view and search, captions kept,
         open caption jobs cancelled; a rescan leaves the unchanged file removed."""
         with self.db.write() as conn:
             return remove_from_library(conn, item_ids, now())
@@ -145,4 +145,3 @@ class Library:
             errors=row[4],
             missing=row[5],
         )
-

@@ -58,9 +58,7 @@ def delete_caption(conn: Connection, caption_id: int) -> None:
     conn.exec_driver_sql("DELETE FROM captions WHERE id = ?", (caption_id,))
 
 
-def current_caption_review(
-    conn: Connection, item_id: int
-) -> tuple[int, str, int | None] | None:
+def current_caption_review(conn: Connection, item_id: int) -> tuple[int, str, int | None] | None:
     """(caption id, source, reviewed_caption_id) of the item's current caption, or None
     if it has none."""
     row = conn.exec_driver_sql(

@@ -48,7 +48,7 @@ SORTS: dict[str, str] = {
 ROW_SQL = f"""SELECT m.id, m.path, m.name, m.kind, m.size, m.mtime_ns, m.width, m.height,
         m.duration, m.taken_at, m.state, m.last_error, c.text, c.tags, c.source,
         c.id IS NOT NULL AND c.id = m.reviewed_caption_id,
-        {NEWEST_JOB.format(column='state')}, {NEWEST_JOB.format(column='last_error')}
+        {NEWEST_JOB.format(column="state")}, {NEWEST_JOB.format(column="last_error")}
     FROM media_items m LEFT JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
     WHERE m.id IN ({{marks}})"""
 
@@ -68,9 +68,7 @@ def view_ids(
 def view_counts_row(conn: Connection, where: str, params: tuple[int, ...]) -> AnyRow:
     """How many of the items matching `where` each of VIEWS holds, in VIEWS order."""
     columns = ", ".join(f"count(*) FILTER (WHERE {cond})" for cond in VIEWS.values())
-    return conn.exec_driver_sql(
-        f"SELECT {columns} FROM media_items m WHERE {where}", params
-    ).one()
+    return conn.exec_driver_sql(f"SELECT {columns} FROM media_items m WHERE {where}", params).one()
 
 
 def row_tuples(conn: Connection, item_ids: Sequence[int]) -> Iterator[AnyRow]:

@@ -108,8 +108,7 @@ def sizes_taken(conn: Connection, sizes: Sequence[int], before_id: int) -> set[i
         taken.update(
             row[0]
             for row in conn.exec_driver_sql(
-                f"SELECT DISTINCT size FROM media_items WHERE size IN ({marks(chunk)}) "
-                "AND id < ?",
+                f"SELECT DISTINCT size FROM media_items WHERE size IN ({marks(chunk)}) AND id < ?",
                 (*chunk, before_id),
             )
         )

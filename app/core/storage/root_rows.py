@@ -39,9 +39,7 @@ def disable_root(conn: Connection, root_id: int) -> None:
     conn.exec_driver_sql(
         "UPDATE roots SET enabled = 0, watch_state = 'off' WHERE id = ?", (root_id,)
     )
-    conn.exec_driver_sql(
-        "UPDATE media_items SET state = 'missing' WHERE root_id = ?", (root_id,)
-    )
+    conn.exec_driver_sql("UPDATE media_items SET state = 'missing' WHERE root_id = ?", (root_id,))
     conn.exec_driver_sql(
         "UPDATE jobs SET state = 'cancelled' WHERE state = 'queued' AND item_id IN "
         "(SELECT id FROM media_items WHERE root_id = ?)",

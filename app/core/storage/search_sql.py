@@ -80,9 +80,7 @@ def ranked_item_rows(
     ).all()
 
 
-def ranked_rows(
-    conn: Connection, params: Mapping[str, object], fetch: int
-) -> Sequence[AnyRow]:
+def ranked_rows(conn: Connection, params: Mapping[str, object], fetch: int) -> Sequence[AnyRow]:
     """(rowid, bm25) of the best `fetch` rows matching :match, without the join."""
     return conn.exec_driver_sql(
         f"""SELECT rowid, {BM25} AS rank FROM search_index

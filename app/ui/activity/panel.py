@@ -265,9 +265,7 @@ class ActivityPanel(QWidget):
         self._progress = (done, total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, total))
-        self.progress_label.setText(
-            progress_text(done, total, event.per_minute, event.eta_seconds)
-        )
+        self.progress_label.setText(progress_text(done, total, event.per_minute, event.eta_seconds))
         self.cancel_button.setEnabled(done < total)
 
     def _show_idle(self) -> None:

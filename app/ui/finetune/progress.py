@@ -120,8 +120,7 @@ class ProgressPanel(QWidget):
     def show_prepared(self, event: Prepared) -> None:
         """How many examples the job made, and which corrections it had to skip, and why."""
         text = (
-            f"{event.examples} photos or videos to train on, "
-            f"{event.heldout} held out for scoring"
+            f"{event.examples} photos or videos to train on, {event.heldout} held out for scoring"
         )
         skipped = event.skipped
         if skipped:

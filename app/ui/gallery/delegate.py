@@ -102,8 +102,9 @@ class GalleryDelegate(QStyledItemDelegate):
         pixmap = self._thumbnails.cached(item_id, row.mtime_ns)
         if pixmap is None:
             return None
-        scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
+        scaled = pixmap.scaled(
+            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         self._scaled[item_id] = (key, scaled)
         if len(self._scaled) > SCALED_CACHE:
             self._scaled.popitem(last=False)

@@ -101,4 +101,3 @@ class Handover(QObject):
         box.setInformativeText("\n".join(lines))
         box.setDetailedText("\n".join(f"{p}: {r}" for p, r in result.errors.items()))
         box.open()  # not exec(): the window keeps working behind it
-

@@ -73,8 +73,15 @@ class MainWindow(QMainWindow):
         self.downloads = DownloadBridge(data_dir.models, self)
         self.hub = ChangeHub(self)
         self.context = WindowContext(
-            self, data_dir, self.db, self.library, self.background, self.thumbnails,
-            self.downloads, self.undo_stack, self.hub,
+            self,
+            data_dir,
+            self.db,
+            self.library,
+            self.background,
+            self.thumbnails,
+            self.downloads,
+            self.undo_stack,
+            self.hub,
         )
         self._stopping = threading.Event()
         self._watch = WatchBridge(self.library, self.hub, self)
@@ -116,7 +123,9 @@ class MainWindow(QMainWindow):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.hide()
         self.items = ItemActions(
-            self.db, self.background, self.hub,
+            self.db,
+            self.background,
+            self.hub,
             ItemCallbacks(
                 selected_ids=self.gallery.selected_ids,
                 accept=self.details.accept,
@@ -131,8 +140,12 @@ class MainWindow(QMainWindow):
         self.extras = WindowExtras(
             context,
             MenuParts(
-                self.gallery, self.items, self.toolbar, self.activity,
-                choose_folder=self.choose_folder, add_folder=self.add_folder,
+                self.gallery,
+                self.items,
+                self.toolbar,
+                self.activity,
+                choose_folder=self.choose_folder,
+                add_folder=self.add_folder,
             ),
         )
         self.handover = Handover(context, self.gallery.select_item)
@@ -164,12 +177,14 @@ class MainWindow(QMainWindow):
         )
         self.activity.current_item_changed.connect(self._activity_thumbnail)
         self.thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
-        self.downloads.finished.connect(
-            lambda _model: self.hub.publish(Changes(captioning=True))
-        )
+        self.downloads.finished.connect(lambda _model: self.hub.publish(Changes(captioning=True)))
         # Each view decides what of a change concerns it.
         for view in (
-            self.gallery_model, self.browser, self.details, self.totals, self.activity,
+            self.gallery_model,
+            self.browser,
+            self.details,
+            self.totals,
+            self.activity,
             self._worker,
         ):
             self.hub.changed.connect(view.apply_changes)
@@ -314,4 +329,3 @@ def _empty_text(listing: Listing) -> str:
     if listing.query.view == "all" and listing.query.root_id is None:
         return "Your library is empty.\n\nAdd a folder of photos or videos to start."
     return "Nothing in this view yet."
-

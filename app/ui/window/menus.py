@@ -97,10 +97,18 @@ class WindowExtras:
         activity.toggled.connect(p.activity.setVisible)
         view.addAction(activity)
         zoom = p.toolbar.zoom
-        self._add(view, "Larger thumbnails", QKeySequence.StandardKey.ZoomIn,
-                  lambda: zoom.setValue(zoom.value() + ZOOM_STEP))
-        self._add(view, "Smaller thumbnails", QKeySequence.StandardKey.ZoomOut,
-                  lambda: zoom.setValue(zoom.value() - ZOOM_STEP))
+        self._add(
+            view,
+            "Larger thumbnails",
+            QKeySequence.StandardKey.ZoomIn,
+            lambda: zoom.setValue(zoom.value() + ZOOM_STEP),
+        )
+        self._add(
+            view,
+            "Smaller thumbnails",
+            QKeySequence.StandardKey.ZoomOut,
+            lambda: zoom.setValue(zoom.value() - ZOOM_STEP),
+        )
         view.addAction(_checkable(w, "Show captions", p.toolbar.captions))
 
         help_menu = bar.addMenu("&Help")
@@ -149,8 +157,7 @@ class WindowExtras:
                 names[model.entry_id] = entry.name if entry else model.entry_id
             return {p.id: p.name for p in builtin_prompts().values()}, names
 
-        context.background.run(load, lambda r: self.parts.items.set_choices(*r),
-                               context.show_error)
+        context.background.run(load, lambda r: self.parts.items.set_choices(*r), context.show_error)
 
     def library_loaded(self, has_folders: bool, items: int) -> None:
         welcome = self.welcome
