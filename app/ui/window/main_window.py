@@ -12,8 +12,8 @@ import os
 import sys
 import threading
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QPixmap, QUndoStack
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -48,6 +48,7 @@ from app.ui.window.toolbar import MainToolbar
 
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
+FIRST_SIZE = QSize(1440, 900)  # before the user has sized the window; never beyond the screen
 
 
 class MainWindow(QMainWindow):
@@ -58,7 +59,7 @@ class MainWindow(QMainWindow):
         # turned one repaint into a 100+ ms stall.
         sys.setswitchinterval(GIL_SWITCH_S)
         self.setWindowTitle(APP_NAME)
-        self.resize(1440, 900)
+        self.resize(_first_size())
         self.data_dir = data_dir
         self.db = Database(data_dir.database)
         self.library = Library(self.db)
@@ -329,3 +330,12 @@ def _empty_text(listing: Listing) -> str:
     if listing.query.view == "all" and listing.query.root_id is None:
         return "Your library is empty.\n\nAdd a folder of photos or videos to start."
     return "Nothing in this view yet."
+
+
+def _first_size() -> QSize:
+    """The first-run size: 1440x900, or the screen's free area where that is smaller (a
+    1280x800 laptop cut off the status bar and the details panel)."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return FIRST_SIZE
+    return FIRST_SIZE.boundedTo(screen.availableGeometry().size())
