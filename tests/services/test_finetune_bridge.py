@@ -276,7 +276,8 @@ def test_real_run_signals_in_order(qtbot: QtBot, data_dir: DataDir, tmp_path: Pa
     assert rec.steps[-1].epochs == 6 and all(s.loss > 0 for s in rec.steps)
     assert [w for w, _m, _s in rec.evaluated] == ["before", "after"]
     (done,) = rec.trained
-    adapter = Path(done["adapter_gguf"])
+    assert done.adapter_gguf is not None
+    adapter = Path(done.adapter_gguf)
     assert adapter.is_file() and adapter.parent.parent == data_dir.adapters
     (record,) = rec.registered
     assert record["gguf_path"] == str(adapter)
