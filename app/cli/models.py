@@ -85,7 +85,9 @@ def _list(catalog: Catalog, data_dir: DataDir, machine: Hardware, as_json: bool)
     if as_json:
         print(json.dumps([_as_json(e, s, ok, r, e.id == default.id) for e, s, ok, r in rows]))
         return 0
-    table = [("", "ID", "NAME", "SIZE", "RAM/VRAM", "VIDEO", "INSTALLED", "FITS")]
+    table: list[tuple[str, ...]] = [
+        ("", "ID", "NAME", "SIZE", "RAM/VRAM", "VIDEO", "INSTALLED", "FITS")
+    ]
     table += [_row(e, s, ok, r, e.id == default.id) for e, s, ok, r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
@@ -176,7 +178,11 @@ def _cancel_on_ctrl_c(cancel: threading.Event) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signals only reach the main thread
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 class ProgressPrinter:

@@ -12,10 +12,14 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.core.storage.db import Database
 from app.core.storage.gallery_sql import SORTS, VIEWS, row_tuples, view_counts_row, view_ids
 from app.core.storage.states import IN_LIBRARY
+
+if TYPE_CHECKING:  # for the annotation only: the module imports the image decoders
+    from app.core.media.thumbnails import Kind
 
 VIEW_TITLES = {
     "all": "All",
@@ -52,7 +56,7 @@ class GalleryRow:
     id: int
     path: str
     name: str
-    kind: str
+    kind: Kind  # as the scanner stored it: media_items.kind is only ever these two
     size: int
     mtime_ns: int
     width: int | None

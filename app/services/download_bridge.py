@@ -31,7 +31,7 @@ class DownloadBridge(QObject):
     # model_id, done_bytes, total_bytes, bytes_per_s, eta_seconds (float) or None.
     # Byte counts are 64-bit ("qlonglong"): a plain `int` signal argument is a 32-bit C int in
     # Qt and overflows past 2 GB, and catalog models reach 5.5 GB.
-    progress = Signal(str, "qlonglong", "qlonglong", float, object)  # type: ignore[arg-type]  # by name
+    progress = Signal(str, "qlonglong", "qlonglong", float, object)  # type: ignore[arg-type]  # "qlonglong": stubs take types only
     finished = Signal(str)  # model_id: installed and verified
     failed = Signal(str, str)  # model_id, a message for the user
     cancelled = Signal(str)  # model_id: stopped by `cancel()`; the next start resumes

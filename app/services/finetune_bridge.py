@@ -161,7 +161,7 @@ class FinetuneBridge(_LineProcess):
     started = Signal()
     phase_changed = Signal(str, str)  # phase, message
     # done bytes, total bytes or None; "qlonglong" by name: the stubs take only Python types
-    download_progressed = Signal("qlonglong", object)  # type: ignore[arg-type]  # 64-bit
+    download_progressed = Signal("qlonglong", object)  # type: ignore[arg-type]  # "qlonglong": stubs take types only
     step_reported = Signal(object)  # Step
     prepared = Signal(object)  # Prepared
     evaluated = Signal(str, dict, list)  # "before" | "after", metrics, samples

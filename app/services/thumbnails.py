@@ -272,7 +272,10 @@ class ThumbnailService(QObject):
 
 def _load(file: Path) -> QImage | None:
     """The JPEG as a QImage, or None if it does not decode (damaged cache file)."""
-    image = QImage.fromData(file.read_bytes(), "JPG")
+    # loadFromData, not QImage.fromData: the binding takes the format only as a str, which
+    # the stubs give fromData as bytes (b"JPG" raises ValueError at run time).
+    image = QImage()
+    image.loadFromData(file.read_bytes(), "JPG")
     return None if image.isNull() else image
 
 

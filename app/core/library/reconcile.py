@@ -22,7 +22,7 @@ from app.core.library.fingerprint import fingerprint
 from app.core.library.roots import Placer, RootInfo, display_text, release_path
 from app.core.library.walk import Found
 from app.core.os_errors import PERMISSION_DENIED
-from app.core.storage.bulk import insert_items, update_from_rows, update_ids
+from app.core.storage.bulk import NewItem, insert_items, update_from_rows, update_ids
 from app.core.storage.db import Database, now
 from app.core.storage.known_items import (
     KnownItem,
@@ -79,7 +79,7 @@ class Reconciler:
         # pass has seen everything. The others are inserted.
         self._unsorted: list[Found] = []
         self._maybe_moved: list[Found] = []
-        self._inserts: list[tuple[object, ...]] = []
+        self._inserts: list[NewItem] = []
         self._id_updates: dict[str, list[int]] = defaultdict(list)  # assignments -> ids
         self._changed: list[tuple[int, int, int]] = []  # (id, size, mtime_ns)
         self._moves: list[tuple[object, ...]] = []  # (id, root_id, path, name, folder, mtime)

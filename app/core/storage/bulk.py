@@ -17,6 +17,9 @@ from sqlalchemy import Connection
 
 T = TypeVar("T")
 ROWS_PER_STATEMENT = 500  # rows (or ids) per multi-row statement
+# A row for INSERT_COLUMNS, in their order: root_id, path, name, folder, kind, size,
+# mtime_ns, added_at.
+NewItem = tuple[int, bytes, str, str, str, int, int, float]
 
 
 def chunks(values: Sequence[T], size: int = ROWS_PER_STATEMENT) -> Iterator[list[T]]:
@@ -78,10 +81,10 @@ INSERT_SQL = f"""INSERT INTO media_items ({INSERT_COLUMNS}, state) VALUES {{valu
 INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'new')"
 
 
-def insert_items(conn: Connection, rows: list[tuple[object, ...]]) -> None:
+def insert_items(conn: Connection, rows: list[NewItem]) -> None:
     """Insert (or reuse the rows at these paths) with multi-row statements. Sorted by
     path first: the unique path index then takes them in order."""
-    rows.sort(key=lambda row: row[1])  # type: ignore[arg-type, return-value]  # bytes
+    rows.sort(key=lambda row: row[1])
     for chunk in chunks(rows):
         sql = INSERT_SQL.format(values=",".join([INSERT_ROW] * len(chunk)))
         conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -52,6 +52,7 @@ from app.services.background import Background
 from app.services.changes import Changes
 from app.ui.activity.widgets import (
     DownloadSection,
+    DownloadSource,
     ElidedLabel,
     FailedSection,
     duration_text,
@@ -430,7 +431,7 @@ class ActivityPanel(QWidget):
             self._set_status("Paused", "busy")
 
     # -- downloads -----------------------------------------------------------------------------
-    def attach_download(self, bridge: QObject) -> None:
+    def attach_download(self, bridge: DownloadSource) -> None:
         """Show a model download's progress (a DownloadBridge or anything with its
         signals progress/finished/failed and a cancel() method)."""
         self.download.attach(bridge)

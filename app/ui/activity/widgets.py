@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -173,6 +173,19 @@ class FailedSection(QWidget):
 
 
 # -- model download ------------------------------------------------------------------------------
+class DownloadSource(Protocol):
+    """What DownloadSection follows: a DownloadBridge, or anything with its signals
+    progress/finished/failed and a cancel() method (a `cancelled` signal is optional)."""
+
+    @property
+    def progress(self) -> SignalInstance: ...
+    @property
+    def finished(self) -> SignalInstance: ...
+    @property
+    def failed(self) -> SignalInstance: ...
+    def cancel(self) -> None: ...
+
+
 class DownloadSection(QFrame):
     """A model download: bytes, rate, ETA and Cancel; hidden unless one runs. A
     failure stays on screen with its reason until dismissed."""
@@ -182,7 +195,7 @@ class DownloadSection(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self._bridge: QObject | None = None
+        self._bridge: DownloadSource | None = None
         self._cancelling = False
         self._failed = False
         self._cancel_grace = QTimer(self, singleShot=True, interval=CANCEL_GRACE_MS)
@@ -208,12 +221,12 @@ class DownloadSection(QFrame):
         layout.addLayout(row)
         self.hide()
 
-    def attach(self, bridge: QObject) -> None:
+    def attach(self, bridge: DownloadSource) -> None:
         self.detach()
         self._bridge = bridge
-        bridge.progress.connect(self._progress)  # type: ignore[attr-defined]
-        bridge.finished.connect(self._finished)  # type: ignore[attr-defined]
-        bridge.failed.connect(self._failed_with)  # type: ignore[attr-defined]
+        bridge.progress.connect(self._progress)
+        bridge.finished.connect(self._finished)
+        bridge.failed.connect(self._failed_with)
         if hasattr(bridge, "cancelled"):  # a cancel from elsewhere (Settings, welcome)
             bridge.cancelled.connect(self._cancelled_elsewhere)
 
@@ -280,7 +293,7 @@ class DownloadSection(QFrame):
         self.label.setText("Cancelling…")
         self.cancel_button.setEnabled(False)
         self._cancel_grace.start()
-        self._bridge.cancel()  # type: ignore[attr-defined]
+        self._bridge.cancel()
 
     def _cancel_settled(self) -> None:
         self._cancel_grace.stop()

@@ -162,6 +162,7 @@ class DetailsPanel(QWidget):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(14, 14, 14, 18)
         layout.setSpacing(6)
+        widget: QWidget
         for widget in (self.preview, self.title, self.meta, self.folder, self.notice):
             layout.addWidget(widget)
         layout.addWidget(heading("Caption"))
@@ -175,18 +176,18 @@ class DetailsPanel(QWidget):
         layout.addWidget(self.exif_heading)
         layout.addWidget(self.exif)
         layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # Always on: the preview's height follows the width, so a scroll bar that comes
         # and goes changes the width, which changes the height, which... at some panel
         # widths that loop recursed until the stack overflowed (a segfault in layout).
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.scroll.setWidget(content)
+        self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.scroll_area.setWidget(content)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_label)
-        self.pages.addWidget(self.scroll)
+        self.pages.addWidget(self.scroll_area)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.pages)
@@ -223,9 +224,9 @@ class DetailsPanel(QWidget):
         same_item = self._loaded is not None and self._loaded.details.id == loaded.details.id
         self._loaded = loaded
         details = loaded.details
-        self.pages.setCurrentWidget(self.scroll)
+        self.pages.setCurrentWidget(self.scroll_area)
         if not same_item:
-            self.scroll.verticalScrollBar().setValue(0)
+            self.scroll_area.verticalScrollBar().setValue(0)
             self.play_note.hide()
         self.title.setText(details.name)
         self.meta.setText(meta_text(details))

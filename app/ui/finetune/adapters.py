@@ -167,10 +167,11 @@ class AdaptersPanel(QWidget):
         self._update_buttons()
 
     def _chosen(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if not rows:
+        rows = self.table.selectionModel().selectedRows()  # a QTableWidget always has one
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        if item is None:
             return None
-        value = self.table.item(rows[0].row(), 0).data(ID_ROLE)
+        value = item.data(ID_ROLE)
         return str(value) if value else None
 
     def _selection_changed(self) -> None:

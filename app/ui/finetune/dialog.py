@@ -334,9 +334,9 @@ class FinetuneDialog(QDialog):
     def _restore_options(self) -> None:
         settings = self._ui_settings()
         try:
-            holdout = float(settings.value("finetune/holdout", 0.2))  # type: ignore[arg-type]
-            epochs = int(settings.value("finetune/epochs", data.DEFAULT_EPOCHS))  # type: ignore[call-overload]
-            rank = int(settings.value("finetune/rank", data.DEFAULT_RANK))  # type: ignore[call-overload]
+            holdout = float(settings.value("finetune/holdout", 0.2))  # type: ignore[arg-type]  # value() is typed object; a bad stored value raises, caught below
+            epochs = int(settings.value("finetune/epochs", data.DEFAULT_EPOCHS))  # type: ignore[call-overload]  # as above
+            rank = int(settings.value("finetune/rank", data.DEFAULT_RANK))  # type: ignore[call-overload]  # as above
         except (TypeError, ValueError):
             return
         self.plan.set_options(holdout, epochs, rank)

@@ -167,8 +167,8 @@ class ResultsPanel(QWidget):
                 self.samples.setItem(number, column, item)
         self.samples.resizeRowsToContents()
         cap = self.samples.fontMetrics().lineSpacing() * SAMPLE_LINES + 8
-        for row in range(self.samples.rowCount()):  # a runaway caption stays a few lines
-            self.samples.setRowHeight(row, min(self.samples.rowHeight(row), cap))
+        for line in range(self.samples.rowCount()):  # a runaway caption stays a few lines
+            self.samples.setRowHeight(line, min(self.samples.rowHeight(line), cap))
 
     def show_no_evaluation(self) -> None:
         self.metrics_note.setText(

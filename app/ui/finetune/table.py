@@ -26,6 +26,7 @@ from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from app.core.finetune.corrections import TrainingCorrection
+from app.core.media.thumbnails import Kind
 from app.services.thumbnails import ThumbnailService
 from app.ui.details.text import clock_text, date_text
 
@@ -161,7 +162,7 @@ class CorrectionsModel(QAbstractTableModel):
             return scaled
         pixmap = self._thumbnails.cached(row.item_id, row.mtime_ns)
         if pixmap is None:
-            kind = "video" if row.kind == "video" else "photo"
+            kind: Kind = "video" if row.kind == "video" else "photo"
             self._thumbnails.request(row.item_id, row.path, row.mtime_ns, row.size, kind)
             return None
         scaled = pixmap.scaled(

@@ -177,7 +177,8 @@ class GalleryDelegate(QStyledItemDelegate):
         palette: QPalette,
         selected: bool,
     ) -> None:
-        painter.setFont(QFont(self.parent().font()) if self.parent() else painter.font())
+        parent = self.parent()
+        painter.setFont(QFont(parent.font()) if isinstance(parent, QWidget) else painter.font())
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
         if row is None:

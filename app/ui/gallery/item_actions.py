@@ -52,6 +52,7 @@ class ItemActions(QObject):
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
+        self._window = parent  # typed: self.parent() is only a QObject
         self._db = db
         self._background = background
         self._hub = hub
@@ -131,7 +132,7 @@ class ItemActions(QObject):
         menu.setEnabled(bool(self._prompts or self._models))
 
     def context_menu(self, position: QPoint) -> None:
-        menu = QMenu(self.parent())
+        menu = QMenu(self._window)
         menu.setObjectName("item_menu")
         count = len(self._cb.selected_ids())
         self.caption.setText("Caption this" if count == 1 else f"Caption these {count}")

@@ -205,11 +205,11 @@ class ModelsPage(QWidget):
                 if column in (1, 2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(index, column, item)
-            self.table.item(index, 0).setToolTip(
+            self._cell(index, 0).setToolTip(
                 f"{entry.id} · {entry.license}\n{entry.license_note}".strip()
             )
             if row.fits is False:
-                self.table.item(index, FIT_COLUMN).setForeground(NO_FIT)
+                self._cell(index, FIT_COLUMN).setForeground(NO_FIT)
         if selected:
             self.select_model(selected)
         self._update_buttons()
@@ -228,11 +228,16 @@ class ModelsPage(QWidget):
     def status_of(self, model_id: str) -> str:
         """The Status cell of a model (for the window's tests and tooltips)."""
         index = self._row_index(model_id)
-        return self.table.item(index, STATUS_COLUMN).text() if index is not None else ""
+        return self._cell(index, STATUS_COLUMN).text() if index is not None else ""
 
     def fit_of(self, model_id: str) -> str:
         index = self._row_index(model_id)
-        return self.table.item(index, FIT_COLUMN).text() if index is not None else ""
+        return self._cell(index, FIT_COLUMN).text() if index is not None else ""
+
+    def _cell(self, index: int, column: int) -> QTableWidgetItem:
+        item = self.table.item(index, column)
+        assert item is not None  # _show_rows fills every cell of the rows in self._rows
+        return item
 
     def _row_index(self, model_id: str) -> int | None:
         return next((i for i, row in enumerate(self._rows) if row.entry.id == model_id), None)
@@ -321,7 +326,7 @@ class ModelsPage(QWidget):
             self._percent[model_id] = percent
             index = self._row_index(model_id)
             if index is not None:
-                self.table.item(index, STATUS_COLUMN).setText(f"Downloading… {percent}%")
+                self._cell(index, STATUS_COLUMN).setText(f"Downloading… {percent}%")
         self._update_buttons()
 
     def _show_progress(

@@ -96,7 +96,9 @@ class PromptsPage(QWidget):
         self._text_timer.timeout.connect(self.save_text)
         self.template_combo.currentIndexChanged.connect(self._template_chosen)
         self.text_edit.textChanged.connect(self._text_changed)
-        self.language_combo.lineEdit().editingFinished.connect(self.save_language)
+        language_edit = self.language_combo.lineEdit()
+        assert language_edit is not None  # an editable combo box always has its line edit
+        language_edit.editingFinished.connect(self.save_language)
         self.language_combo.activated.connect(lambda _index: self.save_language())
         self.exif_check.toggled.connect(
             lambda checked: self._store.save({"include_exif_context": checked})
