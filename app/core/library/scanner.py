@@ -27,7 +27,15 @@ from app.core.library.roots import (
     root_for,
     subtree_bounds,
 )
-from app.core.library.walk import Found, WalkError, never_stop, walk_folders, walk_media
+from app.core.library.walk import (
+    Found,
+    WalkError,
+    links_into,
+    never_stop,
+    real_paths,
+    walk_folders,
+    walk_media,
+)
 from app.core.media.probe import ProbeResult, probe
 from app.core.metadata.import_captions import read_for_import, store_imported
 from app.core.metadata.xmp import CaptionMetadata
@@ -105,7 +113,11 @@ class Indexer:
 
         skip_hidden = self._settings.read().skip_hidden
         folders = walk_folders(
-            root.path, on_error, skip_hidden=skip_hidden, should_stop=should_stop
+            root.path,
+            on_error,
+            skip_hidden=skip_hidden,
+            should_stop=should_stop,
+            library=real_paths(r.path for r in roots),
         )
         # Takes the paths seen out of `settled` and `others`: what is left has vanished.
         self._discover(folders, settled, others, reconciler, progress)
@@ -190,9 +202,13 @@ class Indexer:
                 touched.add(dst)
                 removed.add(src)
         found: dict[bytes, Found] = {}  # by path: a folder and files in it may overlap
+        library = real_paths(r.path for r in roots)
         for path in touched:
+            if links_into(path, library):
+                continue  # a link to files the library has at their real paths
             if os.path.isdir(path):
-                for entry in walk_media(path, skip_hidden=self._settings.read().skip_hidden):
+                skip_hidden = self._settings.read().skip_hidden
+                for entry in walk_media(path, skip_hidden=skip_hidden, library=library):
                     if isinstance(entry, WalkError):
                         report.add_error(entry.path, entry.reason)
                     else:
