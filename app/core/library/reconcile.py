@@ -53,7 +53,7 @@ class ScanReport:
     changed: int = 0
     moved: int = 0
     missing: int = 0
-    returned: int = 0  # reappeared where it was, unchanged
+    returned: int = 0  # a missing file back where it was, the same file (captions and all)
     unchanged: int = 0
     probed: int = 0
     imported: int = 0  # captions other apps wrote (XMP, IPTC, EXIF), taken in as the user's

@@ -32,7 +32,6 @@ from app.core.library.walk import (
     WalkError,
     links_into,
     never_stop,
-    real_paths,
     walk_folders,
     walk_media,
 )
@@ -117,7 +116,7 @@ class Indexer:
             on_error,
             skip_hidden=skip_hidden,
             should_stop=should_stop,
-            library=real_paths(r.path for r in roots),
+            library=[r.path for r in roots],
         )
         # Takes the paths seen out of `settled` and `others`: what is left has vanished.
         self._discover(folders, settled, others, reconciler, progress)
@@ -202,7 +201,7 @@ class Indexer:
                 touched.add(dst)
                 removed.add(src)
         found: dict[bytes, Found] = {}  # by path: a folder and files in it may overlap
-        library = real_paths(r.path for r in roots)
+        library = [r.path for r in roots]
         for path in touched:
             if links_into(path, library):
                 continue  # a link to files the library has at their real paths

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from app.core.library.filetypes import PHOTO_EXTENSIONS, SYSTEM_FOLDERS, VIDEO_EXTENSIONS
@@ -48,14 +48,10 @@ def never_stop() -> bool:
     return False
 
 
-def real_paths(folders: Iterable[bytes]) -> tuple[bytes, ...]:
-    """The library folders' real paths (symlinks resolved), as the walks take them."""
-    return tuple(os.path.realpath(folder) for folder in folders)
-
-
 def links_into(path: bytes, library: Sequence[bytes]) -> bool:
     """Whether `path` is a symlink whose target lies in one of the library folders
-    (real paths, see `real_paths`): its files are indexed at their real paths."""
+    (their paths as stored: `Library.add_root` resolves them): its files are indexed
+    at their real paths."""
     if not library or not os.path.islink(path):
         return False
     return _inside(os.path.realpath(path), library)
@@ -78,8 +74,8 @@ def walk_folders(
     (path, kind, size, mtime_ns); report what could not be read to `on_error`
     (a folder, a file, a broken link). A list per folder rather than a generator
     step per file: on a rescan the steps cost more than comparing the files.
-    `library`: the real paths of the library folders; links into them are skipped
-    (see the module's docstring)."""
+    `library`: the library folders (real paths, as `Library.add_root` stores them);
+    links into them are skipped (see the module's docstring)."""
     try:
         st = os.stat(root)
     except OSError as exc:
