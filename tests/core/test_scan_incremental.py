@@ -362,8 +362,11 @@ def test_absorbed_items_folder_text_follows_the_new_root(scanned: Scanned, tmp_p
     assert item_at(scanned.db, scanned.files["c.jpg"]).folder == f"{label}/photos/sub"
 
 
-def test_different_photo_at_a_deleted_photos_path_is_a_new_item(scanned: Scanned) -> None:
-    """The deleted photo keeps its captions as history; the newcomer does not inherit them."""
+def test_different_photo_at_a_deleted_photos_path_is_a_changed_item(scanned: Scanned) -> None:
+    """Deleted, rescanned, another photo written there: a changed item, as if it had been
+    overwritten with no rescan between (issue 17: it used to be a new item, and the
+    user's words went out of sight with the missing one). Their caption is kept, so no
+    caption job; no second row."""
     old_id = scanned.id("a.jpg")
     scanned.captions.add_user_caption(old_id, "my astronaut")
     scanned.files["a.jpg"].unlink()
@@ -372,14 +375,12 @@ def test_different_photo_at_a_deleted_photos_path_is_a_new_item(scanned: Scanned
 
     report = scanned.rescan()
 
-    newcomer = item_at(scanned.db, scanned.files["a.jpg"])
-    assert report.new == 1 and report.changed == 0
-    assert newcomer.id != old_id and newcomer.state == "ok"
-    assert scanned.captions.current(newcomer.id) is None
-    old = item_by_id(scanned.db, old_id)
-    assert old is not None and old.state == "missing"
+    changed = item_at(scanned.db, scanned.files["a.jpg"])
+    assert report.new == 0 and report.changed == 1
+    assert changed.id == old_id and changed.state == "ok" and changed.width == 70
     assert scanned.captions.current(old_id).text == "my astronaut"
-    assert jobs_by_item(scanned.db).get(newcomer.id) == 1
+    assert len(items(scanned.db)) == len(scanned.files)
+    assert jobs_by_item(scanned.db).get(old_id) is None
 
 
 def test_folder_renamed_onto_a_folder_whose_files_went_missing(

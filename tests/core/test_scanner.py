@@ -171,6 +171,74 @@ def test_symlink_loops_terminate_and_index_each_file_once(
     assert {i.state for i in items(db).values()} == {"ok"}
 
 
+@pytest.mark.parametrize("order", ["linking-root-first", "linked-root-first"])
+def test_symlink_into_another_library_folder_indexes_each_real_file_once(
+    library: Library, db: Database, tmp_path: Path, order: str
+) -> None:
+    """Issue 17: a symlinked folder (or file) in one library folder that points into
+    another was indexed twice, and so captioned twice. Each real file is one item, at
+    its real path; a link out of the library is still followed."""
+    camera, archive = tmp_path / "Camera", tmp_path / "Archive"
+    real = [
+        write_photo(archive / "2024" / "one.jpg", size=(20, 20)),
+        write_photo(archive / "2024" / "two.jpg", "coffee", size=(22, 20)),
+        write_photo(archive / "three.jpg", "cat", size=(24, 20)),
+        write_photo(camera / "four.jpg", "rocket", size=(26, 20)),
+    ]
+    outside = write_photo(tmp_path / "elsewhere" / "five.jpg", "chelsea", size=(28, 20))
+    os.symlink(archive / "2024", camera / "best of 2024")  # a folder in another root
+    os.symlink(archive / "three.jpg", camera / "three.jpg")  # a file in another root
+    os.symlink(camera, camera / "again")  # its own root
+    os.symlink(outside.parent, camera / "linked")  # out of the library: followed
+    roots = [library.add_root(camera), library.add_root(archive)]
+
+    for root in roots if order == "linking-root-first" else roots[::-1]:
+        assert library.scan(root.id).errors == []
+    for root in roots:  # and rescans agree
+        assert library.scan(root.id).new == 0
+
+    assert set(items(db)) == {*map(fs, real), fs(camera / "linked" / "five.jpg")}
+    assert library.status().items == 5
+    assert sorted(jobs_by_item(db).values()) == [1] * 5
+
+
+def test_watcher_batch_does_not_follow_a_symlink_into_the_library(
+    library: Library, db: Database, tmp_path: Path
+) -> None:
+    """The watcher's path: a folder moved into one root with a link into another."""
+    from app.core.library.scanner import FsChanges
+
+    camera, archive = tmp_path / "Camera", tmp_path / "Archive"
+    one = write_photo(archive / "2024" / "one.jpg", size=(20, 20))
+    camera.mkdir()
+    for root in (library.add_root(camera), library.add_root(archive)):
+        library.scan(root.id)
+    imported = tmp_path / "Import"
+    two = write_photo(imported / "two.jpg", "coffee", size=(22, 20))
+    os.symlink(archive / "2024", imported / "from the archive")
+    os.symlink(archive / "2024", camera / "link")
+    imported.rename(camera / "Import")
+
+    report = library.indexer.index_changes(
+        FsChanges(touched={fs(camera / "Import"), fs(camera / "link")})
+    )
+
+    assert report.new == 1 and report.errors == []
+    assert set(items(db)) == {fs(one), fs(camera / "Import" / two.name)}
+
+
+def test_library_folder_added_through_a_symlink_is_walked(
+    library: Library, db: Database, photo_dir: Path, tmp_path: Path
+) -> None:
+    one = write_photo(photo_dir / "one.jpg", size=(20, 20))
+    link = tmp_path / "Pictures"
+    os.symlink(photo_dir, link)
+
+    report = library.scan(library.add_root(link).id)
+
+    assert report.new == 1 and set(items(db)) == {fs(one)}
+
+
 HIDDEN = (
     ".thumbnails/t.jpg",
     ".git/objects/x.jpg",

@@ -4,7 +4,11 @@ Shared by full scans and the watcher. Given files seen on disk (and files known 
 be gone) it sorts them into new, changed, returned, moved and missing, and writes
 each kind in bulk. A moved or renamed file keeps its item row — and so its
 captions and history — when its size and head/tail fingerprint match an item that
-just vanished or was already missing.
+just vanished or was already missing. So does a missing file that comes back to its
+own path, whatever its modification time says (a plain `cp` from a backup sets a new
+one): the same content is the same item; other content there is a changed item,
+which keeps the user's caption as any changed file does — unless that content is
+another missing item's, moved here.
 
 How the writes are shaped matters more than anything else here: they are
 buffered and sent through the bulk statements of `app.core.storage.bulk`.
@@ -24,6 +28,7 @@ from app.core.library.walk import Found
 from app.core.os_errors import PERMISSION_DENIED
 from app.core.storage.bulk import NewItem, insert_items, update_from_rows, update_ids
 from app.core.storage.db import Database, now
+from app.core.storage.item_rows import mark_missing
 from app.core.storage.known_items import (
     KnownItem,
     KnownRow,
@@ -48,7 +53,7 @@ class ScanReport:
     changed: int = 0
     moved: int = 0
     missing: int = 0
-    returned: int = 0  # reappeared where it was, unchanged
+    returned: int = 0  # a missing file back where it was, the same file (captions and all)
     unchanged: int = 0
     probed: int = 0
     imported: int = 0  # captions other apps wrote (XMP, IPTC, EXIF), taken in as the user's
@@ -79,6 +84,10 @@ class Reconciler:
         # pass has seen everything. The others are inserted.
         self._unsorted: list[Found] = []
         self._maybe_moved: list[Found] = []
+        # Missing items whose path has a file again that differs in size or
+        # modification time: the same file (restored), another, or another item's.
+        self._reappeared: list[tuple[Found, KnownRow]] = []
+        self._gone: list[int] = []  # items whose files vanished: marked missing
         self._inserts: list[NewItem] = []
         self._id_updates: dict[str, list[int]] = defaultdict(list)  # assignments -> ids
         self._changed: list[tuple[int, int, int]] = []  # (id, size, mtime_ns)
@@ -96,7 +105,7 @@ class Reconciler:
             self._unsorted.append(found)
             self._count()
             return
-        _path, item_id, size, mtime_ns, state, last_error = known
+        _path, item_id, size, mtime_ns, state, last_error, _print = known
         if state == ItemState.MISSING or (size, mtime_ns) != (found[2], found[3]):
             self._update_changed(found, known)
             return
@@ -110,7 +119,8 @@ class Reconciler:
         with self._db.read() as conn:
             self._sort_unsorted(conn)
         candidates = self._move_candidates(vanished)
-        moved_ids: set[int] = set()
+        # Items that found their file again: no move may take them elsewhere.
+        moved_ids = self._restore_reappeared()
         for found in self._maybe_moved:
             origin = self._match_move(found, candidates.get(found[2], []), moved_ids)
             if origin is None:
@@ -119,9 +129,11 @@ class Reconciler:
                 moved_ids.add(origin.id)
                 self._move(origin, found)
         self._maybe_moved.clear()
+        self._sort_reappeared(candidates, moved_ids)
         for k in vanished:
             if k.id not in moved_ids and k.state != ItemState.MISSING:
-                self._update_id("state = 'missing'", k.id)
+                self._gone.append(k.id)
+                self._count()
                 self.report.missing += 1
         self.flush()
 
@@ -142,6 +154,7 @@ class Reconciler:
                 """size = s.size, mtime_ns = s.mtime_ns, fingerprint = NULL, width = NULL,
                    height = NULL, duration = NULL, state = 'new', last_error = NULL""",
             )
+            mark_missing(conn, self._gone, now())
             update_from_rows(
                 conn,
                 ("root_id", "path", "name", "folder", "mtime_ns"),
@@ -153,6 +166,7 @@ class Reconciler:
         self._id_updates.clear()
         self._changed.clear()
         self._moves.clear()
+        self._gone.clear()
         self._buffered = 0
 
     # -- buffering ----------------------------------------------------------------------
@@ -192,10 +206,12 @@ class Reconciler:
         listed = {k.id for k in vanished}
         for k in vanished:
             by_size[k.size].append(k)
-        if not self._maybe_moved:
+        if not self._maybe_moved and not self._reappeared:
             return by_size
+        sizes = {found[2] for found in self._maybe_moved}
+        sizes.update(found[2] for found, _known in self._reappeared)
         with self._db.read() as conn:
-            for size in {found[2] for found in self._maybe_moved}:
+            for size in sizes:
                 for k in known_rows(conn, "size = ?", (size,)):
                     if k.id in listed:
                         continue
@@ -209,9 +225,8 @@ class Reconciler:
         free = [k for k in candidates if k.id not in taken]
         if not free:
             return None
-        try:
-            print_ = fingerprint(found[0])
-        except OSError:
+        print_ = _fingerprint(found[0])
+        if print_ is None:
             return None
         for k in free:
             if k.fingerprint == print_:
@@ -224,31 +239,76 @@ class Reconciler:
         return None
 
     def _move(self, origin: KnownItem, found: Found) -> None:
-        path, _kind, _size, mtime_ns = found
-        placed = self._placer.place(path)
-        assert placed is not None
-        root, name, folder = placed
-        self._moves.append((origin.id, root.id, path, name, folder, mtime_ns))
-        self._count()
+        self._place(origin.id, found)
         self.report.moved += 1
         if origin.state == ItemState.MISSING:
             self.back_ids.append(origin.id)
 
+    def _place(self, item_id: int, found: Found) -> None:
+        """Give an item the file `found` (its path, root, modification time) and the
+        state it had before it went missing."""
+        path, _kind, _size, mtime_ns = found
+        placed = self._placer.place(path)
+        assert placed is not None
+        root, name, folder = placed
+        self._moves.append((item_id, root.id, path, name, folder, mtime_ns))
+        self._count()
+
+    # -- missing files back at their own path -------------------------------------------
+    def _restore_reappeared(self) -> set[int]:
+        """Missing items whose own content is back at their path are back (restored
+        from a backup with a plain copy: new modification time, same bytes). The
+        others stay in `_reappeared`. Returns the ids of those back."""
+        back: set[int] = set()
+        others: list[tuple[Found, KnownRow]] = []
+        for found, known in self._reappeared:
+            item_id, known_print = known[1], known[6]
+            if known_print is not None and _fingerprint(found[0]) == known_print:
+                self._place(item_id, found)
+                self.report.returned += 1
+                self.back_ids.append(item_id)
+                back.add(item_id)
+            else:
+                others.append((found, known))
+        self._reappeared = others
+        return back
+
+    def _sort_reappeared(self, candidates: dict[int, list[KnownItem]], taken: set[int]) -> None:
+        """Other content at a missing item's path: another missing item moved here, or
+        a new file if this path's item moved elsewhere, or else a changed version of
+        this path's item (which keeps its captions and the user's words, and is
+        probed and queued as any changed file is)."""
+        for found, known in self._reappeared:
+            known_path, item_id = known[0], known[1]
+            origin = self._match_move(found, candidates.get(found[2], []), taken | {item_id})
+            if origin is None and item_id not in taken:
+                self._changed.append((item_id, found[2], found[3]))
+                self._count()
+                self.report.changed += 1
+                self.back_ids.append(item_id)  # its suspended jobs come back
+                continue
+            # The path's own item lets go of it (now: not batched, so that the move
+            # or insert cannot collide with it).
+            with self._db.write() as conn:
+                release_path(conn, item_id, known_path)
+            if origin is None:
+                self._insert(found)
+            else:
+                taken.add(origin.id)
+                self._move(origin, found)
+        self._reappeared.clear()
+
     # -- changes and inserts ----------------------------------------------------------------
     def _update_changed(self, found: Found, known: KnownRow) -> None:
-        known_path, item_id, size, mtime_ns, state, _last_error = known
+        _path, item_id, size, mtime_ns, state, _last_error, _print = known
         if (size, mtime_ns) == (found[2], found[3]):
             self._update_id(f"state = {RESTORED_STATE}", item_id)
             self.report.returned += 1
             self.back_ids.append(item_id)
             return
         if state == ItemState.MISSING:
-            # Deleted, then a different file appeared at the same path: a new item.
-            # The old one keeps its captions as history; it gives up the path now
-            # (not batched) so that the insert cannot take over its row.
-            with self._db.write() as conn:
-                release_path(conn, item_id, known_path)
-            self._insert(found)
+            # Sorted once everything is seen: it may be the same file, restored.
+            self._reappeared.append((found, known))
             return
         self._changed.append((item_id, found[2], found[3]))
         self._count()
@@ -264,3 +324,11 @@ class Reconciler:
         self.report.new += 1
         if count:
             self._count()
+
+
+def _fingerprint(path: bytes) -> str | None:
+    """The file's fingerprint; None if it cannot be read."""
+    try:
+        return fingerprint(path)
+    except OSError:
+        return None

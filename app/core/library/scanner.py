@@ -27,7 +27,14 @@ from app.core.library.roots import (
     root_for,
     subtree_bounds,
 )
-from app.core.library.walk import Found, WalkError, never_stop, walk_folders, walk_media
+from app.core.library.walk import (
+    Found,
+    WalkError,
+    links_into,
+    never_stop,
+    walk_folders,
+    walk_media,
+)
 from app.core.media.probe import ProbeResult, probe
 from app.core.metadata.import_captions import read_for_import, store_imported
 from app.core.metadata.xmp import CaptionMetadata
@@ -41,6 +48,7 @@ from app.core.storage.item_rows import (
     uncaptioned_ok,
     unprobed_in_roots,
 )
+from app.core.storage.job_rows import resume_jobs, suspend_jobs
 from app.core.storage.known_items import (
     KnownItem,
     KnownRow,
@@ -104,7 +112,11 @@ class Indexer:
 
         skip_hidden = self._settings.read().skip_hidden
         folders = walk_folders(
-            root.path, on_error, skip_hidden=skip_hidden, should_stop=should_stop
+            root.path,
+            on_error,
+            skip_hidden=skip_hidden,
+            should_stop=should_stop,
+            library=[r.path for r in roots],
         )
         # Takes the paths seen out of `settled` and `others`: what is left has vanished.
         self._discover(folders, settled, others, reconciler, progress)
@@ -189,9 +201,13 @@ class Indexer:
                 touched.add(dst)
                 removed.add(src)
         found: dict[bytes, Found] = {}  # by path: a folder and files in it may overlap
+        library = [r.path for r in roots]
         for path in touched:
+            if links_into(path, library):
+                continue  # a link to files the library has at their real paths
             if os.path.isdir(path):
-                for entry in walk_media(path, skip_hidden=self._settings.read().skip_hidden):
+                skip_hidden = self._settings.read().skip_hidden
+                for entry in walk_media(path, skip_hidden=skip_hidden, library=library):
                     if isinstance(entry, WalkError):
                         report.add_error(entry.path, entry.reason)
                     else:
@@ -256,13 +272,18 @@ class Indexer:
         return list(items.values())
 
     def _requeue_returned(self, item_ids: list[int]) -> None:
-        """Queue items that came back without a caption: removing their folder, or
-        their going missing, may have cancelled the job they had."""
-        if not item_ids or not self._settings.read().auto_caption:
+        """Items that came back get back the jobs their going missing suspended (see
+        `mark_missing`), and, when captioning is automatic, those that read fine and
+        have no caption are queued, as new files are (a job cancelled before this
+        release did not carry the mark)."""
+        if not item_ids:
             return
+        auto_caption = self._settings.read().auto_caption
         with self._db.write() as conn:
-            for chunk in chunks(item_ids):
-                jobs.enqueue(conn, uncaptioned_ok(conn, chunk))
+            resume_jobs(conn, item_ids, now())
+            if auto_caption:
+                for chunk in chunks(item_ids):
+                    jobs.enqueue(conn, uncaptioned_ok(conn, chunk))
 
     # -- probing ------------------------------------------------------------------
     def probe_pending(
@@ -303,6 +324,7 @@ class Indexer:
         """Store a batch of probe results with one UPDATE (staged rows), take in the
         captions other apps wrote, queue jobs for the rest."""
         good: list[int] = []
+        gone: list[int] = []
         rows: list[tuple[object, ...]] = []
         found = {row[0]: meta for row, (_r, meta) in zip(batch, examined, strict=True) if meta}
         results = [result for result, _meta in examined]
@@ -310,6 +332,7 @@ class Indexer:
             if result.error and not os.path.lexists(path):
                 state, error = ItemState.MISSING, None  # vanished mid-scan
                 report.missing += 1
+                gone.append(item_id)
             elif result.error:
                 state, error = ItemState.ERROR, result.error
                 report.add_error(path, result.error)
@@ -329,6 +352,8 @@ class Indexer:
                 # Only if nothing changed it since it was read (e.g. the file changed again).
                 "AND media_items.state = 'new'",
             )
+            # A changed file's job, say: it would only fail now. Back with the file.
+            suspend_jobs(conn, gone, now())
             report.probed += len(batch)
             report.imported += len(store_imported(conn, found, now()))
             if auto_caption and good:

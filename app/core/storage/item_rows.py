@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import AnyRow
+from app.core.storage.job_rows import suspend_jobs
 from app.core.storage.states import HAS_CAPTION, IN_LIBRARY, RESTORED_STATE
 
 
@@ -152,6 +153,16 @@ def library_counts(conn: Connection) -> AnyRow:
 
 
 # -- writes --------------------------------------------------------------------------------
+def mark_missing(conn: Connection, item_ids: Sequence[int], stamp: float) -> None:
+    """The items' files are gone: mark them missing (captions kept) and suspend their
+    open jobs, which would only fail ("no longer in the library") and flood the
+    Errors view; they come back with the file (`job_rows.resume_jobs`)."""
+    update_ids = "UPDATE media_items SET state = 'missing' WHERE id IN ({})"
+    for chunk in chunks(item_ids):
+        conn.exec_driver_sql(update_ids.format(marks(chunk)), tuple(chunk))
+    suspend_jobs(conn, item_ids, stamp)
+
+
 def move_missing_item(conn: Connection, item_id: int, path: bytes) -> None:
     """Give a missing item another path (present items keep theirs)."""
     conn.exec_driver_sql(

@@ -1,4 +1,5 @@
-"""Small reads of the jobs table that the details panel and the CLI ask for.
+"""Small reads of the jobs table that the details panel and the CLI ask for, and the
+jobs of files that leave the library and come back.
 
 Here, not in their callers, so that raw SQL stays in app/core/storage (a test keeps
 `exec_driver_sql` out of every other module).
@@ -42,3 +43,47 @@ def item_kind(conn: Connection, item_id: int) -> str:
     return str(
         conn.exec_driver_sql("SELECT kind FROM media_items WHERE id = ?", (item_id,)).scalar_one()
     )
+
+
+# -- jobs of files that left the library ---------------------------------------------------
+# The mark on a job cancelled because its file left the library (deleted, on a drive
+# that is gone, in a folder the user removed): such a job comes back with the file.
+LEFT_THE_LIBRARY = "the file left the library; queued again if it comes back"
+
+_SUSPEND = """UPDATE jobs SET state = 'cancelled', last_error = ?, updated_at = ?,
+        attempts = attempts - (state = 'running')
+    WHERE state IN ('queued', 'running') AND item_id IN ({items})"""
+
+
+def suspend_jobs(conn: Connection, item_ids: Sequence[int], stamp: float) -> None:
+    """Cancel the open jobs of items whose files are gone, marked so that `resume_jobs`
+    brings them back. A running job's worker drops its result; that attempt does not
+    count towards the crash limit (it was stopped on purpose)."""
+    for chunk in chunks(item_ids):
+        conn.exec_driver_sql(_SUSPEND.format(items=marks(chunk)), (LEFT_THE_LIBRARY, stamp, *chunk))
+
+
+def suspend_jobs_of_root(conn: Connection, root_id: int, stamp: float) -> None:
+    """`suspend_jobs` for every item of a root."""
+    conn.exec_driver_sql(
+        _SUSPEND.format(items="SELECT id FROM media_items WHERE root_id = ?"),
+        (LEFT_THE_LIBRARY, stamp, root_id),
+    )
+
+
+def resume_jobs(conn: Connection, item_ids: Sequence[int], stamp: float) -> int:
+    """Queue again the jobs `suspend_jobs` cancelled, for these items that are back.
+
+    Only a job that is still its item's newest of its kind: one the item has had since
+    (done, failed, open) is the newer word, and an open one must stay the only one.
+    Returns how many jobs came back."""
+    resumed = 0
+    for chunk in chunks(item_ids):
+        resumed += conn.exec_driver_sql(
+            f"""UPDATE jobs SET state = 'queued', last_error = NULL, updated_at = ?
+                WHERE state = 'cancelled' AND last_error = ? AND item_id IN ({marks(chunk)})
+                AND id = (SELECT max(o.id) FROM jobs o
+                          WHERE o.kind = jobs.kind AND o.item_id = jobs.item_id)""",
+            (stamp, LEFT_THE_LIBRARY, *chunk),
+        ).rowcount
+    return resumed

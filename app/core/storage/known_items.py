@@ -24,8 +24,10 @@ from app.core.storage.states import ItemState
 SETTLED_STATES = frozenset({ItemState.NEW, ItemState.OK, ItemState.REMOVED})  # not ERROR, MISSING
 
 Settled = tuple[bytes, int, int]
-KnownRow = tuple[bytes, int, int, int, str, str | None]  # path, id, size, mtime, state, error
-KNOWN_ROW_COLUMNS = "path, id, size, mtime_ns, state, last_error"
+# path, id, size, mtime, state, error, fingerprint (to tell a missing file that is back
+# with a new modification time from another file at its path)
+KnownRow = tuple[bytes, int, int, int, str, str | None, str | None]
+KNOWN_ROW_COLUMNS = "path, id, size, mtime_ns, state, last_error, fingerprint"
 SETTLED_SQL = "state IN ('new', 'ok', 'removed')"
 UNSETTLED_SQL = "state IN ('error', 'missing')"  # every other state
 

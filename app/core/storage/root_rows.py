@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from app.core.storage.db import now
+from app.core.storage.job_rows import suspend_jobs_of_root
+
 
 def root_paths(conn: Connection, *, enabled_only: bool = True) -> list[tuple[int, bytes]]:
     """(id, path) of the roots (the enabled ones, unless told otherwise)."""
@@ -35,16 +38,13 @@ def delete_root(conn: Connection, root_id: int) -> None:
 
 def disable_root(conn: Connection, root_id: int) -> None:
     """Take a root out of the library, keeping its items: the root is disabled and
-    unwatched, its items missing, their queued jobs cancelled."""
+    unwatched, its items missing, their open jobs suspended (they come back with the
+    folder)."""
     conn.exec_driver_sql(
         "UPDATE roots SET enabled = 0, watch_state = 'off' WHERE id = ?", (root_id,)
     )
     conn.exec_driver_sql("UPDATE media_items SET state = 'missing' WHERE root_id = ?", (root_id,))
-    conn.exec_driver_sql(
-        "UPDATE jobs SET state = 'cancelled' WHERE state = 'queued' AND item_id IN "
-        "(SELECT id FROM media_items WHERE root_id = ?)",
-        (root_id,),
-    )
+    suspend_jobs_of_root(conn, root_id, now())
 
 
 def set_watch_state(conn: Connection, root_id: int, state: str, note: str | None) -> None:
