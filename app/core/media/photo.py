@@ -29,6 +29,7 @@ from app.core.media.decoders import (
 )
 from app.core.media.errors import MediaError
 from app.core.os_errors import describe_os_error
+from models.regular_file import NotRegularFile, regular_file
 
 WHITE = (255, 255, 255)
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
@@ -43,7 +44,7 @@ def load_for_model(path: bytes | str, max_side: int = 768) -> Image.Image:
     require_file(path)
     _refuse_unreadable_heif(path)
     try:
-        with Image.open(path) as im:
+        with regular_file(path) as stream, Image.open(stream) as im:
             width, height = im.size
             if width * height > MAX_PIXELS:  # before any pixel is decoded
                 raise MediaError(f"image too large ({width}x{height} pixels)")
@@ -59,7 +60,7 @@ def load_for_model(path: bytes | str, max_side: int = 768) -> Image.Image:
         raise MediaError(f"image too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise MediaError("not an image Captionist can read (wrong extension or corrupt)") from exc
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotRegularFile) as exc:
         raise MediaError(describe_os_error(exc)) from exc
     except OSError as exc:  # Pillow reports a short read as OSError("image file is truncated")
         raise MediaError(f"truncated or corrupt image ({exc})") from exc
@@ -101,7 +102,7 @@ def _refuse_unreadable_heif(path: bytes | str) -> None:
     if os.fsdecode(path).lower().endswith(HEIF_SUFFIXES):
         raise MediaError(HEIF_MISSING)
     try:
-        with open(path, "rb") as f:
+        with regular_file(path) as f:
             head = f.read(12)
     except OSError as exc:
         raise MediaError(describe_os_error(exc)) from exc
