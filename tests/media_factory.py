@@ -114,6 +114,32 @@ def write_png_header(
     return path
 
 
+def write_large_png(path: Path, width: int, height: int, *, colour_type: int = 2) -> Path:
+    """A complete, valid 8-bit PNG of width x height (RGB; 6 for RGBA, 0 for grey),
+    streamed a band of rows at a time, so even a 17000x17000 image costs a few MB to
+    make (and a few seconds): gradients and tiles, compressing well, filter 0."""
+    channels = {0: 1, 2: 3, 6: 4}[colour_type]
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    x = np.arange(width, dtype=np.uint32)
+    packer = zlib.compressobj(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr))
+        band = max(1, 4_000_000 // (width * channels + 1))
+        for top in range(0, height, band):
+            y = np.arange(top, min(height, top + band), dtype=np.uint32)[:, None]
+            tiles = (x // 97 + y // 89) * 37 % 256
+            planes = [x * 255 // width + 0 * y, y * 255 // height + 0 * x, tiles]
+            planes.append(np.full_like(planes[0], 255))
+            pixels = np.stack(planes[:channels] if channels > 1 else planes[:1], axis=-1)
+            rows = pixels.astype(np.uint8).reshape(len(y), width * channels)
+            filtered = np.concatenate([np.zeros((len(y), 1), np.uint8), rows], axis=1)
+            if chunk := packer.compress(filtered.tobytes()):
+                out.write(_png_chunk(b"IDAT", chunk))
+        out.write(_png_chunk(b"IDAT", packer.flush()) + _png_chunk(b"IEND", b""))
+    return path
+
+
 def write_bmp_header(path: Path, width: int, height: int) -> Path:
     """A 1-bit BMP whose header claims width x height, followed by 1 KB of pixels."""
     row = (width + 31) // 32 * 4

@@ -16,6 +16,7 @@ from app.core.captions import USER
 from app.core.storage.caption_rows import item_caption_versions, item_moments
 from app.core.storage.db import Database
 from app.core.storage.item_rows import item_row
+from models.regular_file import regular_file
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 
@@ -118,7 +119,7 @@ def exif_summary(path: str) -> tuple[tuple[str, str], ...]:
     """Camera, lens, date, exposure and place from a photo's EXIF header; () if none
     or unreadable (the details panel then simply shows no EXIF section)."""
     try:
-        with Image.open(path) as im:
+        with regular_file(path) as stream, Image.open(stream) as im:
             exif = im.getexif()
             sub = exif.get_ifd(EXIF_IFD)
             gps = exif.get_ifd(GPS_IFD)

@@ -18,6 +18,7 @@ from typing import Any, overload
 
 from models.finetune import chat
 from models.finetune.spec import Example
+from models.regular_file import regular_file
 
 IGNORE_INDEX = -100
 CACHE_BYTES = 512 * 1024 * 1024  # encoded examples kept in memory between epochs
@@ -160,7 +161,7 @@ def load_images(example: Example, max_side: int) -> list[Any]:
     images = []
     for path in example.images:
         try:
-            with Image.open(path) as opened:
+            with regular_file(path) as stream, Image.open(stream) as opened:
                 image = opened.convert("RGB")
         except FileNotFoundError:
             raise DatasetError(f"example {example.id}: the image {path} is missing") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from tests.media_factory import (
     real_photo,
     write_animated_gif,
     write_gif_header,
+    write_large_png,
     write_photo,
     write_png_header,
     write_truncated,
@@ -73,9 +76,9 @@ def test_a_24_megapixel_jpeg_is_decoded_at_reduced_scale(tmp_path, monkeypatch):
     decoded_sizes = []
     fit = photo._fit
 
-    def spy(image, max_side):
+    def spy(image, max_side, **kwargs):
         decoded_sizes.append(image.size)
-        return fit(image, max_side)
+        return fit(image, max_side, **kwargs)
 
     monkeypatch.setattr(photo, "_fit", spy)
     started = time.perf_counter()
@@ -307,3 +310,69 @@ def test_save_thumbnail_writes_a_small_jpeg_atomically(tmp_path):
     with Image.open(dest) as thumb:
         assert thumb.format == "JPEG" and thumb.size == (320, 320)
     assert [p.name for p in dest.parent.iterdir()] == ["a.jpg"]  # no temp file left
+
+
+# -- huge images: one decoded bitmap at most ---------------------------------------------
+PEAK_CHILD = """
+import json, resource, sys
+from app.core.media.photo import load_for_model
+if sys.argv[1] != "-":
+    image = load_for_model(sys.argv[1], max_side=768)
+    assert image.size == (768, 768) and image.mode == "RGB", image
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+"""
+
+
+def _child_peak_mb(path: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_CHILD, path],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    return float(out)
+
+
+def test_a_huge_png_holds_one_decoded_bitmap_at_most(tmp_path):
+    """A 12000x12000 RGB PNG (144 MP, under the 300 MP limit) cannot be decoded at a
+    reduced scale; Pillow holds it as 4 bytes a pixel (576 MB). Preparing it used to
+    hold that plus a full-size copy (~1.15 GB over the child's imports; a 17000x17000
+    one took 2.3 GB, RGBA 6.6 GB: tests/benchmarks/bench_photo_memory.py); the bound
+    is the bitmap plus a quarter."""
+    side = 12000
+    bitmap_mb = side * side * 4 / 2**20
+    path = write_large_png(tmp_path / "huge.png", side, side)
+
+    grown = _child_peak_mb(str(path)) - _child_peak_mb("-")
+
+    assert grown < 1.25 * bitmap_mb, (
+        f"{grown:.0f} MB over the imports for a {bitmap_mb:.0f} MB bitmap"
+    )
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16"])
+def test_a_reduced_decode_looks_like_the_full_one(tmp_path, mode):
+    """Large enough to be box-reduced first (orientation and the aspect of the result
+    taken from the original): the same picture and size as resizing the full image."""
+    source = Image.fromarray(real_photo("coffee")).resize((2400, 1600))
+    if mode == "RGBA":
+        source = source.convert("RGBA")
+        source.putalpha(Image.linear_gradient("L").resize(source.size))
+    elif mode == "P":
+        source = source.convert("P", palette=Image.Palette.ADAPTIVE)
+    else:
+        source = Image.fromarray(np.asarray(source.convert("L"), np.uint16) * 257)
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    path = tmp_path / "big.png"
+    source.save(path, exif=exif.tobytes())
+
+    image = load_for_model(path, max_side=256)
+
+    assert image.size == (171, 256)
+    upright = photo._to_rgb(source).transpose(Image.Transpose.ROTATE_270)  # alpha over white
+    reference = upright.resize((171, 256), Image.Resampling.LANCZOS)
+    diff = np.abs(np.asarray(image, np.int16) - np.asarray(reference, np.int16))
+    assert diff.mean() < 3, diff.mean()

@@ -136,6 +136,7 @@ def test_embedding_keeps_pixels_and_foreign_fields_and_is_not_a_change(
     assert read["Description"] == CAPTION and read["Subject"] == TAGS
     assert read["Creator"] == ["Ana Ruiz"] and read["Rights"] == "CC BY 4.0"
     assert not list(photo.parent.glob(".*partial"))  # no leftovers of the atomic write
+    assert sorted(photo.parent.iterdir()) == [photo]
     # The library recorded the new file: a rescan sees nothing to do (no re-captioning).
     report = library.scan(library.roots()[0].id)
     assert (report.changed, report.new) == (0, 0)
@@ -218,3 +219,26 @@ def test_odd_names_are_written_or_refused_clearly(library: Library, tmp_path: Pa
     assert exiftool(sidecar_path(undecodable), "-XMP:all")["Description"] == "Espresso café"
     reason = report.errors[ids[str(too_long.resolve())]]
     assert reason.startswith(f"{too_long.name}: could not write") and "too long" in reason
+
+
+@pytest.mark.parametrize("mode", ["sidecar", "embed"])
+def test_long_names_are_written_both_ways(library: Library, tmp_path: Path, mode: str) -> None:
+    """A name of 232-251 bytes fits with ".xmp", but the staging file beside it used to
+    add 24 bytes and pass the 255-byte limit: an 82-character Japanese name is 246."""
+    name = ("京都の古い寺で友達と撮った写真、" * 6)[:82]
+    assert len(name) == 82 and len(os.fsencode(name)) == 246
+    photo = write_photo(tmp_path / "p" / f"{name}.jpg", "chelsea")
+    decoded = pixels(photo)
+    item = indexed(library, tmp_path / "p")[photo.name]
+    Settings(library.db).set("metadata_write", mode)
+    CaptionStore(library.db).add_user_caption(item, CAPTION, TAGS, language="fr")
+
+    report = write_metadata(library.db, [item])
+
+    assert not report.errors, report.errors
+    written = photo if mode == "embed" else sidecar_path(photo)
+    assert report.written == {item: written}
+    read = exiftool(written, "-XMP:all")
+    assert read["Description"] == CAPTION and read["Subject"] == TAGS
+    assert np.array_equal(pixels(photo), decoded)
+    assert sorted(photo.parent.iterdir()) == sorted({photo, written})  # no staging leftovers

@@ -16,6 +16,7 @@ from PIL import Image
 from app.core.media.errors import MediaError
 from app.core.media.photo import encode_jpeg, load_for_model, save_thumbnail
 from app.core.media.video import extract_keyframes
+from models.regular_file import regular_file
 
 EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
 
@@ -75,7 +76,7 @@ def prepare(
 def _exif_context(path: bytes) -> str | None:
     """ "taken 3 May 2024, Canon EOS R6": helps the model, costs a header read."""
     try:
-        with Image.open(path) as im:
+        with regular_file(path) as stream, Image.open(stream) as im:
             exif = im.getexif() if im.format != "PNG" else Image.Exif()
     except OSError:
         return None

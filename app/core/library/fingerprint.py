@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 
+from models.regular_file import open_regular
+
 CHUNK = 64 * 1024
 
 
 def fingerprint(path: bytes | str) -> str:
-    """ "<size hex>-<blake2b hex>" of the file's head and tail. Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    """ "<size hex>-<blake2b hex>" of the file's head and tail. Raises OSError
+    (NotRegularFile, never blocking, for a FIFO or device swapped in for a photo)."""
+    fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
         digest = hashlib.blake2b(digest_size=12)

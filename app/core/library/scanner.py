@@ -305,7 +305,8 @@ class Indexer:
             found = read_for_import(row[1]) if read_metadata and not result.error else None
             return result, found
 
-        with ThreadPoolExecutor(self._probe_workers, thread_name_prefix="probe") as pool:
+        pool = ThreadPoolExecutor(self._probe_workers, thread_name_prefix="probe")
+        try:
             for start in range(0, len(pending), PROBE_BATCH):
                 if should_stop():
                     return
@@ -313,6 +314,11 @@ class Indexer:
                 examined = list(pool.map(examine, batch))
                 self._store_probes(batch, examined, report, auto_caption)
                 progress("probing", start + len(batch))
+        finally:
+            # On Ctrl+C (KeyboardInterrupt) or an error: drop the batch's probes not yet
+            # started, so only those under way (each bounded: regular files only, never
+            # a blocking open) are waited for, not the rest of the batch.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _store_probes(
         self,

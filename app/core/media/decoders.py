@@ -1,7 +1,12 @@
 """Decoder set-up shared by the probe, photo loading and video keyframes.
 
 Importing this module configures Pillow once for the whole process (pixel limit,
-HEIF opener), so every reader of media files applies the same rules.
+HEIF opener), and quiets OpenCV's FFmpeg backend (whose own log lines about a corrupt
+file would otherwise land on the user's terminal: we report those files ourselves),
+so every reader of media files applies the same rules.
+
+Every user file is opened through models.regular_file: a FIFO or device swapped in
+for a photo is refused ("not a regular file (a FIFO)") instead of blocking forever.
 """
 
 from __future__ import annotations
@@ -15,6 +20,12 @@ from PIL import Image
 
 from app.core.media.errors import MediaError
 from app.core.os_errors import describe_os_error
+from models.regular_file import regular_path, regular_size
+
+# FFmpeg's log level is read when OpenCV opens its first capture: quiet (AV_LOG_QUIET).
+# setdefault, so a developer can still ask for FFmpeg's messages.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 # Refuse decompression bombs with a clear error rather than Pillow's warning; 300 MP
 # still admits the largest stitched panoramas people keep.
@@ -39,10 +50,10 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 
 
 def require_file(path: bytes | str) -> None:
-    """MediaError unless `path` is a non-empty file we may read: a clearer reason than
-    any decoder gives for a vanished, unreadable or empty file."""
+    """MediaError unless `path` is a non-empty regular file we may read: a clearer
+    reason than any decoder gives for a vanished, unreadable, special or empty file."""
     try:
-        if os.stat(path).st_size == 0:
+        if regular_size(path) == 0:
             raise MediaError("empty file (0 bytes)")
     except OSError as exc:
         raise MediaError(describe_os_error(exc)) from exc
@@ -55,16 +66,23 @@ def looks_like_heif(head: bytes) -> bool:
 
 @contextlib.contextmanager
 def opencv_path(path: bytes | str) -> Iterator[str]:
-    """A str path OpenCV can open, even for names that are not valid UTF-8."""
-    text = os.fsdecode(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # OpenCV takes UTF-8 only; on Linux the open file's /proc path reaches it.
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            yield f"/proc/self/fd/{fd}"
-        finally:
-            os.close(fd)
-        return
-    yield text
+    """A str path OpenCV can open: the checked regular file's /proc/self/fd path on
+    Linux (never a FIFO that would block FFmpeg's open, and right for names that are
+    not valid UTF-8, which OpenCV cannot take). Raises OSError (NotRegularFile)."""
+    _quiet_opencv()
+    with regular_path(path) as checked:
+        yield checked
+
+
+_opencv_quieted = False
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings ("backend ... can't be used to capture by name") off too;
+    its log level, unlike FFmpeg's, can be set at any time after the import."""
+    global _opencv_quieted
+    if not _opencv_quieted:
+        import cv2  # here: photo-only processes never pay for importing OpenCV
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        _opencv_quieted = True

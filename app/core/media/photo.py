@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from app.core.media.decoders import (
     HEIF_MISSING,
@@ -29,9 +29,30 @@ from app.core.media.decoders import (
 )
 from app.core.media.errors import MediaError
 from app.core.os_errors import describe_os_error
+from models.regular_file import NotRegularFile, regular_file
 
 WHITE = (255, 255, 255)
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Memory: formats without reduced decoding (PNG, TIFF, WebP, BMP, GIF) decode the full
+# bitmap; JPEGs decode at their draft scale. That one bitmap is all a photo ever holds
+# at full size (Pillow keeps at most 4 bytes a pixel, so at most 1.2 GB at the 300 MP
+# limit): it is box-reduced band by band straight after decoding, and everything else
+# (orientation, mode, the final resize) works on the reduced copy. Before, a
+# 17000x17000 PNG took 2.4 GB (the bitmap plus a full-size copy); now ~1.2 GB (see
+# tests/benchmarks/bench_photo_memory.py).
+MAX_DECODED_BYTES = MAX_PIXELS * 4
+REDUCING_GAP = 2  # box-reduce to at least twice the target, then LANCZOS (as thumbnail())
+REDUCE_BAND_BYTES = 16 * 2**20  # rows converted and reduced at a time
 
 
 def load_for_model(path: bytes | str, max_side: int = 768) -> Image.Image:
@@ -43,23 +64,28 @@ def load_for_model(path: bytes | str, max_side: int = 768) -> Image.Image:
     require_file(path)
     _refuse_unreadable_heif(path)
     try:
-        with Image.open(path) as im:
+        with regular_file(path) as stream, Image.open(stream) as im:
             width, height = im.size
             if width * height > MAX_PIXELS:  # before any pixel is decoded
                 raise MediaError(f"image too large ({width}x{height} pixels)")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animations: the first frame stands for the whole
             _draft(im, max_side)
+            _refuse_oversized_decode(im)
             im.load()
-            upright = ImageOps.exif_transpose(im)
-            return _fit(_to_rgb(upright), max_side)
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+            # From here on nothing is the full size: one decoded bitmap at most.
+            upright = _upright(_reduced(im, max_side), orientation)
+            turned = orientation in (5, 6, 7, 8)  # a quarter turn
+            full = (height, width) if turned else (width, height)
+            return _fit(_to_rgb(upright), max_side, shape_of=full)
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:
         raise MediaError(f"image too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise MediaError("not an image Captionist can read (wrong extension or corrupt)") from exc
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotRegularFile) as exc:
         raise MediaError(describe_os_error(exc)) from exc
     except OSError as exc:  # Pillow reports a short read as OSError("image file is truncated")
         raise MediaError(f"truncated or corrupt image ({exc})") from exc
@@ -101,7 +127,7 @@ def _refuse_unreadable_heif(path: bytes | str) -> None:
     if os.fsdecode(path).lower().endswith(HEIF_SUFFIXES):
         raise MediaError(HEIF_MISSING)
     try:
-        with open(path, "rb") as f:
+        with regular_file(path) as f:
             head = f.read(12)
     except OSError as exc:
         raise MediaError(describe_os_error(exc)) from exc
@@ -119,6 +145,60 @@ def _draft(im: Image.Image, max_side: int) -> None:
     scale = max_side / max(width, height)
     if scale < 1:
         im.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+
+
+def _decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """What Pillow holds for a decoded image: 1 byte a pixel for 1/L/P, 2 for 16-bit
+    grey, 4 for everything else (multi-band modes are stored 4 bytes a pixel)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return size[0] * size[1] * per_pixel
+
+
+def _refuse_oversized_decode(im: Image.Image) -> None:
+    """A per-item error, before decoding, for a bitmap beyond MAX_DECODED_BYTES (asked
+    after draft(), so a JPEG is judged at the scale it will really decode at)."""
+    need = _decoded_bytes(im.mode, im.size)
+    if need > MAX_DECODED_BYTES:
+        raise MediaError(
+            f"image too large to decode ({im.size[0]}x{im.size[1]} {im.mode} needs "
+            f"{need / 1e9:.1f} GB; the limit is {MAX_DECODED_BYTES / 1e9:.1f} GB)"
+        )
+
+
+def _reduced(im: Image.Image, max_side: int) -> Image.Image:
+    """`im` box-reduced by a whole factor to about REDUCING_GAP x `max_side`, a band of
+    rows at a time so no conversion ever copies the whole bitmap (Pillow's own
+    reduce() converts RGBA to premultiplied alpha in a full-size copy). `im` itself
+    when it is small enough already."""
+    width, height = im.size
+    factor = max(width, height) // (max_side * REDUCING_GAP)
+    if factor < 2:
+        return im
+    row_bytes = max(1, _decoded_bytes(im.mode, (width, 1)))
+    rows = max(1, REDUCE_BAND_BYTES // row_bytes // factor) * factor
+    out: Image.Image | None = None
+    for top in range(0, height, rows):
+        band = _reducible(im.crop((0, top, width, min(height, top + rows)))).reduce(factor)
+        if out is None:
+            out = Image.new(band.mode, (-(-width // factor), -(-height // factor)))
+        out.paste(band, (0, top // factor))
+    assert out is not None
+    return out.convert("I;16") if im.mode.startswith("I;16") else out
+
+
+def _reducible(band: Image.Image) -> Image.Image:
+    """A band in a mode reduce() averages, keeping transparency as an alpha band."""
+    if "transparency" in band.info and band.mode in ("1", "L", "P", "RGB"):
+        return band.convert("LA" if band.mode in ("1", "L") else "RGBA")
+    if band.mode.startswith("I;16"):
+        return band.convert("I")
+    return band.convert({"1": "L", "P": "RGB", "PA": "RGBA"}.get(band.mode, band.mode))
+
+
+def _upright(im: Image.Image, orientation: object) -> Image.Image:
+    """Turned as the EXIF orientation (read from the original) says."""
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return im.transpose(method) if method is not None else im
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -152,9 +232,11 @@ def _high_depth_to_l(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(scaled).astype(np.uint8))
 
 
-def _fit(im: Image.Image, max_side: int) -> Image.Image:
-    """Shrink so the longest side is at most `max_side` (never enlarges)."""
-    width, height = im.size
+def _fit(im: Image.Image, max_side: int, *, shape_of: tuple[int, int] | None = None) -> Image.Image:
+    """Shrink so the longest side is at most `max_side` (never enlarges). The size is
+    worked out from `shape_of` (the undecoded original's) when given, so a reduced or
+    draft-decoded copy comes out exactly as the full image would have."""
+    width, height = shape_of or im.size
     scale = max_side / max(width, height)
     if scale >= 1:
         return im

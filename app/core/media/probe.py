@@ -17,6 +17,7 @@ from app.core.library.fingerprint import fingerprint
 from app.core.media.decoders import HEIF_MISSING, HEIF_SUPPORTED, MAX_PIXELS, opencv_path
 from app.core.media.errors import MediaError
 from app.core.os_errors import describe_os_error
+from models.regular_file import NotRegularFile, regular_file
 
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 36867
@@ -67,7 +68,7 @@ def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
     if name.endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
         raise ProbeError(HEIF_MISSING)
     try:
-        with Image.open(path) as im:
+        with regular_file(path) as stream, Image.open(stream) as im:
             width, height = im.size
             if width * height > MAX_PIXELS:  # before anything decodes pixels
                 raise ProbeError(f"image too large ({width}x{height} pixels)")
@@ -83,7 +84,7 @@ def _probe_photo(path: bytes) -> tuple[int, int, str | None]:
     except (SyntaxError, ValueError, EOFError) as exc:
         raise ProbeError(f"corrupt image ({exc})") from exc
     except OSError as exc:
-        if isinstance(exc, PermissionError | FileNotFoundError):
+        if isinstance(exc, PermissionError | FileNotFoundError | NotRegularFile):
             raise
         raise ProbeError(f"truncated or corrupt image ({exc})") from exc
     return width, height, taken
@@ -103,7 +104,8 @@ def _header_exif(im: Image.Image) -> Image.Exif:
 def _check_decodes(path: bytes, im: Image.Image) -> None:
     """Decode cheaply enough to catch truncation: JPEGs at 1/8 scale, PNGs by CRC."""
     if im.format == "PNG":
-        with Image.open(path) as fresh:  # verify() must come straight after open()
+        # verify() must come straight after open()
+        with regular_file(path) as stream, Image.open(stream) as fresh:
             fresh.verify()
         return
     im.draft("RGB", (256, 256))

@@ -38,6 +38,7 @@ from app.core.media import scenes
 from app.core.media.decoders import opencv_path, require_file
 from app.core.media.errors import MediaCancelled, MediaError
 from app.core.media.photo import save_thumbnail
+from app.core.os_errors import describe_os_error
 
 __all__ = ["Keyframe", "VideoInfo", "extract_keyframes", "save_thumbnail", "video_info"]
 
@@ -297,7 +298,11 @@ def _opened(path: bytes | str) -> Iterator[tuple[cv2.VideoCapture, int]]:
     """An open capture with auto-rotation on, and the rotation still to do by hand
     (0 unless the backend ignores CAP_PROP_ORIENTATION_AUTO)."""
     require_file(path)
-    with opencv_path(path) as cv_path:
+    with contextlib.ExitStack() as stack:
+        try:
+            cv_path = stack.enter_context(opencv_path(path))
+        except OSError as exc:  # swapped for a FIFO or removed since require_file
+            raise MediaError(describe_os_error(exc)) from exc
         cap = cv2.VideoCapture(cv_path, _backend())
         try:
             if not cap.isOpened():

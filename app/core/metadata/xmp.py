@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,10 +22,14 @@ from typing import Any
 
 import pyexiv2
 
+from models.regular_file import regular_file, regular_path, regular_size
+
 NAMESPACE = "http://ns.captionist.app/xmp/1.0/"
 PREFIX = "captionist"
 SOURCE_AI, SOURCE_ME = "ai", "me"
 MAX_IN_MEMORY = 256 * 2**20
+STAGING_PREFIX, STAGING_SUFFIX = ".captionist-", ".tmp"
+STAGING_COPY_CHUNK = 2**20
 EMBEDDABLE = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
 _SKELETON = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -86,8 +91,8 @@ def fields_for(
 def write_sidecar(path: Path, fields: Mapping[str, Any]) -> Path:
     target = sidecar_path(path)
     with _staged(target) as staged:
-        if target.exists():
-            shutil.copyfile(target, staged)
+        if target.exists():  # a FIFO or folder by that name: refused, never replaced
+            _copy_regular(target, staged)
         else:
             staged.write_text(_SKELETON, encoding="utf-8")
         _modify(staged, fields)
@@ -107,7 +112,8 @@ def embed(
     if not os.access(path, os.W_OK):
         raise MetadataError(f"{path.name} is read-only")
     with _staged(path) as staged:
-        shutil.copy2(path, staged)  # keeps the mode and dates of the original
+        _copy_regular(path, staged)
+        shutil.copystat(path, staged)  # keeps the mode and dates of the original
         _modify(staged, fields)
         before_replace(staged)
     return path
@@ -154,16 +160,20 @@ def _read_one(path: Path, *, sidecar: bool) -> CaptionMetadata | None:
     with _LOCK:
         _ensure_namespace()
         try:
-            if _utf8_path(path):
-                opened = pyexiv2.Image(str(path))
-            elif path.stat().st_size <= MAX_IN_MEMORY:
-                opened = pyexiv2.ImageData(path.read_bytes())
-            else:
-                return None  # an odd name on a huge file: not worth reading whole
-            with opened as image:
-                xmp = image.read_xmp()
-                iptc = {} if sidecar else image.read_iptc()
-                exif = {} if sidecar else image.read_exif()
+            # Checked to be a regular file (a FIFO would block Exiv2's open forever);
+            # on Linux the checked file's /proc path, which is UTF-8 whatever its name.
+            with regular_path(path) as checked:
+                if _utf8_path(Path(checked)):
+                    opened = pyexiv2.Image(checked)
+                elif regular_size(path) <= MAX_IN_MEMORY:
+                    with regular_file(path) as stream:
+                        opened = pyexiv2.ImageData(stream.read())
+                else:
+                    return None  # an odd name on a huge file: not worth reading whole
+                with opened as image:
+                    xmp = image.read_xmp()
+                    iptc = {} if sidecar else image.read_iptc()
+                    exif = {} if sidecar else image.read_exif()
         except (RuntimeError, OSError):
             return None  # the scan reports unreadable files; metadata is a bonus
     return _from_xmp(xmp) or _from_iptc(iptc) or _from_exif(exif)
@@ -232,11 +242,23 @@ def _tags(values: Sequence[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in (_clean(v) for v in values) if t))
 
 
+def _copy_regular(source: Path, staged: Path) -> None:
+    """The bytes of `source`, a regular file (NotRegularFile otherwise), into `staged`."""
+    with regular_file(source) as src, staged.open("wb") as dst:
+        shutil.copyfileobj(src, dst, STAGING_COPY_CHUNK)
+
+
 @contextlib.contextmanager
 def _staged(target: Path) -> Iterator[Path]:
-    """A temporary file beside `target` (same filesystem, so the rename is atomic)."""
-    staged = target.with_name(f".{target.name}.captionist-partial")
+    """A temporary file beside `target` (same filesystem, so the rename is atomic).
+
+    Its name is short and fixed in length, not derived from the target's: a name of
+    the target's length plus a suffix would pass the filesystem's 255-byte limit for
+    long names (an 82-character Japanese name is 246 bytes). Hidden, so the library
+    walk skips it; created exclusively, so it never overwrites anything."""
+    staged: Path | None = None
     try:
+        staged = _new_staging_file(target.parent)
         yield staged
         os.replace(staged, target)
     except PermissionError as exc:
@@ -244,8 +266,20 @@ def _staged(target: Path) -> Iterator[Path]:
     except OSError as exc:
         raise MetadataError(f"could not write {target.name}: {exc.strerror or exc}") from exc
     finally:
-        with contextlib.suppress(OSError):
-            staged.unlink()
+        if staged is not None:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+
+
+def _new_staging_file(folder: Path) -> Path:
+    """An empty new file named ".captionist-<8 hex>.tmp" (24 bytes) in `folder`."""
+    while True:
+        staged = folder / f"{STAGING_PREFIX}{secrets.token_hex(4)}{STAGING_SUFFIX}"
+        try:
+            os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # pragma: no cover - 1 in 4 billion
+            continue
+        return staged
 
 
 def _permission_reason(target: Path) -> str:
