@@ -33,7 +33,6 @@ from app.core.search import search
 from app.core.storage.db import Database
 
 EXIT_USAGE = 2
-MAX_LIMIT = 2**63 - 1  # SQLite's largest integer: a larger --limit means "all" anyway
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,7 +208,7 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
 def cmd_search(library: Library, args: argparse.Namespace) -> int:
     if args.limit < 1:
         return fail(args, f"--limit must be 1 or more (got {args.limit})", EXIT_USAGE)
-    hits = search(library.db, " ".join(args.query), limit=min(args.limit, MAX_LIMIT))
+    hits = search(library.db, " ".join(args.query), limit=args.limit)
     if args.json:
         print_json(
             [
