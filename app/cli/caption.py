@@ -14,8 +14,8 @@ import sys
 import threading
 from typing import Any
 
+from app.cli import output
 from app.cli.output import (
-    EXIT_FAILED,
     EXIT_USAGE,
     INTERRUPTED,
     Interrupt,
@@ -159,7 +159,7 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
     if interrupt():
         print(INTERRUPTED, file=sys.stderr)
         return interrupt.exit_code
-    return 0 if any(r["error"] is None for r in ordered) else EXIT_FAILED
+    return 0 if any(r["error"] is None for r in ordered) else output.EXIT_FAILED
 
 
 def _print_results(args: argparse.Namespace, ordered: list[dict[str, Any]]) -> None:
