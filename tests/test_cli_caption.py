@@ -206,6 +206,67 @@ def test_stopping_the_supervised_worker_requeues_its_job(tmp_path: Path) -> None
     assert (state, attempts) == ("queued", 0)  # a deliberate stop is not a crash
 
 
+def _jobs(library: Library) -> list[tuple[str, int, str | None]]:
+    with library.db.read() as conn:
+        return [
+            (state, priority, params)
+            for state, priority, params in conn.exec_driver_sql(
+                "SELECT state, priority, params FROM jobs ORDER BY id"
+            )
+        ]
+
+
+def test_a_model_path_typo_does_not_poison_the_queue(tmp_path: Path) -> None:
+    """Issue 17: `caption --model-path horse.png` left its job queued first with the
+    bad model attached; every later `caption` (other files, the right model) failed
+    with the old "not a GGUF model: …/horse.png". The override belongs to that run:
+    it fails once, with the model's error, and leaves nothing of itself queued."""
+    data = tmp_path / "data"
+    library = configure(data)
+    horse = write_photo(tmp_path / "in" / "horse.png")
+    first = write_photo(tmp_path / "in" / "first.jpg")
+    later = write_photo(tmp_path / "elsewhere" / "later.jpg", "coffee")
+
+    typo = cli(data, "caption", str(first), "--model-path", str(horse), "--mmproj", str(MMPROJ))
+
+    assert typo.returncode == 3
+    assert "not a GGUF model" in typo.stderr and "horse.png" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    assert all(params is None or "horse" not in params for _, _, params in _jobs(library))
+    assert all(priority < 100 for state, priority, _ in _jobs(library) if state == "queued")
+
+    right = cli(data, "caption", str(later), "--model-path", str(MODEL), "--mmproj", str(MMPROJ))
+
+    assert right.returncode == 0, right.stderr
+    assert "horse" not in right.stderr + right.stdout
+    assert right.stdout.startswith(str(later))
+    assert "error" not in right.stdout
+    library.db.close()
+
+
+def test_a_worker_whose_model_cannot_load_waits_instead_of_restarting(tmp_path: Path) -> None:
+    """A model that cannot load fails the same way on every restart: the supervisor
+    reports it once and waits (for a nudge: a model chosen or installed)."""
+    data, library = _library_of(tmp_path, 1)
+    not_a_model = write_photo(tmp_path / "horse.png")
+    library.settings.set("custom_model_path", str(not_a_model))
+    events: list[CaptionEvent] = []
+    supervisor = WorkerSupervisor(data, on_event=events.append, forever=True, backoff=(0.1,))
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(e.to_dict()["event"] == "fatal" for e in events):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(5)  # restarts came every 0.1 s
+    finally:
+        supervisor.stop()
+    names = [e.to_dict()["event"] for e in events]
+    assert names.count("fatal") == 1 and "crashed" not in names
+    assert supervisor.crashes == 0
+    assert library.jobs.counts() == {"queued": 1}
+
+
 @pytest.fixture(autouse=True)
 def _fresh_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAPTIONIST_DATA_DIR", raising=False)

@@ -8,26 +8,36 @@ already running), then prints what the model wrote.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
+from app.cli import output
+from app.cli.output import (
+    EXIT_USAGE,
+    INTERRUPTED,
+    Interrupt,
+    fail,
+    json_path,
+    print_json,
+    shown,
+)
 from app.core.captioning.events import CaptionEvent, Fatal, WorkerExit
 from app.core.captioning.model_choice import NoModel, choose_model
-from app.core.captioning.supervisor import WorkerSupervisor
+from app.core.captioning.supervisor import WorkerSupervisor, worker_is_running
 from app.core.captions import MODEL, CaptionStore
 from app.core.datadir import DataDir
-from app.core.jobs import PRIORITY_USER
+from app.core.jobs import PRIORITY_USER, OpenJob
 from app.core.library.handover import index_paths
 from app.core.library.library import Library
-from app.core.storage.job_rows import item_kind, newest_job, open_job_count
+from app.core.storage.job_rows import item_kind, open_job_count
 from app.core.storage.schema import Keyframe
+from models.prompts import builtin_prompts
 
-EXIT_USAGE = 2
 POLL_S = 0.3
+STOP_TIMEOUT_S = 15.0  # a worker loading its model hears SIGTERM only once loaded
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -70,9 +80,21 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    reader_gone = threading.Event()
 
     def emit(event: CaptionEvent) -> None:
-        print(event.to_json(), flush=True)
+        if reader_gone.is_set():
+            return
+        try:
+            print(event.to_json(), flush=True)
+        except BrokenPipeError:
+            # Whoever read the events is gone (its `caption` was killed): stop, and
+            # point stdout at nothing so exiting does not print a BrokenPipeError.
+            reader_gone.set()
+            stop.set()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
     worker = CaptionWorker(
         data_dir,
@@ -86,39 +108,76 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
 
 
 def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -> int:
+    """Caption the files now. Nothing of this run stays in the queue: the model
+    options go to this run's worker only (never into the jobs), and whatever the run
+    did not finish (an error, Ctrl+C, SIGTERM) is taken back out of the queue."""
     if args.model_path and not args.mmproj:
-        print("error: --model-path needs --mmproj (the model's vision projector)", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(args, "--model-path needs --mmproj (the model's vision projector)", EXIT_USAGE)
+    prompts = builtin_prompts()
+    if args.prompt is not None and args.prompt not in prompts:
+        return fail(
+            args,
+            f"unknown prompt {args.prompt!r}: use one of {', '.join(sorted(prompts))}",
+            EXIT_USAGE,
+        )
+    override = _override(args)
     try:
-        choose_model(library.settings.read(), data_dir.models, _override(args))
+        choose_model(library.settings.read(), data_dir.models, override)
     except NoModel as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return WorkerExit.NO_MODEL
-    items, results = _add_items(library, args.paths)
-    params = {"prompt": args.prompt, "model_override": _override(args)}
-    library.jobs.enqueue(items.values(), priority=PRIORITY_USER, params=params)
-    fatal = _run_until_done(library, data_dir, args, list(items.values()))
-    if fatal:
-        print(f"error: {fatal}", file=sys.stderr)
-        return WorkerExit.NO_MODEL
+        return fail(args, str(exc), WorkerExit.NO_MODEL)
+    if override and worker_is_running(data_dir.root):
+        return fail(
+            args,
+            "the app's caption worker is running and would caption these files with its "
+            "own model: run without --model/--model-path, or close the app first",
+        )
+    interrupt = Interrupt()
+    with interrupt.installed():
+        items, results = _add_items(library, args.paths)
+        ids = list(dict.fromkeys(items.values()))
+        before = library.jobs.open_jobs(ids)
+        ours: dict[int, OpenJob] = {}
+        fatal: str | None = None
+        if ids and not interrupt():
+            try:
+                params = {"prompt": args.prompt} if args.prompt else None
+                library.jobs.enqueue(ids, priority=PRIORITY_USER, params=params)
+                ours = library.jobs.open_jobs(ids)
+                fatal = _run_until_done(library, data_dir, args, ids, interrupt)
+            finally:
+                # Our worker has stopped: a job of ours still "running" was left by it
+                # (killed while loading), unless the app's worker is on it.
+                orphaned = not worker_is_running(data_dir.root)
+                library.jobs.withdraw(ids, before, orphaned_running=orphaned)
     for path, item_id in items.items():
-        results[path] = _result(library, path, item_id)
+        job = ours.get(item_id)
+        results[path] = _result(library, path, item_id, job.id if job else None, interrupt())
     ordered = [results[p] for p in args.paths]
+    if fatal:
+        return fail(args, f"the model could not be used: {fatal}", WorkerExit.NO_MODEL)
+    _print_results(args, ordered)
+    if interrupt():
+        print(INTERRUPTED, file=sys.stderr)
+        return interrupt.exit_code
+    return 0 if any(r["error"] is None for r in ordered) else output.EXIT_FAILED
+
+
+def _print_results(args: argparse.Namespace, ordered: list[dict[str, Any]]) -> None:
     if args.json:
-        print(json.dumps(ordered, ensure_ascii=False, indent=2))
-    else:
-        for r in ordered:
-            print(
-                f"{r['path']}\n    "
-                + (
-                    f"error: {r['error']}"
-                    if r["error"]
-                    else f"{r['caption']}  [{', '.join(r['tags'])}]"
-                )
+        print_json([{**r, **json_path(r["path"])} for r in ordered], indent=2)
+        return
+    for r in ordered:
+        print(
+            f"{shown(r['path'])}\n    "
+            + (
+                f"error: {r['error']}"
+                if r["error"]
+                else f"{r['caption']}  [{', '.join(r['tags'])}]"
             )
-            for m in r.get("moments", []):
-                print(f"    {m['timestamp']:7.1f}s  {m['caption']}")
-    return 0
+        )
+        for m in r.get("moments", []):
+            print(f"    {m['timestamp']:7.1f}s  {m['caption']}")
+    sys.stdout.flush()
 
 
 def _add_items(library: Library, paths: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
@@ -129,13 +188,18 @@ def _add_items(library: Library, paths: list[str]) -> tuple[dict[str, int], dict
 
 
 def _run_until_done(
-    library: Library, data_dir: DataDir, args: argparse.Namespace, item_ids: list[int]
+    library: Library,
+    data_dir: DataDir,
+    args: argparse.Namespace,
+    item_ids: list[int],
+    interrupt: Interrupt,
 ) -> str | None:
     fatal: list[str] = []
 
     def on_event(event: CaptionEvent) -> None:
         if isinstance(event, Fatal) and event.needs_a_model:
             fatal.append(event.error)
+            interrupt.event.set()  # wakes the wait below (not an interrupt: no signal)
 
     supervisor = WorkerSupervisor(
         data_dir.root,
@@ -145,10 +209,10 @@ def _run_until_done(
     )
     supervisor.start()
     try:
-        while _open_jobs(library, item_ids) and not fatal:
-            time.sleep(POLL_S)
+        while _open_jobs(library, item_ids) and not interrupt.event.wait(POLL_S):
+            pass
     finally:
-        supervisor.stop()
+        supervisor.stop(timeout=STOP_TIMEOUT_S)
     return fatal[0] if fatal else None
 
 
@@ -161,14 +225,17 @@ def _failed(path: str, error: str) -> dict[str, Any]:
     return {"path": path, "caption": None, "tags": [], "model": None, "error": error}
 
 
-def _result(library: Library, path: str, item_id: int) -> dict[str, Any]:
-    with library.db.read() as conn:
-        job = newest_job(conn, item_id)
-        kind = item_kind(conn, item_id)
+def _result(
+    library: Library, path: str, item_id: int, job_id: int | None, interrupted: bool
+) -> dict[str, Any]:
+    """What this run's job of the item came to (not an older caption of it)."""
+    job = library.jobs.outcome(job_id) if job_id is not None else None
     if job is None or job[0] != "done":
-        return _failed(
-            path, job[1] if job and job[1] else f"not captioned ({job[0] if job else '?'})"
-        )
+        if job is not None and job[1]:
+            return _failed(path, job[1])
+        return _failed(path, "not captioned: interrupted" if interrupted else "not captioned")
+    with library.db.read() as conn:
+        kind = item_kind(conn, item_id)
     history = CaptionStore(library.db).history(item_id)
     made = next(c for c in history if c.source == MODEL)
     current = history and CaptionStore(library.db).current(item_id)

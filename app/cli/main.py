@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -17,6 +15,17 @@ from app.cli import caption as cli_caption
 from app.cli import desktop as cli_desktop
 from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
+from app.cli import queue as cli_queue
+from app.cli.output import (
+    EXIT_INTERRUPTED,
+    INTERRUPTED,
+    Interrupt,
+    fail,
+    json_path,
+    print_json,
+    safe_streams,
+    shown,
+)
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
@@ -49,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     find = sub.add_parser("search", parents=[common], help="search captions, tags and names")
     find.add_argument("query", nargs="+", metavar="QUERY")
-    find.add_argument("--limit", type=int, default=20, metavar="N")
+    find.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most N results (N ≥ 1)"
+    )
     find.add_argument("--json", action="store_true", help="print a JSON array")
 
     this = sub.add_parser(
@@ -69,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
     cli_caption.add_parsers(sub, common)
+    cli_queue.add_parsers(sub, common)
     cli_models.add_models_parser(sub, common)
     cli_finetune.add_parsers(sub, common)
     cli_desktop.add_parsers(sub, common)
@@ -76,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    safe_streams()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Commands that can stop at a safe point catch Ctrl+C themselves; anything
+        # else ends here, with a word instead of a traceback.
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -107,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "watch": cmd_watch,
             "search": cmd_search,
             "status": cmd_status,
+            "queue": cli_queue.cmd_queue,
         }[args.command]
         return handler(library, args)
     finally:
@@ -119,80 +143,94 @@ def _add_roots(library: Library, paths: Sequence[str]) -> tuple[list[int], bool]
         try:
             root_ids.append(library.add_root(path).id)
         except LibraryError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {shown(path)}: {exc}", file=sys.stderr)
             all_usable = False
     return root_ids, all_usable
 
 
 def _print_report(path: str, report: ScanReport) -> None:
     print(
-        f"{path}: {report.new} new, {report.changed} changed, {report.moved} moved, "
+        f"{shown(path)}: {report.new} new, {report.changed} changed, {report.moved} moved, "
         f"{report.missing} missing, {len(report.errors)} errors"
-        + (f", {report.returned} back" if report.returned else "")
+        + (f", {report.returned} back" if report.returned else ""),
+        flush=True,
     )
     for error in report.errors:
-        print(f"  error: {error.path}: {error.reason}")
+        print(f"  error: {shown(error.path)}: {error.reason}")
+
+
+def _root_path(library: Library, root_id: int) -> str:
+    return next(r.path for r in library.roots() if r.id == root_id)
 
 
 def cmd_scan(library: Library, args: argparse.Namespace) -> int:
-    root_ids, all_usable = _add_roots(library, args.paths)
-    for root_id in root_ids:
-        report = library.scan(root_id)
-        root = next(r for r in library.roots() if r.id == root_id)
-        _print_report(root.path, report)
+    interrupt = Interrupt()
+    with interrupt.installed():
+        root_ids, all_usable = _add_roots(library, args.paths)
+        for root_id in root_ids:
+            if interrupt():
+                break
+            report = library.scan(root_id, should_stop=interrupt)
+            _print_report(_root_path(library, root_id), report)
+    if interrupt():
+        # What was found so far is stored; scanning again picks up the rest.
+        print(f"{INTERRUPTED}: run the scan again to finish it", file=sys.stderr)
+        return interrupt.exit_code
     return 0 if all_usable else EXIT_USAGE
 
 
 def cmd_watch(library: Library, args: argparse.Namespace) -> int:
     from app.core.library.watcher import LibraryWatcher
 
-    root_ids, all_usable = _add_roots(library, args.paths)
-    if not root_ids:
-        return EXIT_USAGE
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Watch first, then scan: a change made during the scan is then never missed.
-    watcher = LibraryWatcher(library, on_report=lambda r: _print_report("changes", r))
-    watcher.start(root_ids)
-    for root in library.roots():
-        if root.id in root_ids:
-            note = f" ({root.watch_note})" if root.watch_note else ""
-            print(f"{root.path}: {root.watch_state}{note}")
-            _print_report(root.path, library.scan(root.id, should_stop=stop.is_set))
-    print("watching; press Ctrl+C to stop", flush=True)
-    stop.wait()
-    watcher.stop()
+    interrupt = Interrupt()
+    with interrupt.installed():
+        root_ids, all_usable = _add_roots(library, args.paths)
+        if not root_ids:
+            return EXIT_USAGE
+        # Watch first, then scan: a change made during the scan is then never missed.
+        watcher = LibraryWatcher(library, on_report=lambda r: _print_report("changes", r))
+        watcher.start(root_ids)
+        try:
+            for root in library.roots():
+                if root.id in root_ids and not interrupt():
+                    note = f" ({root.watch_note})" if root.watch_note else ""
+                    print(f"{shown(root.path)}: {root.watch_state}{note}")
+                    _print_report(root.path, library.scan(root.id, should_stop=interrupt))
+            if not interrupt():
+                print("watching; press Ctrl+C to stop", flush=True)
+                interrupt.event.wait()
+        finally:
+            watcher.stop()
+    print("stopped watching", file=sys.stderr)
     return 0 if all_usable else EXIT_USAGE
 
 
 def cmd_search(library: Library, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        return fail(args, f"--limit must be 1 or more (got {args.limit})", EXIT_USAGE)
     hits = search(library.db, " ".join(args.query), limit=args.limit)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "path": h.path,
-                        "snippet": h.snippet,
-                        "score": h.score,
-                        "timestamp": h.timestamp,
-                        "kind": h.kind,
-                        "item_id": h.item_id,
-                        "taken_at": h.taken_at,
-                    }
-                    for h in hits
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
+        print_json(
+            [
+                {
+                    **json_path(h.path),
+                    "snippet": h.snippet,
+                    "score": h.score,
+                    "timestamp": h.timestamp,
+                    "kind": h.kind,
+                    "item_id": h.item_id,
+                    "taken_at": h.taken_at,
+                }
+                for h in hits
+            ],
+            indent=2,
         )
         return 0
     if not hits:
         print("no matches (try fewer words, a prefix like beac*, or OR between words)")
     for hit in hits:
         moment = f" @ {hit.timestamp:.1f}s" if hit.timestamp is not None else ""
-        print(f"{hit.path}{moment}\n    {hit.snippet}")
+        print(f"{shown(hit.path)}{moment}\n    {hit.snippet}")
     return 0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     bindparam,
+    delete,
     func,
     select,
     update,
@@ -39,6 +40,15 @@ CRASHED_TWICE = (
     "the captioning engine crashed twice on this file (a native crash or out of memory); "
     "skipped so the rest of the library gets captioned"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenJob:
+    """An item's open job, and what it was queued with (to restore: `JobQueue.withdraw`)."""
+
+    id: int
+    priority: int
+    params: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +183,67 @@ class JobQueue:
                 .values(state=JobState.QUEUED, attempts=Job.attempts - 1, updated_at=now())
             )
 
+    def open_jobs(self, item_ids: Sequence[int], kind: str = CAPTION) -> dict[int, OpenJob]:
+        """The queued or running job of each of these items that has one."""
+        found: dict[int, OpenJob] = {}
+        with self._db.read() as conn:
+            for chunk in chunks(item_ids):
+                rows = conn.execute(
+                    select(Job.item_id, Job.id, Job.priority, Job.params).where(
+                        Job.kind == kind, Job.state.in_(OPEN_STATES), Job.item_id.in_(chunk)
+                    )
+                )
+                found.update({row[0]: OpenJob(row[1], row[2], row[3]) for row in rows})
+        return found
+
+    def withdraw(
+        self,
+        item_ids: Sequence[int],
+        before: dict[int, OpenJob],
+        *,
+        orphaned_running: bool = False,
+        kind: str = CAPTION,
+    ) -> int:
+        """Take back what a one-off request (`captionist caption`) queued and did not
+        get done: an item's job that was open before the request gets its priority
+        and parameters back; a job the request added is deleted, as if never queued.
+        Running jobs are left to their worker, unless `orphaned_running` (no worker
+        is alive: the request's own worker was stopped). Returns the jobs deleted."""
+        states = [JobState.QUEUED, *([JobState.RUNNING] if orphaned_running else [])]
+        stamp = now()
+        deleted = 0
+        with self._db.write() as conn:
+            for item_id, job in before.items():
+                if item_id not in item_ids:
+                    continue
+                conn.execute(
+                    update(Job)
+                    .where(Job.kind == kind, Job.item_id == item_id, Job.state.in_(states))
+                    .values(
+                        state=JobState.QUEUED,
+                        priority=job.priority,
+                        params=job.params,
+                        updated_at=stamp,
+                    )
+                )
+            added = [i for i in item_ids if i not in before]
+            for chunk in chunks(added):
+                deleted += conn.execute(
+                    delete(Job).where(
+                        Job.kind == kind, Job.item_id.in_(chunk), Job.state.in_(states)
+                    )
+                ).rowcount
+        return deleted
+
     def state_of(self, job_id: int) -> str | None:
         with self._db.read() as conn:
             return conn.execute(select(Job.state).where(Job.id == job_id)).scalar()
+
+    def outcome(self, job_id: int) -> tuple[str, str | None] | None:
+        """(state, last_error) of the job, or None if it is gone (withdrawn)."""
+        with self._db.read() as conn:
+            row = conn.execute(select(Job.state, Job.last_error).where(Job.id == job_id)).first()
+        return None if row is None else (row[0], row[1])
 
     def retry_failed(self, item_ids: Sequence[int] | None = None, kind: str = CAPTION) -> int:
         """Queue failed items again (the user pressed Retry)."""

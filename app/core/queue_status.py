@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, LargeBinary, select, type_coerce
 
 from app.core.jobs import CAPTION, PRIORITY_USER, JobQueue
 from app.core.media.probe import probe
@@ -20,7 +21,8 @@ from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.core.storage.item_rows import item_summary, store_reprobes, unreadable_among
 from app.core.storage.queue_rows import failed_count, failed_rows
-from app.core.storage.states import ItemState
+from app.core.storage.schema import Job, MediaItem
+from app.core.storage.states import OPEN_JOB_STATES, ItemState, JobState
 
 UNKNOWN_ERROR = "failed for an unknown reason"
 
@@ -71,6 +73,38 @@ class CurrentItem:
 class RetryResult:
     queued: int  # items whose caption job was queued again
     unreadable: int  # files that still cannot be read (their reason is updated)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenJobRow:
+    """A queued or running caption job, as `captionist queue list` shows it."""
+
+    job_id: int
+    item_id: int | None
+    path: bytes | None  # None: its item is no longer in the database
+    state: str
+    priority: int
+    params: dict[str, Any] | None
+
+
+def open_jobs(db: Database, limit: int = -1) -> list[OpenJobRow]:
+    """Running jobs first, then in the order the worker takes them (`limit` -1: all)."""
+    stmt = (
+        select(
+            Job.id,
+            Job.item_id,
+            type_coerce(MediaItem.path, LargeBinary),
+            Job.state,
+            Job.priority,
+            Job.params,
+        )
+        .outerjoin(MediaItem, MediaItem.id == Job.item_id)
+        .where(Job.kind == CAPTION, Job.state.in_(OPEN_JOB_STATES))
+        .order_by((Job.state == JobState.RUNNING).desc(), Job.priority.desc(), Job.id)
+        .limit(limit)
+    )
+    with db.read() as conn:
+        return [OpenJobRow(*row) for row in conn.execute(stmt)]
 
 
 def failed_items(db: Database, limit: int = 500) -> list[FailedItem]:

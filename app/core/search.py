@@ -74,6 +74,9 @@ SNIPPET_WORDS = 12
 SNIPPET_COLUMNS = ("caption", "tags", "name", "folder")
 
 
+MAX_LIMIT = 2**40  # a larger `limit` means "all": it would overflow SQLite's integers
+
+
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     item_id: int
@@ -103,6 +106,7 @@ def search(
     query = parse_query(text, as_you_type=as_you_type)
     if query.is_empty or limit <= 0:
         return []
+    limit = min(limit, MAX_LIMIT)  # more than any library holds; SQLite takes 64 bits
     with db.read() as conn:
         if query.match:
             return _matched(conn, query, limit, highlight)

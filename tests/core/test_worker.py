@@ -179,6 +179,34 @@ def test_a_broken_model_is_reported_and_jobs_wait(
     assert captioning.jobs.counts() == {"queued": 1}
 
 
+def test_a_jobs_own_model_that_cannot_load_fails_those_jobs_once_and_the_queue_goes_on(
+    captioning: Library, data_dir: DataDir, photo_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 17: a job that asked for a model that cannot load ("Caption again with…",
+    or an old CLI run's --model-path) used to stop the worker with "model_broken" and
+    stay queued first, so every later worker stopped on it again. Now the model's
+    error is that job's failure (the model is tried once), and the rest is captioned
+    with the worker's own model."""
+    not_a_model = write_photo(tmp_path / "horse.png")
+    _, mmproj = fixture_pair("smolvlm")
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_photo(photo_dir / name)
+    scan(captioning, photo_dir)
+    wrong = {"model_override": {"model_path": str(not_a_model), "mmproj_path": str(mmproj)}}
+    poisoned = [item_id(captioning, "a.jpg"), item_id(captioning, "b.jpg")]
+    captioning.jobs.enqueue(poisoned, priority=PRIORITY_USER, params=wrong)
+
+    code, events = run_worker(data_dir)
+
+    assert code == WorkerExit.DONE
+    assert captioning.jobs.counts() == {"failed": 2, "done": 1}
+    failed = [e for e in events if e["event"] == "failed"]
+    assert sorted(e["item"] for e in failed) == sorted(poisoned)
+    assert all("not a GGUF model" in e["error"] for e in failed)
+    assert not any(e["event"] == "fatal" for e in events)
+    assert CaptionStore(captioning.db).current(item_id(captioning, "c.jpg")) is not None
+
+
 @contextmanager
 def background_worker(data_dir: DataDir) -> Iterator[list[dict[str, Any]]]:
     """A `--forever` worker on a thread, stopped (and checked gone) on exit."""

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock, Timeout
+
 from app.core.captioning.events import (
     CAPTION_WORKER,
     CaptionEvent,
@@ -31,6 +33,22 @@ log = logging.getLogger(__name__)
 
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 WAITING_RETRY_S = 20.0
+
+
+def worker_lock_path(data_dir: Path) -> Path:
+    """The lock a caption worker holds while it runs (one per data directory)."""
+    return data_dir / "worker.lock"
+
+
+def worker_is_running(data_dir: Path) -> bool:
+    """Whether a caption worker holds this data directory's lock right now."""
+    lock = FileLock(str(worker_lock_path(data_dir)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def worker_command(data_dir: Path, *extra: str) -> list[str]:
@@ -104,9 +122,10 @@ class WorkerSupervisor:
                 break
             if code == WorkerExit.DONE:
                 return  # the queue is empty and this worker was not asked to wait
-            if code in (WorkerExit.NO_MODEL, WorkerExit.ALREADY_RUNNING):
-                # Nothing to do until a model is installed (or the other worker ends):
-                # look again when nudged, or now and then (a model downloaded elsewhere).
+            if code in (WorkerExit.NO_MODEL, WorkerExit.MODEL_BROKEN, WorkerExit.ALREADY_RUNNING):
+                # Nothing to do until a model is installed or chosen (a model that cannot
+                # load fails the same way on restart), or the other worker ends: look
+                # again when nudged, or now and then (a model downloaded elsewhere).
                 self._wait(WAITING_RETRY_S)
                 continue
             failures = 0 if finished_a_job else failures + 1

@@ -47,6 +47,7 @@ from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
+from app.core.captioning.supervisor import worker_lock_path
 from app.core.datadir import DataDir
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
@@ -108,6 +109,7 @@ class CaptionWorker:
         self._engine_choice: ModelChoice | None = None
         self._engine_adapter: ActiveAdapter | None = None  # applied in the loaded engine
         self._failed_adapters: set[ActiveAdapter] = set()  # reported; not tried again
+        self._broken_models: dict[ModelChoice, str] = {}  # jobs' own models that failed
         self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
         self._prefetched: _Prefetch | None = None
         self._session_started = time.monotonic()
@@ -117,7 +119,7 @@ class CaptionWorker:
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
-        lock = FileLock(str(self._data_dir.root / "worker.lock"))
+        lock = FileLock(str(worker_lock_path(self._data_dir.root)))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -185,12 +187,15 @@ class CaptionWorker:
             return None
         item_id, path, kind = claimed.item
         options = settings.media_options()
+        # A job's own model ("Caption again with…") is that job's choice: if it cannot
+        # be used, those jobs fail with the reason and the rest of the queue goes on.
+        # The worker's own model failing stops the worker (reported once; the
+        # supervisor waits for another model instead of restarting into it).
+        own = (job.params or {}).get("model_override")
         try:
-            choice = choose_model(
-                settings,
-                self._models_dir,
-                (job.params or {}).get("model_override") or self._override,
-            )
+            choice = choose_model(settings, self._models_dir, own or self._override)
+            if own and choice in self._broken_models:
+                raise EngineError(self._broken_models[choice])
             adapter = claimed.adapters.get(choice.model_id)
             if adapter in self._failed_adapters:
                 adapter = None
@@ -200,12 +205,17 @@ class CaptionWorker:
             ):
                 self._prefetch(item_id, path, kind, options)  # decoded while it loads
             engine = self._engine_for(choice, adapter, settings)
-        except NoModel as exc:
+        except (NoModel, EngineError) as exc:
+            if own:
+                if isinstance(exc, EngineError):
+                    self._broken_models[choice] = str(exc)
+                self._jobs.finish(job.id, error=str(exc))
+                self._emit(Failed(job.id, job.item_id, str(exc)))
+                return None
             self._jobs.release(job.id)
-            self._emit(Fatal(str(exc), "no_model"))
-            return WorkerExit.NO_MODEL
-        except EngineError as exc:
-            self._jobs.release(job.id)
+            if isinstance(exc, NoModel):
+                self._emit(Fatal(str(exc), "no_model"))
+                return WorkerExit.NO_MODEL
             self._emit(Fatal(str(exc), "model_broken"))
             return WorkerExit.MODEL_BROKEN
         self._emit(Started(job.id, item_id, kind))
