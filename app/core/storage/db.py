@@ -7,6 +7,7 @@ of failing at once.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,11 +29,36 @@ BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = "app.core.storage:migrations"
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _switch_to_wal(cur: sqlite3.Cursor) -> None:
+    """`PRAGMA journal_mode=WAL`, waiting up to the busy timeout for other processes.
+
+    On a new library several processes can open the file at once (Windows starts one
+    per selected file). Switching a database to WAL needs an exclusive lock, and SQLite
+    answers "database is locked" at once, without calling the busy handler, when another
+    connection is itself switching: so retry here, with the same patience as a writer.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 0.1)
+
+
 def _apply_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cur)
+    cur.execute("PRAGMA foreign_keys=ON")
     # NORMAL is durable across app crashes in WAL mode; only a power cut can lose
     # the last transactions, never corrupt the file.
     cur.execute("PRAGMA synchronous=NORMAL")
