@@ -104,7 +104,7 @@ class WorkerSupervisor:
                 break
             if code == WorkerExit.DONE:
                 return  # the queue is empty and this worker was not asked to wait
-            if code in (WorkerExit.NO_MODEL, WorkerExit.ALREADY_RUNNING):
+            if code in (WorkerExit.NO_MODEL, WorkerExit.ALREADY_RUNNING, WorkerExit.STORAGE):
                 # Nothing to do until a model is installed (or the other worker ends):
                 # look again when nudged, or now and then (a model downloaded elsewhere).
                 self._wait(WAITING_RETRY_S)
