@@ -29,9 +29,13 @@ def hand_over_early(argv: Sequence[str]) -> bool:
     ):
         return False
     from app.core.datadir import DataDir
+    from app.core.storage.problems import StorageProblem
     from app.services.single_instance import hand_over, server_name
 
-    name = server_name(DataDir.resolve(args.data_dir).root)
+    try:
+        name = server_name(DataDir.resolve(args.data_dir).root)
+    except StorageProblem:  # app.cli.main says what is wrong with the data folder
+        return False
     return hand_over(name, args.paths, caption=args.command == "caption-this")
 
 

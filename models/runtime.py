@@ -9,6 +9,7 @@ whole process, which is why the app only ever runs this in a worker process.
 from __future__ import annotations
 
 import base64
+import ctypes
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,9 @@ from models.string_budget import JsonStringBudget, VocabularyShape
 
 GPU_ALL_LAYERS = -1
 TEXT_RESERVE_TOKENS = 512  # prompt text around the images
+# The chat template's own tokens around the message (role names, turn markers) that a
+# tokenization of the message's text parts alone does not see.
+CHAT_MARKUP_TOKENS = 48
 
 
 class EngineError(Exception):
@@ -75,6 +79,15 @@ class CaptionResult:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+
+
+def spread(total: int, count: int) -> list[int]:
+    """`count` of `total` indices, evenly spaced, the first and the last among them."""
+    if count >= total:
+        return list(range(total))
+    if count == 1:
+        return [0]
+    return sorted({round(i * (total - 1) / (count - 1)) for i in range(count)})
 
 
 def jpeg_data_uri(jpeg: bytes) -> str:
@@ -223,6 +236,78 @@ class CaptionEngine:
     def n_ctx(self) -> int:
         return self._llm.n_ctx()
 
+    def image_cells(self, image: bytes) -> int:
+        """Context cells (KV cache slots) one image takes, with the tokens mtmd puts
+        around it. Not its positions: Qwen-VL's M-RoPE gives an image fewer positions
+        than cells, and llama.cpp's own prompt checks count positions."""
+        handler = self._llm.chat_handler
+        mtmd = handler._mtmd_cpp  # type: ignore[union-attr]  # always our MTMDChatHandler
+        bitmap = handler._create_bitmap_from_bytes(image)  # type: ignore[union-attr]  # as above
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            marker = mtmd.mtmd_default_marker()
+            text = mtmd.mtmd_input_text()
+            text.text, text.text_len = marker, len(marker)
+            text.add_special, text.parse_special = False, True
+            bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            ctx = handler.mtmd_ctx  # type: ignore[union-attr]  # as above
+            if mtmd.mtmd_tokenize(ctx, chunks, ctypes.byref(text), bitmaps, 1) != 0:
+                raise EngineError("llama.cpp could not read a video frame")
+            return sum(
+                int(mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i)))
+                for i in range(mtmd.mtmd_input_chunks_size(chunks))
+            )
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+            mtmd.mtmd_bitmap_free(bitmap)
+
+    def _text_cells(self, messages: list[dict[str, Any]]) -> int:
+        texts = [
+            part["text"]
+            for message in messages
+            for part in message["content"]
+            if part.get("type") == "text"
+        ]
+        tokens = sum(
+            len(self._llm.tokenize(t.encode(), add_bos=False, special=True)) for t in texts
+        )
+        return tokens + CHAT_MARKUP_TOKENS
+
+    def frames_that_fit(
+        self,
+        images: Sequence[bytes],
+        timestamps: Sequence[float],
+        template: PromptTemplate,
+        *,
+        language: str = "English",
+        sampling: Sampling = Sampling(),
+    ) -> list[int]:
+        """Which of a video's keyframes to send (indices, in time order) so that the
+        frames, the prompt and the longest answer for that many moments fit the
+        model's context: all of them when they fit, else as many as fit, spread
+        over the video (the first and the last kept). Never fewer than one."""
+        cells = [self.image_cells(image) for image in images]
+
+        def fits(chosen: list[int]) -> bool:
+            messages = build_messages(
+                template,
+                ["" for _ in chosen],
+                language=language,
+                timestamps=[timestamps[i] for i in chosen],
+            )
+            needed = (
+                self._text_cells(messages)
+                + sum(cells[i] for i in chosen)
+                + sampling.limits.max_tokens(len(chosen))
+            )
+            return needed <= self.n_ctx
+
+        for count in range(len(images), 1, -1):
+            chosen = spread(len(images), count)
+            if fits(chosen):
+                return chosen
+        return [0]
+
     def caption(
         self,
         images: Sequence[bytes],
@@ -239,13 +324,24 @@ class CaptionEngine:
         if not images:
             raise EngineError("nothing to caption: no image")
         moments = len(images) if timestamps is not None else 0
+        urls = [jpeg_data_uri(i) for i in images]
         messages = build_messages(
             template,
-            [jpeg_data_uri(i) for i in images],
+            urls,
             language=language,
             exif_context=exif_context,
             timestamps=timestamps,
         )
+        # llama.cpp caps the answer by the prompt's positions, not its context cells:
+        # with M-RoPE the answer could run past the context ("llama_decode returned 1").
+        prompt_cells = self._text_cells(messages) + sum(self.image_cells(i) for i in images)
+        max_tokens = min(sampling.limits.max_tokens(moments), self.n_ctx - prompt_cells)
+        if max_tokens < 1:
+            raise EngineError(
+                f"the images do not fit the model's context ({prompt_cells} tokens, "
+                f"{self.n_ctx} available): use a model with a larger context, or a "
+                "smaller image size in Settings"
+            )
         started = time.perf_counter()
         from llama_cpp import LogitsProcessorList
 
@@ -263,7 +359,7 @@ class CaptionEngine:
                     "type": "json_object",
                     "schema": answer_schema(sampling.limits, moments),
                 },
-                max_tokens=sampling.limits.max_tokens(moments),
+                max_tokens=max_tokens,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 repeat_penalty=sampling.repeat_penalty,

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from sqlalchemy.exc import DBAPIError
+
 from app.cli import caption as cli_caption
 from app.cli import desktop as cli_desktop
 from app.cli import finetune as cli_finetune
@@ -31,6 +33,7 @@ from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
 from app.core.search import search
 from app.core.storage.db import Database
+from app.core.storage.problems import EXIT_STORAGE, StorageProblem, explain
 
 EXIT_USAGE = 2
 
@@ -102,6 +105,25 @@ def _main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
+    try:
+        return _run(args)
+    except StorageProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+
+
+def _wait_for_lock(waited_s: float) -> bool:
+    """A command that writes waits for another process's write to finish, and says so."""
+    print(
+        f"waiting for the library: another Captionist process has been writing to it "
+        f"for {waited_s:.0f} s (Ctrl+C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
+def _run(args: argparse.Namespace) -> int:
     data_dir = DataDir.resolve(getattr(args, "data_dir", None))
     if args.command in (None, "open", "caption-this"):
         from app.ui.application import run_gui  # Qt is imported only for the GUI
@@ -120,7 +142,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return cli_finetune.cmd_finetune(data_dir, args)
     if args.command == "adapters":
         return cli_finetune.cmd_adapters(data_dir, args)
-    db = Database(data_dir.database)
+    db = Database(data_dir.database, on_lock_wait=_wait_for_lock)
     try:
         library = Library(db)
         if args.command == "caption":
@@ -132,7 +154,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
             "status": cmd_status,
             "queue": cli_queue.cmd_queue,
         }[args.command]
-        return handler(library, args)
+        try:
+            return handler(library, args)
+        except (OSError, DBAPIError) as exc:  # the disk filled up, the folder went away…
+            problem = explain(exc, data_dir.database)
+            if problem is None:
+                raise
+            raise problem from exc
     finally:
         db.close()
 

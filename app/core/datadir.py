@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from app import APP_NAME
+from app.core.storage.problems import StorageProblem
 
 DATA_DIR_ENV = "CAPTIONIST_DATA_DIR"
 
@@ -30,7 +31,18 @@ class DataDir:
             or platformdirs.user_data_dir(APP_NAME, appauthor=False)
         )
         root = Path(chosen).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:
+            raise StorageProblem(
+                f"the data folder {root} is a file, not a folder: move the file away, "
+                "or choose another folder with --data-dir"
+            ) from exc
+        except OSError as exc:
+            raise StorageProblem(
+                f"cannot make the data folder {root} ({exc.strerror}): choose another "
+                "folder with --data-dir"
+            ) from exc
         return cls(root)
 
     @property

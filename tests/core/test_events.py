@@ -79,6 +79,7 @@ def test_worker_exit_codes() -> None:
         "NO_MODEL": 3,
         "MODEL_BROKEN": 4,
         "ALREADY_RUNNING": 5,
+        "STORAGE": 6,  # app.core.storage.problems.EXIT_STORAGE
     }
 
 

@@ -22,6 +22,7 @@ class WorkerExit(IntEnum):
     NO_MODEL = 3  # the supervisor waits for a model instead of restarting
     MODEL_BROKEN = 4
     ALREADY_RUNNING = 5  # another worker holds this data directory's lock
+    STORAGE = 6  # the library cannot be written (read-only, disk full…): app.core.storage.problems
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Finished(CaptionEvent):
     seconds: float
     caption: str
     tags: list[str]
+    # A video: how many of its keyframes the model saw (as many as fit its context).
+    frames: int | None = omitted_if_default(None)
 
 
 @dataclass(frozen=True)

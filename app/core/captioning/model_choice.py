@@ -4,7 +4,7 @@ active catalog model installed under the data directory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,9 @@ def choose_model(
 ) -> ModelChoice:
     wanted = override or {}
     if wanted.get("model_path"):
-        return _custom(wanted["model_path"], wanted.get("mmproj_path"), "--model-path")
+        choice = _custom(wanted["model_path"], wanted.get("mmproj_path"), "--model-path")
+        # A context size of its own (a model made for a small one, or a test's).
+        return replace(choice, n_ctx=int(wanted.get("n_ctx") or choice.n_ctx))
     if wanted.get("model"):
         return installed_catalog_model(models_dir, wanted["model"])
     if custom := settings.custom_model_path:

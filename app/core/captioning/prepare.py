@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -35,6 +35,18 @@ class ModelInput:
     timestamps: list[float] | None = None  # for a video
     keyframes: list[PreparedKeyframe] = field(default_factory=list)
     exif_context: str | None = None
+
+    def keeping(self, frames: list[int]) -> ModelInput:
+        """This video with only these keyframes (indices, in time order): what is sent
+        to the model when not all of them fit its context."""
+        if self.timestamps is None or len(frames) == len(self.images):
+            return self
+        return replace(
+            self,
+            images=[self.images[i] for i in frames],
+            timestamps=[self.timestamps[i] for i in frames],
+            keyframes=[self.keyframes[i] for i in frames] if self.keyframes else [],
+        )
 
 
 def prepare(

@@ -122,10 +122,15 @@ class WorkerSupervisor:
                 break
             if code == WorkerExit.DONE:
                 return  # the queue is empty and this worker was not asked to wait
-            if code in (WorkerExit.NO_MODEL, WorkerExit.MODEL_BROKEN, WorkerExit.ALREADY_RUNNING):
+            if code in (
+                WorkerExit.NO_MODEL,
+                WorkerExit.MODEL_BROKEN,
+                WorkerExit.ALREADY_RUNNING,
+                WorkerExit.STORAGE,
+            ):
                 # Nothing to do until a model is installed or chosen (a model that cannot
-                # load fails the same way on restart), or the other worker ends: look
-                # again when nudged, or now and then (a model downloaded elsewhere).
+                # load fails the same way on restart), the other worker ends, or the
+                # library can be written again: look again when nudged, or now and then.
                 self._wait(WAITING_RETRY_S)
                 continue
             failures = 0 if finished_a_job else failures + 1

@@ -14,6 +14,7 @@ captions with the plain model instead of failing every job.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -54,6 +55,7 @@ from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
 from app.core.settings import GpuOffload
 from app.core.storage.db import Database
+from app.core.storage.problems import StorageProblem
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
@@ -102,7 +104,7 @@ class CaptionWorker:
         self._forever = forever
         self._min_priority = min_priority  # `caption` only wants the jobs it queued
         self.stop = stop or threading.Event()
-        self._db = Database(data_dir.database)
+        self._db = Database(data_dir.database, on_lock_wait=self._wait_for_lock)
         self._jobs = JobQueue(self._db)
         self._prompts = builtin_prompts()  # package data: fixed while the process runs
         self._engine: CaptionEngine | None = None
@@ -130,12 +132,23 @@ class CaptionWorker:
             if requeued or failed:
                 self._emit(Recovered(requeued, failed))
             return self._loop()
+        except StorageProblem as exc:  # the library, not a file: nothing to blame
+            self._emit(Fatal(str(exc), "storage"))
+            return WorkerExit.STORAGE
         finally:
             self._prefetch_pool.shutdown(wait=True, cancel_futures=True)
             if self._engine is not None:
                 self._engine.close()
             self._db.close()
             lock.release()
+
+    def _wait_for_lock(self, waited_s: float) -> bool:
+        """Another process holds the library's write lock: wait (saying so) until it
+        lets go, or until asked to stop; the job in hand is not the file's fault."""
+        log.warning(
+            "waiting for the library: another process has been writing for %.0f s", waited_s
+        )
+        return not self.stop.is_set()
 
     def _loop(self) -> int:
         while not self.stop.is_set():
@@ -225,13 +238,24 @@ class CaptionWorker:
             if claimed.upcoming is not None:  # decoded while the model works on this one
                 self._prefetch(*claimed.upcoming, options)
             template = self._template(job.params, settings)
+            sampling = self._sampling(settings)
+            if prepared.timestamps is not None:  # a video: send the keyframes that fit
+                prepared = prepared.keeping(
+                    engine.frames_that_fit(
+                        prepared.images,
+                        prepared.timestamps,
+                        template,
+                        language=settings.caption_language,
+                        sampling=sampling,
+                    )
+                )
             result = engine.caption(
                 prepared.images,
                 template,
                 language=settings.caption_language,
                 exif_context=prepared.exif_context,
                 timestamps=prepared.timestamps,
-                sampling=self._sampling(settings),
+                sampling=sampling,
                 should_stop=self._stop_check(job.id),
             )
         except Cancelled:
@@ -239,6 +263,9 @@ class CaptionWorker:
                 self._jobs.release(job.id)  # shutting down: not this item's fault
             self._emit(CancelledEvent(job.id, job.item_id))
             return None
+        except StorageProblem:
+            self._release_if_possible(job.id)
+            raise
         except (MediaError, EngineError, AnswerError) as exc:
             self._jobs.finish(job.id, error=str(exc))
             self._emit(Failed(job.id, job.item_id, str(exc)))
@@ -246,13 +273,25 @@ class CaptionWorker:
         used = self._engine_adapter
         made_by = Provenance(choice.model_id, template.id, used.id if used else None)
         stored = store_caption(self._db, job.id, prepared, result.answer, made_by)
-        ended = Finished if stored else CancelledEvent  # cancelled while it captioned
         seconds = round(time.perf_counter() - started, 3)
         answer = result.answer
-        self._emit(ended(job.id, job.item_id, seconds, answer.caption, list(answer.tags)))
+        frames = len(prepared.images) if prepared.timestamps is not None else None
+        if stored:
+            self._emit(
+                Finished(job.id, job.item_id, seconds, answer.caption, list(answer.tags), frames)
+            )
+        else:
+            self._emit(
+                CancelledEvent(job.id, job.item_id, seconds, answer.caption, list(answer.tags))
+            )
         if stored and job.item_id is not None:  # a caption job always names its item
             self._write_metadata(job.item_id, settings)
         return None
+
+    def _release_if_possible(self, job_id: int) -> None:
+        """Back to the queue: the worker stops for the library's sake, not the file's."""
+        with contextlib.suppress(StorageProblem):  # else the next worker requeues it
+            self._jobs.release(job_id)
 
     def _write_metadata(self, item_id: int, settings: SettingsSnapshot) -> None:
         """The caption as XMP beside or in the file (the user's setting); a file that

@@ -7,19 +7,25 @@ of failing at once.
 
 from __future__ import annotations
 
+import os
+import random
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.storage.problems import LibraryBusy, StorageProblem, explain
 
 # A row of a raw query: any number of columns of any type (SQLAlchemy 2.1's typed rows).
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -28,11 +34,36 @@ BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = "app.core.storage:migrations"
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _switch_to_wal(cur: sqlite3.Cursor) -> None:
+    """`PRAGMA journal_mode=WAL`, waiting up to the busy timeout for other processes.
+
+    On a new library several processes can open the file at once (Windows starts one
+    per selected file). Switching a database to WAL needs an exclusive lock, and SQLite
+    answers "database is locked" at once, without calling the busy handler, when another
+    connection is itself switching: so retry here, with the same patience as a writer.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 0.1)
+
+
 def _apply_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cur)
+    cur.execute("PRAGMA foreign_keys=ON")
     # NORMAL is durable across app crashes in WAL mode; only a power cut can lose
     # the last transactions, never corrupt the file.
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -50,9 +81,26 @@ def _begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-def make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    event.listen(engine, "connect", _apply_pragmas)
+def _apply_read_only_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(path: Path, *, read_only: bool = False) -> Engine:
+    """An engine on the library file; `read_only` opens it with SQLite's `mode=ro`
+    (a folder the user cannot write: reading still works, writing says why not)."""
+    if read_only:
+        # A WAL library read without its -shm file (which a read-only folder cannot
+        # get) opens only as immutable: nothing else can be writing there then.
+        shm = path.with_name(f"{path.name}-shm")
+        immutable = "" if shm.exists() else "&immutable=1"
+        url = f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true"
+    else:
+        url = f"sqlite:///{path}"
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _apply_read_only_pragmas if read_only else _apply_pragmas)
 
     # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
     @event.listens_for(engine, "connect")
@@ -102,23 +150,98 @@ def upgrade(engine: Engine, path: Path, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-class Database:
-    """The library database: one engine, migrated on open, handing out sessions."""
+def folder_is_writable(folder: Path) -> bool:
+    """Whether this process may create files in `folder` (the WAL's companions, a
+    new library). Named so that the read-only path can be chosen, and tested, here."""
+    return os.access(folder, os.W_OK)
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+
+# Called with the seconds waited so far each time the write lock was not free within
+# the busy timeout: True to keep waiting, False to give up (LibraryBusy).
+LockWait = Callable[[float], bool]
+
+
+class Database:
+    """The library database: one engine, migrated on open, handing out sessions.
+
+    Anything wrong with where it lives (see `problems`) is raised as a
+    StorageProblem with a sentence for the user, never as a SQLite traceback."""
+
+    def __init__(
+        self, path: Path, *, migrate: bool = True, on_lock_wait: LockWait | None = None
+    ) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(path)
-        if migrate:
-            upgrade(self.engine, path)
+        self.on_lock_wait = on_lock_wait
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.read_only = not folder_is_writable(path.parent) or (
+                path.is_file() and not os.access(path, os.W_OK)
+            )
+            if self.read_only and not path.is_file():
+                raise StorageProblem(
+                    f"there is no library in {path.parent} and that folder is read-only: "
+                    "make it writable, or choose another folder with --data-dir"
+                )
+            self.engine = make_engine(path, read_only=self.read_only)
+            if migrate and self.read_only:
+                if current_revision(self.engine) != head_revision():
+                    raise StorageProblem(
+                        f"the library in {path.parent} needs an upgrade but its folder is "
+                        "read-only: make it writable, then open it again"
+                    )
+            elif migrate:
+                upgrade(self.engine, path)
+        except (OSError, DBAPIError, sqlite3.Error) as exc:
+            problem = explain(exc, path)
+            if problem is None:
+                raise
+            raise problem from exc
         self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self._sessions = sessionmaker(self._writer, expire_on_commit=False)
+
+    def _lock_not_free(self, exc: DBAPIError, since: float) -> None:
+        """The write lock stayed taken for the whole busy timeout: wait on if the
+        owner says so, else give up with a sentence (never blaming a file)."""
+        problem = explain(exc, self.path)
+        if problem is None:
+            raise exc
+        if not isinstance(problem, LibraryBusy):
+            raise problem from exc
+        if self.on_lock_wait is None or not self.on_lock_wait(time.monotonic() - since):
+            raise problem from exc
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """A full disk, a read-only file… while writing: the user's sentence."""
+        try:
+            yield
+        except DBAPIError as exc:
+            problem = explain(exc, self.path)
+            if problem is None:
+                raise
+            raise problem from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """An ORM unit of work that may write: committed on success, else rolled back."""
-        with self._sessions.begin() as session:
-            yield session
+        since = time.monotonic()
+        while True:
+            session = self._sessions()
+            try:
+                session.connection()  # BEGIN IMMEDIATE: the write lock, up front
+                break
+            except DBAPIError as exc:
+                session.close()
+                self._lock_not_free(exc, since)
+        try:
+            with self._explained():
+                yield session
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -130,8 +253,17 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A Core connection holding the write lock, for bulk statements on hot paths."""
-        with self._writer.begin() as conn:
-            yield conn
+        since = time.monotonic()
+        while True:
+            with ExitStack() as stack:
+                try:
+                    conn = stack.enter_context(self._writer.begin())
+                except DBAPIError as exc:
+                    self._lock_not_free(exc, since)
+                    continue
+                with self._explained():
+                    yield conn
+                return
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
