@@ -58,7 +58,7 @@ def test_0004_library_upgrades_keeping_its_corrections(tmp_path: Path) -> None:
     db = Database(path)
     try:
         assert current_revision(db.engine) == "0005"
-        assert (tmp_path / "library.db.before-0005.bak").exists()
+        assert list((tmp_path / "backups").glob("library-*-before-0005.db"))
         (pair,) = CaptionStore(db).corrections()
         assert pair.user_caption.text == "a red fishing boat"
         with db.write() as conn:

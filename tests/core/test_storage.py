@@ -72,7 +72,7 @@ def test_old_version_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     db = Database(path)
     try:
         assert current_revision(db.engine) == head_revision()
-        assert (tmp_path / f"library.db.before-{head_revision()}.bak").exists()
+        assert list((tmp_path / "backups").glob(f"library-*-before-{head_revision()}.db"))
         from app.core.search import search
 
         hits = search(db, "lighthouse")
@@ -230,7 +230,7 @@ def test_0002_database_upgrades_to_index_probed_items_only(tmp_path: Path) -> No
     db = Database(path)
     try:
         assert current_revision(db.engine) == head_revision()
-        assert (tmp_path / f"library.db.before-{head_revision()}.bak").exists()
+        assert list((tmp_path / "backups").glob(f"library-*-before-{head_revision()}.db"))
         with db.read() as conn:
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
             table_sql = conn.exec_driver_sql(

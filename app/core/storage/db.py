@@ -12,7 +12,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import quote
@@ -25,7 +25,8 @@ from sqlalchemy import Connection, Engine, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.storage.problems import LibraryBusy, StorageProblem, explain
+from app.core.storage import backups
+from app.core.storage.problems import LibraryBusy, LibraryDamaged, StorageProblem, explain
 
 # A row of a raw query: any number of columns of any type (SQLAlchemy 2.1's typed rows).
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -134,20 +135,25 @@ def upgrade(engine: Engine, path: Path, revision: str = "head") -> None:
     """Bring the schema to `revision`, backing up an existing library first.
 
     A user's library must survive upgrades: if a migration fails, the copy taken
-    here is what they (or we) restore from.
+    here (in the backup folder, see `backups`) is what they restore from.
     """
     current = current_revision(engine)
     target = head_revision() if revision == "head" else revision
     if current == target:
         return
     if current is not None and path.exists():
-        backup = path.with_name(f"{path.name}.before-{target}.bak")
-        with sqlite3.connect(path) as src, sqlite3.connect(backup) as dst:
-            src.backup(dst)
+        backups.take_backup(path, f"before-{target}")
     cfg = alembic_config(engine)
     with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def _daily_backup(path: Path) -> None:
+    """At most one a day; a backup that cannot be made (a full disk) does not keep
+    the library from opening: the older backups are still there."""
+    with suppress(OSError, sqlite3.Error):
+        backups.daily_backup(path)
 
 
 def folder_is_writable(folder: Path) -> bool:
@@ -165,10 +171,17 @@ class Database:
     """The library database: one engine, migrated on open, handing out sessions.
 
     Anything wrong with where it lives (see `problems`) is raised as a
-    StorageProblem with a sentence for the user, never as a SQLite traceback."""
+    StorageProblem with a sentence for the user, never as a SQLite traceback. A
+    damaged file (`PRAGMA quick_check` at open, or SQLite's "malformed" later) is
+    LibraryDamaged, and is not opened for writing at all."""
 
     def __init__(
-        self, path: Path, *, migrate: bool = True, on_lock_wait: LockWait | None = None
+        self,
+        path: Path,
+        *,
+        migrate: bool = True,
+        on_lock_wait: LockWait | None = None,
+        check: bool = True,
     ) -> None:
         self.path = path
         self.on_lock_wait = on_lock_wait
@@ -182,6 +195,10 @@ class Database:
                     f"there is no library in {path.parent} and that folder is read-only: "
                     "make it writable, or choose another folder with --data-dir"
                 )
+            if check and not self.read_only:
+                found = backups.damage(path)
+                if found is not None:
+                    raise LibraryDamaged(path, found)
             self.engine = make_engine(path, read_only=self.read_only)
             if migrate and self.read_only:
                 if current_revision(self.engine) != head_revision():
@@ -191,6 +208,7 @@ class Database:
                     )
             elif migrate:
                 upgrade(self.engine, path)
+                _daily_backup(path)
         except (OSError, DBAPIError, sqlite3.Error) as exc:
             problem = explain(exc, path)
             if problem is None:

@@ -16,10 +16,26 @@ from sqlalchemy.exc import DBAPIError
 
 # The CLI's exit code (and the caption worker's) for any of these.
 EXIT_STORAGE = 6
+# ...and for a damaged library, which `captionist repair` recovers.
+EXIT_DAMAGED = 7
 
 
 class StorageProblem(Exception):
     """The library's storage cannot be used as asked; the message is for the user."""
+
+
+class LibraryDamaged(StorageProblem):
+    """The library file is damaged (truncated, overwritten, not a database at all).
+    Nothing more is written into it; `repair` restores a backup or rebuilds it."""
+
+    def __init__(self, database: Path, detail: str = "") -> None:
+        self.database = database
+        self.detail = detail
+        super().__init__(
+            f"the library {database} is damaged ({detail or 'database disk image is malformed'})"
+            ": run `captionist repair` to restore the newest good backup, or "
+            "`captionist repair --rebuild` to rebuild it from its folders"
+        )
 
 
 class LibraryBusy(StorageProblem):
@@ -54,6 +70,8 @@ def explain(exc: BaseException, database: Path) -> StorageProblem | None:
             return StorageProblem(_full(folder))
         if "readonly" in text or "read-only" in text:
             return StorageProblem(_read_only(folder))
+        if "malformed" in text or ("not a database" in text and database.is_file()):
+            return LibraryDamaged(database, str(raw))
         if "unable to open" in text or "not a database" in text:
             return StorageProblem(_cannot_open(database))
         if "disk i/o error" in text:

@@ -1,0 +1,206 @@
+"""A damaged library is recovered, never written into: rolling backups taken with the
+online backup API, damage found at open (a truncated file, random bytes, a page
+overwritten), the damaged file set aside, the newest good backup restored or the
+library rebuilt from its folders with the user's own captions from the app's XMP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.core.captions import USER, CaptionStore
+from app.core.library.library import Library
+from app.core.library.recovery import NoFolders, NothingToRestore, rebuild, restore_newest
+from app.core.metadata.write_back import write_metadata
+from app.core.storage import backups
+from app.core.storage.db import Database
+from app.core.storage.problems import LibraryDamaged
+from tests.caption_support import store_model_caption
+from tests.media_factory import write_photo
+
+PAGE = 4096
+
+
+def make_library(path: Path, rows: int = 400) -> None:
+    """A library with enough items to fill many pages (so damage lands on data)."""
+    db = Database(path)
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO roots (path, enabled, added_at, watch_state) VALUES (?, 1, 0, 'off')",
+                (b"/photos",),
+            )
+            for i in range(rows):
+                conn.exec_driver_sql(
+                    """INSERT INTO media_items (root_id, path, name, folder, kind, size,
+                       mtime_ns, added_at, state) VALUES (1, ?, ?, 'x', 'photo', 5, 5, 0, 'ok')""",
+                    (f"/photos/{i:05}-{'long name ' * 8}.jpg".encode(), f"{i}.jpg"),
+                )
+    finally:
+        db.close()
+    conn = sqlite3.connect(path)  # everything in the main file, no WAL left
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+
+
+def truncate(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(64 * 1024))
+
+
+def corrupt_page(path: Path) -> None:
+    """Overwrite a b-tree page in the middle of the file with garbage."""
+    pages = path.stat().st_size // PAGE
+    with path.open("r+b") as f:
+        f.seek((pages // 2) * PAGE)
+        f.write(b"\xa5" * PAGE)
+
+
+DAMAGES = [truncate, random_bytes, corrupt_page]
+
+
+def test_a_sound_library_passes_and_is_backed_up_once_a_day(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    make_library(path)
+    assert backups.damage(path) is None
+    taken = backups.backups(path)
+    assert len(taken) == 1 and "daily" in taken[0].path.name
+    Database(path).close()  # opened again the same day: no second backup
+    assert len(backups.backups(path)) == 1
+    with sqlite3.connect(taken[0].path) as conn:  # a complete, self-contained copy
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    later = time.time() + backups.DAILY_S + 1
+    assert backups.daily_backup(path, now=later) is not None
+
+
+def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    make_library(path, rows=2)
+    shutil.rmtree(backups.backup_folder(path))
+    for n in range(backups.KEEP + 3):
+        taken = backups.take_backup(path, f"test{n}")
+        assert taken is not None
+        stamp = time.time() - 1000 + n
+        os.utime(taken, (stamp, stamp))
+    kept = backups.backups(path)
+    assert len(kept) == backups.KEEP
+    assert "test" + str(backups.KEEP + 2) in kept[0].path.name
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damage_is_found_at_open_and_the_file_is_not_written(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "library.db"
+    make_library(path)
+    damage(path)
+    before = path.read_bytes()
+    assert backups.damage(path) is not None
+    assert not path.with_name("library.db-wal").exists()
+    with pytest.raises(LibraryDamaged) as raised:
+        Database(path)
+    assert "repair" in str(raised.value)
+    assert path.read_bytes() == before
+    assert not path.with_name("library.db-wal").exists()
+    # a damaged library is never backed up (it would push a good backup out)
+    assert backups.take_backup(path, "test") is None
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_the_newest_good_backup_is_restored(tmp_path: Path, damage: Callable[[Path], None]) -> None:
+    path = tmp_path / "library.db"
+    make_library(path)
+    shutil.rmtree(backups.backup_folder(path))  # the daily one, of the library still empty
+    backups.take_backup(path, "good")
+    (good,) = backups.backups(path)
+    bad = backups.take_backup(path, "later")
+    assert bad is not None
+    corrupt_page(bad)  # a newer backup that is itself damaged is passed over
+    os.utime(bad, (time.time() + 60, time.time() + 60))
+    damage(path)
+    damaged = path.read_bytes()
+    recovery = restore_newest(path)
+    assert recovery.restored is not None and recovery.restored.path == good.path
+    assert recovery.set_aside.read_bytes() == damaged
+    assert backups.damage(path) is None
+    db = Database(path)
+    try:
+        with db.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM media_items").scalar() == 400
+    finally:
+        db.close()
+
+
+def test_no_good_backup_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    make_library(path)
+    shutil.rmtree(backups.backup_folder(path))
+    random_bytes(path)
+    with pytest.raises(NothingToRestore):
+        restore_newest(path)
+    assert path.exists()  # nothing was moved
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="Debian libimage-exiftool-perl")
+def test_rebuild_takes_the_users_captions_back_from_the_apps_xmp(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    folder = tmp_path / "Photos"
+    ai = write_photo(folder / "ai.jpg", "astronaut")
+    mine = write_photo(folder / "mine.jpg", "rocket")
+    db = Database(path)
+    try:
+        library = Library(db)
+        root = library.add_root(folder)
+        library.scan(root.id)
+        with db.read() as conn:
+            ids = dict(conn.exec_driver_sql("SELECT name, id FROM media_items").all())
+        store_model_caption(db, ids["ai.jpg"], "An AI caption.", ["ai"], model_id="m")
+        CaptionStore(db).add_user_caption(ids["mine.jpg"], "Launch day, my words", ["me"])
+        write_metadata(db, list(ids.values()))
+    finally:
+        db.close()
+    shutil.rmtree(backups.backup_folder(path))  # nothing to restore: rebuild
+    random_bytes(path)
+
+    with pytest.raises(NoFolders):  # none readable from the damaged file
+        rebuild(path)
+    recovery = rebuild(path, [str(folder)])
+    assert recovery.user_captions == 1
+    db = Database(path)
+    try:
+        with db.read() as conn:
+            ids = dict(conn.exec_driver_sql("SELECT name, id FROM media_items").all())
+        store = CaptionStore(db)
+        assert store.current(ids["ai.jpg"]) is None  # the model captions it again
+        restored = store.current(ids["mine.jpg"])
+        assert restored is not None and restored.source == USER
+        assert (restored.text, restored.tags) == ("Launch day, my words", ["me"])
+    finally:
+        db.close()
+    assert ai.exists() and mine.exists()
+
+
+def test_rebuild_finds_the_folders_in_a_backup(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    folder = tmp_path / "Photos"
+    write_photo(folder / "a.jpg", "astronaut")
+    db = Database(path)
+    try:
+        Library(db).add_root(folder)
+    finally:
+        db.close()
+    backups.take_backup(path, "test")
+    random_bytes(path)
+    recovery = rebuild(path)
+    assert [f for f, _r in recovery.scanned] == [os.fsencode(folder.resolve())]
+    assert recovery.scanned[0][1].new == 1
