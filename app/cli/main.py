@@ -18,6 +18,7 @@ from app.cli import desktop as cli_desktop
 from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
 from app.cli import queue as cli_queue
+from app.cli import repair as cli_repair
 from app.cli.output import (
     EXIT_INTERRUPTED,
     INTERRUPTED,
@@ -33,7 +34,13 @@ from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
 from app.core.search import search
 from app.core.storage.db import Database
-from app.core.storage.problems import EXIT_STORAGE, StorageProblem, explain
+from app.core.storage.problems import (
+    EXIT_DAMAGED,
+    EXIT_STORAGE,
+    LibraryDamaged,
+    StorageProblem,
+    explain,
+)
 
 EXIT_USAGE = 2
 
@@ -87,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_models.add_models_parser(sub, common)
     cli_finetune.add_parsers(sub, common)
     cli_desktop.add_parsers(sub, common)
+    cli_repair.add_parser(sub, common)
     return parser
 
 
@@ -107,6 +115,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     try:
         return _run(args)
+    except LibraryDamaged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
     except StorageProblem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
@@ -142,6 +153,8 @@ def _run(args: argparse.Namespace) -> int:
         return cli_finetune.cmd_finetune(data_dir, args)
     if args.command == "adapters":
         return cli_finetune.cmd_adapters(data_dir, args)
+    if args.command == "repair":
+        return cli_repair.cmd_repair(data_dir, args)
     db = Database(data_dir.database, on_lock_wait=_wait_for_lock)
     try:
         library = Library(db)
