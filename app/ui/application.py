@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app import APP_NAME
 from app.core.datadir import DataDir
 from app.core.desktop.entries import APP_ID
+from app.core.storage.problems import EXIT_DAMAGED
 from app.services.single_instance import InstanceServer, absolute_paths, hand_over, server_name
 from models.resources import RESOURCES
 
@@ -36,6 +37,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
         )
         return EXIT_NO_DISPLAY
     from app.ui.window.main_window import MainWindow
+    from app.ui.window.recovery import recover_if_damaged
 
     app = cast(QApplication | None, QApplication.instance()) or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
@@ -46,6 +48,9 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
     apply_look(app)
+    if not recover_if_damaged(data_dir.database):
+        server.close()
+        return EXIT_DAMAGED  # the user chose Quit: the damaged file is left as it was
     window = MainWindow(data_dir)
     server.paths_received.connect(window.handover.receive)
     window.show()
