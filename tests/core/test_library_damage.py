@@ -204,3 +204,18 @@ def test_rebuild_finds_the_folders_in_a_backup(tmp_path: Path) -> None:
     recovery = rebuild(path)
     assert [f for f, _r in recovery.scanned] == [os.fsencode(folder.resolve())]
     assert recovery.scanned[0][1].new == 1
+
+
+def test_damage_met_later_is_the_same_sentence(tmp_path: Path) -> None:
+    """A page that only goes bad after the open check (SQLite says so mid-command)."""
+    from app.core.storage.problems import explain
+
+    path = tmp_path / "library.db"
+    path.write_bytes(b"x")
+    for text in ("database disk image is malformed", "file is not a database"):
+        problem = explain(sqlite3.DatabaseError(text), path)
+        assert isinstance(problem, LibraryDamaged) and "repair" in str(problem)
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    problem = explain(sqlite3.DatabaseError("file is not a database"), folder)
+    assert problem is not None and not isinstance(problem, LibraryDamaged)
