@@ -6,6 +6,7 @@ base, so everything reads right in dark mode without a colour in the code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
@@ -51,13 +52,42 @@ def heading(text: str) -> QLabel:
     return label
 
 
+SOFT_BREAK = "\u200b"  # zero-width space: a line may break here
+_BREAK_AFTER = re.compile(r"([_\-./\\:])(?=\S)")
+
+
+def breakable(text: str) -> str:
+    """`text` with places a line may break inside long words (after _ - . / \\ :), so
+    a long file or model name wraps instead of widening the panel. Display only: the
+    breaks would be copied with the text, so selectable labels do not get them."""
+    return _BREAK_AFTER.sub(r"\1" + SOFT_BREAK, text)
+
+
+class WrappedLabel(QLabel):
+    """A label that wraps and never asks for more width than it is given: a word longer
+    than the column (a long file name) is cut at the edge rather than widening the panel
+    past its column. Unless selectable, long words break after _ - . / (`breakable`)."""
+
+    def __init__(self, text: str = "", *, selectable: bool = False) -> None:
+        super().__init__()
+        self._selectable = selectable
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # file names and captions are not HTML
+        self.setMinimumWidth(1)
+        if selectable:
+            self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+        self._plain = text
+        super().setText(text if self._selectable else breakable(text))
+
+    def text(self) -> str:
+        return self._plain
+
+
 def wrapped(text: str = "", *, selectable: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)  # file names and captions are not HTML
-    if selectable:
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
+    return WrappedLabel(text, selectable=selectable)
 
 
 class Preview(QWidget):
@@ -178,7 +208,7 @@ class HistoryEntry(QWidget):
     def __init__(self, version: Version, current: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.version = version
-        source = muted(QLabel(source_text(version)))
+        source = muted(wrapped(source_text(version)))
         self.restore_button = QPushButton("Current" if current else "Restore")
         self.restore_button.setFlat(True)
         self.restore_button.setEnabled(not current)
