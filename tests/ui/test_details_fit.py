@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.ui.details.panel import DetailsPanel
+from app.ui.details.widgets import WrappedLabel, breakable, wrapped
 from app.ui.window.main_window import MainWindow
 from tests.caption_support import store_model_caption
 from tests.ui.test_main_window import WAIT, item_id, window_with
@@ -72,3 +74,18 @@ def test_every_details_button_is_fully_visible_at_laptop_sizes(
         )
     for text_box in (panel.editor.editor, panel.title, panel.folder, panel.chips.input):
         assert shown_rect(text_box, panel).right() <= viewport.rect().right()
+
+
+def test_a_long_file_name_wraps_and_copies_without_the_added_breaks(qtbot: QtBot) -> None:
+    label = wrapped(LONG_NAME, selectable=True)
+    assert isinstance(label, WrappedLabel)
+    qtbot.addWidget(label)
+    label.resize(200, 100)
+    label.show()
+    assert label.text() == LONG_NAME
+    assert label.heightForWidth(200) > 2 * label.fontMetrics().lineSpacing()  # it wraps
+    label.setSelection(0, len(breakable(LONG_NAME)))
+    assert label.selected_text() == LONG_NAME
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == LONG_NAME

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QClipboard,
+    QContextMenuEvent,
+    QGuiApplication,
     QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
@@ -24,6 +30,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QStyle,
@@ -58,19 +65,18 @@ _BREAK_AFTER = re.compile(r"([_\-./\\:])(?=\S)")
 
 def breakable(text: str) -> str:
     """`text` with places a line may break inside long words (after _ - . / \\ :), so
-    a long file or model name wraps instead of widening the panel. Display only: the
-    breaks would be copied with the text, so selectable labels do not get them."""
+    a long file or model name wraps instead of widening the panel."""
     return _BREAK_AFTER.sub(r"\1" + SOFT_BREAK, text)
 
 
 class WrappedLabel(QLabel):
-    """A label that wraps and never asks for more width than it is given: a word longer
-    than the column (a long file name) is cut at the edge rather than widening the panel
-    past its column. Unless selectable, long words break after _ - . / (`breakable`)."""
+    """A label that wraps and never asks for more width than it is given: long words
+    break after _ - . / (`breakable`), and a word still longer than the column is cut
+    at the edge rather than widening the panel past its column. Copying a selection
+    gives the words without the added breaks."""
 
     def __init__(self, text: str = "", *, selectable: bool = False) -> None:
         super().__init__()
-        self._selectable = selectable
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.PlainText)  # file names and captions are not HTML
         self.setMinimumWidth(1)
@@ -80,10 +86,38 @@ class WrappedLabel(QLabel):
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
         self._plain = text
-        super().setText(text if self._selectable else breakable(text))
+        super().setText(breakable(text))
 
     def text(self) -> str:
         return self._plain
+
+    def selected_text(self) -> str:
+        return self.selectedText().replace(SOFT_BREAK, "")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Copy) and self.hasSelectedText():
+            QGuiApplication.clipboard().setText(self.selected_text())
+            return
+        super().keyPressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        super().mouseReleaseEvent(event)  # X11 sets the selection clipboard here
+        clipboard = QGuiApplication.clipboard()
+        if self.hasSelectedText() and clipboard.supportsSelection():
+            clipboard.setText(self.selected_text(), QClipboard.Mode.Selection)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if not self.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse:
+            super().contextMenuEvent(event)
+            return
+        menu = QMenu(self)
+        copy = menu.addAction("Copy")
+        copy.setEnabled(self.hasSelectedText())
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(self.selected_text()))
+        select_all = menu.addAction("Select All")
+        select_all.triggered.connect(lambda: self.setSelection(0, len(breakable(self._plain))))
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
 
 def wrapped(text: str = "", *, selectable: bool = False) -> QLabel:
