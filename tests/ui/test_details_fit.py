@@ -33,10 +33,13 @@ def shown_rect(widget: QWidget, panel: DetailsPanel) -> QRect:
     return QRect(widget.mapTo(viewport, widget.rect().topLeft()), widget.size())
 
 
-@pytest.mark.parametrize("size", [(1280, 800), (1440, 900)])
+@pytest.mark.parametrize(
+    ("size", "narrowest"), [((1280, 800), False), ((1440, 900), False), ((1280, 800), True)]
+)
 def test_every_details_button_is_fully_visible_at_laptop_sizes(
-    qtbot: QtBot, open_window: object, tmp_path: Path, size: tuple[int, int]
+    qtbot: QtBot, open_window: object, tmp_path: Path, size: tuple[int, int], narrowest: bool
 ) -> None:
+    """At the window's first layout, and with the panel dragged to its narrowest."""
     window: MainWindow = window_with(
         qtbot, open_window, tmp_path / "Photos", {LONG_NAME: "astronaut"}
     )
@@ -51,8 +54,13 @@ def test_every_details_button_is_fully_visible_at_laptop_sizes(
         model_id=LONG_MODEL,
     )
     window.resize(*size)
+    if narrowest:
+        total = sum(window.splitter.sizes())
+        window.splitter.setSizes([280, total - 280 - 260, 260])
     window.gallery.select_item(target)
     panel = window.details.panel
+    if narrowest:
+        assert panel.width() == panel.minimumWidth()
     qtbot.waitUntil(
         lambda: panel.details() is not None and panel.chips.chip_texts() == TAGS, timeout=WAIT
     )
