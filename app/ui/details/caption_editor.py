@@ -7,9 +7,12 @@ unsaved typing stays and only "what Revert goes back to" moves.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QHBoxLayout,
     QPlainTextEdit,
     QPushButton,
@@ -20,6 +23,58 @@ from PySide6.QtWidgets import (
 from app.ui.details.widgets import muted, wrapped
 
 MIN_LINES, MAX_LINES = 3, 12
+
+
+class ButtonRow(QWidget):
+    """Buttons on the left and on the right of one row; when the row is too narrow for
+    both groups, the right group goes under the left one (still right-aligned), so no
+    button is cut off by a narrow panel."""
+
+    def __init__(
+        self, left: Sequence[QWidget], right: Sequence[QWidget], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._left, self._right = QWidget(), QWidget()
+        for group, widgets in ((self._left, left), (self._right, right)):
+            row = QHBoxLayout(group)
+            row.setContentsMargins(0, 0, 0, 0)
+            for widget in widgets:
+                row.addWidget(widget)
+        self._layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self._left, 0, Qt.AlignmentFlag.AlignLeft)
+        self._layout.addStretch(1)
+        self._layout.addWidget(self._right, 0, Qt.AlignmentFlag.AlignRight)
+
+    def stacked(self) -> bool:
+        return self._layout.direction() == QBoxLayout.Direction.TopToBottom
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """As narrow as the widest group: the groups stack rather than widen the panel."""
+        left, right = self._left.minimumSizeHint(), self._right.minimumSizeHint()
+        height = left.height() + self._layout.spacing() + right.height()
+        return QSize(
+            max(left.width(), right.width()),
+            height if self.stacked() else max(left.height(), right.height()),
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._reflow(event.size().width())
+
+    def reflow(self) -> None:
+        """After a button was shown or hidden."""
+        self._reflow(self.width())
+
+    def _reflow(self, width: int) -> None:
+        left = self._left.sizeHint().width() if self._left.isVisibleTo(self) else 0
+        needed = left + self._layout.spacing() + self._right.sizeHint().width()
+        direction = (
+            QBoxLayout.Direction.TopToBottom if width < needed else QBoxLayout.Direction.LeftToRight
+        )
+        if direction != self._layout.direction():
+            self._layout.setDirection(direction)
+            self.updateGeometry()
 
 
 class CaptionEditor(QWidget):
@@ -50,19 +105,14 @@ class CaptionEditor(QWidget):
         shortcut = QShortcut(QKeySequence.StandardKey.Save, self.editor)
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         shortcut.activated.connect(self.save)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.accept_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.revert_button)
-        buttons.addWidget(self.save_button)
+        self.buttons = ButtonRow([self.accept_button], [self.revert_button, self.save_button])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         layout.addWidget(self.provenance)
         layout.addWidget(self.editor)
         layout.addWidget(self.hint)
-        layout.addLayout(buttons)
+        layout.addWidget(self.buttons)
         self._changed()
 
     # -- state -------------------------------------------------------------------------
@@ -133,3 +183,4 @@ class CaptionEditor(QWidget):
 
     def set_accept_visible(self, visible: bool) -> None:
         self.accept_button.setVisible(visible)
+        self.buttons.reflow()

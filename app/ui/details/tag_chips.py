@@ -72,6 +72,8 @@ class FlowLayout(QLayout):
         x, y, row_height = rect.x(), rect.y(), 0
         for item in self._items:
             hint = item.sizeHint()
+            # An item wider than the row (a long tag) gets the row's width, no more.
+            hint.setWidth(max(item.minimumSize().width(), min(hint.width(), rect.width())))
             if x + hint.width() > rect.right() + 1 and row_height > 0:
                 x, y = rect.x(), y + row_height + self._gap
                 row_height = 0
@@ -95,6 +97,8 @@ class Chip(QWidget):
         layout.setSpacing(2)
         self.label = QLabel(tag)
         self.label.setForegroundRole(QPalette.ColorRole.ButtonText)
+        self.label.setMinimumWidth(24)  # a long tag is cut in a narrow panel (its × stays)
+        self.label.setToolTip(tag)
         self.remove_button = QToolButton()
         self.remove_button.setText("×")
         self.remove_button.setAutoRaise(True)
@@ -104,7 +108,7 @@ class Chip(QWidget):
         self.remove_button.clicked.connect(lambda: self.remove_requested.emit(self.tag))
         layout.addWidget(self.label)
         layout.addWidget(self.remove_button)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)

@@ -6,11 +6,18 @@ base, so everything reads right in dark mode without a colour in the code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QClipboard,
+    QContextMenuEvent,
+    QGuiApplication,
     QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
@@ -23,6 +30,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QStyle,
@@ -51,13 +59,69 @@ def heading(text: str) -> QLabel:
     return label
 
 
+SOFT_BREAK = "\u200b"  # zero-width space: a line may break here
+_BREAK_AFTER = re.compile(r"([_\-./\\:])(?=\S)")
+
+
+def breakable(text: str) -> str:
+    """`text` with places a line may break inside long words (after _ - . / \\ :), so
+    a long file or model name wraps instead of widening the panel."""
+    return _BREAK_AFTER.sub(r"\1" + SOFT_BREAK, text)
+
+
+class WrappedLabel(QLabel):
+    """A label that wraps and never asks for more width than it is given: long words
+    break after _ - . / (`breakable`), and a word still longer than the column is cut
+    at the edge rather than widening the panel past its column. Copying a selection
+    gives the words without the added breaks."""
+
+    def __init__(self, text: str = "", *, selectable: bool = False) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # file names and captions are not HTML
+        self.setMinimumWidth(1)
+        if selectable:
+            self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+        self._plain = text
+        super().setText(breakable(text))
+
+    def text(self) -> str:
+        return self._plain
+
+    def selected_text(self) -> str:
+        return self.selectedText().replace(SOFT_BREAK, "")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Copy) and self.hasSelectedText():
+            QGuiApplication.clipboard().setText(self.selected_text())
+            return
+        super().keyPressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        super().mouseReleaseEvent(event)  # X11 sets the selection clipboard here
+        clipboard = QGuiApplication.clipboard()
+        if self.hasSelectedText() and clipboard.supportsSelection():
+            clipboard.setText(self.selected_text(), QClipboard.Mode.Selection)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if not self.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse:
+            super().contextMenuEvent(event)
+            return
+        menu = QMenu(self)
+        copy = menu.addAction("Copy")
+        copy.setEnabled(self.hasSelectedText())
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(self.selected_text()))
+        select_all = menu.addAction("Select All")
+        select_all.triggered.connect(lambda: self.setSelection(0, len(breakable(self._plain))))
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+
 def wrapped(text: str = "", *, selectable: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)  # file names and captions are not HTML
-    if selectable:
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
+    return WrappedLabel(text, selectable=selectable)
 
 
 class Preview(QWidget):
@@ -178,7 +242,7 @@ class HistoryEntry(QWidget):
     def __init__(self, version: Version, current: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.version = version
-        source = muted(QLabel(source_text(version)))
+        source = muted(wrapped(source_text(version)))
         self.restore_button = QPushButton("Current" if current else "Restore")
         self.restore_button.setFlat(True)
         self.restore_button.setEnabled(not current)
