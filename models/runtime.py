@@ -13,7 +13,7 @@ import ctypes
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,6 +69,14 @@ class Sampling:
     top_p: float = 0.9
     repeat_penalty: float = 1.2
     limits: AnswerLimits = AnswerLimits()
+    # False: no logits processor of ours in llama.cpp's sampler chain (the safe mode a
+    # file gets after the engine crashed on it twice): strings are bounded only by
+    # max_tokens (a cut-off answer is salvaged) and cancelling waits for the answer.
+    string_budget: bool = True
+
+    def safe(self) -> Sampling:
+        """The same limits, greedy, without our logits processor."""
+        return replace(self, temperature=0.0, string_budget=False)
 
 
 @dataclass(frozen=True)
@@ -364,7 +372,7 @@ class CaptionEngine:
                 top_p=sampling.top_p,
                 repeat_penalty=sampling.repeat_penalty,
                 seed=self.config.seed,
-                logits_processor=LogitsProcessorList([budget]),
+                logits_processor=LogitsProcessorList([budget]) if sampling.string_budget else None,
             )
         except ValueError as exc:
             # The handler checks the context for text; an image chunk that overflows

@@ -5,6 +5,18 @@ N=256 sampling drops to ~10 tokens/s and around N=1000 it crashes. So the schema
 keeps its strings unbounded and this logits processor bounds them instead: it
 follows the answer as a tiny JSON lexer and, once the current string has reached
 its budget, allows only tokens that close it. The cost is flat per token.
+
+It never forbids a token outright, it only pushes logits down (to DEMOTED, a very
+low but finite logit). llama-cpp-python runs logits processors before the grammar
+sampler, so the processor cannot see which tokens the grammar allows; had it set
+every grammar-allowed token to -inf (a string at its budget in the middle of a
+UTF-8 sequence or a `\\u` escape, where no closing quote fits the grammar), the
+sampler would pick among tokens that are all -inf, llama.cpp would accept a token
+the grammar rejects, and the process would abort ("Unexpected empty grammar stack
+after accepting piece", an uncatchable C++ exception). With finite demotion the
+grammar's allowed tokens always keep a finite logit, so the sampled token is always
+one the grammar allows, and once the JSON is complete that is only end-of-generation:
+at worst a string runs a token or two past its budget.
 """
 
 from __future__ import annotations
@@ -13,7 +25,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-NEG_INF = -np.inf
+# Far below any real logit, yet finite: a repeat penalty multiplies it, a low
+# temperature divides it, and it stays finite in float32 (max ~3.4e38).
+DEMOTED = np.float32(-1e30)
 
 
 class JsonStringBudget:
@@ -64,13 +78,13 @@ class JsonStringBudget:
         scores = scores.copy()
         # Tokens without text (special tokens) satisfy the grammar without moving it
         # on, so a model could spend its whole budget on them; only "end" may be empty.
-        scores[self._vocabulary.silent] = NEG_INF
+        scores[self._vocabulary.silent] = np.minimum(scores[self._vocabulary.silent], DEMOTED)
         if self._in_string and not self._string_is_key:
             room = self._budget() - self._length
             if room < self._vocabulary.longest:  # only then can a token overshoot
                 too_long = self._vocabulary.lengths > room
                 too_long[self._vocabulary.closing] = False  # ending the string always fits
-                scores[too_long] = NEG_INF
+                scores[too_long] = np.minimum(scores[too_long], DEMOTED)
         return scores
 
     def _budget(self) -> int:

@@ -19,7 +19,7 @@ from app.core.captioning.events import CaptionEvent, Started
 from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
-from app.core.jobs import CRASHED_TWICE
+from app.core.jobs import CRASHED_REPEATEDLY
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from tests.media_factory import REAL_PHOTOS, write_photo, write_video
@@ -154,9 +154,10 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(tmp_path: Path) -
     assert set(_model_captions_per_item(library).values()) == {1}  # one caption each, no dupes
 
 
-def test_a_file_that_kills_the_worker_twice_is_skipped(tmp_path: Path) -> None:
-    """The supervisor restarts the dead worker; the file it died on twice is failed with
-    the reason, every other file is captioned."""
+def test_a_file_that_kills_the_worker_three_times_is_skipped(tmp_path: Path) -> None:
+    """The supervisor restarts the dead worker; the file it died on twice gets one more
+    try in safe mode, and dying then too it is failed with the reason; every other file
+    is captioned."""
     data, library = _library_of(tmp_path, 4)
     with library.db.read() as conn:
         poison = conn.exec_driver_sql(
@@ -180,14 +181,14 @@ def test_a_file_that_kills_the_worker_twice_is_skipped(tmp_path: Path) -> None:
             time.sleep(0.2)
     finally:
         supervisor.stop()
-    assert supervisor.crashes == 2
+    assert supervisor.crashes == 3
     with library.db.read() as conn:
         reason = conn.exec_driver_sql(
             "SELECT last_error FROM jobs WHERE item_id = ?", (poison,)
         ).scalar_one()
-    assert reason == CRASHED_TWICE
+    assert reason == CRASHED_REPEATEDLY
     assert CaptionStore(library.db).current(poison) is None
-    assert [e["event"] for e in events].count("crashed") == 2
+    assert [e["event"] for e in events].count("crashed") == 3
 
 
 def test_stopping_the_supervised_worker_requeues_its_job(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Why an item's caption failed, for the details panel's error state.
 
 `item_details` carries the file's own problem (unreadable, truncated); a caption
-job that failed (out of memory, the model crashed twice) keeps its reason on the
+job that failed (out of memory, the model crashed three times) keeps its reason on the
 job row. The gallery's "Errors" view counts both, so the panel shows both.
 """
 

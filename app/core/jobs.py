@@ -35,10 +35,15 @@ CAPTION = "caption"
 OPEN_STATES = OPEN_JOB_STATES
 PRIORITY_BACKGROUND = 0
 PRIORITY_USER = 100  # "Caption this": ahead of everything the scanner queued
-MAX_CRASHES = 2
-CRASHED_TWICE = (
-    "the captioning engine crashed twice on this file (a native crash or out of memory); "
-    "skipped so the rest of the library gets captioned"
+# A job whose worker died under it is tried again; after two such crashes it gets
+# one more try in the engine's safe mode (greedy, no custom logits processor), and
+# only a crash in that mode too marks it failed.
+SAFE_MODE_ATTEMPT = 3
+MAX_CRASHES = SAFE_MODE_ATTEMPT
+CRASHED_REPEATEDLY = (
+    "the captioning engine crashed on this file three times (a native crash or out of "
+    "memory): twice with the usual settings and once more in a safe mode (greedy "
+    "sampling, no string-length limiter); skipped so the rest of the library gets captioned"
 )
 
 
@@ -58,6 +63,12 @@ class ClaimedJob:
     item_id: int | None
     attempts: int
     params: dict[str, Any] | None
+
+    @property
+    def safe_mode(self) -> bool:
+        """Whether the engine crashed on this job's file twice already: this try is the
+        last, in the engine's safe mode."""
+        return self.attempts >= SAFE_MODE_ATTEMPT
 
 
 def enqueue(
@@ -162,7 +173,7 @@ class JobQueue:
                 .where(Job.state == JobState.RUNNING, Job.attempts >= max_crashes)
                 .values(
                     state=JobState.FAILED,
-                    last_error=CRASHED_TWICE,
+                    last_error=CRASHED_REPEATEDLY,
                     finished_at=stamp,
                     updated_at=stamp,
                 )

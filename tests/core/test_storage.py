@@ -135,13 +135,17 @@ def test_job_queue_priority_dedup_and_recovery(db: Database) -> None:
     assert queue.recover_interrupted() == (2, 0)
     assert queue.counts() == {"queued": 3}
     job = queue.claim_next()
-    assert job is not None and job.item_id == c and job.attempts == 2
-    # It dies again on the same file: that file is what kills it, so it is skipped.
+    assert job is not None and job.item_id == c and job.attempts == 2 and not job.safe_mode
+    # It dies again on the same file: one more try, in the engine's safe mode.
+    assert queue.recover_interrupted() == (1, 0)
+    job = queue.claim_next()
+    assert job is not None and job.item_id == c and job.attempts == 3 and job.safe_mode
+    # It dies in safe mode too: that file is what kills it, so it is skipped.
     assert queue.recover_interrupted() == (0, 1)
     assert queue.counts() == {"queued": 2, "failed": 1}
     with db.read() as conn:
         reason = conn.exec_driver_sql("SELECT last_error FROM jobs WHERE state='failed'").scalar()
-    assert "crashed twice" in reason
+    assert "three times" in reason and "safe mode (greedy" in reason
     # A deliberate stop (pause, shutdown) is not held against the job.
     job = queue.claim_next()
     assert job is not None and job.item_id == a and job.attempts == 2  # running at crash 1

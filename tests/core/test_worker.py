@@ -418,3 +418,35 @@ def test_each_caption_is_written_to_the_files_metadata(
     caption = store.current(item_id(captioning, "embedded.png"))
     assert inside is not None and caption is not None and inside.text == caption.text
     assert not sidecar_path(embedded).exists()
+
+
+def test_a_file_the_engine_crashed_on_twice_is_tried_in_safe_mode(
+    captioning: Library, data_dir: DataDir, photo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("crashy.jpg", "fine.jpg"):
+        write_photo(photo_dir / name, size=(400, 300))
+    scan(captioning, photo_dir)
+    crashy, fine = item_id(captioning, "crashy.jpg"), item_id(captioning, "fine.jpg")
+    for _ in range(2):  # two workers died while captioning it
+        claimed = captioning.jobs.claim_next()
+        assert claimed is not None and claimed.item_id == crashy
+        captioning.jobs.recover_interrupted()
+    used: dict[int, Any] = {}
+    real_caption = CaptionEngine.caption
+
+    def caption(engine: CaptionEngine, images: Any, *args: Any, **kwargs: Any) -> Any:
+        used[len(used)] = kwargs["sampling"]
+        return real_caption(engine, images, *args, **kwargs)
+
+    monkeypatch.setattr(CaptionEngine, "caption", caption)
+    monkeypatch.delenv("GGML_NO_BACKTRACE", raising=False)
+
+    code, _events = run_worker(data_dir)
+
+    assert code == WorkerExit.DONE and captioning.jobs.counts() == {"done": 2}
+    safe, usual = used[0], used[1]  # the crashed job is the oldest: it goes first
+    assert not safe.string_budget and safe.temperature == 0.0
+    assert usual.string_budget
+    assert CaptionStore(captioning.db).current(crashy) is not None
+    assert CaptionStore(captioning.db).current(fine) is not None
+    assert os.environ["GGML_NO_BACKTRACE"] == "1"  # no gdb backtrace on a native abort

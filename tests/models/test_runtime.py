@@ -137,3 +137,10 @@ def test_schema_strings_carry_no_max_length() -> None:
     import json
 
     assert "maxLength" not in json.dumps(answer_schema(AnswerLimits(), moments=8))
+
+
+def test_safe_mode_captions_greedily_without_the_logits_processor(engine: CaptionEngine) -> None:
+    safe = SMALL.safe()
+    assert safe.temperature == 0.0 and not safe.string_budget and safe.limits == SMALL.limits
+    result = engine.caption([jpeg_of()], SHORT, sampling=safe)
+    assert result.answer.caption and result.completion_tokens > 0

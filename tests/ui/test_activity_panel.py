@@ -136,7 +136,8 @@ def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
     assert panel.current_box.isHidden() and panel.current_item_id is None
     panel.handle_worker_event(Recovered(requeued=3, failed=1))
     assert panel.note.text() == (
-        "Restarted: 3 items back in the queue, 1 skipped after crashing the engine twice"
+        "Restarted: 3 items back in the queue, "
+        "1 skipped after crashing the engine (in safe mode too)"
     )
 
     panel.handle_worker_event(

@@ -107,7 +107,7 @@ class Fatal(CaptionEvent):
 
 @dataclass(frozen=True)
 class Recovered(CaptionEvent):
-    """Jobs a dead worker left running, requeued or (after a second crash) failed."""
+    """Jobs a dead worker left running, requeued or (after a crash in safe mode) failed."""
 
     event = "recovered"
     requeued: int

@@ -3,13 +3,15 @@
 The worker prints JSON events, one per line; the supervisor reads them on its own
 thread, decodes each once (app.core.captioning.events) and passes the typed events
 on. If the worker dies (a native crash in llama.cpp, out of memory, kill -9) it is
-restarted with growing pauses; the job it was on is requeued by the next worker, or
-failed after a second crash on it (JobQueue.recover_interrupted).
+restarted with growing pauses; the job it was on is requeued by the next worker,
+tried in the engine's safe mode after a second crash on it, and failed after a crash
+in safe mode too (JobQueue.recover_interrupted, ClaimedJob.safe_mode).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -145,6 +147,9 @@ class WorkerSupervisor:
             creation = subprocess.CREATE_NEW_PROCESS_GROUP
         process = subprocess.Popen(
             worker_command(self._data_dir, *self._args),
+            # No gdb backtrace from ggml when llama.cpp aborts: seconds per crash, and
+            # a log full of it.
+            env={**os.environ, "GGML_NO_BACKTRACE": "1"},
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,

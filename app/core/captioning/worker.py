@@ -121,6 +121,9 @@ class CaptionWorker:
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
+        # A native abort in llama.cpp must not spend seconds in gdb printing a
+        # backtrace into the log (ggml reads this when the library loads).
+        os.environ.setdefault("GGML_NO_BACKTRACE", "1")
         lock = FileLock(str(worker_lock_path(self._data_dir.root)))
         try:
             lock.acquire(timeout=0)
@@ -239,6 +242,9 @@ class CaptionWorker:
                 self._prefetch(*claimed.upcoming, options)
             template = self._template(job.params, settings)
             sampling = self._sampling(settings)
+            if job.safe_mode:  # the engine crashed on this file twice: last try, safe
+                log.warning("job %s: trying once more in the engine's safe mode", job.id)
+                sampling = sampling.safe()
             if prepared.timestamps is not None:  # a video: send the keyframes that fit
                 prepared = prepared.keeping(
                     engine.frames_that_fit(

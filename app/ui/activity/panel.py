@@ -239,7 +239,7 @@ class ActivityPanel(QWidget):
                 requeued, failed = event.requeued, event.failed
                 text = f"Restarted: {requeued} {plural(requeued, 'item')} back in the queue"
                 if failed:
-                    text += f", {failed} skipped after crashing the engine twice"
+                    text += f", {failed} skipped after crashing the engine (in safe mode too)"
                 self._show_note(text)
                 self._refresh_timer.start()
 
