@@ -102,3 +102,24 @@ def test_main_py_runs_as_a_program(tree: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "4 new" in result.stdout
+
+
+def test_a_command_logs_to_the_data_folder_and_warns_of_a_network_drive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.cli.main as cli_main
+
+    data = tmp_path / "data"
+    monkeypatch.setattr(cli_main, "network_warning", lambda root: "on nfs4, move it")
+    code = main(["--data-dir", str(data), "status"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("warning: on nfs4, move it") == 1
+    assert "on nfs4, move it" in (data / "logs" / "captionist.log").read_text(encoding="utf-8")
+
+
+def test_a_local_library_gets_no_network_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--data-dir", str(tmp_path / "data"), "status"]) == 0
+    assert "network drive" not in capsys.readouterr().err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,8 +33,10 @@ from app.cli.output import (
 from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
+from app.core.logs import setup_logging
 from app.core.search import search
 from app.core.storage.db import Database
+from app.core.storage.network import network_warning
 from app.core.storage.problems import (
     EXIT_DAMAGED,
     EXIT_STORAGE,
@@ -98,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+log = logging.getLogger(__name__)
+# Commands that do not open the library here: the GUI and the worker (the window's own
+# process says it once), the desktop entry installers.
+NO_LIBRARY_COMMANDS = ("worker", "install-desktop", "uninstall-desktop")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     safe_streams()
     try:
@@ -116,11 +125,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except LibraryDamaged as exc:
+        log.info("library damaged", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
     except StorageProblem as exc:
+        log.info("storage problem", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    except Exception:
+        log.exception("unhandled exception in `%s`", args.command)
+        raise
 
 
 def _wait_for_lock(waited_s: float) -> bool:
@@ -141,6 +155,12 @@ def _run(args: argparse.Namespace) -> int:
 
         paths = getattr(args, "paths", ())
         return run_gui(data_dir, paths, caption=args.command == "caption-this")
+    if args.command != "worker":  # the worker runs beside the window, which logs
+        setup_logging(data_dir.root)
+        log.info("captionist %s", args.command)
+    if args.command not in NO_LIBRARY_COMMANDS and (warning := network_warning(data_dir.root)):
+        log.info("%s", warning)
+        print(f"warning: {warning}", file=sys.stderr)
     if args.command == "install-desktop":
         return cli_desktop.cmd_install(args)
     if args.command == "uninstall-desktop":
