@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app import APP_NAME
 from app.core.datadir import DataDir
 from app.core.desktop.entries import APP_ID
+from app.core.logs import setup_logging
 from app.core.storage.problems import EXIT_DAMAGED
 from app.services.single_instance import InstanceServer, absolute_paths, hand_over, server_name
 from models.resources import RESOURCES
@@ -36,9 +37,11 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
             file=sys.stderr,
         )
         return EXIT_NO_DISPLAY
+    from app.ui.crash import CrashReporter
     from app.ui.window.main_window import MainWindow
     from app.ui.window.recovery import recover_if_damaged
 
+    log_path = setup_logging(data_dir.root)
     app = cast(QApplication | None, QApplication.instance()) or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -51,15 +54,18 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     if not recover_if_damaged(data_dir.database):
         server.close()
         return EXIT_DAMAGED  # the user chose Quit: the damaged file is left as it was
-    window = MainWindow(data_dir)
-    server.paths_received.connect(window.handover.receive)
-    window.show()
-    if paths:
-        window.handover.receive(absolute_paths(paths), caption)
-    _close_on_signals(app)
+    crashes = CrashReporter(log_path, QApplication.activeWindow)
+    crashes.install()  # from here on an unexpected exception is a dialog, not an exit
     try:
+        window = MainWindow(data_dir)
+        server.paths_received.connect(window.handover.receive)
+        window.show()
+        if paths:
+            window.handover.receive(absolute_paths(paths), caption)
+        _close_on_signals(app)
         return app.exec()
     finally:
+        crashes.uninstall()
         server.close()
 
 

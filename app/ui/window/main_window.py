@@ -27,6 +27,7 @@ from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.queue_status import QueueActions
 from app.core.storage.db import Database
+from app.core.storage.network import network_warning
 from app.services.background import Background
 from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
@@ -107,8 +108,11 @@ class MainWindow(QMainWindow):
         self.details = DetailsSide(context)
         self.activity = ActivityPanel(QueueActions(self.db), self.background)
         self.activity.attach_download(self.downloads)
-        if problems := self.library.settings.problems():  # found at open, reported once
-            self.activity.show_warning("\n".join(problem.message for problem in problems))
+        warnings = [problem.message for problem in self.library.settings.problems()]
+        if network := network_warning(self.data_dir.root):  # SQLite over NFS/SMB
+            warnings.insert(0, network)
+        if warnings:  # found at open, reported once
+            self.activity.show_warning("\n".join(warnings))
         self.splitter = QSplitter()
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.sidebar)

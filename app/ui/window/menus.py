@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QMenu
 
+from app.core.logs import log_folder
 from app.core.model_status import needs_first_run
 from app.services.changes import FOLDERS_CHANGED, Changes
 from app.ui.gallery.browser import SEARCH_HELP
@@ -113,6 +114,7 @@ class WindowExtras:
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "Search syntax", "F1", self.show_search_help)
+        self._add(help_menu, "Open log folder", "", self.open_log_folder)
 
     def _add(
         self,
@@ -135,6 +137,20 @@ class WindowExtras:
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.information(self.context.window, "Search syntax", SEARCH_HELP)
+
+    def open_log_folder(self) -> None:
+        """The folder of captionist.log (and its rotated copies), in the file manager."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        folder = log_folder(self.context.data_dir.root)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.context.show_error(f"cannot make the log folder {folder} ({exc.strerror})")
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.context.show_message(f"The log folder is {folder}", 15_000)
 
     # -- flows --------------------------------------------------------------------------
     def after_start(self) -> None:
