@@ -4,6 +4,7 @@ a recording double (`opened`), so no file manager starts."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -119,3 +120,40 @@ def test_a_library_on_a_network_drive_is_warned_about_at_start(
 def test_a_local_library_gets_no_warning(open_window: Callable[[], MainWindow]) -> None:
     window = open_window()
     assert "network drive" not in window.activity.note.text()
+
+
+def test_the_application_sets_up_the_log_and_the_hooks_while_it_runs(
+    qtbot: QtBot, data_dir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_gui with a stand-in window and event loop: during the loop the hooks are the
+    reporter's and the log file is open; after it, the earlier hooks are back."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import application
+
+    class StandInWindow:
+        def __init__(self, _data_dir: DataDir) -> None:
+            self.handover = SimpleNamespace(receive=lambda *_: None)
+
+        def show(self) -> None:
+            pass
+
+    seen: list[object] = []
+
+    def loop(*_: object) -> int:
+        seen.append(getattr(sys.excepthook, "__self__", None))
+        logging.getLogger("captionist.test").warning("during the loop")
+        return 0
+
+    hooks = sys.excepthook, threading.excepthook
+    monkeypatch.setattr(main_window, "MainWindow", StandInWindow)
+    monkeypatch.setattr(application, "apply_look", lambda _app: None)
+    monkeypatch.setattr(application, "_close_on_signals", lambda _app: None)
+    monkeypatch.setattr(QApplication, "exec", loop)
+    assert application.run_gui(data_dir) == 0
+    assert isinstance(seen[0], CrashReporter)
+    assert (sys.excepthook, threading.excepthook) == hooks
+    log_text = (data_dir.root / "logs" / "captionist.log").read_text(encoding="utf-8")
+    assert "during the loop" in log_text
