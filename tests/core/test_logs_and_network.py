@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from app.core import logs
-from app.core.storage.network import network_fs_type, network_warning, parse_mountinfo
+from app.core.storage.network import (
+    DRIVE_REMOTE,
+    network_fs_type,
+    network_warning,
+    parse_mountinfo,
+    windows_network_kind,
+)
 
 MOUNTINFO = r"""22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw
 25 22 0:23 / /proc rw,nosuid - proc proc rw
@@ -95,3 +101,18 @@ def test_a_data_folder_that_cannot_be_written_logs_to_stderr_only(
     not_a_folder.write_text("")  # `logs` cannot be made inside it, even by root
     assert logs.setup_logging(not_a_folder) is None
     assert logging.lastResort in logging.getLogger().handlers
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (r"\\nas\photos\captionist", "UNC path"),  # UNC
+        (r"Z:\captionist", "mapped drive"),  # a mapped drive (the double says remote)
+        (r"C:\Users\me\AppData", None),
+    ],
+)
+def test_windows_unc_paths_and_remote_drives(path: str, expected: str | None) -> None:
+    def drive_type(root: str) -> int:  # double for GetDriveTypeW
+        return DRIVE_REMOTE if root.upper().startswith("Z:") else 3  # 3: a fixed disk
+
+    assert windows_network_kind(path, drive_type) == expected

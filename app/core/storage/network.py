@@ -3,7 +3,9 @@ SMB: a second computer opening the same database can damage it (digiKam warns th
 
 Linux: the mount holding the folder, from /proc/self/mountinfo. The parser takes the
 text (`parse_mountinfo`, `network_fs_type(..., mountinfo=...)`): that is the seam tests
-feed. Other systems are not checked yet (the answer is None there).
+feed. Windows, best effort: a UNC path (\\\\server\\share) or a drive letter Windows calls
+remote (GetDriveTypeW; `windows_network_kind` takes it as a seam). macOS is not checked
+yet (the answer is None there).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 MOUNTINFO = Path("/proc/self/mountinfo")
+DRIVE_REMOTE = 4  # GetDriveTypeW's answer for a mapped network drive
 NETWORK_FS_TYPES = frozenset(
     {
         "nfs",
@@ -82,6 +86,10 @@ def network_fs_type(path: str | os.PathLike[str], mountinfo: str | None = None) 
     """The network file system `path` is on ("nfs4", "cifs", …), or None when it is on
     a local disk or cannot be told. `mountinfo` replaces reading /proc/self/mountinfo."""
     if mountinfo is None:
+        if sys.platform == "win32":
+            import ctypes
+
+            return windows_network_kind(str(path), ctypes.windll.kernel32.GetDriveTypeW)
         if not sys.platform.startswith("linux"):
             return None
         try:
@@ -108,6 +116,18 @@ def network_warning(path: str | os.PathLike[str], mountinfo: str | None = None) 
         "damaged there when another computer opens them; keep the data folder on a "
         "local disk (--data-dir)"
     )
+
+
+def windows_network_kind(path: str, drive_type: Callable[[str], int]) -> str | None:
+    """What kind of network location `path` is on Windows ("UNC path", "mapped drive"),
+    or None for a local disk."""
+    windows_path = PureWindowsPath(os.path.abspath(path) if sys.platform == "win32" else path)
+    anchor = windows_path.anchor
+    if anchor.startswith(("\\\\", "//")):
+        return "UNC path"
+    if anchor and drive_type(anchor) == DRIVE_REMOTE:
+        return "mapped drive"
+    return None
 
 
 def _unescape(field: str) -> str:
