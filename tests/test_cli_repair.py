@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.core.captioning.events import CAPTION_WORKER, Fatal, WorkerExit
 from app.core.storage import backups
 from app.core.storage.problems import EXIT_DAMAGED
 from tests.core.test_library_damage import corrupt_page, make_library, random_bytes, truncate
@@ -41,6 +42,19 @@ def test_every_damage_is_one_sentence_and_exit_7(tmp_path: Path) -> None:
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and "is damaged" in lines[0] and "repair" in lines[0]
         assert (data / "library.db").read_bytes() == before
+
+
+def test_the_worker_on_a_damaged_library_says_so_as_an_event_and_exits_7(
+    tmp_path: Path,
+) -> None:
+    """The window learns from this event that the library is damaged (and offers repair)."""
+    make_library(tmp_path / "library.db")
+    corrupt_page(tmp_path / "library.db")
+    result = captionist(tmp_path, "worker")
+    assert result.returncode == EXIT_DAMAGED == WorkerExit.DAMAGED, result.stderr
+    (line,) = result.stdout.splitlines()
+    event = CAPTION_WORKER.decode(line)
+    assert isinstance(event, Fatal) and event.library_damaged and "repair" in event.error
 
 
 def test_repair_restores_the_newest_good_backup(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from app.core.jobs import PRIORITY_USER, OpenJob
 from app.core.library.handover import index_paths
 from app.core.library.library import Library
 from app.core.storage.job_rows import item_kind, open_job_count
+from app.core.storage.problems import LibraryDamaged
 from app.core.storage.schema import Keyframe
 from models.prompts import builtin_prompts
 
@@ -96,14 +97,18 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
 
-    worker = CaptionWorker(
-        data_dir,
-        on_event=emit,
-        override=_override(args),
-        forever=args.forever,
-        min_priority=args.min_priority,
-        stop=stop,
-    )
+    try:
+        worker = CaptionWorker(
+            data_dir,
+            on_event=emit,
+            override=_override(args),
+            forever=args.forever,
+            min_priority=args.min_priority,
+            stop=stop,
+        )
+    except LibraryDamaged as exc:  # found at open: the window offers the repair
+        emit(Fatal(str(exc), "damaged"))
+        return WorkerExit.DAMAGED
     return worker.run()
 
 

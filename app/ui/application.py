@@ -51,19 +51,27 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
     apply_look(app)
-    if not recover_if_damaged(data_dir.database):
-        server.close()
-        return EXIT_DAMAGED  # the user chose Quit: the damaged file is left as it was
     crashes = CrashReporter(log_path, QApplication.activeWindow)
-    crashes.install()  # from here on an unexpected exception is a dialog, not an exit
+    _close_on_signals(app)
+    damage: str | None = None
     try:
-        window = MainWindow(data_dir)
-        server.paths_received.connect(window.handover.receive)
-        window.show()
-        if paths:
-            window.handover.receive(absolute_paths(paths), caption)
-        _close_on_signals(app)
-        return app.exec()
+        while True:  # again after a recovery asked for while the window was open
+            if not recover_if_damaged(data_dir.database, damage):
+                return EXIT_DAMAGED  # the user chose Quit: the damaged file is as it was
+            crashes.install()  # from here on an unexpected exception is a dialog
+            window = MainWindow(data_dir)
+            server.paths_received.connect(window.handover.receive)
+            window.show()
+            if paths:
+                window.handover.receive(absolute_paths(paths), caption)
+                paths = ()
+            code = app.exec()
+            crashes.uninstall()
+            server.paths_received.disconnect(window.handover.receive)
+            if not window.recovery_wanted:
+                return code
+            damage = window.damage.detail or "found while in use"
+            window.deleteLater()
     finally:
         crashes.uninstall()
         server.close()

@@ -80,6 +80,7 @@ def test_worker_exit_codes() -> None:
         "MODEL_BROKEN": 4,
         "ALREADY_RUNNING": 5,
         "STORAGE": 6,  # app.core.storage.problems.EXIT_STORAGE
+        "DAMAGED": 7,  # app.core.storage.problems.EXIT_DAMAGED
     }
 
 

@@ -97,6 +97,37 @@ def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
     assert "test" + str(backups.KEEP + 2) in kept[0].path.name
 
 
+def test_backups_before_migrations_and_daily_ones_are_kept_apart(tmp_path: Path) -> None:
+    """A run of upgrades cannot push every daily copy out, nor a week of daily copies
+    the one from before the last upgrade."""
+    path = tmp_path / "library.db"
+    make_library(path, rows=2)
+    shutil.rmtree(backups.backup_folder(path))
+    stamp = time.time() - 10_000
+
+    def take(reason: str) -> None:
+        nonlocal stamp
+        taken = backups.take_backup(path, reason)
+        assert taken is not None
+        stamp += 10
+        os.utime(taken, (stamp, stamp))
+
+    take("before-0001")
+    for n in range(backups.KEEP + 2):
+        take(f"daily{n}")
+    for n in range(backups.KEEP_BEFORE_MIGRATION + 3):
+        take(f"before-{n:04}")
+    kept = backups.backups(path)
+    migrations = [b for b in kept if backups.is_before_migration(b)]
+    daily = [b for b in kept if not backups.is_before_migration(b)]
+    assert len(migrations) == backups.KEEP_BEFORE_MIGRATION
+    assert len(daily) == backups.KEEP
+    assert f"daily{backups.KEEP + 1}" in daily[0].path.name
+    # a backup before a migration is not the day's backup
+    assert backups.daily_backup(path, now=stamp + 60) is None  # the newest daily is fresh
+    assert backups.daily_backup(path, now=stamp + backups.DAILY_S + 60) is not None
+
+
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_damage_is_found_at_open_and_the_file_is_not_written(
     tmp_path: Path, damage: Callable[[Path], None]
@@ -114,6 +145,30 @@ def test_damage_is_found_at_open_and_the_file_is_not_written(
     assert not path.with_name("library.db-wal").exists()
     # a damaged library is never backed up (it would push a good backup out)
     assert backups.take_backup(path, "test") is None
+
+
+def test_damage_found_while_in_use_stops_every_write_and_is_told_once(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    make_library(path)
+    db = Database(path)
+    told: list[LibraryDamaged] = []
+    db.on_damaged = told.append
+    try:
+        db.engine.dispose()  # no page cached from before the damage
+        corrupt_page(path)
+        for _ in range(2):
+            with pytest.raises(LibraryDamaged), db.read() as conn:
+                conn.exec_driver_sql("SELECT * FROM media_items ORDER BY name").all()
+        assert len(told) == 1 and db.damaged is told[0]
+        before = path.read_bytes()
+        with pytest.raises(LibraryDamaged), db.write() as conn:
+            conn.exec_driver_sql("DELETE FROM media_items")
+        with pytest.raises(LibraryDamaged), db.session():
+            pass
+        assert path.read_bytes() == before
+        assert len(told) == 1
+    finally:
+        db.close()
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -219,3 +274,26 @@ def test_damage_met_later_is_the_same_sentence(tmp_path: Path) -> None:
     folder.mkdir()
     problem = explain(sqlite3.DatabaseError("file is not a database"), folder)
     assert problem is not None and not isinstance(problem, LibraryDamaged)
+
+
+def test_an_app_left_open_takes_the_days_backup_but_never_of_a_damaged_library(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "library.db"
+    make_library(path, rows=2)
+    db = Database(path)
+    try:
+        (first,) = backups.backups(path)
+        db.backup_if_due()  # the day's backup was taken at open
+        assert len(backups.backups(path)) == 1
+        a_day_ago = time.time() - backups.DAILY_S - 60
+        os.utime(first.path, (a_day_ago, a_day_ago))
+        db.backup_if_due()
+        assert len(backups.backups(path)) == 2
+        for backup in backups.backups(path):
+            os.utime(backup.path, (a_day_ago, a_day_ago))
+        db.damaged = LibraryDamaged(path, "malformed")
+        db.backup_if_due()
+        assert len(backups.backups(path)) == 2
+    finally:
+        db.close()

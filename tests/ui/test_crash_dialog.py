@@ -134,6 +134,8 @@ def test_the_application_sets_up_the_log_and_the_hooks_while_it_runs(
     from app.ui import application
 
     class StandInWindow:
+        recovery_wanted = False
+
         def __init__(self, _data_dir: DataDir) -> None:
             self.handover = SimpleNamespace(receive=lambda *_: None)
 
@@ -157,3 +159,43 @@ def test_the_application_sets_up_the_log_and_the_hooks_while_it_runs(
     assert (sys.excepthook, threading.excepthook) == hooks
     log_text = (data_dir.root / "logs" / "captionist.log").read_text(encoding="utf-8")
     assert "during the loop" in log_text
+
+
+def test_a_window_closed_for_recovery_is_opened_again_after_it(
+    qtbot: QtBot, data_dir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage found while the window was open: run_gui asks the recovery dialog with what
+    the window saw, then opens a new window on the recovered library."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import application
+    from app.ui.window import recovery
+
+    windows: list[object] = []
+    asked: list[str | None] = []
+
+    class StandInWindow:
+        def __init__(self, _data_dir: DataDir) -> None:
+            self.handover = SimpleNamespace(receive=lambda *_: None)
+            self.recovery_wanted = not windows  # the first one closes for recovery
+            self.damage = SimpleNamespace(detail="database disk image is malformed")
+            self.deleteLater = lambda: None
+            windows.append(self)
+
+        def show(self) -> None:
+            pass
+
+    def ask(_database: object, seen: str | None = None) -> bool:
+        asked.append(seen)
+        return True
+
+    monkeypatch.setattr(main_window, "MainWindow", StandInWindow)
+    monkeypatch.setattr(recovery, "recover_if_damaged", ask)
+    monkeypatch.setattr(application, "apply_look", lambda _app: None)
+    monkeypatch.setattr(application, "_close_on_signals", lambda _app: None)
+    monkeypatch.setattr(QApplication, "exec", lambda *_: 0)
+    assert application.run_gui(data_dir) == 0
+    assert len(windows) == 2
+    assert asked == [None, "database disk image is malformed"]

@@ -23,6 +23,7 @@ class WorkerExit(IntEnum):
     MODEL_BROKEN = 4
     ALREADY_RUNNING = 5  # another worker holds this data directory's lock
     STORAGE = 6  # the library cannot be written (read-only, disk full…): app.core.storage.problems
+    DAMAGED = 7  # the library file is damaged: nothing more is written; the window offers repair
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,16 @@ class Fatal(CaptionEvent):
 
     event = "fatal"
     error: str
-    reason: str | None = omitted_if_default(None)  # "no_model" | "model_broken"
+    # "no_model" | "model_broken" | "storage" | "damaged"
+    reason: str | None = omitted_if_default(None)
 
     @property
     def needs_a_model(self) -> bool:
         return self.reason in ("no_model", "model_broken")
+
+    @property
+    def library_damaged(self) -> bool:
+        return self.reason == "damaged"
 
 
 @dataclass(frozen=True)

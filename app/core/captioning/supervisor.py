@@ -129,6 +129,7 @@ class WorkerSupervisor:
                 WorkerExit.MODEL_BROKEN,
                 WorkerExit.ALREADY_RUNNING,
                 WorkerExit.STORAGE,
+                WorkerExit.DAMAGED,
             ):
                 # Nothing to do until a model is installed or chosen (a model that cannot
                 # load fails the same way on restart), the other worker ends, or the

@@ -55,7 +55,7 @@ from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
 from app.core.settings import GpuOffload
 from app.core.storage.db import Database
-from app.core.storage.problems import StorageProblem
+from app.core.storage.problems import LibraryDamaged, StorageProblem
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
@@ -135,6 +135,9 @@ class CaptionWorker:
             if requeued or failed:
                 self._emit(Recovered(requeued, failed))
             return self._loop()
+        except LibraryDamaged as exc:  # never written again; the window offers repair
+            self._emit(Fatal(str(exc), "damaged"))
+            return WorkerExit.DAMAGED
         except StorageProblem as exc:  # the library, not a file: nothing to blame
             self._emit(Fatal(str(exc), "storage"))
             return WorkerExit.STORAGE

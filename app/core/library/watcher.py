@@ -51,6 +51,7 @@ from app.core.library.pending_changes import PendingChanges
 from app.core.library.reconcile import ScanReport
 from app.core.library.roots import RootInfo, load_roots, root_for
 from app.core.library.scanner import FsChanges
+from app.core.storage.problems import StorageProblem
 
 if TYPE_CHECKING:
     from app.core.library.library import Library
@@ -247,8 +248,11 @@ class LibraryWatcher:
             if self._thread.is_alive():
                 log.warning("folder watcher: still finishing a batch after %.1f s", timeout)
         self._thread = None
-        for root_id in self._roots:
-            self._library.set_watch_state(root_id, "off", None)
+        try:
+            for root_id in self._roots:
+                self._library.set_watch_state(root_id, "off", None)
+        except StorageProblem as exc:  # a damaged or read-only library: still stop
+            log.warning("folder watcher: could not record that watching stopped: %s", exc)
         with self._cond:
             self._polling.clear()
             self._rescan_at.clear()

@@ -5,7 +5,10 @@ The library holds the user's own captions and corrections, the one thing the app
 cannot make again. So:
 - a backup is taken with SQLite's online backup API (a consistent copy even while
   another process writes) before each migration and at most once a day at open,
-  only of a library that passes `PRAGMA quick_check`, and only the newest few are kept;
+  only of a library that passes `PRAGMA quick_check`, and only the newest few of each
+  kind are kept (the daily ones and those taken before a migration are counted apart,
+  so a run of upgrades cannot push every daily copy out, nor a week of days the copy
+  from before the last upgrade);
 - a damaged library is only ever read (SQLite's `mode=ro`), never written: it is moved
   aside with its -wal and -shm (a WAL applied to another file would damage that too)
   and a good backup, or a new library, takes its place.
@@ -21,7 +24,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 BACKUP_FOLDER = "backups"
-KEEP = 5
+KEEP = 5  # daily backups (and any other routine reason)
+KEEP_BEFORE_MIGRATION = 2
+MIGRATION_PREFIX = "before-"
 DAILY_S = 24 * 3600
 COMPANIONS = ("-wal", "-shm", "-journal")
 _PREFIX, _SUFFIX = "library-", ".db"
@@ -74,7 +79,7 @@ def damage(database: Path) -> str | None:
     return "; ".join(problems[:3]) if problems else None
 
 
-def take_backup(database: Path, reason: str, *, keep: int = KEEP) -> Path | None:
+def take_backup(database: Path, reason: str, *, keep: int | None = None) -> Path | None:
     """A copy of a sound library in the backup folder (None if there is nothing to
     copy, or the library is damaged: a damaged copy would push a good one out)."""
     if damage(database) is not None or not database.is_file():
@@ -85,6 +90,10 @@ def take_backup(database: Path, reason: str, *, keep: int = KEEP) -> Path | None
     folder.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = folder / f"{_PREFIX}{stamp}-{reason}{_SUFFIX}"
+    n = 1
+    while target.exists():  # two in the same second: keep both
+        n += 1
+        target = folder / f"{_PREFIX}{stamp}-{reason}-{n}{_SUFFIX}"
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         _copy(database, partial)
@@ -92,7 +101,7 @@ def take_backup(database: Path, reason: str, *, keep: int = KEEP) -> Path | None
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, target)
-    _prune(database, keep)
+    _prune(database, reason, keep)
     return target
 
 
@@ -113,16 +122,25 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def daily_backup(database: Path, *, keep: int = KEEP, now: float | None = None) -> Path | None:
-    """A backup if the newest one is a day old or more (or there is none)."""
-    newest = backups(database)
+    """A backup if the newest daily one is a day old or more (or there is none)."""
+    newest = [b for b in backups(database) if not is_before_migration(b)]
     moment = time.time() if now is None else now
     if newest and moment - newest[0].taken_at < DAILY_S:
         return None
     return take_backup(database, "daily", keep=keep)
 
 
-def _prune(database: Path, keep: int) -> None:
-    for old in backups(database)[keep:]:
+def is_before_migration(backup: Backup) -> bool:
+    return backup.path.stem.split("-", 3)[-1].startswith(MIGRATION_PREFIX)
+
+
+def _prune(database: Path, reason: str, keep: int | None) -> None:
+    """Drop the oldest backups of the kind just taken beyond `keep` of that kind."""
+    migration = reason.startswith(MIGRATION_PREFIX)
+    if keep is None:
+        keep = KEEP_BEFORE_MIGRATION if migration else KEEP
+    same_kind = [b for b in backups(database) if is_before_migration(b) == migration]
+    for old in same_kind[keep:]:
         old.path.unlink(missing_ok=True)
 
 

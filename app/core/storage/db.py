@@ -7,12 +7,13 @@ of failing at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import quote
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.storage import backups
 from app.core.storage.problems import LibraryBusy, LibraryDamaged, StorageProblem, explain
+
+log = logging.getLogger(__name__)
 
 # A row of a raw query: any number of columns of any type (SQLAlchemy 2.1's typed rows).
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -152,8 +155,10 @@ def upgrade(engine: Engine, path: Path, revision: str = "head") -> None:
 def _daily_backup(path: Path) -> None:
     """At most one a day; a backup that cannot be made (a full disk) does not keep
     the library from opening: the older backups are still there."""
-    with suppress(OSError, sqlite3.Error):
+    try:
         backups.daily_backup(path)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("no backup of the library today: %s", exc)
 
 
 def folder_is_writable(folder: Path) -> bool:
@@ -165,6 +170,8 @@ def folder_is_writable(folder: Path) -> bool:
 # Called with the seconds waited so far each time the write lock was not free within
 # the busy timeout: True to keep waiting, False to give up (LibraryBusy).
 LockWait = Callable[[float], bool]
+# Called (on whichever thread found it) the first time SQLite says the file is damaged.
+DamageSeen = Callable[[LibraryDamaged], None]
 
 
 class Database:
@@ -173,7 +180,11 @@ class Database:
     Anything wrong with where it lives (see `problems`) is raised as a
     StorageProblem with a sentence for the user, never as a SQLite traceback. A
     damaged file (`PRAGMA quick_check` at open, or SQLite's "malformed" later) is
-    LibraryDamaged, and is not opened for writing at all."""
+    LibraryDamaged, and is not opened for writing at all.
+
+    Damage found while the library is in use (any statement, on any thread, answered
+    "malformed") is remembered in `damaged`: from then on nothing is written (a write
+    raises LibraryDamaged at once) and `on_damaged` is told, once."""
 
     def __init__(
         self,
@@ -185,6 +196,8 @@ class Database:
     ) -> None:
         self.path = path
         self.on_lock_wait = on_lock_wait
+        self.damaged: LibraryDamaged | None = None
+        self.on_damaged: DamageSeen | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.read_only = not folder_is_writable(path.parent) or (
@@ -200,6 +213,7 @@ class Database:
                 if found is not None:
                     raise LibraryDamaged(path, found)
             self.engine = make_engine(path, read_only=self.read_only)
+            event.listen(self.engine, "handle_error", self._error_seen)
             if migrate and self.read_only:
                 if current_revision(self.engine) != head_revision():
                     raise StorageProblem(
@@ -216,6 +230,24 @@ class Database:
             raise problem from exc
         self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self._sessions = sessionmaker(self._writer, expire_on_commit=False)
+
+    def backup_if_due(self) -> None:
+        """The day's backup, for an app left open for days (slow: a background job)."""
+        if not self.read_only and self.damaged is None:
+            _daily_backup(self.path)
+
+    def _error_seen(self, context: Any) -> None:
+        """SQLAlchemy's handle_error hook: every statement's error passes here."""
+        problem = explain(context.original_exception, self.path)
+        if isinstance(problem, LibraryDamaged) and self.damaged is None:
+            self.damaged = problem
+            log.error("the library was found damaged while in use: %s", problem.detail)
+            if self.on_damaged is not None:
+                self.on_damaged(problem)
+
+    def _refuse_if_damaged(self) -> None:
+        if self.damaged is not None:
+            raise LibraryDamaged(self.path, self.damaged.detail)
 
     def _lock_not_free(self, exc: DBAPIError, since: float) -> None:
         """The write lock stayed taken for the whole busy timeout: wait on if the
@@ -242,6 +274,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """An ORM unit of work that may write: committed on success, else rolled back."""
+        self._refuse_if_damaged()
         since = time.monotonic()
         while True:
             session = self._sessions()
@@ -271,6 +304,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A Core connection holding the write lock, for bulk statements on hot paths."""
+        self._refuse_if_damaged()
         since = time.monotonic()
         while True:
             with ExitStack() as stack:
@@ -286,7 +320,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A Core connection for reading; never blocks on a writer."""
-        with self.engine.begin() as conn:
+        with self._explained(), self.engine.begin() as conn:
             yield conn
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
 from app.ui.window.context import WindowContext
+from app.ui.window.damage import DamageNotice
 from app.ui.window.handover import Handover
 from app.ui.window.menus import MenuParts, WindowExtras
 from app.ui.window.parts import DetailsSide
@@ -49,6 +50,7 @@ from app.ui.window.toolbar import MainToolbar
 
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
+BACKUP_CHECK_MS = 3600 * 1000
 FIRST_SIZE = QSize(1440, 900)  # before the user has sized the window; never beyond the screen
 
 
@@ -63,6 +65,11 @@ class MainWindow(QMainWindow):
         self.resize(_first_size())
         self.data_dir = data_dir
         self.db = Database(data_dir.database)
+        # Damage found while open: nothing more is written, and the user is asked
+        # whether to close and recover (app.ui.application reopens after recovery).
+        self.recovery_wanted = False
+        self.damage = DamageNotice(self, self._close_for_recovery)
+        self.db.on_damaged = self.damage.seen_problem
         self.library = Library(self.db)
         self.background = Background(self, threads=2)
         self.thumbnails = ThumbnailService(
@@ -95,6 +102,10 @@ class MainWindow(QMainWindow):
         self.background.run(self._watch.restart, on_error=self.show_error)
         self._worker.start()
         self.extras.after_start()
+        # The day's backup is taken at open; a window left open for days takes it too.
+        self._backups = QTimer(self, interval=BACKUP_CHECK_MS)
+        self._backups.timeout.connect(lambda: self.background.run(self.db.backup_if_due))
+        self._backups.start()
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -262,6 +273,12 @@ class MainWindow(QMainWindow):
     def _worker_event(self, event: CaptionEvent) -> None:
         if isinstance(event, Fatal):
             self.extras.captioning_waits(event.error)
+            if event.library_damaged:
+                self.damage.seen(event.error)
+
+    def _close_for_recovery(self) -> None:
+        self.recovery_wanted = True
+        self.close()
 
     def _activity_thumbnail(self, item_id: int) -> None:
         row = self.gallery_model.row_of(item_id)

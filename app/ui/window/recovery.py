@@ -113,10 +113,12 @@ class RecoveryDialog(QDialog):
         super().done(result)
 
 
-def recover_if_damaged(database: Path) -> bool:
+def recover_if_damaged(database: Path, seen: str | None = None) -> bool:
     """Before the window: True if the library is sound (or was recovered just now),
-    False if the user chose to quit."""
-    found = backups.damage(database)
+    False if the user chose to quit. `seen`: damage the window met while it was open,
+    which the quick check at open may not reach (it skips some of what "malformed"
+    answers to); the user is asked then too."""
+    found = backups.damage(database) or seen
     if found is None:
         return True
     dialog = RecoveryDialog(database, found)
