@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import cast
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME
@@ -18,9 +18,10 @@ from app.core.desktop.entries import APP_ID
 from app.core.logs import setup_logging
 from app.core.storage.problems import EXIT_DAMAGED
 from app.services.single_instance import InstanceServer, absolute_paths, hand_over, server_name
+from app.ui.settings.appearance_page import stored_theme
+from app.ui.theme import apply_theme
 from models.resources import RESOURCES
 
-THEME_ENV = "CAPTIONIST_THEME"  # "dark" or "light" overrides the system's choice
 APP_ICON = RESOURCES / "icons" / "captionist.svg"
 EXIT_NO_DISPLAY = 2
 SIGNAL_POLL_MS = 250
@@ -50,7 +51,7 @@ def run_gui(data_dir: DataDir, paths: Sequence[str] = (), *, caption: bool = Tru
     server = InstanceServer(name)
     if not server.listen() and hand_over(name, paths, caption=caption):
         return 0  # another launch won the race to listen a moment ago
-    apply_look(app)
+    apply_look(app, data_dir)
     crashes = CrashReporter(log_path, QApplication.activeWindow)
     _close_on_signals(app)
     damage: str | None = None
@@ -96,43 +97,8 @@ def _display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def apply_look(app: QApplication) -> None:
+def apply_look(app: QApplication, data_dir: DataDir) -> None:
     """Fusion everywhere (the same look on every platform, and it follows the palette),
-    dark when the system is dark or the user asks for it."""
-    app.setStyle("Fusion")
+    in the theme chosen in Settings: light, dark, or the system's."""
     app.setWindowIcon(QIcon(str(APP_ICON)))
-    wanted = os.environ.get(THEME_ENV, "").lower()
-    system_dark = QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
-    if wanted == "dark" or (wanted != "light" and system_dark):
-        app.setPalette(dark_palette())
-
-
-def dark_palette() -> QPalette:
-    palette = QPalette()
-    role, colour = QPalette.ColorRole, QColor
-    for r, c in {
-        role.Window: colour(37, 37, 40),
-        role.WindowText: colour(230, 230, 232),
-        role.Base: colour(28, 28, 30),
-        role.AlternateBase: colour(48, 48, 52),
-        role.ToolTipBase: colour(52, 52, 56),
-        role.ToolTipText: colour(235, 235, 235),
-        role.Text: colour(230, 230, 232),
-        role.Button: colour(48, 48, 52),
-        role.ButtonText: colour(230, 230, 232),
-        role.BrightText: colour(255, 90, 90),
-        role.Highlight: colour(64, 110, 220),
-        role.HighlightedText: colour(255, 255, 255),
-        role.Link: colour(110, 160, 255),
-        role.PlaceholderText: colour(140, 140, 146),
-        role.Mid: colour(70, 70, 75),
-        role.Midlight: colour(60, 60, 66),
-        role.Light: colour(80, 80, 86),
-        role.Dark: colour(20, 20, 22),
-        role.Shadow: colour(0, 0, 0),
-    }.items():
-        palette.setColor(r, c)
-    disabled = QPalette.ColorGroup.Disabled
-    for r in (role.Text, role.ButtonText, role.WindowText):
-        palette.setColor(disabled, r, colour(120, 120, 125))
-    return palette
+    apply_theme(app, stored_theme(data_dir))

@@ -151,7 +151,7 @@ def test_the_application_sets_up_the_log_and_the_hooks_while_it_runs(
 
     hooks = sys.excepthook, threading.excepthook
     monkeypatch.setattr(main_window, "MainWindow", StandInWindow)
-    monkeypatch.setattr(application, "apply_look", lambda _app: None)
+    monkeypatch.setattr(application, "apply_look", lambda _app, _data_dir: None)
     monkeypatch.setattr(application, "_close_on_signals", lambda _app: None)
     monkeypatch.setattr(QApplication, "exec", loop)
     assert application.run_gui(data_dir) == 0
@@ -193,7 +193,7 @@ def test_a_window_closed_for_recovery_is_opened_again_after_it(
 
     monkeypatch.setattr(main_window, "MainWindow", StandInWindow)
     monkeypatch.setattr(recovery, "recover_if_damaged", ask)
-    monkeypatch.setattr(application, "apply_look", lambda _app: None)
+    monkeypatch.setattr(application, "apply_look", lambda _app, _data_dir: None)
     monkeypatch.setattr(application, "_close_on_signals", lambda _app: None)
     monkeypatch.setattr(QApplication, "exec", lambda *_: 0)
     assert application.run_gui(data_dir) == 0

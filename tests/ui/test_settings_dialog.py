@@ -16,7 +16,7 @@ from app.core.library.library import Library
 from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.services.download_bridge import DownloadBridge
-from app.ui.settings.common import ERROR_STYLE
+from app.ui.settings.common import error_style
 from app.ui.settings.dialog import SettingsDialog
 from models.catalog import load_catalog
 from models.download import ENDPOINT_ENV
@@ -61,7 +61,7 @@ def open_dialog(qtbot: QtBot, db: Database, data_dir: DataDir) -> Iterator[OpenD
 
 
 def is_error(label: QLabel) -> bool:
-    return not label.isHidden() and label.styleSheet() == ERROR_STYLE
+    return not label.isHidden() and label.styleSheet() == error_style()
 
 
 def test_the_table_lists_every_catalog_entry_with_fit_info(

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.core.datadir import DataDir
 from app.core.storage.db import Database
 from app.services.download_bridge import DownloadBridge
-from app.ui.settings.common import ERROR_STYLE
+from app.ui.settings.common import error_style
 from app.ui.window.welcome import WelcomeDialog
 from models.catalog import load_catalog
 from models.download import ENDPOINT_ENV
@@ -127,7 +127,7 @@ def test_offline_shows_why_and_later_still_finishes(
     dialog.show_model_step()
     offered(qtbot, dialog)
     dialog.download()
-    qtbot.waitUntil(lambda: dialog.message.styleSheet() == ERROR_STYLE, timeout=30_000)
+    qtbot.waitUntil(lambda: dialog.message.styleSheet() == error_style(), timeout=30_000)
     assert dialog.message.text().startswith(f"Can't reach {endpoint.removeprefix('http://')}")
     assert not dialog.download_button.isHidden() and dialog.download_button.isEnabled()
     assert "work without a model" in " ".join(

@@ -31,7 +31,7 @@ from app.core.storage.db import Database
 from app.services.background import Background
 from app.ui.details.text import date_text
 from app.ui.finetune.data import load_adapters
-from app.ui.settings.common import ERROR_STYLE, NOTE_STYLE
+from app.ui.settings.common import NOTE_STYLE, error_style
 
 COLUMNS = ("Version", "Created", "Corrections", "CIDEr before → after", "Method", "In use")
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -269,5 +269,5 @@ class AdaptersPanel(QWidget):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet(ERROR_STYLE if error else NOTE_STYLE)
+        self.message.setStyleSheet(error_style() if error else NOTE_STYLE)
         self.message.setVisible(bool(text))

@@ -40,7 +40,7 @@ from app.ui.finetune.plan import PlanPanel
 from app.ui.finetune.progress import ProgressPanel
 from app.ui.finetune.results import ResultsPanel
 from app.ui.finetune.table import CorrectionsModel, corrections_view
-from app.ui.settings.common import ERROR_STYLE, note_label
+from app.ui.settings.common import error_style, note_label
 
 RELOAD_DELAY_MS = 250  # a spin box being stepped reloads once, after the last step
 INTRO = (
@@ -241,7 +241,7 @@ class FinetuneDialog(QDialog):
 
     def _error(self, message: str) -> None:
         self.message.setText(f"Something went wrong: {message}")
-        self.message.setStyleSheet(ERROR_STYLE)
+        self.message.setStyleSheet(error_style())
         self.message.setVisible(True)
 
     # -- a run --------------------------------------------------------------------------

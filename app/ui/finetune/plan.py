@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.services.finetune_bridge import InstallRunner
 from app.ui.activity.widgets import duration_text
 from app.ui.finetune.data import DEFAULT_DROPOUT, DEFAULT_EPOCHS, DEFAULT_RANK, PlanView
-from app.ui.settings.common import ERROR_STYLE, NOTE_STYLE, note_label
+from app.ui.settings.common import NOTE_STYLE, error_style, note_label
 
 RANKS = (8, 16, 32, 64, 128)
 METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA (4-bit)"}
@@ -217,7 +217,7 @@ class PlanPanel(QWidget):
         self.cancel_button.setEnabled(self._running)
         busy = self._running or (plan is None and not self.installer.running())
         self.reason.setText(reason)
-        self.reason.setStyleSheet(NOTE_STYLE if busy else ERROR_STYLE)
+        self.reason.setStyleSheet(NOTE_STYLE if busy else error_style())
         self.reason.setVisible(bool(reason))
         installing = self.installer.running()
         missing = bool(plan and plan.missing_packages)
@@ -244,7 +244,7 @@ class PlanPanel(QWidget):
             f"about {plan.memory_needed_gb:.1f} GB needed · "
             f"{plan.memory_available_gb:.1f} GB available"
         )
-        self.memory_label.setStyleSheet(ERROR_STYLE if short else "")
+        self.memory_label.setStyleSheet(error_style() if short else "")
         method = METHOD_NAMES.get(plan.method, plan.method)
         reason = plan.method_reason
         if not reason:

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 from app.core.finetune.events import Download, FinetuneEvent, Phase, Prepared, Step
 from app.ui.activity.widgets import bytes_text, duration_text
 from app.ui.finetune.chart import LossCurve
-from app.ui.settings.common import ERROR_STYLE, NOTE_STYLE
+from app.ui.settings.common import NOTE_STYLE, error_style
+from app.ui.theme import tone_style
 
 PHASES = {
     "prepare": "Preparing your corrections",
@@ -36,7 +37,6 @@ PHASES = {
 }
 REPAINT_MS = 100
 LOG_LINES = 2000
-OK_STYLE = "color: #2e7d32;"
 
 
 class ProgressPanel(QWidget):
@@ -192,14 +192,14 @@ class ProgressPanel(QWidget):
             self.numbers.setText(f"{last.step} steps{epochs} · final loss {last.loss:.3f}")
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
-        self._say(summary, OK_STYLE)
+        self._say(summary, tone_style("ok"))
 
     def run_failed(self, message: str) -> None:
         self._flush_steps()
         self.phase.setText("Stopped")
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self._say(message, ERROR_STYLE)
+        self._say(message, error_style())
 
     def run_cancelled(self) -> None:
         self._flush_steps()

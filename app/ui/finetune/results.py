@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -22,14 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.settings.common import ERROR_STYLE, NOTE_STYLE
+from app.ui.settings.common import NOTE_STYLE, error_style
+from app.ui.theme import tone, tone_style
 
 METRICS = (("cider", "CIDEr"), ("rouge_l", "ROUGE-L"), ("bleu4", "BLEU-4"))
 SAMPLE_COLUMNS = ("Photo", "Your caption", "Before", "After")
 SAMPLE_LINES = 4  # tallest a held-out row gets; the tooltip has the whole caption
-BETTER, WORSE = QColor("#2e7d32"), QColor("#c0392b")
-OK_STYLE = "color: #2e7d32; font-weight: 600;"
-WARN_STYLE = "color: #b0521a; font-weight: 600;"
 
 
 def change_text(before: float | None, after: float | None) -> str:
@@ -149,7 +146,7 @@ class ResultsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if column == 2 and old is not None and new is not None and abs(new - old) >= 5e-4:
-                    item.setForeground(BETTER if new > old else WORSE)
+                    item.setForeground(tone("ok") if new > old else tone("error"))
                 self.metrics.setItem(row, column, item)
 
     def show_samples(
@@ -182,7 +179,7 @@ class ResultsPanel(QWidget):
             self.status.setText(
                 f"Adapter {adapter_id} is active: new captions by this model use it."
             )
-            self.status.setStyleSheet(OK_STYLE)
+            self.status.setStyleSheet(tone_style("ok", bold=True))
             self.activate_button.setVisible(False)
             return
         # The registry says "<id> was not activated: <why>"; the id is in the sentence below.
@@ -190,13 +187,13 @@ class ResultsPanel(QWidget):
         self.status.setText(
             f"Adapter {adapter_id} was saved but not activated: {why}. Captions stay as they were."
         )
-        self.status.setStyleSheet(WARN_STYLE)
+        self.status.setStyleSheet(tone_style("warn", bold=True))
         self.activate_button.setVisible(True)
         self.activate_button.setEnabled(True)
 
     def activation_failed(self, message: str) -> None:
         self.status.setText(message)
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(error_style())
         self.activate_button.setEnabled(True)
 
     def _activate_clicked(self) -> None:

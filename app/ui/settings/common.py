@@ -18,9 +18,13 @@ from PySide6.QtWidgets import QLabel
 from app.core.settings import Settings, SettingsValues
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.ui.theme import tone_style
 
-ERROR_STYLE = "color: #c0392b;"
-NOTE_STYLE = "color: palette(placeholder-text);"
+NOTE_STYLE = "color: palette(placeholder-text);"  # secondary text, 4.5:1 in both themes
+
+
+def error_style() -> str:
+    return tone_style("error")
 
 
 class SettingsStore(QObject):
@@ -68,7 +72,7 @@ class SettingsStore(QObject):
 def show_message(label: QLabel, text: str, *, error: bool = False) -> None:
     """A status line under a control: red for something the user has to fix, muted else."""
     label.setText(text)
-    label.setStyleSheet(ERROR_STYLE if error else NOTE_STYLE)
+    label.setStyleSheet(error_style() if error else NOTE_STYLE)
     label.setVisible(bool(text))
 
 

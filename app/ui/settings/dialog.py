@@ -1,4 +1,4 @@
-"""Settings: Models, Prompts and Library pages in one dialog (issue #4, section 5).
+"""Settings: Models, Prompts, Library and Appearance pages in one dialog (issue #4, section 5).
 
 Changes are saved as they are made (there is no Apply button to forget): each page writes
 through one `SettingsStore`, whose writes run in order off the GUI thread, and the dialog
@@ -27,13 +27,14 @@ from app.core.model_status import MachineInfo, probe_machine
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.download_bridge import DownloadBridge
+from app.ui.settings.appearance_page import AppearancePage
 from app.ui.settings.common import SettingsStore, message_label, show_message
 from app.ui.settings.library_page import LibraryPage
 from app.ui.settings.models_page import ModelsPage
 from app.ui.settings.prompts_page import PromptsPage
 from models.catalog import Catalog
 
-PAGES = ("Models", "Prompts", "Library")
+PAGES = ("Models", "Prompts", "Library", "Appearance")
 
 
 class SettingsDialog(QDialog):
@@ -65,12 +66,11 @@ class SettingsDialog(QDialog):
         self.library_page = LibraryPage(self.store, self._background, db, data_dir)
         self.library_page.folder_added.connect(self.folder_added)
         self.library_page.folder_removed.connect(self.folder_removed)
+        self.appearance_page = AppearancePage(data_dir)
         self.store.failed.connect(self._store_failed)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for page, title in zip(
-            (self.models_page, self.prompts_page, self.library_page), PAGES, strict=True
-        ):
+        for page, title in zip(self._pages(), PAGES, strict=True):
             # In a scroll area: on a short screen the page scrolls instead of its
             # widgets being squeezed on top of each other.
             area = QScrollArea()
@@ -92,9 +92,12 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         # Edits waiting for their typing pause are saved, not lost, when the dialog closes.
-        for page in (self.models_page, self.prompts_page, self.library_page):
+        for page in self._pages():
             page.flush()
         super().done(result)
+
+    def _pages(self) -> tuple[LibraryPage | ModelsPage | PromptsPage | AppearancePage, ...]:
+        return self.models_page, self.prompts_page, self.library_page, self.appearance_page
 
     def _store_failed(self, message: str) -> None:
         show_message(self.message, message, error=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -41,13 +40,13 @@ from app.services.background import Background
 from app.services.download_bridge import DownloadBridge
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 from app.ui.settings.runtime_boxes import CustomModelBox, OffloadBox
+from app.ui.theme import tone
 from models.catalog import Catalog, load_catalog
 from models.installed import remove_model
 
 COLUMNS = ("Model", "Download", "Memory (RAM / GPU)", "Video", "Fits this computer", "Status")
 FIT_COLUMN, STATUS_COLUMN = 4, 5
 ID_ROLE = Qt.ItemDataRole.UserRole
-NO_FIT = QColor("#c0392b")
 
 
 class ModelsPage(QWidget):
@@ -209,7 +208,7 @@ class ModelsPage(QWidget):
                 f"{entry.id} · {entry.license}\n{entry.license_note}".strip()
             )
             if row.fits is False:
-                self._cell(index, FIT_COLUMN).setForeground(NO_FIT)
+                self._cell(index, FIT_COLUMN).setForeground(tone("error"))
         if selected:
             self.select_model(selected)
         self._update_buttons()
