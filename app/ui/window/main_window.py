@@ -39,6 +39,7 @@ from app.ui.gallery.browser import Browser, Listing
 from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
+from app.ui.viewer.stage import Stage
 from app.ui.window.context import WindowContext
 from app.ui.window.damage import DamageNotice
 from app.ui.window.handover import Handover
@@ -127,7 +128,8 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter()
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.gallery)
+        self.stage = Stage(context, self.gallery, self._moment_of)  # grid or large view
+        self.splitter.addWidget(self.stage)
         self.splitter.addWidget(self.details.widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([280, 780, 380])
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
                 self.activity,
                 choose_folder=self.choose_folder,
                 add_folder=self.add_folder,
+                large_view=self.stage.open_action,
             ),
         )
         self.handover = Handover(context, self.gallery.select_item)
@@ -183,7 +186,7 @@ class MainWindow(QMainWindow):
             lambda _ids, position: self.items.context_menu(position)
         )
         self.gallery.current_item_changed.connect(self._current_changed)
-        self.gallery.item_activated.connect(lambda _id: self.items.open_selected())
+        self.gallery.item_activated.connect(lambda _id: self.stage.open())
         self.items.failed.connect(self.show_error)
         self.totals.loaded.connect(self.extras.library_loaded)
         self._worker.event_received.connect(self._worker_event)
@@ -265,6 +268,10 @@ class MainWindow(QMainWindow):
         self.toolbar.show_count(listing, count)
         current = self.gallery.current_item()
         self.details.show_item(current)
+
+    def _moment_of(self, item_id: int) -> float | None:
+        hit = self.gallery_model.hit_of(item_id)
+        return hit.timestamp if hit else None
 
     def _current_changed(self, item_id: int | None) -> None:
         hit = self.gallery_model.hit_of(item_id) if item_id is not None else None

@@ -40,6 +40,7 @@ class MenuParts:
     activity: ActivityPanel
     choose_folder: Callable[[], None]
     add_folder: Callable[[str], None]
+    large_view: QAction  # Space (and Enter) on the gallery: the loupe
 
 
 class WindowExtras:
@@ -92,6 +93,8 @@ class WindowExtras:
             p.gallery.addAction(action)
 
         view = bar.addMenu("&View")
+        view.addAction(p.large_view)
+        view.addSeparator()
         activity = QAction("Activity panel", w)
         activity.setCheckable(True)
         activity.setChecked(True)
