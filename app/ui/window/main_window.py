@@ -44,6 +44,7 @@ from app.ui.window.context import WindowContext
 from app.ui.window.damage import DamageNotice
 from app.ui.window.handover import Handover
 from app.ui.window.menus import MenuParts, WindowExtras
+from app.ui.window.panels import SidePanels
 from app.ui.window.parts import DetailsSide
 from app.ui.window.sidebar import Sidebar
 from app.ui.window.status import LibraryTotals
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.details.widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([280, 780, 380])
+        self.panels = SidePanels(self, self.splitter, self.sidebar, self.details.widget)
         self.setCentralWidget(self.splitter)
         self.sidebar.add_footer(self.activity)
         self.empty_hint = QLabel(self.gallery.viewport())
@@ -165,6 +167,7 @@ class MainWindow(QMainWindow):
                 choose_folder=self.choose_folder,
                 add_folder=self.add_folder,
                 large_view=self.stage.open_action,
+                panel_actions=[*self.panels.actions.values(), self.panels.both],
             ),
         )
         self.handover = Handover(context, self.gallery.select_item)
@@ -321,6 +324,7 @@ class MainWindow(QMainWindow):
         splitter = settings.value("window/splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
+        self.panels.restore(settings)
         self.toolbar.restore(settings)
         view = str(settings.value("window/view", "all"))
         self.sidebar.select_view(view)
@@ -331,6 +335,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/state", self.saveState())
         settings.setValue("window/splitter", self.splitter.saveState())
         settings.setValue("window/view", self.sidebar.current_selection()[0])
+        self.panels.save(settings)
         self.toolbar.save(settings)
 
     def closeEvent(self, event: QCloseEvent) -> None:

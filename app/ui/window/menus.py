@@ -41,6 +41,7 @@ class MenuParts:
     choose_folder: Callable[[], None]
     add_folder: Callable[[str], None]
     large_view: QAction  # Space (and Enter) on the gallery: the loupe
+    panel_actions: list[QAction]  # the side panels: each, and both
 
 
 class WindowExtras:
@@ -95,6 +96,7 @@ class WindowExtras:
         view = bar.addMenu("&View")
         view.addAction(p.large_view)
         view.addSeparator()
+        view.addActions(p.panel_actions)
         activity = QAction("Activity panel", w)
         activity.setCheckable(True)
         activity.setChecked(True)
