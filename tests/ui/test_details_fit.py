@@ -97,3 +97,32 @@ def test_a_long_file_name_wraps_and_copies_without_the_added_breaks(qtbot: QtBot
     QGuiApplication.clipboard().clear()
     qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == LONG_NAME
+
+
+@pytest.mark.parametrize("picture", ["astronaut", "portrait"])
+def test_a_square_or_portrait_preview_leaves_the_caption_above_the_fold(
+    qtbot: QtBot, open_window: object, tmp_path: Path, picture: str
+) -> None:
+    """At 1280x800 the caption box starts within the panel's visible height."""
+    from PIL import Image
+
+    folder = tmp_path / "Photos"
+    if picture == "portrait":
+        folder.mkdir()
+        Image.new("RGB", (600, 1200), (120, 160, 200)).save(folder / "tall.jpg")
+        name = "tall.jpg"
+        window: MainWindow = open_window()  # type: ignore[operator]
+        window.add_folder(str(folder))
+        qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 1, timeout=WAIT)
+    else:
+        name = "square.jpg"
+        window = window_with(qtbot, open_window, folder, {name: picture})  # 512x512
+    window.resize(1280, 800)
+    target = item_id(window, name)
+    window.gallery.select_item(target)
+    panel = window.details.panel
+    qtbot.waitUntil(lambda: panel.preview.pixmap() is not None, timeout=WAIT)
+    qtbot.wait(50)
+    viewport = panel.scroll_area.viewport()
+    assert panel.preview.height() <= 0.41 * viewport.height()
+    assert shown_rect(panel.editor, panel).top() < viewport.height()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFont, QImage, QTextCursor, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
@@ -49,7 +49,16 @@ from app.ui.details.moment_strip import MomentStrip
 from app.ui.details.tag_chips import TagChips
 from app.ui.details.text import error_text, exif_rows, meta_text, provenance_text
 from app.ui.details.video_player import Playback, play_video
-from app.ui.details.widgets import ExifForm, HistoryList, Notice, Preview, heading, muted, wrapped
+from app.ui.details.widgets import (
+    PREVIEW_SHARE,
+    ExifForm,
+    HistoryList,
+    Notice,
+    Preview,
+    heading,
+    muted,
+    wrapped,
+)
 
 Player = Callable[[str, float, QWidget], Playback]
 EMPTY_TEXT = "Select a photo or video"
@@ -185,6 +194,7 @@ class DetailsPanel(QWidget):
         # widths that loop recursed until the stack overflowed (a segfault in layout).
         self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.scroll_area.setWidget(content)
+        self.scroll_area.viewport().installEventFilter(self)  # its height caps the preview
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_label)
         self.pages.addWidget(self.scroll_area)
@@ -192,6 +202,11 @@ class DetailsPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.pages)
         self.setMinimumWidth(260)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.scroll_area.viewport() and event.type() == QEvent.Type.Resize:
+            self.preview.set_height_cap(int(self.scroll_area.viewport().height() * PREVIEW_SHARE))
+        return False
 
     def showing_empty(self) -> bool:
         return self.pages.currentWidget() is self.empty_label

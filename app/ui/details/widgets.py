@@ -124,12 +124,17 @@ def wrapped(text: str = "", *, selectable: bool = False) -> QLabel:
     return WrappedLabel(text, selectable=selectable)
 
 
+PREVIEW_SHARE = 0.4  # of the panel's visible height: the caption stays above the fold
+
+
 class Preview(QWidget):
-    """The picture at the panel's width, aspect kept, height capped at a square so a
-    portrait photo never pushes the caption off screen; a note when there is none."""
+    """The picture at the panel's width, aspect kept, its height capped at a square and
+    at `PREVIEW_SHARE` of the panel's visible height (`set_height_cap`), so a square or
+    portrait photo never pushes the caption below the fold; a note when there is none."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.height_cap: int | None = None
         self._pixmap: QPixmap | None = None
         self._scaled: QPixmap | None = None
         self.note = ""
@@ -152,6 +157,12 @@ class Preview(QWidget):
         super().resizeEvent(event)
         self._fit()
 
+    def set_height_cap(self, pixels: int) -> None:
+        """Depends on the panel's height, never on this widget's width: no layout loop."""
+        if pixels != self.height_cap:
+            self.height_cap = pixels
+            self._fit()
+
     def _fit(self) -> None:
         """Box layouts in a scroll area ignore height-for-width: set the height here
         (only the width drives it, so this settles after one pass)."""
@@ -166,7 +177,8 @@ class Preview(QWidget):
         if self._pixmap is None or self._pixmap.isNull():
             return max(120, width * 9 // 16)
         natural = width * self._pixmap.height() // max(1, self._pixmap.width())
-        return max(60, min(natural, width))
+        cap = width if self.height_cap is None else min(width, self.height_cap)
+        return max(60, min(natural, cap))
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(320, self.heightForWidth(320))
