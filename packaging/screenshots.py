@@ -214,10 +214,13 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
         print(f"  {path.name}", flush=True)
 
     model = window.gallery_model
-    wait(
-        20, lambda: model.rowCount() >= len(CAPTIONS) and all(model.row_of(i) for i in model.ids())
-    )
-    by_name = {model.row_of(i).name: i for i in model.ids() if model.row_of(i)}  # type: ignore[union-attr]
+
+    def listed() -> bool:
+        return model.rowCount() >= len(CAPTIONS) and all(model.row_of(i) for i in model.ids())
+
+    wait(20, listed)
+    rows = [model.row_of(i) for i in model.ids()]
+    by_name = {row.name: row.id for row in rows if row is not None}
     window.gallery.select_item(by_name["astronaut.jpg"])
     wait(3, lambda: window.details.panel.preview.pixmap() is not None)
     wait(2)  # thumbnails
