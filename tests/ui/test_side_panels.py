@@ -5,12 +5,16 @@ user's choice (not a fold for lack of room) is remembered."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.ui.window.main_window import MainWindow
 from app.ui.window.panels import GRID_MIN
+from tests.caption_support import store_model_caption
+from tests.ui.test_main_window import WAIT, window_with
 
 
 def settle() -> None:
@@ -83,3 +87,34 @@ def test_the_view_menu_toggles_panels_and_the_choice_is_remembered(
     third.resize(1400, 800)
     settle()
     assert third.sidebar.isVisible() and third.details.widget.isVisible()
+
+
+def test_tab_follows_the_eye_and_f2_puts_a_caret_in_a_ringed_caption_box(
+    qtbot: QtBot, open_window: Callable[[], MainWindow], tmp_path: Path
+) -> None:
+    """Focus order: folders → search → grid → caption; F2 gives the caption box the focus,
+    the caret at the end, and a ring in the highlight colour."""
+    window = window_with(qtbot, open_window, tmp_path / "photos", {"a.jpg": "astronaut"})
+    target = window.gallery_model.ids()[0]
+    store_model_caption(window.db, target, "A portrait of an astronaut", [])
+    window.gallery.select_item(target)
+    panel = window.details.panel
+    qtbot.waitUntil(lambda: panel.editor.text() == "A portrait of an astronaut", timeout=WAIT)
+    chain = [window.sidebar.tree, window.toolbar.search, window.gallery, panel.editor.editor]
+    for first, second in zip(chain, chain[1:], strict=False):
+        assert first.nextInFocusChain() is second or _next_focusable(first) is second
+    window.activateWindow()
+    window.gallery.setFocus()
+    qtbot.keyClick(window.gallery, Qt.Key.Key_F2)
+    editor = panel.editor.editor
+    qtbot.waitUntil(editor.hasFocus, timeout=WAIT)
+    assert editor.textCursor().position() == len(editor.toPlainText())
+    assert ":focus" in editor.styleSheet() and "palette(highlight)" in editor.styleSheet()
+
+
+def _next_focusable(widget: QWidget) -> QWidget:
+    """The next widget Tab reaches (skipping the ones that do not take Tab focus)."""
+    candidate = widget.nextInFocusChain()
+    while not candidate.focusPolicy() & Qt.FocusPolicy.TabFocus or not candidate.isVisible():
+        candidate = candidate.nextInFocusChain()
+    return candidate

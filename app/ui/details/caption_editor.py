@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.details.widgets import muted, wrapped
+from app.ui.theme import outline
 
 MIN_LINES, MAX_LINES = 3, 12
 
@@ -77,6 +78,13 @@ class ButtonRow(QWidget):
             self.updateGeometry()
 
 
+def focus_ring_style(selector: str) -> str:
+    return (
+        f"{selector} {{ border: 1px solid {outline().name()}; border-radius: 3px; padding: 2px; }}"
+        f"{selector}:focus {{ border: 2px solid palette(highlight); padding: 1px; }}"
+    )
+
+
 class CaptionEditor(QWidget):
     save_requested = Signal(str)  # the typed words, stripped and non-empty
     accept_requested = Signal()
@@ -89,6 +97,9 @@ class CaptionEditor(QWidget):
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("No caption yet. Write one…")
         self.editor.setTabChangesFocus(True)
+        # A clear ring while typing (F2 lands here): the frame Fusion draws for a text
+        # box does not change with focus.
+        self.editor.setStyleSheet(focus_ring_style("QPlainTextEdit"))
         self.editor.textChanged.connect(self._changed)
         self.save_button = QPushButton("Save")
         self.save_button.setToolTip("Save the caption as yours (Ctrl+S)")

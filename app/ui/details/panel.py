@@ -124,6 +124,8 @@ class DetailsPanel(QWidget):
         """Put the cursor at the end of the caption (the Item menu's "Edit caption")."""
         self.editor.editor.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.editor.editor.moveCursor(QTextCursor.MoveOperation.End)
+        self.editor.editor.ensureCursorVisible()
+        self.scroll_area.ensureWidgetVisible(self.editor.editor)
 
     def shutdown(self) -> None:
         """Close a player this panel opened (the window is closing)."""

@@ -200,6 +200,15 @@ class MainWindow(QMainWindow):
         self.activity.current_item_changed.connect(self._activity_thumbnail)
         self.thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
         self.downloads.finished.connect(lambda _model: self.hub.publish(Changes(captioning=True)))
+        # Tab follows the eye: the folders, the search box, the grid, then the caption.
+        chain = (
+            self.sidebar.tree,
+            self.toolbar.search,
+            self.gallery,
+            self.details.panel.editor.editor,
+        )
+        for first, second in zip(chain, chain[1:], strict=False):
+            self.setTabOrder(first, second)
         # Each view decides what of a change concerns it.
         for view in (
             self.gallery_model,
