@@ -36,8 +36,8 @@ class DetailsSide:
     def accept(self, item_ids: list[int]) -> None:
         self._undo_stack.push(AcceptCommand(self.edits, item_ids))
 
-    def remove(self, item_ids: list[int]) -> None:
-        self._undo_stack.push(RemoveItemsCommand(self.edits, item_ids))
+    def remove(self, item_ids: list[int], name: str | None = None) -> None:
+        self._undo_stack.push(RemoveItemsCommand(self.edits, item_ids, name=name))
 
     def edit(self, item_id: int) -> None:
         if self._shown != item_id:
