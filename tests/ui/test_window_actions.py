@@ -196,10 +196,14 @@ def test_every_shortcut_is_in_a_menu_and_help_has_about_keys_and_welcome(
 ) -> None:
     window = open_window()  # type: ignore[operator]
     in_menus: set[str] = set()
+    by_keys: dict[str, set[str]] = {}
     for menu in window.menuBar().findChildren(QMenu) + window.findChildren(QMenu):
         for action in menu.actions():
             if not action.shortcut().isEmpty():
                 in_menus.add(action.shortcut().toString())
+                by_keys.setdefault(action.shortcut().toString(), set()).add(action.text())
+    twice = {keys: texts for keys, texts in by_keys.items() if len(texts) > 1}
+    assert twice == {}  # an ambiguous shortcut does nothing at all
     everywhere: set[str] = set()
     from PySide6.QtGui import QAction, QShortcut
 
@@ -222,6 +226,7 @@ def test_every_shortcut_is_in_a_menu_and_help_has_about_keys_and_welcome(
         QKeySequence.SequenceFormat.NativeText
     )
     assert listed["Search box → Clear the search"] == "Esc"
+    assert "Edit → Undo" in listed
     window.extras.show_keys()
     keys = message_box(window, "keyboard_shortcuts")
     assert "Remove from library" in keys.text()
@@ -261,3 +266,26 @@ def test_add_folder_opens_in_pictures_or_home(
     window.choose_folder()
     assert seen and seen[0]
     assert Path(seen[0]).is_dir()
+
+
+def test_settings_remove_asks_the_same_question_and_can_be_undone(
+    qtbot: QtBot, open_window: object, tmp_path: Path
+) -> None:
+    window = window_with(qtbot, open_window, tmp_path / "photos", {"rocket.jpg": "rocket"})
+    asked: list[str] = []
+    window.folders.confirm = lambda question, _details, yes: (asked.append(question), yes())
+    window.extras.open_settings("Library")
+    dialog = window.extras.settings_dialog
+    page = dialog.library_page
+    qtbot.waitUntil(lambda: page.folders.count() == 1, timeout=WAIT)
+    page.folders.setCurrentRow(0)
+
+    page.remove_button.click()
+
+    qtbot.waitUntil(lambda: page.folders.count() == 0, timeout=WAIT)
+    assert asked == ["Remove “photos” and its 1 item from the library?"]
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 0, timeout=WAIT)
+    window.undo_stack.undo()
+    qtbot.waitUntil(lambda: page.folders.count() == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: loaded(window, 1), timeout=WAIT)
+    dialog.close()

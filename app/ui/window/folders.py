@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import shiboken6
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.library.library import Library, RootRemoval
 from app.core.text import counted
@@ -90,9 +90,12 @@ class FolderRemoval:
         self._notify = notify
         self.confirm: Confirm = self._ask  # tests replace it
         self.last_box: QMessageBox | None = None
+        self._parent: QWidget | None = None
 
-    def remove(self, root_id: int) -> None:
+    def remove(self, root_id: int, parent: QWidget | None = None) -> None:
+        """Ask (over `parent`, else the window), then remove through the undo stack."""
         library = self._context.library
+        self._parent = parent
         self._context.background.run(
             lambda: library.root_summary(root_id),
             lambda found: self._counted(root_id, found),
@@ -123,6 +126,10 @@ class FolderRemoval:
         what = f"“{name}” and its {counted(items, 'item')}" if items else f"“{name}”"
         self._notify(f"Removed {what} from the library", True)
 
+    def _box_parent(self) -> QWidget:
+        parent = self._parent
+        return parent if parent is not None and shiboken6.isValid(parent) else self._context.window
+
     def _ask(self, question: str, details: str, on_yes: Callable[[], None]) -> None:
         """A window-modal question; open(), not exec(): nothing waits on it."""
         box = QMessageBox(
@@ -130,7 +137,7 @@ class FolderRemoval:
             "Remove folder",
             question,
             QMessageBox.StandardButton.Cancel,
-            self._context.window,
+            self._box_parent(),
         )
         box.setObjectName("remove_folder")
         box.setInformativeText(details)

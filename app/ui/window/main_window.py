@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
                 self.activity,
                 choose_folder=self.choose_folder,
                 add_folder=self.add_folder,
+                remove_folder=self.folders.remove,
                 details=self.details,
             ),
         )

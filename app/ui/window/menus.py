@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractButton, QMenu, QMessageBox
+from PySide6.QtWidgets import QAbstractButton, QMenu, QMessageBox, QWidget
 
 from app import APP_NAME
 from app.core.logs import log_folder
@@ -43,6 +43,7 @@ class MenuParts:
     activity: ActivityPanel
     choose_folder: Callable[[], None]
     add_folder: Callable[[str], None]
+    remove_folder: Callable[[int, QWidget | None], None]  # asks, then removes (undoable)
     details: DetailsSide
 
 
@@ -121,9 +122,7 @@ class WindowExtras:
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "Search syntax", "F1", self.show_search_help)
-        self._add(
-            help_menu, "Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self.show_keys
-        )
+        self._add(help_menu, "Keyboard shortcuts", "Ctrl+/", self.show_keys)
         self._add(help_menu, "Welcome screen…", "", self.open_welcome)
         help_menu.addSeparator()
         self._add(help_menu, "Open log folder", "", self.open_log_folder)
@@ -154,7 +153,10 @@ class WindowExtras:
                     walk(sub, f"{path} → {_plain(action.text())}")
                 elif not action.isSeparator() and not action.shortcut().isEmpty():
                     keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-                    found.append((f"{path} → {_plain(action.text())}", keys))
+                    text = _plain(action.text())
+                    if text.startswith(("Undo ", "Redo ")):  # "Undo Remove folder …"
+                        text = text.split(" ", 1)[0]
+                    found.append((f"{path} → {text}", keys))
 
         for top in self.context.window.menuBar().actions():
             sub = top.menu()
@@ -294,6 +296,8 @@ class WindowExtras:
             dialog.settings_changed.connect(self._settings_changed)
             dialog.folder_added.connect(self.parts.add_folder)
             dialog.folder_removed.connect(lambda _root: c.publish(FOLDERS_CHANGED))
+            dialog.library_page.remove_handler = self.parts.remove_folder
+            c.hub.changed.connect(dialog.library_page.apply_changes)
             dialog.destroyed.connect(self._settings_closed)
             self.settings_dialog = dialog
         if page:

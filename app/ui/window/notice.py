@@ -79,7 +79,7 @@ class Notice(QFrame):
 
     def _place(self) -> None:
         host = self._host.rect()
-        width = min(max(360, host.width() // 2), host.width() - 2 * MARGIN)
+        width = min(max(440, host.width() * 3 // 5), host.width() - 2 * MARGIN)
         self.setFixedWidth(max(width, 0))
         self.adjustSize()
         self.move(host.center().x() - self.width() // 2, host.bottom() - self.height() - MARGIN)
