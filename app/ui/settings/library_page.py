@@ -34,6 +34,7 @@ from app.core.settings import MetadataWrite, SettingsValues
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.changes import Changes
+from app.ui.places import start_folder
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 
 METADATA_CHOICES = (
@@ -204,7 +205,7 @@ class LibraryPage(QWidget):
         self._update_buttons()
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library", start_folder())
         if path:
             self.add_folder(path)
 

@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -41,6 +41,7 @@ from app.ui.gallery.browser import Browser, Listing
 from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
+from app.ui.places import start_folder
 from app.ui.window.context import WindowContext
 from app.ui.window.damage import DamageNotice
 from app.ui.window.folders import FolderRemoval
@@ -424,14 +425,6 @@ def scan_summary(path: str, report: ScanReport) -> str:
         known = f" ({counted(report.unchanged, 'item')})" if report.unchanged else ""
         return f"{path}: nothing new; the library was already up to date{known}"
     return f"{path}: " + ", ".join(parts)
-
-
-def start_folder() -> str:
-    """Where "Add folder…" opens: the user's Pictures folder, else their home."""
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    if pictures and os.path.isdir(pictures):
-        return pictures
-    return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation)
 
 
 def _first_size() -> QSize:
