@@ -50,6 +50,7 @@ def test_undo_of_a_folder_removal_restores_states_captions_and_jobs(
 
     assert removal.items == 3
     assert library.roots() == []
+    assert library.root_summary(root_id) is None  # a second "Remove" has nothing to ask
     assert library.status().items == 0
     assert jobs_by_item(db) == {}
 

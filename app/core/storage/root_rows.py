@@ -58,8 +58,10 @@ def root_item_states(conn: Connection, root_id: int) -> list[tuple[int, str]]:
 
 
 def root_summary(conn: Connection, root_id: int) -> tuple[bytes, int] | None:
-    """(path, items in the library) of a root; None if there is no such root."""
-    row = conn.exec_driver_sql("SELECT path FROM roots WHERE id = ?", (root_id,)).first()
+    """(path, items in the library) of an enabled root; None if there is none."""
+    row = conn.exec_driver_sql(
+        "SELECT path FROM roots WHERE id = ? AND enabled", (root_id,)
+    ).first()
     if row is None:
         return None
     count = conn.exec_driver_sql(
