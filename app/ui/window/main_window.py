@@ -283,7 +283,8 @@ class MainWindow(QMainWindow):
         before, self._undo_index = self._undo_index, index
         if index < before:
             undone = [self.undo_stack.text(i) for i in range(index, before)]
-            self.notice.show_text(f"Undone: {'; '.join(reversed(undone))}")
+            if any(undone):  # not a cleared stack
+                self.notice.show_text(f"Undone: {'; '.join(t for t in reversed(undone) if t)}")
 
     def _select_after_removal(self, item_id: int, removed: list[int]) -> None:
         """Select `item_id` now and again once the listing without `removed` arrives."""
