@@ -29,8 +29,17 @@ from app.core.storage.item_rows import (
     remove_from_library,
     restore_removed,
 )
-from app.core.storage.root_rows import delete_root, disable_root, enable_root, insert_root
+from app.core.storage.root_rows import (
+    delete_root,
+    disable_root,
+    enable_root,
+    insert_root,
+    reenable_root,
+    root_item_states,
+    root_summary,
+)
 from app.core.storage.schema import Root
+from app.core.storage.states import OUT_OF_LIBRARY
 
 
 def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
@@ -44,6 +53,19 @@ def _absorb(conn: Connection, inner: RootInfo, outer: RootInfo) -> None:
         "root_id = s.root_id, folder = s.folder",
     )
     delete_root(conn, inner.id)
+
+
+@dataclass(frozen=True, slots=True)
+class RootRemoval:
+    """What `Library.remove_root` changed, so that `restore_root` can take it back."""
+
+    root_id: int
+    states: tuple[tuple[int, str], ...]  # (item id, state before the removal)
+
+    @property
+    def items(self) -> int:
+        """How many of the folder's items were in the library."""
+        return sum(1 for _id, state in self.states if state not in OUT_OF_LIBRARY)
 
 
 class LibraryError(Exception):
@@ -89,12 +111,29 @@ class Library:
                     _absorb(conn, inner, root)
         return root
 
-    def remove_root(self, root_id: int, *, purge: bool = False) -> None:
+    def remove_root(self, root_id: int, *, purge: bool = False) -> RootRemoval:
+        """Take a folder out of the library. Without `purge` nothing is deleted: its
+        items leave every view with their captions kept, and come back with them when
+        the folder is added again (or at once with `restore_root`)."""
         with self.db.write() as conn:
+            states = tuple(root_item_states(conn, root_id))
             if purge:
                 delete_root(conn, root_id)
-                return
-            disable_root(conn, root_id)
+            else:
+                disable_root(conn, root_id)
+        return RootRemoval(root_id, states)
+
+    def restore_root(self, removal: RootRemoval) -> list[int]:
+        """Undo `remove_root` (not a purge): the folder is back and its items are as
+        they were, their suspended caption jobs queued again. Returns those items."""
+        with self.db.write() as conn:
+            return reenable_root(conn, removal.root_id, list(removal.states), now())
+
+    def root_summary(self, root_id: int) -> tuple[str, int] | None:
+        """(path, how many items in the library) of a folder; None if it is unknown."""
+        with self.db.read() as conn:
+            found = root_summary(conn, root_id)
+        return None if found is None else (os.fsdecode(found[0]), found[1])
 
     def roots(self) -> list[Root]:
         with self.db.session() as session:

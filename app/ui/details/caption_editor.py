@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
     QHBoxLayout,
@@ -113,9 +113,14 @@ class CaptionEditor(QWidget):
         self.accept_button.hide()
         self.hint = muted(wrapped())
         self.hint.hide()
-        shortcut = QShortcut(QKeySequence.StandardKey.Save, self.editor)
-        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-        shortcut.activated.connect(self.save)
+        # An action, not a bare shortcut, so that the window's Item menu can show it (and
+        # Ctrl+S stays one shortcut): it fires while the caption box has the focus.
+        self.save_action = QAction("Save caption", self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.save_action.setStatusTip("Save the caption being typed as yours")
+        self.save_action.triggered.connect(self.save)
+        self.editor.addAction(self.save_action)
         self.buttons = ButtonRow([self.accept_button], [self.revert_button, self.save_button])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

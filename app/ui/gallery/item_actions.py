@@ -22,6 +22,7 @@ from app.core.gallery import GalleryRow, gallery_rows
 from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.metadata.write_back import WriteReport, write_metadata, write_mode
 from app.core.storage.db import Database
+from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import ChangeHub, Changes
 
@@ -34,10 +35,13 @@ class ItemCallbacks:
 
     selected_ids: Ids
     accept: Callable[[list[int]], None]  # through the undo stack
-    remove: Callable[[list[int]], None]  # through the undo stack
+    remove: Callable[[list[int], str | None], None]  # through the undo stack; ids, name
     edit: Callable[[int], None]  # focus the caption editor of this item
     message: Callable[[str], None]  # a line in the status bar
     row_of: Callable[[int], GalleryRow | None]  # the row the gallery already holds
+    notify: Callable[[str, bool], None]  # a transient notice; True: with an Undo button
+    listed_ids: Ids  # the gallery's items, in its order
+    select_after_removal: Callable[[int, list[int]], None]  # this item, once those are gone
 
 
 class ItemActions(QObject):
@@ -84,7 +88,7 @@ class ItemActions(QObject):
         self.remove = self._action(
             "Remove from library",
             QKeySequence.StandardKey.Delete,
-            lambda: self._with_ids(self._cb.remove),
+            self.remove_selected,
             "Hide from the library; the file and its captions stay",
         )
         self.again_menu = QMenu("Caption again with…", parent)
@@ -205,13 +209,41 @@ class ItemActions(QObject):
         self._background.run(write, written, self.failed.emit)
         self._cb.message(f"Writing captions to {len(ids)} file(s)…")
 
+    def remove_selected(self) -> None:
+        """Remove the selection (undoable), say so with an Undo button, and move the
+        selection on to the item after it (before it, at the end of the list)."""
+        ids = self._cb.selected_ids()
+        if not ids:
+            return
+        row = self._cb.row_of(ids[0]) if len(ids) == 1 else None
+        following = next_item(self._cb.listed_ids(), ids)
+        self._cb.remove(ids, row.name if row else None)
+        self._cb.notify(f"Removed {counted(len(ids), 'item')}", True)
+        if following is not None:
+            self._cb.select_after_removal(following, ids)
+
     def open_selected(self) -> None:
+        problems: list[str] = []
         for path in self._paths(limit=10):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            name = os.path.basename(path)
+            if not os.path.exists(path):
+                problems.append(f"{name} is no longer at {os.path.dirname(path)}")
+            elif not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+                kind = os.path.splitext(name)[1].lower() or "such"
+                problems.append(
+                    f"this computer has no program set to open {kind} files like {name} "
+                    "(Show in folder, then open it from there)"
+                )
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self._cb.notify(f"Couldn't open: {problems[0]}{more}", False)
 
     def reveal_selected(self) -> None:
         for path in self._paths(limit=5):
-            reveal_in_file_manager(path)
+            if not os.path.exists(path):
+                self._cb.notify(f"Couldn't show {os.path.basename(path)}: it is gone", False)
+            elif not reveal_in_file_manager(path):
+                self._cb.notify(f"Couldn't open a file manager; the file is at {path}", False)
 
     def _edit_current(self) -> None:
         ids = self._cb.selected_ids()
@@ -229,11 +261,30 @@ class ItemActions(QObject):
         return [r.path for r in rows if r is not None]
 
 
-def reveal_in_file_manager(path: str) -> None:
-    """Show the file selected in the system file manager where that is possible."""
-    if sys.platform == "darwin":
-        subprocess.Popen(["open", "-R", path])  # noqa: S603,S607
-    elif sys.platform == "win32":
-        subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])  # noqa: S603,S607
-    else:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+def next_item(listed: list[int], removed: list[int]) -> int | None:
+    """The item to select once `removed` are gone: the first after the last of them,
+    else the last before them; None when nothing is left."""
+    gone = set(removed)
+    positions = [n for n, item_id in enumerate(listed) if item_id in gone]
+    if not positions:
+        return None
+    after = [i for i in listed[positions[-1] + 1 :] if i not in gone]
+    if after:
+        return after[0]
+    before = [i for i in listed[: positions[-1]] if i not in gone]
+    return before[-1] if before else None
+
+
+def reveal_in_file_manager(path: str) -> bool:
+    """Show the file selected in the system file manager where that is possible.
+    False when nothing could be started."""
+    try:
+        if sys.platform == "darwin":
+            subprocess.Popen(["open", "-R", path])  # noqa: S603,S607
+        elif sys.platform == "win32":
+            subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])  # noqa: S603,S607
+        else:
+            return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+    except OSError:
+        return False
+    return True

@@ -8,6 +8,7 @@ the window's job. Removing a folder keeps what the user wrote (see Library.remov
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -32,6 +33,8 @@ from app.core.library.library import Library, LibraryError
 from app.core.settings import MetadataWrite, SettingsValues
 from app.core.storage.db import Database
 from app.services.background import Background
+from app.services.changes import Changes
+from app.ui.places import start_folder
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 
 METADATA_CHOICES = (
@@ -62,6 +65,8 @@ class LibraryPage(QWidget):
         self._db = db
         self._data_dir = data_dir
         self._keyframes = 0
+        # In the window, "Remove" goes the window's way (asked, undoable); alone, at once.
+        self.remove_handler: Callable[[int, QWidget], None] | None = None
         self._build()
         store.load(self._loaded)
         self.reload_folders()
@@ -200,7 +205,7 @@ class LibraryPage(QWidget):
         self._update_buttons()
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library", start_folder())
         if path:
             self.add_folder(path)
 
@@ -230,6 +235,9 @@ class LibraryPage(QWidget):
         if item is None:
             return
         root_id, path, db = item.data(ROOT_ROLE), item.text(), self._db
+        if self.remove_handler is not None:
+            self.remove_handler(root_id, self)
+            return
 
         def removed(_result: object) -> None:
             show_message(self.folders_message, f"Removed {path}; its captions are kept.")
@@ -237,6 +245,11 @@ class LibraryPage(QWidget):
             self.folder_removed.emit(root_id)
 
         self._background.run(lambda: Library(db).remove_root(root_id), removed, self._folder_error)
+
+    def apply_changes(self, changes: Changes) -> None:
+        """The window's change hub: folders removed or restored there are shown here."""
+        if changes.folders:
+            self.reload_folders()
 
     def _folder_error(self, message: str) -> None:
         show_message(self.folders_message, message, error=True)

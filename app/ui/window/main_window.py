@@ -25,9 +25,11 @@ from app import APP_NAME
 from app.core.captioning.events import CaptionEvent, Fatal
 from app.core.datadir import DataDir
 from app.core.library.library import Library
+from app.core.library.reconcile import ScanReport
 from app.core.queue_status import QueueActions
 from app.core.storage.db import Database
 from app.core.storage.network import network_warning
+from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
@@ -39,11 +41,14 @@ from app.ui.gallery.browser import Browser, Listing
 from app.ui.gallery.item_actions import ItemActions, ItemCallbacks
 from app.ui.gallery.model import GalleryModel
 from app.ui.gallery.view import GalleryView
+from app.ui.places import start_folder
 from app.ui.viewer.stage import Stage
 from app.ui.window.context import WindowContext
 from app.ui.window.damage import DamageNotice
+from app.ui.window.folders import FolderRemoval
 from app.ui.window.handover import Handover
 from app.ui.window.menus import MenuParts, WindowExtras
+from app.ui.window.notice import Notice
 from app.ui.window.panels import SidePanels
 from app.ui.window.parts import DetailsSide
 from app.ui.window.sidebar import Sidebar
@@ -142,6 +147,10 @@ class MainWindow(QMainWindow):
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setWordWrap(True)
         self.empty_hint.hide()
+        self.notice = Notice(self.gallery)
+        self._undo_index = 0
+        self._select_after: tuple[int, frozenset[int]] | None = None
+        self.folders = FolderRemoval(context, self.details.edits, self._watch.restart, self.notify)
         self.items = ItemActions(
             self.db,
             self.background,
@@ -153,6 +162,9 @@ class MainWindow(QMainWindow):
                 edit=self.details.edit,
                 message=lambda text: self.statusBar().showMessage(text, 5000),
                 row_of=self.gallery_model.row_of,
+                notify=self.notify,
+                listed_ids=self.gallery_model.ids,
+                select_after_removal=self._select_after_removal,
             ),
             self,
         )
@@ -168,6 +180,8 @@ class MainWindow(QMainWindow):
                 add_folder=self.add_folder,
                 large_view=self.stage.open_action,
                 panel_actions=[*self.panels.actions.values(), self.panels.both],
+                remove_folder=self.folders.remove,
+                details=self.details,
             ),
         )
         self.handover = Handover(context, self.gallery.select_item)
@@ -178,6 +192,7 @@ class MainWindow(QMainWindow):
         self.sidebar.add_folder_requested.connect(self.choose_folder)
         self.sidebar.remove_folder_requested.connect(self.remove_folder)
         self.toolbar.search_changed.connect(self.browser.set_search_text)
+        self.toolbar.search_cleared.connect(self.gallery.setFocus)
         self.toolbar.sort_changed.connect(self.browser.set_sort)
         self.toolbar.zoom_changed.connect(self.gallery.set_thumbnail_side)
         self.toolbar.captions_toggled.connect(self.gallery.set_show_captions)
@@ -190,6 +205,8 @@ class MainWindow(QMainWindow):
         )
         self.gallery.current_item_changed.connect(self._current_changed)
         self.gallery.item_activated.connect(lambda _id: self.stage.open())
+        self.gallery.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.undo_stack.indexChanged.connect(self._undo_index_changed)
         self.items.failed.connect(self.show_error)
         self.totals.loaded.connect(self.extras.library_loaded)
         self._worker.event_received.connect(self._worker_event)
@@ -234,7 +251,7 @@ class MainWindow(QMainWindow):
         self.hub.publish(FOLDERS_CHANGED)
 
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library", start_folder())
         if path:
             self.add_folder(path)
 
@@ -245,10 +262,7 @@ class MainWindow(QMainWindow):
         def scan() -> str:
             root = library.add_root(path)
             report = library.scan(root.id, should_stop=stopping.is_set)
-            return (
-                f"{path}: {report.new:,} new, {report.changed:,} changed, {report.moved:,} "
-                f"moved, {report.missing:,} missing, {len(report.errors):,} could not be read"
-            )
+            return scan_summary(path, report)
 
         self.background.run(scan, self._scan_done, self.show_error)
         # Show items while the scan runs: the listing is re-read every second.
@@ -261,23 +275,59 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.statusBar().showMessage(summary, 10_000))
 
     def remove_folder(self, root_id: int) -> None:
-        library, watch = self.library, self._watch
+        """Asks first (with the count), then removes through the undo stack."""
+        self.folders.remove(root_id)
 
-        def remove() -> None:
-            library.remove_root(root_id)
-            watch.restart()
+    # -- notices and undo ---------------------------------------------------------------
+    def notify(self, text: str, undoable: bool = False) -> None:
+        """A transient notice over the gallery; undoable: its Undo button takes back the
+        command just pushed (if it is still the last one done)."""
+        if not undoable:
+            self.notice.show_text(text)
+            return
+        stack, index = self.undo_stack, self.undo_stack.index()
 
-        self.background.run(remove, lambda _r: self.refresh(), self.show_error)
+        def undo() -> None:
+            if stack.index() == index and stack.canUndo():
+                stack.undo()
+
+        self.notice.show_text(text, "Undo", undo)
+
+    def _undo_index_changed(self, index: int) -> None:
+        """Say what an undo undid: it may have changed something not on screen."""
+        before, self._undo_index = self._undo_index, index
+        if index < before:
+            undone = [self.undo_stack.text(i) for i in range(index, before)]
+            if any(undone):  # not a cleared stack
+                self.notice.show_text(f"Undone: {'; '.join(t for t in reversed(undone) if t)}")
+
+    def _select_after_removal(self, item_id: int, removed: list[int]) -> None:
+        """Select `item_id` now and again once the listing without `removed` arrives."""
+        self._select_after = (item_id, frozenset(removed))
+        self.gallery.select_item(item_id)
+
+    def _selection_changed(self, *_args: object) -> None:
+        self.toolbar.show_selected(len(self.gallery.selectionModel().selectedIndexes()))
 
     # -- items and events ---------------------------------------------------------------
     def _listed(self, listing: Listing, count: int) -> None:
+        scope = self.sidebar.scope_title(listing.query.view, listing.query.root_id)
         if count:
             self.empty_hint.hide()
         else:
-            self.empty_hint.setText(_empty_text(listing))
+            self.empty_hint.setText(_empty_text(listing, scope))
             self.empty_hint.resize(self.gallery.viewport().size())
             self.empty_hint.show()
-        self.toolbar.show_count(listing, count)
+        self.toolbar.show_count(listing, count, scope)
+        if self._select_after is not None:
+            item_id, removed = self._select_after
+            listed = set(self.gallery_model.ids())
+            if item_id not in listed:
+                self._select_after = None
+            elif removed.isdisjoint(listed):
+                self._select_after = None
+                self.gallery.select_item(item_id)
+        self._selection_changed()
         current = self.gallery.current_item()
         self.details.show_item(current)
 
@@ -348,6 +398,7 @@ class MainWindow(QMainWindow):
         self.toolbar.save(settings)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.notice.dismiss()
         self._save_state()
         self._stopping.set()
         self.downloads.cancel()
@@ -362,16 +413,40 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _empty_text(listing: Listing) -> str:
+def _empty_text(listing: Listing, scope: str | None = None) -> str:
     if listing.searching:
+        where = f"in {scope}" if scope else "here"
         return (
-            f"Nothing matches “{listing.text.strip()}” here.\n\n"
+            f"Nothing matches “{listing.text.strip()}” {where}.\n\n"
             "Try fewer or shorter words, a prefix like beac*, OR between words, "
-            "or the All view."
+            "or the All view (Escape clears the search)."
         )
     if listing.query.view == "all" and listing.query.root_id is None:
         return "Your library is empty.\n\nAdd a folder of photos or videos to start."
     return "Nothing in this view yet."
+
+
+def scan_summary(path: str, report: ScanReport) -> str:
+    """What a scan found, in words; only what happened (not a row of zeros)."""
+    parts = [
+        f"{count:,} {word}"
+        for count, word in (
+            (report.new, "new"),
+            (report.returned, "back"),
+            (report.changed, "changed"),
+            (report.moved, "moved"),
+            (report.missing, "missing"),
+        )
+        if count
+    ]
+    if report.imported:
+        parts.append(f"{counted(report.imported, 'caption')} found in the files")
+    if report.errors:
+        parts.append(f"{counted(len(report.errors), 'file')} could not be read")
+    if not parts:
+        known = f" ({counted(report.unchanged, 'item')})" if report.unchanged else ""
+        return f"{path}: nothing new; the library was already up to date{known}"
+    return f"{path}: " + ", ".join(parts)
 
 
 def _first_size() -> QSize:

@@ -3,14 +3,16 @@ showing items while a scan runs."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractButton, QMenu
+from PySide6.QtWidgets import QAbstractButton, QMenu, QMessageBox, QWidget
 
+from app import APP_NAME
 from app.core.logs import log_folder
 from app.core.model_status import needs_first_run
 from app.services.changes import FOLDERS_CHANGED, Changes
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from app.ui.gallery.item_actions import ItemActions
     from app.ui.gallery.view import GalleryView
     from app.ui.settings.dialog import SettingsDialog
+    from app.ui.window.parts import DetailsSide
     from app.ui.window.toolbar import MainToolbar
     from app.ui.window.welcome import WelcomeDialog
 
@@ -42,6 +45,8 @@ class MenuParts:
     add_folder: Callable[[str], None]
     large_view: QAction  # Space (and Enter) on the gallery: the loupe
     panel_actions: list[QAction]  # the side panels: each, and both
+    remove_folder: Callable[[int, QWidget | None], None]  # asks, then removes (undoable)
+    details: DetailsSide
 
 
 class WindowExtras:
@@ -57,6 +62,8 @@ class WindowExtras:
         self.welcome: WelcomeDialog | None = None
         self.no_welcome = False  # tests and benchmarks open the window without it
         self._first_run_checked = False
+        self.keys_box: QMessageBox | None = None
+        self.about_box: QMessageBox | None = None
         self._finetune: FinetuneLauncher | None = None
 
     # -- menus --------------------------------------------------------------------------
@@ -85,7 +92,8 @@ class WindowExtras:
         items.addAction(p.items.caption)
         items.addMenu(p.items.again_menu)
         items.addSeparator()
-        items.addActions([p.items.accept, p.items.edit, p.items.copy, p.items.write_out])
+        items.addActions([p.items.accept, p.items.edit, p.details.panel.editor.save_action])
+        items.addActions([p.items.copy, p.items.write_out])
         items.addSeparator()
         items.addActions([p.items.open, p.items.show_in_folder])
         items.addSeparator()
@@ -119,7 +127,11 @@ class WindowExtras:
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "Search syntax", "F1", self.show_search_help)
+        self._add(help_menu, "Keyboard shortcuts", "Ctrl+/", self.show_keys)
+        self._add(help_menu, "Welcome screen…", "", self.open_welcome)
+        help_menu.addSeparator()
         self._add(help_menu, "Open log folder", "", self.open_log_folder)
+        self._add(help_menu, f"About {APP_NAME}", "", self.show_about)
 
     def _add(
         self,
@@ -133,6 +145,65 @@ class WindowExtras:
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(menu path, keys) of every menu command that has a shortcut, in menu order,
+        then the keys that belong to one place (they are not commands of a menu)."""
+        found: list[tuple[str, str]] = []
+
+        def walk(menu: QMenu, path: str) -> None:
+            for action in menu.actions():
+                sub = action.menu()
+                if isinstance(sub, QMenu):
+                    walk(sub, f"{path} → {_plain(action.text())}")
+                elif not action.isSeparator() and not action.shortcut().isEmpty():
+                    keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                    text = _plain(action.text())
+                    if text.startswith(("Undo ", "Redo ")):  # "Undo Remove folder …"
+                        text = text.split(" ", 1)[0]
+                    found.append((f"{path} → {text}", keys))
+
+        for top in self.context.window.menuBar().actions():
+            sub = top.menu()
+            if isinstance(sub, QMenu):
+                walk(sub, _plain(top.text()))
+        return found + PLACE_KEYS
+
+    def show_keys(self) -> None:
+        rows = "".join(
+            f"<tr><td>{html.escape(what)}</td><td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>"
+            for what, keys in self.shortcuts()
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon,
+            "Keyboard shortcuts",
+            f"<table>{rows}</table>",
+            QMessageBox.StandardButton.Close,
+            self.context.window,
+        )
+        box.setObjectName("keyboard_shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.keys_box = box
+        box.open()
+
+    def show_about(self) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {html.escape(_version())}",
+            QMessageBox.StandardButton.Close,
+            self.context.window,
+        )
+        box.setObjectName("about")
+        box.setInformativeText(
+            "Captions and tags for your photos and videos, written on this computer by a "
+            "local AI model and corrected by you. Nothing leaves the computer.\n\n"
+            f"Library: {self.context.data_dir.root}"
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_box = box
+        box.open()
 
     def focus_search(self) -> None:
         self.parts.toolbar.search.setFocus()
@@ -201,6 +272,10 @@ class WindowExtras:
     def open_welcome(self) -> None:
         from app.ui.window.welcome import WelcomeDialog
 
+        if self.welcome is not None:  # Help → Welcome screen while it is open
+            self.welcome.raise_()
+            self.welcome.activateWindow()
+            return
         c = self.context
         dialog = WelcomeDialog(c.db, c.data_dir, c.downloads, c.window)
         dialog.folder_chosen.connect(self.parts.add_folder)
@@ -226,6 +301,8 @@ class WindowExtras:
             dialog.settings_changed.connect(self._settings_changed)
             dialog.folder_added.connect(self.parts.add_folder)
             dialog.folder_removed.connect(lambda _root: c.publish(FOLDERS_CHANGED))
+            dialog.library_page.remove_handler = self.parts.remove_folder
+            c.hub.changed.connect(dialog.library_page.apply_changes)
             dialog.destroyed.connect(self._settings_closed)
             self.settings_dialog = dialog
         if page:
@@ -264,6 +341,32 @@ class WindowExtras:
     def captioning_waits(self, reason: str) -> None:
         """No usable model: the activity panel says why; the status bar too."""
         self.context.show_message(f"Captioning waits: {reason}", 15_000)
+
+
+# Keys that work in one place rather than as menu commands (Help → Keyboard shortcuts).
+PLACE_KEYS = [
+    ("Search box → Clear the search", "Esc"),
+    ("Gallery → Show the item large", "Enter / Space / double-click"),
+    ("Large view → Previous, next item", "← / →"),
+    ("Large view → Zoom in, out; fit; 100 %", "Wheel, + / −; 0; 1"),
+    ("Large view → Play a video; back to the grid", "Space; Esc"),
+    ("Gallery → Move between items", "Arrow keys, Home, End, Page Up/Down"),
+    ("Gallery → Select several", "Shift+click, Ctrl+click"),
+]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("captionist")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(development copy)"
+
+
+def _plain(text: str) -> str:
+    """A menu text without its mnemonic "&" and trailing "…"."""
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…")
 
 
 def _checkable(parent: QObject, text: str, box: QAbstractButton) -> QAction:

@@ -18,8 +18,10 @@ class DetailsSide:
         self.edits = CaptionEdits(context.db, context.background, context.window)
         self.panel = DetailsPanel(context.db, context.background, self.edits, context.undo_stack)
         self.widget = self.panel
+        # A removal (or its undo) also cancels (or brings back) caption jobs: the
+        # activity panel's counts follow the queue.
         self.edits.items_changed.connect(
-            lambda ids: context.publish(Changes.of_items(ids) | EDITED)
+            lambda ids: context.publish(Changes.of_items(ids, queue=True) | EDITED)
         )
         self.edits.failed.connect(context.show_error)
         self.panel.message_posted.connect(lambda text: context.show_message(text, MESSAGE_MS))
@@ -36,8 +38,8 @@ class DetailsSide:
     def accept(self, item_ids: list[int]) -> None:
         self._undo_stack.push(AcceptCommand(self.edits, item_ids))
 
-    def remove(self, item_ids: list[int]) -> None:
-        self._undo_stack.push(RemoveItemsCommand(self.edits, item_ids))
+    def remove(self, item_ids: list[int], name: str | None = None) -> None:
+        self._undo_stack.push(RemoveItemsCommand(self.edits, item_ids, name=name))
 
     def edit(self, item_id: int) -> None:
         if self._shown != item_id:

@@ -59,7 +59,7 @@ class Sidebar(QWidget):
         add.setObjectName("add_folder")
         add.clicked.connect(self.add_folder_requested)
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Stop tracking the selected folder; its captions are kept")
+        self.remove_button.setObjectName("remove_folder")
         self.remove_button.setEnabled(False)
         self.remove_button.clicked.connect(self._remove)
         buttons = QHBoxLayout()
@@ -114,6 +114,19 @@ class Sidebar(QWidget):
                 self.tree.setCurrentItem(item)
         self._folders_header.setExpanded(True)
         self.tree.blockSignals(False)
+        if current[1] is not None and current[1] not in {f[0] for f in folders}:
+            self.tree.setCurrentItem(self._views["all"])  # its folder left: show All
+        self._update_remove()
+
+    def scope_title(self, view: str, root_id: int | None) -> str | None:
+        """What a listing covers, for "Searching in Errors": None for the whole library."""
+        if root_id is not None:
+            for n in range(self._folders_header.childCount()):
+                item = self._folders_header.child(n)
+                if item is not None and item.data(0, ROOT_ROLE) == root_id:
+                    return f"“{item.text(0)}”"
+            return "this folder"
+        return None if view == "all" else VIEW_TITLES.get(view, view)
 
     def current_selection(self) -> tuple[str, int | None]:
         item = self.tree.currentItem()
@@ -127,10 +140,20 @@ class Sidebar(QWidget):
 
     # -- internals ----------------------------------------------------------------------
     def _selected(self, item: QTreeWidgetItem | None, _previous: object) -> None:
+        self._update_remove()
         if item is None or item.data(0, VIEW_ROLE) is None:
             return
-        self.remove_button.setEnabled(item.data(0, ROOT_ROLE) is not None)
         self.view_selected.emit(item.data(0, VIEW_ROLE), item.data(0, ROOT_ROLE))
+
+    def _update_remove(self) -> None:
+        """ "Remove" only while a folder is selected."""
+        folder = self.current_selection()[1] is not None
+        self.remove_button.setEnabled(folder)
+        self.remove_button.setToolTip(
+            "Take the selected folder out of the library; its captions are kept"
+            if folder
+            else "Select a folder below to remove it from the library"
+        )
 
     def _remove(self) -> None:
         item = self.tree.currentItem()

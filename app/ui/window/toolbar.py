@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +27,7 @@ from app.ui.gallery.view import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE
 
 class MainToolbar(QToolBar):
     search_changed = Signal(str)
+    search_cleared = Signal()  # Escape or "Clear" emptied the search field
     sort_changed = Signal(str, bool)  # sort key, descending
     zoom_changed = Signal(int)
     captions_toggled = Signal(bool)
@@ -46,9 +48,18 @@ class MainToolbar(QToolBar):
         help_button.setToolTip(SEARCH_HELP)
         help_button.setObjectName("search_help")
         help_button.clicked.connect(self._show_help)
+        self.search.installEventFilter(self)  # Escape clears it
         self.count = QLabel("")
         self.count.setObjectName("count")
         self.count.setMinimumWidth(120)
+        self._count_text = ""
+        self._selected = 0
+        # "Searching in Errors · Clear": a search stays on when the view changes.
+        self.scope = QLabel("")
+        self.scope.setObjectName("search_scope")
+        self.scope.setTextFormat(Qt.TextFormat.RichText)
+        self.scope.setToolTip("The search only looks in this view or folder")
+        self.scope.linkActivated.connect(lambda _link: self.clear_search())
         self.sort = QComboBox()
         self.sort.setObjectName("sort")
         for key, title in SORT_TITLES.items():
@@ -78,6 +89,9 @@ class MainToolbar(QToolBar):
         self.addWidget(help_button)
         self.addWidget(_spacer(12))
         self.addWidget(self.count)
+        self.addWidget(_spacer(8))
+        self._scope_action = self.addWidget(self.scope)
+        self._scope_action.setVisible(False)
         stretch = QWidget()
         stretch.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(stretch)
@@ -90,9 +104,41 @@ class MainToolbar(QToolBar):
         self.addWidget(QLabel("Size "))
         self.addWidget(self.zoom)
 
-    def show_count(self, listing: Listing, count: int) -> None:
+    def show_count(self, listing: Listing, count: int, scope: str | None = None) -> None:
+        """How many items are listed; while searching a view or folder, where."""
         noun = plural(count, "match", "matches") if listing.searching else plural(count, "item")
-        self.count.setText(f"{count:,} {noun}")
+        self._count_text = f"{count:,} {noun}"
+        self._show_count()
+        searching_in = listing.searching and scope is not None
+        if searching_in:
+            self.scope.setText(f"Searching in {scope} · <a href='clear'>Clear</a>")
+        self._scope_action.setVisible(searching_in)
+
+    def show_selected(self, selected: int) -> None:
+        """ "14 items · 3 selected" (one selected item is just the current one)."""
+        self._selected = selected
+        self._show_count()
+
+    def _show_count(self) -> None:
+        extra = f" · {self._selected:,} selected" if self._selected > 1 else ""
+        self.count.setText(self._count_text + extra)
+
+    def clear_search(self) -> None:
+        if self.search.text():
+            self.search.clear()
+        self.search_cleared.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.search
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and self.search.text()
+        ):
+            self.clear_search()
+            return True
+        return super().eventFilter(watched, event)
 
     def _sort_changed(self, *_args: object) -> None:
         self.sort_changed.emit(self.sort.currentData(), self.descending.isChecked())

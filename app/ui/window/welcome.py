@@ -39,6 +39,7 @@ from app.core.model_status import (
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.download_bridge import DownloadBridge
+from app.ui.places import start_folder
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 from models.catalog import Catalog, CatalogEntry, load_catalog
 from models.hardware import default_model, fits
@@ -128,7 +129,9 @@ class WelcomeDialog(QDialog):
         return page
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder of photos or videos")
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose a folder of photos or videos", start_folder()
+        )
         if path:
             self.choose_folder(path)
 
