@@ -248,7 +248,7 @@ def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
     assert not panel.failed.wants_space()
     panel.refresh()  # the window does this after a scan
     qtbot.waitUntil(panel.failed.wants_space, timeout=WAIT_MS)  # notes.jpg
-    assert panel.lower.currentWidget() is panel.failed and panel.failed.isVisible()
+    assert panel.lower_area.currentWidget() is panel.failed and panel.failed.isVisible()
     assert panel.failed.list.count() == 1
     assert panel.failed.list.item(0).text() == "notes.jpg\nCan't read the file"
 

@@ -228,7 +228,7 @@ class ActivityPanel(QWidget):
         self.current_box.setLayout(current)
         _keep_space(self.current_box)
         self.current_box.hide()
-        current_page = QWidget()
+        self.current_page = current_page = QWidget()
         current_layout = QVBoxLayout(current_page)
         current_layout.setContentsMargins(0, 0, 0, 0)
         current_layout.addWidget(self.current_box)
@@ -309,12 +309,12 @@ class ActivityPanel(QWidget):
         self.failed = FailedSection(self._icon(QStyle.StandardPixmap.SP_MessageBoxWarning))
         self.failed.retry_requested.connect(self._retry)
         self.failed.visibility_changed.connect(self._show_lower)
-        self.lower = QStackedWidget()
-        self.lower.setObjectName("activity_lower")
-        self.lower.addWidget(QWidget())  # nothing to show
-        self.lower.addWidget(self.failed)
-        self.lower.addWidget(self.download)
-        self.lower.setFixedHeight(LOWER_HEIGHT)
+        self.lower_area = QStackedWidget()
+        self.lower_area.setObjectName("activity_lower")
+        self.lower_area.addWidget(QWidget())  # nothing to show
+        self.lower_area.addWidget(self.failed)
+        self.lower_area.addWidget(self.download)
+        self.lower_area.setFixedHeight(LOWER_HEIGHT)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
@@ -326,7 +326,7 @@ class ActivityPanel(QWidget):
         layout.addWidget(self.progress_label)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
-        layout.addWidget(self.lower)
+        layout.addWidget(self.lower_area)
         # One height in every state: the folders above never jump.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._show_pause(False)
@@ -341,11 +341,11 @@ class ActivityPanel(QWidget):
     def _show_lower(self) -> None:
         """A download (running, or failed until dismissed) comes first, then failures."""
         if self.download.wants_space():
-            self.lower.setCurrentWidget(self.download)
+            self.lower_area.setCurrentWidget(self.download)
         elif self.failed.wants_space():
-            self.lower.setCurrentWidget(self.failed)
+            self.lower_area.setCurrentWidget(self.failed)
         else:
-            self.lower.setCurrentIndex(0)
+            self.lower_area.setCurrentIndex(0)
 
     # -- worker events ------------------------------------------------------------------
     def handle_worker_event(self, event: CaptionEvent) -> None:
@@ -493,7 +493,7 @@ class ActivityPanel(QWidget):
             self.body.setCurrentWidget(self.detail_text)
         else:
             self.body.setCurrentWidget(
-                self.no_model_card if self._state == "no_model" else self.body.widget(0)
+                self.no_model_card if self._state == "no_model" else self.current_page
             )
 
     # -- current item ---------------------------------------------------------------------
