@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -238,6 +238,7 @@ class ActivityPanel(QWidget):
         self.download_model_button.setObjectName("download_model_button")
         self.download_model_button.setEnabled(False)  # until the catalog is read
         self.download_model_button.clicked.connect(self._download_clicked)
+        self.download_model_button.installEventFilter(self)
         self.own_model_button = QPushButton("Use my own model files…")
         self.own_model_button.setObjectName("own_model_button")
         self.own_model_button.setToolTip("Choose a GGUF model and its vision projector (mmproj)")
@@ -266,8 +267,13 @@ class ActivityPanel(QWidget):
         self.body.addWidget(current_page)
         self.body.addWidget(self.no_model_card)
         self.body.addWidget(self.detail_text)
+        # The Download button may need a second line for the size in a narrow sidebar.
         self.body.setFixedHeight(
-            max(THUMB_SIDE, self.no_model_card.sizeHint().height(), self._lines(3))
+            max(
+                THUMB_SIDE,
+                self.no_model_card.sizeHint().height() + self.fontMetrics().lineSpacing(),
+                self._lines(3),
+            )
         )
 
         self.progress = QProgressBar()
@@ -463,11 +469,28 @@ class ActivityPanel(QWidget):
         """The model the Download button offers (read from the catalog)."""
         self._offer = offer
         if offer is not None and not self.download.busy():
-            self.download_model_button.setText(offer.button_text)
+            self._fit_download_text()
             self.download_model_button.setToolTip(
                 f"Download {offer.name} ({offer.model_id}) into this library's models folder"
             )
             self.download_model_button.setEnabled(True)
+
+    def _fit_download_text(self) -> None:
+        """ "Download SmolVLM2 500M Video — 546 MB" on one line where it fits, else the
+        size on a second line (a QPushButton does not elide)."""
+        offer = self._offer
+        if offer is None or self.download.busy():
+            return
+        text = offer.button_text
+        room = self.download_model_button.width() - 24
+        if self.download_model_button.fontMetrics().horizontalAdvance(text) > room:
+            text = text.replace(" — ", "\n")
+        self.download_model_button.setText(text)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.download_model_button and event.type() == QEvent.Type.Resize:
+            self._fit_download_text()
+        return super().eventFilter(watched, event)
 
     def _download_clicked(self) -> None:
         if self._offer is not None:
