@@ -13,6 +13,7 @@ from datetime import datetime
 
 from app.core.item_details import ItemDetails, Version
 from app.core.user_errors import caption_error
+from app.ui.words import model_name
 
 DASH = "—"
 DOT = " · "
@@ -74,7 +75,7 @@ def provenance_text(version: Version) -> str:
     return DOT.join(
         (
             "AI",
-            version.model_id or "unknown model",
+            model_name(version.model_id) if version.model_id else "unknown model",
             f"prompt {version.prompt_id or DASH}",
             f"adapter {version.adapter_id or DASH}",
             date_text(version.created_at, with_time=False),
@@ -86,7 +87,7 @@ def source_text(version: Version) -> str:
     """The short form for a history entry: "You · 22 Nov 2026 10:04" / "AI · model · date"."""
     if version.by_user:
         return f"You{DOT}{date_text(version.created_at)}"
-    model = version.model_id or "unknown model"
+    model = model_name(version.model_id) if version.model_id else "unknown model"
     return f"AI{DOT}{model}{DOT}{date_text(version.created_at)}"
 
 
