@@ -15,6 +15,7 @@ from app.cli.output import json_path, print_json, shown
 from app.core import queue_status
 from app.core.jobs import PRIORITY_USER
 from app.core.library.library import Library
+from app.core.text import counted
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -34,13 +35,13 @@ def cmd_queue(library: Library, args: argparse.Namespace) -> int:
     db = library.db
     if args.queue_action == "clear":
         cancelled = queue_status.cancel_all(db)
-        _say(args, {"cancelled": cancelled}, f"cancelled {cancelled} waiting job(s)")
+        _say(args, {"cancelled": cancelled}, f"cancelled {counted(cancelled, 'waiting job')}")
         return 0
     if args.queue_action == "retry":
         result = queue_status.retry_all(db)
-        text = f"queued {result.queued} item(s) again"
+        text = f"queued {counted(result.queued, 'item')} again"
         if result.unreadable:
-            text += f"; {result.unreadable} file(s) still cannot be read"
+            text += f"; {counted(result.unreadable, 'file')} still cannot be read"
         _say(args, {"queued": result.queued, "unreadable": result.unreadable}, text)
         return 0
     counts = queue_status.queue_counts(db)

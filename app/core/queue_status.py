@@ -19,7 +19,12 @@ from app.core.media.probe import probe
 from app.core.os_errors import describe_os_error
 from app.core.settings import Settings
 from app.core.storage.db import Database
-from app.core.storage.item_rows import item_summary, store_reprobes, unreadable_among
+from app.core.storage.item_rows import (
+    item_summary,
+    library_counts,
+    store_reprobes,
+    unreadable_among,
+)
 from app.core.storage.queue_rows import failed_count, failed_rows
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import OPEN_JOB_STATES, ItemState, JobState
@@ -59,6 +64,12 @@ class QueueSnapshot:
     counts: QueueCounts
     paused: bool
     failed: tuple[FailedItem, ...]
+    items: int = 0  # in the library now
+    captioned: int = 0  # of those, with a caption
+
+    @property
+    def all_captioned(self) -> bool:
+        return self.items > 0 and self.captioned >= self.items
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +218,19 @@ def set_paused(db: Database, paused: bool) -> None:
 
 
 def snapshot(db: Database, limit: int = 500) -> QueueSnapshot:
-    """Counts, the pause setting and the failed list: one background read per refresh."""
+    """Counts, the pause setting, the failed list and the library's own totals (items,
+    captioned): one background read per refresh."""
     counts = queue_counts(db)
     paused = Settings(db).read().queue_paused
-    return QueueSnapshot(counts, paused, tuple(failed_items(db, limit)))
+    with db.read() as conn:
+        library = library_counts(conn)
+    return QueueSnapshot(
+        counts,
+        paused,
+        tuple(failed_items(db, limit)),
+        items=int(library[0]),
+        captioned=int(library[3]),
+    )
 
 
 class QueueActions:

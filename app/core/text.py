@@ -16,4 +16,4 @@ def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
 
 def counted(count: int, noun: str, plural_noun: str | None = None) -> str:
     """ "1 item", "3 items": the count and the noun that fits it."""
-    return f"{count} {plural(count, noun, plural_noun)}"
+    return f"{count:,} {plural(count, noun, plural_noun)}"

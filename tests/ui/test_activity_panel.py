@@ -90,6 +90,11 @@ def test_progress_and_the_current_item_with_its_thumbnail(
     ids = scan(library, photo_dir)
     item = ids["astronaut.jpg"]
     assert panel.current_box.isHidden()
+    panel.refresh()
+    qtbot.waitUntil(
+        lambda: panel.progress_label.text() == "0 of 1 item captioned · 1 waiting",
+        timeout=WAIT_MS,
+    )
 
     with qtbot.waitSignal(panel.current_item_changed, timeout=WAIT_MS) as changed:
         panel.handle_worker_event(Started(job=1, item=item, kind="photo"))
@@ -108,23 +113,25 @@ def test_progress_and_the_current_item_with_its_thumbnail(
     shown = panel.thumbnail.pixmap()
     assert max(shown.width(), shown.height()) / shown.devicePixelRatio() <= 56
 
+    # The worker's own tallies give the rate and the time left; what is done is the
+    # library's: one item, none captioned yet.
     panel.handle_worker_event(Progress(done=12, total=340, per_minute=18.4, eta_seconds=1190.0))
-    assert panel.progress_label.text() == "12 of 340 · 18/min · about 20 min left"
-    assert (panel.progress.value(), panel.progress.maximum()) == (12, 340)
+    assert panel.progress_label.text() == (
+        "0 of 1 item captioned · 1 waiting · 18/min · about 20 min left"
+    )
+    assert (panel.progress.value(), panel.progress.maximum()) == (0, 1)
     assert panel.cancel_button.isEnabled()
 
     panel.handle_worker_event(Progress(done=1, total=2, per_minute=2.5, eta_seconds=None))
-    assert panel.progress_label.text() == "1 of 2 · 2.5/min"
+    assert panel.progress_label.text() == "0 of 1 item captioned · 1 waiting · 2.5/min"
 
 
 def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
     panel.handle_worker_event(
         Fatal(error="no captioning model is installed; download one in Settings", reason="no_model")
     )
-    assert panel.status.text() == (
-        "Captioning waits: no captioning model is installed; download one in Settings"
-    )
-    assert panel.status.property("tone") == "warn"
+    assert panel.status.text() == "No captioning model yet"
+    assert panel.status.property("tone") == "busy"
 
     panel.handle_worker_event(Paused())
     assert panel.status.text() == "Paused"
@@ -141,30 +148,32 @@ def test_worker_states_are_named(qtbot: QtBot, panel: ActivityPanel) -> None:
     )
 
     panel.handle_worker_event(
-        ModelLoaded(model="smolvlm-256m", adapter=None, seconds=1.25, gpu_layers=0)
+        ModelLoaded(model="smolvlm2-256m", adapter=None, seconds=1.25, gpu_layers=0)
     )
-    assert panel.status.text() == "Model ready: smolvlm-256m (loaded in 1.2 s)"
+    assert panel.status.text() == "Model ready: SmolVLM2 256M Video (loaded in 1.2 s)"
     panel.handle_worker_event(
         AdapterFailed(
-            model="smolvlm-256m",
-            adapter="smolvlm-256m-v2",
+            model="smolvlm2-256m",
+            adapter="smolvlm2-256m-v2",
             error="the LoRA adapter file is cut off",
         )
     )
     assert panel.note.text() == (
-        "Your fine-tuned adapter smolvlm-256m-v2 could not be loaded (the LoRA adapter file "
-        "is cut off); captioning without it"
+        "Your fine-tuned adapter smolvlm2-256m-v2 could not be loaded; captioning without it"
     )
+    assert panel.note.toolTip() == "the LoRA adapter file is cut off"
     panel.handle_worker_event(
-        ModelLoaded(model="smolvlm-256m", adapter="smolvlm-256m-v1", seconds=1.0, gpu_layers=0)
+        ModelLoaded(model="smolvlm2-256m", adapter="smolvlm2-256m-v1", seconds=1.0, gpu_layers=0)
     )
     assert panel.status.text() == (
-        "Model ready: smolvlm-256m with your adapter smolvlm-256m-v1 (loaded in 1.0 s)"
+        "Model ready: SmolVLM2 256M Video with your adapter smolvlm2-256m-v1 (loaded in 1.0 s)"
     )
 
+    # An empty library is not "All captioned".
     panel.handle_worker_event(Idle())
-    assert panel.status.text() == "All captioned"
-    assert panel.status.property("tone") == "ok"
+    qtbot.waitUntil(lambda: panel.status.text() == "Nothing to caption yet", timeout=WAIT_MS)
+    assert panel.status.property("tone") == "muted"
+    assert panel.progress_label.text() == "No photos or videos yet"
 
 
 def test_pause_and_resume_are_stored_in_the_library(
@@ -193,7 +202,7 @@ def test_a_pause_set_elsewhere_shows_when_the_panel_opens(qtbot: QtBot, db: Data
     qtbot.addWidget(widget)
     try:
         qtbot.waitUntil(lambda: widget.pause_button.text() == "Resume", timeout=WAIT_MS)
-        assert widget.status.text() == "Paused"
+        assert widget.status.text() == "Nothing to caption yet"  # the button says paused
     finally:
         widget.shutdown()
 
@@ -206,7 +215,8 @@ def test_cancel_all_needs_a_second_click_then_cancels_the_queue(
     scan(library, photo_dir)
     panel.refresh()
     qtbot.waitUntil(
-        lambda: panel.progress_label.text() == "3 waiting for captions", timeout=WAIT_MS
+        lambda: panel.progress_label.text() == "0 of 3 items captioned · 3 waiting",
+        timeout=WAIT_MS,
     )
     assert panel.cancel_button.isEnabled()
     running = library.jobs.claim_next()
@@ -235,11 +245,12 @@ def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
     write_photo(photo_dir / "rocket.jpg", "rocket", size=(64, 64))
     (photo_dir / "notes.jpg").write_text("Shopping list: eggs, milk, film.\n")
     ids = scan(library, photo_dir)
-    assert panel.failed.isHidden()
+    assert not panel.failed.wants_space()
     panel.refresh()  # the window does this after a scan
-    qtbot.waitUntil(lambda: panel.failed.isVisible(), timeout=WAIT_MS)  # notes.jpg
+    qtbot.waitUntil(panel.failed.wants_space, timeout=WAIT_MS)  # notes.jpg
+    assert panel.lower_area.currentWidget() is panel.failed and panel.failed.isVisible()
     assert panel.failed.list.count() == 1
-    assert panel.failed.list.item(0).text().startswith("notes.jpg\nCan't read the file: ")
+    assert panel.failed.list.item(0).text() == "notes.jpg\nCan't read the file"
 
     first = fail(library.jobs, "the model ran out of memory")
     second = fail(library.jobs, "the answer was not valid JSON")
@@ -250,9 +261,12 @@ def test_failed_items_are_listed_with_reasons_and_retry_requeues_them(
     rows = [panel.failed.list.item(i).text() for i in range(3)]
     by_id = {v: k for k, v in ids.items()}
     assert rows[:2] == [
-        f"{by_id[second.item]}\nthe answer was not valid JSON",  # type: ignore[index]
-        f"{by_id[first.item]}\nthe model ran out of memory",  # type: ignore[index]
+        f"{by_id[second.item]}\nThe model's answer could not be used. Retry it; the next "  # type: ignore[index]
+        "answer is often fine.",
+        f"{by_id[first.item]}\nThe model ran out of memory on this photo. Close other "  # type: ignore[index]
+        "programs and retry.",
     ]
+    assert panel.failed.list.item(1).toolTip().endswith("the model ran out of memory")
     assert panel.failed.header.text().startswith("<b>Failed (3)</b>")
     assert not panel.failed.retry_button.isEnabled()
 
@@ -282,11 +296,11 @@ def test_download_section_shows_progress_and_hides_when_done(
     bridge = DownloadBridgeDouble()
     panel.attach_download(bridge)
     section = panel.download
-    assert section.isHidden()
+    assert not section.wants_space() and not section.isVisible()
 
     bridge.progress.emit("qwen2.5-vl-3b", 120_000_000, 480_000_000, 8_100_000.0, 44.6)
-    assert section.isVisible()
-    assert section.title.full_text() == "Downloading qwen2.5-vl-3b"
+    assert section.wants_space() and section.isVisible()
+    assert section.title.full_text() == "Downloading Qwen2.5-VL 3B"
     assert section.label.text() == "120 MB of 480 MB · 8.1 MB/s · about 45 s left"
     assert section.bar.value() * 4 == section.bar.maximum()
 
@@ -294,8 +308,8 @@ def test_download_section_shows_progress_and_hides_when_done(
     assert section.label.text() == "2.5 GB of 3.2 GB · 950 KB/s"
 
     bridge.finished.emit("qwen2.5-vl-3b")
-    assert section.isHidden()
-    assert panel.note.text() == "Downloaded qwen2.5-vl-3b"
+    assert not section.wants_space() and not section.isVisible()
+    assert panel.note.text() == "Downloaded Qwen2.5-VL 3B"
 
 
 def test_download_cancel_and_failure(qtbot: QtBot, panel: ActivityPanel) -> None:
@@ -303,24 +317,27 @@ def test_download_cancel_and_failure(qtbot: QtBot, panel: ActivityPanel) -> None
     panel.attach_download(bridge)
     section = panel.download
     bridge.progress.emit("smolvlm-256m", 1_000, 0, 0.0, None)  # size not known yet
-    assert section.isVisible() and section.bar.maximum() == 0
+    assert section.wants_space() and section.bar.maximum() == 0
     assert section.label.text() == "1 KB"
 
     section.cancel_button.click()
     assert bridge.cancel_calls == 1
     assert section.label.text() == "Cancelling…"
     bridge.failed.emit("smolvlm-256m", "cancelled")
-    assert section.isHidden()
+    assert not section.wants_space()
     assert panel.note.text() == "Download of smolvlm-256m cancelled"
 
-    bridge.progress.emit("smolvlm-256m", 10, 100, 1.0, 90.0)
-    bridge.failed.emit("smolvlm-256m", "The download stopped: the network is unreachable")
-    assert section.isVisible()
-    assert section.title.full_text() == "Could not download smolvlm-256m"
+    # A failure: a sentence naming the model by its display name, the detail under it.
+    bridge.progress.emit("smolvlm2-500m", 10, 100, 1.0, 90.0)
+    bridge.failed.emit("smolvlm2-500m", "The download stopped: the network is unreachable")
+    assert section.wants_space() and section.isVisible()
+    assert section.title.full_text() == (
+        "SmolVLM2 500M Video could not be downloaded: no connection."
+    )
     assert section.label.text() == "The download stopped: the network is unreachable"
     assert section.cancel_button.text() == "Dismiss"
     section.cancel_button.click()
-    assert section.isHidden()
+    assert not section.wants_space()
     assert bridge.cancel_calls == 1
 
 

@@ -395,7 +395,8 @@ def test_unreadable_file_and_failed_caption_show_their_reasons(
 
     shown(qtbot, panel, ids["cut.jpg"])
     assert panel.notice.isVisibleTo(panel)
-    assert panel.notice.label.text() == f"Can't read this photo: {reason}"
+    assert panel.notice.label.text() == "Captionist can't read this photo's file."
+    assert panel.notice.detail.text() == reason
     qtbot.waitUntil(lambda: panel.preview.note.startswith("No preview: "), timeout=WAIT_MS)
 
     queue = JobQueue(db)
@@ -403,8 +404,48 @@ def test_unreadable_file_and_failed_caption_show_their_reasons(
     assert job is not None and job.item_id == ids["fine.jpg"]
     queue.finish(job.id, error="the model ran out of memory")
     shown(qtbot, panel, ids["fine.jpg"])
-    assert panel.notice.label.text() == "Couldn't caption this photo: the model ran out of memory"
+    assert panel.notice.label.text() == (
+        "The model ran out of memory on this photo. Close other programs and retry."
+    )
     assert panel.editor.provenance.text() == "No caption yet"
+
+
+def test_a_failed_caption_is_a_sentence_with_details_and_retry(
+    qtbot: QtBot, panel: DetailsPanel, library: Library, photo_dir: Path, db: Database
+) -> None:
+    write_photo(photo_dir / "beach.jpg", "coffee")
+    ids = scan(library, photo_dir)
+    queue = JobQueue(db)
+    job = queue.claim_next()
+    assert job is not None
+    raw = "llama.cpp failed while captioning (llama_decode returned 1)"
+    queue.finish(job.id, error=raw)
+
+    shown(qtbot, panel, ids["beach.jpg"])
+    notice = panel.notice
+    assert notice.isVisibleTo(panel)
+    assert notice.label.text() == (
+        "The model ran out of room for this photo. Retry it, or choose a smaller image "
+        "size or a model with a larger context in Settings."
+    )
+    assert raw not in notice.label.text()
+    # The raw error is behind the disclosure, once.
+    assert notice.details_button.isVisibleTo(panel) and not notice.detail.isVisibleTo(panel)
+    notice.details_button.click()
+    assert notice.detail.isVisibleTo(panel) and notice.detail.text() == raw
+    notice.details_button.click()
+    assert not notice.detail.isVisibleTo(panel)
+
+    assert notice.retry_button.isVisibleTo(panel)
+    with qtbot.waitSignal(panel.retry_requested) as asked:
+        notice.retry_button.click()
+    assert asked.args == [ids["beach.jpg"]]
+    assert not notice.retry_button.isEnabled()  # until the item is read again
+
+    # Queued again (what the window does with the signal): the notice goes.
+    assert library.jobs.retry_failed([ids["beach.jpg"]]) == 1
+    panel.refresh()
+    qtbot.waitUntil(lambda: not notice.isVisibleTo(panel), timeout=WAIT_MS)
 
 
 def test_an_item_that_is_gone(qtbot: QtBot, panel: DetailsPanel, photo: int) -> None:

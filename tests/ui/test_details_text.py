@@ -50,4 +50,4 @@ def test_provenance_names_who_and_what_made_a_caption() -> None:
     )
     assert provenance_text(
         version("model", model_id="qwen2.5-vl-3b", prompt_id="detailed", adapter_id="mine-3")
-    ) == ("AI · qwen2.5-vl-3b · prompt detailed · adapter mine-3 · 22 Nov 2026")
+    ) == ("AI · Qwen2.5-VL 3B · prompt detailed · adapter mine-3 · 22 Nov 2026")

@@ -245,9 +245,9 @@ def test_without_a_model_the_window_says_why_captions_wait(
     window = open_window()  # type: ignore[operator]
     window.add_folder(str(tmp_path / "Trip"))
     qtbot.waitUntil(
-        lambda: "no captioning model is installed" in window.activity.status.text(),
-        timeout=WAIT,
+        lambda: window.activity.status.text() == "No captioning model yet", timeout=WAIT
     )
+    assert "no captioning model is installed" in window.activity.detail_text.text()
 
 
 def test_files_added_on_disk_appear_while_the_window_is_open(

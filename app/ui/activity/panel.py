@@ -6,21 +6,29 @@ worker events into a progress bar and a status line, and does the user's actions
 thread never waits for the database. The window wires two things in: worker
 events into `handle_worker_event`, and `queue_changed` to `WorkerBridge.nudge`
 so the worker notices a pause, a cancel or a retry at once.
+
+What the panel counts comes from the library itself (items captioned of all items,
+failed, waiting), re-read after every caption event and change, never from tallies
+kept since the engine started. Its layout does not move between states: the state
+line, the current item (or the no-model card) and the wording above the buttons keep
+their heights, and the lower area (failed items, a download) is a fixed-size stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPalette, QPixmap
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -33,6 +41,7 @@ from app.core.captioning.events import (
     Crashed,
     Failed,
     Fatal,
+    Finished,
     Idle,
     MetadataFailed,
     ModelLoaded,
@@ -47,7 +56,7 @@ from app.core.queue_status import (
     QueueSnapshot,
     RetryResult,
 )
-from app.core.text import plural
+from app.core.user_errors import UserError, waiting_error
 from app.services.background import Background
 from app.services.changes import Changes
 from app.ui.activity.widgets import (
@@ -55,21 +64,84 @@ from app.ui.activity.widgets import (
     DownloadSource,
     ElidedLabel,
     FailedSection,
+    bytes_text,
     duration_text,
-    progress_text,
+    rate_text,
 )
+from app.ui.theme import tone
+from app.ui.words import counted, model_name
 
 THUMB_SIDE = 56
+LOWER_HEIGHT = 170  # the failed list or a download: one fixed area under the buttons
+NOTE_LINES = 3
 REFRESH_COALESCE_MS = 400  # failures arrive in bursts: one database read per burst
 NOTE_MS = 8000  # how long a note ("Queued 3 again") stays
 CANCEL_CONFIRM_MS = 4000  # "Cancel all" needs a second click within this time
+# Colours from the theme: each 4.5:1 or more on the window, light and dark (app.ui.theme).
 STYLE = """
-QLabel[tone="warn"] { color: #b0521a; font-weight: 600; }
+QLabel[tone="warn"] { color: %(warn)s; font-weight: 600; }
 QLabel[tone="busy"] { font-weight: 600; }
-QLabel[tone="ok"] { color: #2e7d32; font-weight: 600; }
-QLabel[tone="muted"] { color: %(muted)s; }
+QLabel[tone="ok"] { color: %(ok)s; font-weight: 600; }
+QLabel[tone="muted"] { color: palette(placeholder-text); }
 QLabel#thumbnail { background: palette(alternate-base); border-radius: 6px; }
 """
+
+
+@dataclass(frozen=True)
+class ModelOffer:
+    """The model the no-model card offers: the catalog's default for this computer."""
+
+    model_id: str
+    name: str
+    download_mb: int
+
+    @property
+    def button_text(self) -> str:
+        return f"Download {self.name} — {bytes_text(self.download_mb * 1_000_000)}"
+
+
+def default_offer() -> ModelOffer | None:
+    """The catalog's default CPU model (the one that runs anywhere); None without a catalog."""
+    from models.catalog import load_catalog
+    from models.errors import CatalogError
+    from models.hardware import CPU_DEFAULT
+
+    try:
+        catalog = load_catalog()
+    except CatalogError:
+        return None
+    entry = catalog.get(CPU_DEFAULT) or min(catalog, key=lambda e: e.download_mb)
+    return ModelOffer(entry.id, entry.name, entry.download_mb)
+
+
+def library_line(snap: QueueSnapshot) -> str:
+    """What is true of the library now: "13 of 14 captioned · 1 failed · 2 waiting"."""
+    if snap.items == 0:
+        return "No photos or videos yet"
+    parts = [f"{snap.captioned:,} of {counted(snap.items, 'item')} captioned"]
+    if snap.all_captioned:
+        parts = [f"All {counted(snap.items, 'item')} captioned"]
+    if snap.counts.failed:
+        parts.append(f"{snap.counts.failed:,} failed")
+    if snap.counts.waiting:
+        parts.append(f"{snap.counts.waiting:,} waiting")
+    return " · ".join(parts)
+
+
+def resting_headline(snap: QueueSnapshot) -> tuple[str, str]:
+    """The state line when nothing is being captioned: (text, tone)."""
+    if snap.items == 0:
+        return "Nothing to caption yet", "muted"
+    failed, waiting = snap.counts.failed, snap.counts.waiting
+    if snap.paused and waiting:
+        return "Paused", "busy"
+    if snap.all_captioned and not failed:
+        return "All captioned", "ok"
+    if failed and not waiting:
+        return f"{counted(failed, 'item')} could not be captioned", "warn"
+    if waiting:
+        return "Waiting to caption", "busy"
+    return f"{snap.captioned:,} of {snap.items:,} captioned", "muted"
 
 
 class ActivityPanel(QWidget):
@@ -79,6 +151,8 @@ class ActivityPanel(QWidget):
     cancel_requested = Signal()
     queue_changed = Signal()  # a pause/resume/cancel/retry was stored: nudge the worker
     current_item_changed = Signal(int)  # item id: the window fetches its thumbnail
+    download_requested = Signal(str)  # model id: the no-model card's Download button
+    choose_model_requested = Signal()  # "Use my own model files…": the window opens Settings
 
     def __init__(
         self,
@@ -90,10 +164,11 @@ class ActivityPanel(QWidget):
         self._actions = actions
         self._owns_background = background is None
         self._background = background or Background(self, threads=1)
-        self._state = "starting"  # working | paused | idle | waiting | crashed
+        self._state = "starting"  # working | paused | idle | waiting | no_model | crashed
         self._current_id: int | None = None
-        self._progress: tuple[int, int] | None = None  # (done, total) this session
+        self._rate: tuple[float, float | None] | None = None  # per minute, ETA: while working
         self._snapshot: QueueSnapshot | None = None
+        self._offer: ModelOffer | None = None
         self._serial = 0  # drops refresh results older than the newest action
         self._cancel_armed = False
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_COALESCE_MS)
@@ -104,15 +179,33 @@ class ActivityPanel(QWidget):
         self._disarm_timer.timeout.connect(self._disarm_cancel)
         self._build()
         self.refresh()
+        self._run(default_offer, self.set_offer, lambda _m: None)
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
-        self.setStyleSheet(STYLE % {"muted": _muted_color(self.palette())})
+        self.setStyleSheet(STYLE % {"warn": tone("warn").name(), "ok": tone("ok").name()})
         self.setMinimumWidth(260)
         title = QLabel("<b>Activity</b>")
         self.status = QLabel("Starting the caption engine…")
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
+        self.details_button = QPushButton("Details")
+        self.details_button.setObjectName("details_button")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
+        self.details_button.setToolTip("What went wrong, as the caption engine reported it")
+        self.details_button.toggled.connect(self._toggle_details)
+        _keep_space(self.details_button)
+        self.details_button.hide()
+        status_row = QHBoxLayout()
+        status_row.setContentsMargins(0, 0, 0, 0)
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.status_box = QWidget()
+        self.status_box.setLayout(status_row)
+        self.status_box.setFixedHeight(
+            max(2 * self.fontMetrics().lineSpacing() + 4, self.details_button.sizeHint().height())
+        )
 
         self.thumbnail = QLabel()
         self.thumbnail.setObjectName("thumbnail")
@@ -132,10 +225,58 @@ class ActivityPanel(QWidget):
         current.setSpacing(8)
         current.addWidget(self.thumbnail)
         current.addLayout(names, 1)
+        current.setContentsMargins(0, 0, 0, 0)
         self.current_box = QWidget()
         self.current_box.setLayout(current)
-        current.setContentsMargins(0, 0, 0, 0)
+        _keep_space(self.current_box)
         self.current_box.hide()
+        self.current_page = current_page = QWidget()
+        current_layout = QVBoxLayout(current_page)
+        current_layout.setContentsMargins(0, 0, 0, 0)
+        current_layout.addWidget(self.current_box)
+        current_layout.addStretch()
+
+        self.download_model_button = QPushButton("Download a model")
+        self.download_model_button.setObjectName("download_model_button")
+        self.download_model_button.setEnabled(False)  # until the catalog is read
+        self.download_model_button.clicked.connect(self._download_clicked)
+        self.download_model_button.installEventFilter(self)
+        self.own_model_button = QPushButton("Use my own model files…")
+        self.own_model_button.setObjectName("own_model_button")
+        self.own_model_button.setToolTip("Choose a GGUF model and its vision projector (mmproj)")
+        self.own_model_button.clicked.connect(self.choose_model_requested)
+        for button in (self.download_model_button, self.own_model_button):
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.no_model_card = QWidget()
+        self.no_model_card.setObjectName("no_model_card")
+        card = QVBoxLayout(self.no_model_card)
+        card.setContentsMargins(0, 0, 0, 0)
+        card.setSpacing(4)
+        card.addWidget(self.download_model_button)
+        card.addWidget(self.own_model_button)
+        card.addStretch()
+
+        self.detail_text = QLabel()
+        self.detail_text.setObjectName("detail_text")
+        self.detail_text.setWordWrap(True)
+        self.detail_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail_text.setProperty("tone", "muted")
+        self.detail_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+        self.body = QStackedWidget()
+        self.body.setObjectName("activity_body")
+        self.body.addWidget(current_page)
+        self.body.addWidget(self.no_model_card)
+        self.body.addWidget(self.detail_text)
+        # The Download button may need a second line for the size in a narrow sidebar.
+        self.body.setFixedHeight(
+            max(
+                THUMB_SIDE,
+                self.no_model_card.sizeHint().height() + self.fontMetrics().lineSpacing(),
+                self._lines(3),
+            )
+        )
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
@@ -145,6 +286,8 @@ class ActivityPanel(QWidget):
         self.progress_label = QLabel("")
         self.progress_label.setObjectName("progress_label")
         self.progress_label.setWordWrap(True)
+        self.progress_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.progress_label.setFixedHeight(self._lines(2))
 
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
@@ -161,34 +304,56 @@ class ActivityPanel(QWidget):
         self.note = QLabel("")
         self.note.setObjectName("note")
         self.note.setWordWrap(True)
+        self.note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.note.setProperty("tone", "muted")
+        self.note.setFixedHeight(self._lines(NOTE_LINES))
+        _keep_space(self.note)
         self.note.hide()
 
         self.download = DownloadSection()
         self.download.note.connect(self._show_note)
+        self.download.visibility_changed.connect(self._show_lower)
+        self.download.busy_changed.connect(self._download_busy)
         self.failed = FailedSection(self._icon(QStyle.StandardPixmap.SP_MessageBoxWarning))
         self.failed.retry_requested.connect(self._retry)
+        self.failed.visibility_changed.connect(self._show_lower)
+        self.lower_area = QStackedWidget()
+        self.lower_area.setObjectName("activity_lower")
+        self.lower_area.addWidget(QWidget())  # nothing to show
+        self.lower_area.addWidget(self.failed)
+        self.lower_area.addWidget(self.download)
+        self.lower_area.setFixedHeight(LOWER_HEIGHT)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(6)
         layout.addWidget(title)
-        layout.addWidget(self.status)
-        layout.addWidget(self.current_box)
+        layout.addWidget(self.status_box)
+        layout.addWidget(self.body)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
-        layout.addSpacing(4)
-        layout.addWidget(self.download)
-        layout.addWidget(self.failed, 1)
-        layout.addStretch(0)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        layout.addWidget(self.lower_area)
+        # One height in every state: the folders above never jump.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._show_pause(False)
         self._show_placeholder("photo")
 
+    def _lines(self, count: int) -> int:
+        return count * self.fontMetrics().lineSpacing() + 2
+
     def _icon(self, which: QStyle.StandardPixmap) -> Any:
         return self.style().standardIcon(which)
+
+    def _show_lower(self) -> None:
+        """A download (running, or failed until dismissed) comes first, then failures."""
+        if self.download.wants_space():
+            self.lower_area.setCurrentWidget(self.download)
+        elif self.failed.wants_space():
+            self.lower_area.setCurrentWidget(self.failed)
+        else:
+            self.lower_area.setCurrentIndex(0)
 
     # -- worker events ------------------------------------------------------------------
     def handle_worker_event(self, event: CaptionEvent) -> None:
@@ -197,8 +362,8 @@ class ActivityPanel(QWidget):
             case Started():
                 self._started(event)
             case Progress():
-                self._show_progress(event)
-            case Failed() | Cancelled():
+                self._show_rate(event)
+            case Finished() | Failed() | Cancelled():
                 self._refresh_timer.start()  # coalesced: a burst is one read
             case Paused():
                 if self._enter("paused"):
@@ -206,26 +371,29 @@ class ActivityPanel(QWidget):
                     self._show_pause(True)
             case Idle():
                 if self._enter("idle"):
-                    self._show_idle()
+                    self._show_resting()
             case Fatal():
-                self._enter("waiting")
-                self._set_status(f"Captioning waits: {event.error or 'no reason given'}", "warn")
+                self._waiting(event)
             case ModelLoaded():
+                self._enter("starting")
                 adapter = f" with your adapter {event.adapter}" if event.adapter else ""
                 self._set_status(
-                    f"Model ready: {event.model}{adapter} (loaded in {event.seconds:.1f} s)", "ok"
+                    f"Model ready: {model_name(event.model)}{adapter} "
+                    f"(loaded in {event.seconds:.1f} s)",
+                    "ok",
                 )
             case AdapterFailed():
                 self._show_note(
-                    f"Your fine-tuned adapter {event.adapter} could not be loaded "
-                    f"({event.error or 'no reason given'}); captioning without it",
+                    f"Your fine-tuned adapter {event.adapter} could not be loaded; "
+                    "captioning without it",
                     "warn",
+                    detail=event.error,
                 )
             case MetadataFailed():
                 self._show_note(
-                    f"Caption saved, but not written to the file's metadata: "
-                    f"{event.error or 'no reason given'}",
+                    "Caption saved, but it could not be written into the file's metadata",
                     "warn",
+                    detail=event.error,
                 )
             case Crashed():
                 self._enter("crashed")
@@ -234,10 +402,9 @@ class ActivityPanel(QWidget):
                 self._set_status(
                     f"The caption engine stopped unexpectedly; restarting{when}…", "warn"
                 )
-                self._progress = None  # the restarted worker counts from zero
             case Recovered():
                 requeued, failed = event.requeued, event.failed
-                text = f"Restarted: {requeued} {plural(requeued, 'item')} back in the queue"
+                text = f"Restarted: {counted(requeued, 'item')} back in the queue"
                 if failed:
                     text += f", {failed} skipped after crashing the engine (in safe mode too)"
                 self._show_note(text)
@@ -250,34 +417,109 @@ class ActivityPanel(QWidget):
         self._state = state
         if state != "working":
             self._set_current(None)
-            if changed and self._progress:  # a rate and an ETA would be stale now
-                self.progress_label.setText(f"{self._progress[0]:,} of {self._progress[1]:,}")
+            self._rate = None  # a rate and an ETA would be stale now
+        if state not in ("no_model", "waiting"):
+            self._set_detail(None)
+        if not self.details_button.isChecked():
+            self._toggle_details(False)
         if changed:
             self._refresh_timer.start()
         return changed
+
+    def _waiting(self, event: Fatal) -> None:
+        """The worker cannot caption: say why in a sentence, the raw reason behind Details;
+        with no model, offer one (the card's buttons)."""
+        explained = waiting_error(event.error or "no reason given", event.reason)
+        self._enter("no_model" if event.needs_a_model else "waiting")
+        self._set_status(explained.sentence, "busy" if event.needs_a_model else "warn")
+        self._set_detail(explained)
+
+    @property
+    def state(self) -> str:
+        return self._state
 
     def _started(self, event: Started) -> None:
         self._enter("working")
         self._set_status("Captioning…", "busy")
         self._set_current(event.item, event.kind or "photo")
 
-    def _show_progress(self, event: Progress) -> None:
-        done, total = event.done, event.total
-        self._progress = (done, total)
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, total))
-        self.progress_label.setText(progress_text(done, total, event.per_minute, event.eta_seconds))
-        self.cancel_button.setEnabled(done < total)
+    def _show_rate(self, event: Progress) -> None:
+        """The worker's rate and time left; what is done comes from the library."""
+        if self._state != "working":
+            return
+        self._rate = (event.per_minute, event.eta_seconds)
+        self._show_counts()
 
-    def _show_idle(self) -> None:
-        failed = self._snapshot.counts.failed if self._snapshot else 0
-        self._set_status("All captioned" + (f" · {failed} failed" if failed else ""), "ok")
-        if self._progress:
-            done = self._progress[0]
-            self.progress.setRange(0, max(done, 1))
-            self.progress.setValue(done)
-            self.progress_label.setText(f"{done:,} captioned since the engine started")
-        self.cancel_button.setEnabled(False)
+    def _show_counts(self) -> None:
+        snap = self._snapshot
+        if snap is None:
+            return
+        self.progress.setRange(0, max(snap.items, 1))
+        self.progress.setValue(min(snap.captioned, snap.items))
+        text = library_line(snap)
+        if self._state == "working" and self._rate is not None:
+            rate = rate_text(*self._rate)
+            text += f" · {rate}" if rate else ""
+        self.progress_label.setText(text)
+
+    def _show_resting(self) -> None:
+        if self._snapshot is not None:
+            self._set_status(*resting_headline(self._snapshot))
+
+    # -- the no-model card and details ---------------------------------------------------
+    def set_offer(self, offer: ModelOffer | None) -> None:
+        """The model the Download button offers (read from the catalog)."""
+        self._offer = offer
+        if offer is not None and not self.download.busy():
+            self._fit_download_text()
+            self.download_model_button.setToolTip(
+                f"Download {offer.name} ({offer.model_id}) into this library's models folder"
+            )
+            self.download_model_button.setEnabled(True)
+
+    def _fit_download_text(self) -> None:
+        """ "Download SmolVLM2 500M Video — 546 MB" on one line where it fits, else the
+        size on a second line (a QPushButton does not elide)."""
+        offer = self._offer
+        if offer is None or self.download.busy():
+            return
+        text = offer.button_text
+        room = self.download_model_button.width() - 24
+        if self.download_model_button.fontMetrics().horizontalAdvance(text) > room:
+            text = text.replace(" — ", "\n")
+        self.download_model_button.setText(text)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.download_model_button and event.type() == QEvent.Type.Resize:
+            self._fit_download_text()
+        return super().eventFilter(watched, event)
+
+    def _download_clicked(self) -> None:
+        if self._offer is not None:
+            self.download_requested.emit(self._offer.model_id)
+
+    def _download_busy(self, busy: bool) -> None:
+        if busy:
+            self.download_model_button.setText("Downloading…")
+            self.download_model_button.setEnabled(False)
+        else:
+            self.set_offer(self._offer)
+
+    def _set_detail(self, explained: UserError | None) -> None:
+        has = explained is not None and explained.has_detail
+        self.detail_text.setText(explained.detail if explained and has else "")
+        self.status.setToolTip(explained.detail if explained and has else "")
+        if not has:
+            self.details_button.setChecked(False)
+        self.details_button.setVisible(has)
+
+    def _toggle_details(self, shown: bool) -> None:
+        if shown:
+            self.body.setCurrentWidget(self.detail_text)
+        else:
+            self.body.setCurrentWidget(
+                self.no_model_card if self._state == "no_model" else self.current_page
+            )
 
     # -- current item ---------------------------------------------------------------------
     def _set_current(self, item_id: int | None, kind: str = "photo") -> None:
@@ -371,11 +613,7 @@ class ActivityPanel(QWidget):
         self._serial += 1
 
         def cancelled(count: int) -> None:
-            self._show_note(f"Cancelled {count:,} {plural(count, 'caption job')}")
-            self._progress = None
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress_label.setText("Nothing waiting")
+            self._show_note(f"Cancelled {counted(count, 'caption job')}")
             self._stored()
 
         self._run(
@@ -387,7 +625,7 @@ class ActivityPanel(QWidget):
         self._serial += 1
 
         def retried(result: RetryResult) -> None:
-            text = f"Queued {result.queued:,} {plural(result.queued, 'item')} again"
+            text = f"Queued {counted(result.queued, 'item')} again"
             if result.unreadable:
                 text += f"; {result.unreadable:,} still can't be read"
             self._show_note(text)
@@ -404,8 +642,10 @@ class ActivityPanel(QWidget):
 
     # -- database snapshot ------------------------------------------------------------------
     def apply_changes(self, changes: Changes) -> None:
-        if changes.queue:
-            self.refresh()
+        """Anything that can move the counts (captions, deletes, folders, the queue)
+        re-reads the library; a burst of them is one read."""
+        if changes.queue or changes.counts or changes.folders:
+            self._refresh_timer.start()
 
     def refresh(self) -> None:
         """Read counts, the pause setting and the failed list off the GUI thread."""
@@ -423,12 +663,9 @@ class ActivityPanel(QWidget):
         waiting = snap.counts.waiting
         if self._state != "working":
             self.cancel_button.setEnabled(waiting > 0)
-        if self._state == "idle":
-            self._show_idle()
-        elif self._state != "working" and waiting:
-            self.progress_label.setText(f"{waiting:,} waiting for captions")
-        if self._state == "starting" and snap.paused:
-            self._set_status("Paused", "busy")
+        self._show_counts()
+        if self._state in ("idle", "paused") or (self._state == "starting" and snap.paused):
+            self._show_resting()
 
     # -- downloads -----------------------------------------------------------------------------
     def attach_download(self, bridge: DownloadSource) -> None:
@@ -455,13 +692,14 @@ class ActivityPanel(QWidget):
         open), on the note line the panel's own warnings use."""
         self._show_note(text, "warn")
 
-    def _show_note(self, text: str, tone: str = "muted") -> None:
+    def _show_note(self, text: str, tone: str = "muted", detail: str = "") -> None:
         self._set_tone(self.note, text, tone)
+        self.note.setToolTip(detail or text)  # a long warning is cut at three lines
         self.note.show()
         self._note_timer.start()
 
     def _show_error(self, what: str, message: str) -> None:
-        self._show_note(f"{what}: {message}", "warn")
+        self._show_note(what, "warn", detail=message)
 
     def _clear_note(self) -> None:
         self.note.hide()
@@ -484,19 +722,8 @@ class ActivityPanel(QWidget):
             self._background.wait(msecs)
 
 
-def _muted_color(palette: QPalette) -> str:
-    """Secondary text: the text colour 40% of the way to the background, so it
-    stays readable on light and dark themes alike."""
-    text, back = (
-        palette.color(QPalette.ColorRole.WindowText),
-        palette.color(QPalette.ColorRole.Window),
-    )
-    mix = [
-        round(a * 0.6 + b * 0.4)
-        for a, b in zip(
-            (text.red(), text.green(), text.blue()),
-            (back.red(), back.green(), back.blue()),
-            strict=True,
-        )
-    ]
-    return "#{:02x}{:02x}{:02x}".format(*mix)
+def _keep_space(widget: QWidget) -> None:
+    """Hidden, the widget still takes its place: nothing below it moves."""
+    policy = widget.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    widget.setSizePolicy(policy)

@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.queue_status import FailedItem
+from app.core.user_errors import caption_error, download_error
+from app.ui.words import model_name
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 BAR_STEPS = 1000  # QProgressBar holds a C int: multi-GB downloads are shown per mille
@@ -43,9 +45,9 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def progress_text(done: int, total: int, per_minute: float, eta_seconds: Any) -> str:
-    """ "12 of 340 · 18/min · about 20 min left" (rate and ETA once known)."""
-    parts = [f"{done:,} of {total:,}"]
+def rate_text(per_minute: float, eta_seconds: Any) -> str:
+    """ "18/min · about 20 min left" (each part once known; "" before)."""
+    parts = []
     if per_minute > 0:
         parts.append(f"{per_minute:.0f}/min" if per_minute >= 10 else f"{per_minute:.1f}/min")
     if eta_seconds:
@@ -111,10 +113,12 @@ class FailedSection(QWidget):
     """Failed items with their reasons; Retry (the selected ones) and Retry all."""
 
     retry_requested = Signal(object)  # list[int] of item ids, or None for all
+    visibility_changed = Signal()  # wants_space() may differ: the panel picks what to show
 
     def __init__(self, icon: QIcon, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._icon = icon
+        self._wanted = False
         self.header = QLabel()
         self.header.setObjectName("failed_header")
         self.list = QListWidget()
@@ -141,23 +145,32 @@ class FailedSection(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        self.hide()
+
+    def wants_space(self) -> bool:
+        """True while there are failed items to show."""
+        return self._wanted
 
     def show_items(self, items: Sequence[FailedItem], total: int) -> None:
         """Replace the list, keeping the user's selection across refreshes."""
         selected = set(self.selected_ids())
         self.list.clear()
         for failed in items:
-            reason = f"Can't read the file: {failed.error}" if failed.unreadable else failed.error
+            if failed.unreadable:
+                reason, detail = "Can't read the file", failed.error
+            else:
+                explained = caption_error(failed.error, _kind_of(failed.name))
+                reason, detail = explained.sentence, explained.detail
             row = QListWidgetItem(self._icon, f"{failed.name}\n{reason}")
-            row.setToolTip(f"{failed.path}\n\n{reason}")
+            row.setToolTip(f"{failed.path}\n\n{reason}\n{detail}")
             row.setData(ID_ROLE, failed.item_id)
             self.list.addItem(row)
             row.setSelected(failed.item_id in selected)
         shown = len(items)
         more = f" — newest {shown:,} shown" if total > shown else ""
         self.header.setText(f"<b>Failed ({total:,})</b>{more}")
-        self.setVisible(total > 0)
+        if self._wanted != (total > 0):
+            self._wanted = total > 0
+            self.visibility_changed.emit()
         self._selection_changed()
 
     def selected_ids(self) -> list[int]:
@@ -191,9 +204,13 @@ class DownloadSection(QFrame):
     failure stays on screen with its reason until dismissed."""
 
     note = Signal(str)  # "Downloaded …", "Download cancelled": for the panel's note line
+    visibility_changed = Signal()  # wants_space() may differ
+    busy_changed = Signal(bool)  # a download runs (True) or ended (False)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._wanted = False
+        self._busy = False
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._bridge: DownloadSource | None = None
         self._cancelling = False
@@ -219,7 +236,22 @@ class DownloadSection(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.bar)
         layout.addLayout(row)
-        self.hide()
+        layout.addStretch(1)
+
+    def wants_space(self) -> bool:
+        """True while a download runs, or its failure waits to be dismissed."""
+        return self._wanted
+
+    def busy(self) -> bool:
+        return self._busy
+
+    def _set_wanted(self, wanted: bool, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+        if wanted != self._wanted:
+            self._wanted = wanted
+            self.visibility_changed.emit()
 
     def attach(self, bridge: DownloadSource) -> None:
         self.detach()
@@ -251,7 +283,7 @@ class DownloadSection(QFrame):
         if self._cancelling:
             return
         self._failed = False
-        self.title.set_full_text(f"Downloading {model_id}")
+        self.title.set_full_text(f"Downloading {model_name(model_id)}")
         if total > 0:
             self.bar.setRange(0, BAR_STEPS)
             self.bar.setValue(min(BAR_STEPS, done * BAR_STEPS // total))
@@ -261,33 +293,35 @@ class DownloadSection(QFrame):
         self.label.setText(download_text(done, total, bytes_per_s, eta_seconds))
         self.cancel_button.setText("Cancel")
         self.cancel_button.setEnabled(True)
-        self.show()
+        self._set_wanted(True, busy=True)
 
     def _cancelled_elsewhere(self, model_id: str) -> None:
         self._cancel_settled()
-        self.note.emit(f"Download of {model_id} cancelled")
+        self.note.emit(f"Download of {model_name(model_id)} cancelled")
 
     def _finished(self, model_id: str) -> None:
         self._cancel_settled()
-        self.note.emit(f"Downloaded {model_id}")
+        self.note.emit(f"Downloaded {model_name(model_id)}")
 
     def _failed_with(self, model_id: str, message: str) -> None:
         if self._cancelling:
             self._cancel_settled()
-            self.note.emit(f"Download of {model_id} cancelled")
+            self.note.emit(f"Download of {model_name(model_id)} cancelled")
             return
         self._failed = True
-        self.title.set_full_text(f"Could not download {model_id}")
+        explained = download_error(model_name(model_id), message)
+        self.title.set_full_text(explained.sentence)
+        self.title.setToolTip(f"{explained.sentence}\n{explained.detail}")
         self.bar.hide()
-        self.label.setText(message)
+        self.label.setText(explained.detail)
         self.cancel_button.setText("Dismiss")
         self.cancel_button.setEnabled(True)
-        self.show()
+        self._set_wanted(True, busy=False)
 
     def _cancel_clicked(self) -> None:
         if self._failed or self._bridge is None:
             self._failed = False
-            self.hide()
+            self._set_wanted(False, busy=False)
             return
         self._cancelling = True
         self.label.setText("Cancelling…")
@@ -298,4 +332,10 @@ class DownloadSection(QFrame):
     def _cancel_settled(self) -> None:
         self._cancel_grace.stop()
         self._cancelling = False
-        self.hide()
+        self._set_wanted(False, busy=False)
+
+
+def _kind_of(name: str) -> str:
+    """ "video" or "photo", by the file's extension (for the sentence only)."""
+    video = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".3gp")
+    return "video" if name.lower().endswith(video) else "photo"

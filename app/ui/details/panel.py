@@ -47,7 +47,7 @@ from app.ui.details.loading import (
 )
 from app.ui.details.moment_strip import MomentStrip
 from app.ui.details.tag_chips import TagChips
-from app.ui.details.text import error_text, exif_rows, meta_text, provenance_text
+from app.ui.details.text import exif_rows, item_problem, meta_text, provenance_text
 from app.ui.details.video_player import Playback, play_video
 from app.ui.details.widgets import (
     PREVIEW_SHARE,
@@ -68,6 +68,7 @@ GONE_TEXT = "This item is no longer in the library."
 class DetailsPanel(QWidget):
     moment_activated = Signal(int, float)  # item id, seconds into the video
     message_posted = Signal(str)  # for the status bar: how a video was opened, failures
+    retry_requested = Signal(int)  # item id: the notice's Retry (the window re-queues it)
 
     def __init__(
         self,
@@ -153,6 +154,7 @@ class DetailsPanel(QWidget):
         self.meta = muted(wrapped())
         self.folder = muted(wrapped(selectable=True))
         self.notice = Notice()
+        self.notice.retry_requested.connect(self._retry_clicked)
         self.editor = CaptionEditor()
         self.editor.save_requested.connect(self._save)
         self.editor.accept_requested.connect(self._accept)
@@ -249,7 +251,11 @@ class DetailsPanel(QWidget):
         self.meta.setText(meta_text(details))
         self.folder.setText(details.folder or os.path.dirname(details.path))
         self.folder.setToolTip(details.path)
-        self.notice.show_text(error_text(details, loaded.job_error))
+        problem = item_problem(details, loaded.job_error)
+        if problem is None:
+            self.notice.show_text(None)
+        else:
+            self.notice.show_text(problem.sentence, problem.detail, retry=problem.retry)
         self._show_caption(details, keep_typing=same_item)
         self._show_moments(details, same_item)
         self.exif.set_rows(exif_rows(details.exif))
@@ -383,6 +389,12 @@ class DetailsPanel(QWidget):
             self._undo_stack.push(
                 RestoreVersionCommand(self._edits, details.id, caption_id, name=details.name)
             )
+
+    def _retry_clicked(self) -> None:
+        details = self.details()
+        if details is not None:
+            self.notice.retry_button.setEnabled(False)  # until the item is read again
+            self.retry_requested.emit(details.id)
 
     def _moment_clicked(self, seconds: float) -> None:
         details = self.details()

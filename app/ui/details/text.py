@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.item_details import ItemDetails, Version
+from app.core.user_errors import caption_error
+from app.ui.words import model_name
 
 DASH = "—"
 DOT = " · "
@@ -72,7 +75,7 @@ def provenance_text(version: Version) -> str:
     return DOT.join(
         (
             "AI",
-            version.model_id or "unknown model",
+            model_name(version.model_id) if version.model_id else "unknown model",
             f"prompt {version.prompt_id or DASH}",
             f"adapter {version.adapter_id or DASH}",
             date_text(version.created_at, with_time=False),
@@ -84,19 +87,34 @@ def source_text(version: Version) -> str:
     """The short form for a history entry: "You · 22 Nov 2026 10:04" / "AI · model · date"."""
     if version.by_user:
         return f"You{DOT}{date_text(version.created_at)}"
-    model = version.model_id or "unknown model"
+    model = model_name(version.model_id) if version.model_id else "unknown model"
     return f"AI{DOT}{model}{DOT}{date_text(version.created_at)}"
 
 
-def error_text(details: ItemDetails, job_error: str | None = None) -> str | None:
+@dataclass(frozen=True)
+class Problem:
+    """What the notice shows: a sentence, the raw error behind Details, and whether
+    Retry can help."""
+
+    sentence: str
+    detail: str = ""
+    retry: bool = False
+
+
+def item_problem(details: ItemDetails, job_error: str | None = None) -> Problem | None:
     """Why this item has no (new) caption: the file's own problem first (nothing
     else can work until it is fixed), else a failed caption job; None if all is well."""
     if details.state == "removed":
-        return "Removed from the library (its captions are kept)."
+        return Problem("Removed from the library (its captions are kept).")
     if details.state == "missing":
-        return "The file is missing: moved, deleted, or on a drive that is not connected."
+        return Problem("The file is missing: moved, deleted, or on a drive that is not connected.")
     if details.error or details.state == "error":
-        return f"Can't read this {details.kind}: {details.error or 'unknown reason'}"
+        return Problem(
+            f"Captionist can't read this {details.kind}'s file.",
+            details.error or "",
+            retry=True,  # the user may have fixed the file: Retry reads it again
+        )
     if job_error:
-        return f"Couldn't caption this {details.kind}: {job_error}"
+        explained = caption_error(job_error, details.kind)
+        return Problem(explained.sentence, explained.detail, retry=True)
     return None

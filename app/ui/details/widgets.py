@@ -224,7 +224,10 @@ class Preview(QWidget):
 
 
 class Notice(QFrame):
-    """A boxed message with an icon: the item's error, or an action that failed."""
+    """A boxed message with an icon: the item's problem in a sentence, the raw error
+    behind "Details", and Retry when trying again can help."""
+
+    retry_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -237,14 +240,44 @@ class Notice(QFrame):
         icon.setPixmap(warning.pixmap(side, side))
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.label = wrapped(selectable=True)
+        self.detail = muted(wrapped(selectable=True))
+        self.detail.setObjectName("notice_detail")
+        self.detail.hide()
+        self.details_button = QPushButton("Details")
+        self.details_button.setObjectName("notice_details")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
+        self.details_button.setToolTip("The error as it was reported")
+        self.details_button.toggled.connect(self.detail.setVisible)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setObjectName("notice_retry")
+        self.retry_button.setToolTip("Caption this item again, ahead of other work")
+        self.retry_button.clicked.connect(self.retry_requested)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.details_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry_button)
+        text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.addWidget(self.label)
+        text.addWidget(self.detail)
+        text.addLayout(buttons)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        layout.addWidget(icon)
-        layout.addWidget(self.label, 1)
+        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(text, 1)
         self.hide()
 
-    def show_text(self, text: str | None) -> None:
+    def show_text(self, text: str | None, detail: str = "", *, retry: bool = False) -> None:
+        """The sentence (None: no problem), its raw detail, and whether Retry helps."""
+        if detail != self.detail.text():
+            self.details_button.setChecked(False)
         self.label.setText(text or "")
+        self.detail.setText(detail)
+        self.details_button.setVisible(bool(detail))
+        self.retry_button.setVisible(retry)
+        self.retry_button.setEnabled(True)
         self.setVisible(bool(text))
 
 

@@ -166,7 +166,7 @@ class ItemActions(QObject):
             return ids
 
         self._background.run(queue, self._queued, self.failed.emit)
-        self._cb.message(f"Queued {len(ids)} item(s) at the front of the line")
+        self._cb.message(f"Queued {counted(len(ids), 'item')} at the front of the line")
 
     def _queued(self, ids: list[int]) -> None:
         self._hub.publish(Changes.of_items(ids, queue=True))
@@ -207,7 +207,7 @@ class ItemActions(QObject):
                 self._cb.message(report.summary())
 
         self._background.run(write, written, self.failed.emit)
-        self._cb.message(f"Writing captions to {len(ids)} file(s)…")
+        self._cb.message(f"Writing captions to {counted(len(ids), 'file')}…")
 
     def remove_selected(self) -> None:
         """Remove the selection (undoable), say so with an Undo button, and move the

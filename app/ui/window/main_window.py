@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
-from app.core.captioning.events import CaptionEvent, Fatal
+from app.core.captioning.events import CaptionEvent, Fatal, ModelLoaded, Started
 from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.library.reconcile import ScanReport
@@ -54,6 +54,7 @@ from app.ui.window.parts import DetailsSide
 from app.ui.window.sidebar import Sidebar
 from app.ui.window.status import LibraryTotals
 from app.ui.window.toolbar import MainToolbar
+from app.ui.words import set_waiting_for_model
 
 GIL_SWITCH_S = 0.0005
 THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
@@ -215,6 +216,8 @@ class MainWindow(QMainWindow):
             lambda: self.hub.publish(Changes(queue=True, all_items=True, counts=True))
         )
         self.activity.current_item_changed.connect(self._activity_thumbnail)
+        self.activity.download_requested.connect(self.downloads.start)
+        self.activity.choose_model_requested.connect(lambda: self.extras.open_settings("Models"))
         self.thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
         self.downloads.finished.connect(lambda _model: self.hub.publish(Changes(captioning=True)))
         # Tab follows the eye: the folders, the search box, the grid, then the caption.
@@ -341,9 +344,17 @@ class MainWindow(QMainWindow):
 
     def _worker_event(self, event: CaptionEvent) -> None:
         if isinstance(event, Fatal):
-            self.extras.captioning_waits(event.error)
+            self.extras.captioning_waits(event)
             if event.library_damaged:
                 self.damage.seen(event.error)
+            self._waiting_for_model(event.needs_a_model)
+        elif isinstance(event, ModelLoaded | Started):
+            self._waiting_for_model(False)
+
+    def _waiting_for_model(self, waiting: bool) -> None:
+        """Queued items' badges say "Waiting for a model" while there is none."""
+        if set_waiting_for_model(waiting):
+            self.hub.publish(Changes(all_items=True))
 
     def _close_for_recovery(self) -> None:
         self.recovery_wanted = True

@@ -13,8 +13,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QMenu, QMessageBox, QWidget
 
 from app import APP_NAME
+from app.core.captioning.events import Fatal
 from app.core.logs import log_folder
 from app.core.model_status import needs_first_run
+from app.core.user_errors import waiting_error
 from app.services.changes import FOLDERS_CHANGED, Changes
 from app.ui.gallery.browser import SEARCH_HELP
 from app.ui.window.context import WindowContext
@@ -338,9 +340,12 @@ class WindowExtras:
         if not self._scans:
             self._scan_timer.stop()
 
-    def captioning_waits(self, reason: str) -> None:
-        """No usable model: the activity panel says why; the status bar too."""
-        self.context.show_message(f"Captioning waits: {reason}", 15_000)
+    def captioning_waits(self, event: Fatal) -> None:
+        """Captioning cannot go on: the activity panel says why, once. The status bar
+        says it only while the panel is hidden (View > Activity panel)."""
+        if self.parts.activity.isHidden():
+            explained = waiting_error(event.error, event.reason)
+            self.context.show_message(explained.sentence, 15_000)
 
 
 # Keys that work in one place rather than as menu commands (Help → Keyboard shortcuts).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.queue_status import QueueActions, RetryResult
 from app.services.changes import EDITED, Changes
 from app.ui.details.caption_commands import AcceptCommand, CaptionEdits, RemoveItemsCommand
 from app.ui.details.panel import DetailsPanel
@@ -25,6 +26,9 @@ class DetailsSide:
         )
         self.edits.failed.connect(context.show_error)
         self.panel.message_posted.connect(lambda text: context.show_message(text, MESSAGE_MS))
+        self.panel.retry_requested.connect(self.retry)
+        self._context = context
+        self._queue = QueueActions(context.db)
         self._shown: int | None = None
 
     def show_item(self, item_id: int | None, moment: float | None = None) -> None:
@@ -34,6 +38,19 @@ class DetailsSide:
     def apply_changes(self, changes: Changes) -> None:
         if self._shown is not None and changes.touches_rows([self._shown]):
             self.panel.refresh()  # keeps what the user is typing
+
+    def retry(self, item_id: int) -> None:
+        """The notice's Retry: queue the item again, ahead of other work (as the
+        activity panel's Retry does), and tell every view."""
+        queue, context = self._queue, self._context
+
+        def done(result: RetryResult) -> None:
+            changes = Changes.of_items([item_id], counts=True, queue=True)
+            context.publish(changes | Changes(listing=True))
+            if result.unreadable:
+                context.show_message("The file still can't be read", MESSAGE_MS)
+
+        context.background.run(lambda: queue.retry([item_id]), done, context.show_error)
 
     def accept(self, item_ids: list[int]) -> None:
         self._undo_stack.push(AcceptCommand(self.edits, item_ids))

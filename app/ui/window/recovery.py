@@ -22,6 +22,7 @@ from app import APP_NAME
 from app.core.library.recovery import Recovery, rebuild, restore_newest
 from app.core.storage import backups
 from app.services.background import Background
+from app.ui.words import counted
 
 
 class RecoveryDialog(QDialog):
@@ -45,9 +46,10 @@ class RecoveryDialog(QDialog):
                 else "<p>There is no good backup to restore.</p>"
             )
             + (
-                f"<p><b>Rebuild</b> makes a new library from its {len(self._folders)} "
-                "folder(s): your own captions come back from the metadata Captionist wrote "
-                "into the files; the model captions the others again.</p>"
+                f"<p><b>Rebuild</b> makes a new library from its "
+                f"{counted(len(self._folders), 'folder')}: your own captions come back "
+                "from the metadata Captionist wrote into the files; the model captions "
+                "the others again.</p>"
                 if self._folders
                 else "<p>Its folders are not known any more: to rebuild, run "
                 "<code>captionist repair --rebuild FOLDER...</code>.</p>"
