@@ -149,10 +149,13 @@ def test_verdict_in_words() -> None:
     assert verdict(before, up) == "Captions moved closer to yours on all three measures."
     assert verdict(before, down) == "Captions moved further from yours on all three measures."
     assert verdict(before, mixed) == (
-        "Mixed: closer to yours on 1 of 3 measures, further on 1, 1 held."
+        "Mixed: closer to yours on 1 of 3 measures, further on 1, unchanged on 1."
     )
     assert (
         verdict(before, before) == "Captions are as close to yours as before on all three measures."
+    )
+    assert verdict(before, {**before, "cider": 0.6}) == (
+        "Captions moved closer to yours on 1 of 3 measures; the others did not change."
     )
     assert verdict(None, None) == ""
 

@@ -165,7 +165,12 @@ class AdaptersPanel(QWidget):
                 self.table.setItem(row, column, item)
             if chosen == record.id:
                 self.table.selectRow(row)
-        if not records:
+        if not records and self._model_id is None:
+            self.detail.setText(
+                "No adapters: there is no captioning model to adapt yet. Set one up "
+                "(Settings > Models), correct a few captions, then start a fine-tune."
+            )
+        elif not records:
             self.detail.setText("No adapters yet for this model: start a fine-tune to make one.")
         elif self._chosen() is None:
             self.detail.setText("Select an adapter to see its scores.")

@@ -114,6 +114,7 @@ class FinetuneDialog(QDialog):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setMargin(40)
         self._corrections_stack = QStackedWidget()
+        self._corrections_split = corrections_split
         self._corrections_stack.addWidget(corrections_split)
         self._corrections_stack.addWidget(self.empty)
         self.message = QLabel()
@@ -220,9 +221,7 @@ class FinetuneDialog(QDialog):
         shown = self.changes.row()
         self.corrections.set_rows(rows)
         self.counts.setVisible(bool(rows))  # with none, the page says it (and what to do)
-        self._corrections_stack.setCurrentWidget(
-            self._corrections_stack.widget(0) if rows else self.empty
-        )
+        self._corrections_stack.setCurrentWidget(self._corrections_split if rows else self.empty)
         if rows:  # the row the pane showed stays selected across a reload, else the first
             keys = [(row.item_id, row.keyframe_id) for row in rows]
             key = (shown.item_id, shown.keyframe_id) if shown else None

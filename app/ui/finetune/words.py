@@ -164,9 +164,12 @@ def verdict(before: Mapping[str, float] | None, after: Mapping[str, float] | Non
     closer = sum(1 for m in known if m > 0)
     further = sum(1 for m in known if m < 0)
     if not further:
-        return f"Captions moved closer to yours on {closer} of {count} measures; the rest held."
+        return (
+            f"Captions moved closer to yours on {closer} of {count} measures; "
+            "the others did not change."
+        )
     if not closer:
         return f"Captions moved further from yours on {further} of {count} measures; the rest held."
-    held = count - closer - further
-    rest = f", {held} held" if held else ""
+    same = count - closer - further
+    rest = f", unchanged on {same}" if same else ""
     return f"Mixed: closer to yours on {closer} of {count} measures, further on {further}{rest}."
