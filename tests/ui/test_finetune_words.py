@@ -11,9 +11,11 @@ from pytestqt.qtbot import QtBot
 
 from app.core.finetune.adapters import AdapterRecord
 from app.core.finetune.corrections import TrainingCorrection
+from app.core.finetune.events import Prepared
 from app.ui.finetune.adapters import detail_text
 from app.ui.finetune.data import NO_CORRECTIONS, Counts, PlanView
 from app.ui.finetune.plan import PlanPanel
+from app.ui.finetune.progress import ProgressPanel
 from app.ui.finetune.results import ResultsPanel
 from app.ui.finetune.table import PICK_TEXT, ChangesPane
 from app.ui.finetune.words import (
@@ -206,3 +208,12 @@ def test_adapter_detail_in_words_and_plurals() -> None:
     assert lines[1] == "Captions moved closer to yours on the one measure scored."
     assert lines[2].startswith("CIDEr 0.300 → 0.500: the new captions share more")
     assert lines[3] == "1 epoch"
+
+
+def test_progress_counts_read_in_the_singular(qtbot: QtBot) -> None:
+    panel = ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.show_prepared(Prepared(examples=1, heldout=0, skipped=[]))
+    assert panel.numbers.text() == "1 photo or video to train on, 0 held out for scoring"
+    panel.show_prepared(Prepared(examples=4, heldout=1, skipped=[]))
+    assert panel.numbers.text() == "4 photos or videos to train on, 1 held out for scoring"
