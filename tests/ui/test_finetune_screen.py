@@ -144,6 +144,33 @@ def test_table_fills_from_real_corrections(
     assert 0 < pixmap.width() <= 64 and 0 < pixmap.height() <= 64
 
 
+def test_the_selected_correction_shows_the_words_that_changed(
+    qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
+) -> None:
+    corrected_library(data_dir, tmp_path / "photos")
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: loaded(dialog, len(CORRECTIONS)), timeout=WAIT)
+    assert dialog.table.currentIndex().row() == 0  # the first is shown without a click
+    dialog.table.selectRow(2)
+    row = dialog.corrections.row_at(2)
+    assert dialog.changes.row() == row
+    text = dialog.changes.text()
+    assert "<b>Model's caption:</b>" in text and "<b>Your caption:</b>" in text
+    assert '<s style="color: ' in text and ">zz qq</s>" in text  # the model's words, struck
+    assert f'font-weight: 600">{row.user_caption}</b>' in text  # the user's, added
+    assert dialog.changes.isVisible()
+
+
+def test_no_corrections_says_how_to_make_one(qtbot: QtBot, open_screen: Opener) -> None:
+    dialog = open_screen()
+    qtbot.waitUntil(lambda: dialog.counts.text().startswith("No corrections yet."), timeout=WAIT)
+    assert "edit its caption in the details panel (F2) and save (Ctrl+S)" in dialog.counts.text()
+    assert dialog.tabs.tabText(0) == "Corrections (0)"
+    # Instead of a blank table, the page says it in the middle, with the next step.
+    assert dialog.empty.isVisible() and dialog.empty.text() == dialog.counts.text()
+    assert not dialog.table.isVisible() and not dialog.changes.isVisible()
+
+
 def test_unticking_include_is_stored_and_survives_reopening(
     qtbot: QtBot, data_dir: DataDir, tmp_path: Path, open_screen: Opener
 ) -> None:

@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 
 from app.core.finetune.adapters import AdapterRecord, AdapterRefused, AdapterRegistry
 from app.core.storage.db import Database
+from app.core.text import counted
 from app.services.background import Background
 from app.ui.details.text import date_text
 from app.ui.finetune.data import load_adapters
+from app.ui.finetune.words import METRIC_NAMES, metric_sentence, verdict
 from app.ui.settings.common import NOTE_STYLE, error_style
 
 COLUMNS = ("Version", "Created", "Corrections", "CIDEr before → after", "Method", "In use")
@@ -46,27 +48,30 @@ def scores_text(record: AdapterRecord) -> str:
 
 
 def detail_text(record: AdapterRecord) -> str:
-    """The selected adapter in a few lines: scores, what it learned from, how."""
-    names = {"cider": "CIDEr", "rouge_l": "ROUGE-L", "bleu4": "BLEU-4"}
+    """The selected adapter in a few lines: scores (each in plain words, and a verdict),
+    what it learned from, how."""
     before, after = record.metrics_before or {}, record.metrics_after or {}
-    scores = ", ".join(
-        f"{name} {before[key]:.3f} → {after[key]:.3f}"
-        for key, name in names.items()
-        if key in before and key in after
-    )
+    scored = [key for key in METRIC_NAMES if key in before and key in after]
     lora = record.settings.get("lora") or {}
     train = record.settings.get("train") or {}
     how = [
         f"rank {lora['rank']}" if "rank" in lora else "",
-        f"{train['epochs']} epochs" if "epochs" in train else "",
+        f"{counted(train['epochs'], 'epoch')}" if "epochs" in train else "",
         f"{record.train_seconds:.0f} s" if record.train_seconds else "",
     ]
-    lines = [
-        f"{record.id}: trained on {record.corrections_used} corrected photos or videos, "
-        f"scored on {record.heldout_count}.",
-        f"Held-out scores: {scores}." if scores else "Not scored (nothing was held out).",
-        ", ".join(part for part in how if part),
-    ]
+    used = counted(
+        record.corrections_used, "corrected photo or video", "corrected photos or videos"
+    )
+    lines = [f"{record.id}: trained on {used}, scored on {record.heldout_count}."]
+    if scored:
+        lines.append(verdict(before, after))
+        lines.extend(metric_sentence(key, before[key], after[key]) + "." for key in scored)
+    else:
+        lines.append(
+            "Not scored (nothing was held out): hold some corrections out (Options) to "
+            "score the next fine-tune."
+        )
+    lines.append(", ".join(part for part in how if part))
     if record.worse_reason:
         lines.append(f"Caution: {record.worse_reason}.")
     return "\n".join(line for line in lines if line)
@@ -160,7 +165,12 @@ class AdaptersPanel(QWidget):
                 self.table.setItem(row, column, item)
             if chosen == record.id:
                 self.table.selectRow(row)
-        if not records:
+        if not records and self._model_id is None:
+            self.detail.setText(
+                "No adapters: there is no captioning model to adapt yet. Set one up "
+                "(Settings > Models), correct a few captions, then start a fine-tune."
+            )
+        elif not records:
             self.detail.setText("No adapters yet for this model: start a fine-tune to make one.")
         elif self._chosen() is None:
             self.detail.setText("Select an adapter to see its scores.")

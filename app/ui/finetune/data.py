@@ -25,6 +25,10 @@ from app.core.text import counted
 
 DEFAULT_EPOCHS, DEFAULT_RANK = 3, 64  # the seed article: r=64, alpha=2r=128, dropout 0.05
 DEFAULT_DROPOUT = 0.05
+NO_CORRECTIONS = (
+    "No corrections yet. Select a photo, edit its caption in the details panel (F2) and "
+    "save (Ctrl+S): each caption you fix becomes a lesson here."
+)
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,14 @@ class Counts:
 
     def text(self) -> str:
         if not self.corrections:
-            return "No corrections yet"
-        return (
+            return NO_CORRECTIONS
+        text = (
             f"{counted(self.corrections, 'correction')}: {self.train} to train on, "
             f"{self.heldout} held out for scoring, {self.excluded} excluded"
         )
+        if not self.train and self.excluded == self.corrections:
+            text += ". Tick Include on a row to train on it again."
+        return text
 
 
 def count(rows: list[TrainingCorrection]) -> Counts:

@@ -13,14 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QLabel,
     QMessageBox,
+    QScrollArea,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -39,7 +42,7 @@ from app.ui.finetune.adapters import AdaptersPanel
 from app.ui.finetune.plan import PlanPanel
 from app.ui.finetune.progress import ProgressPanel
 from app.ui.finetune.results import ResultsPanel
-from app.ui.finetune.table import CorrectionsModel, corrections_view
+from app.ui.finetune.table import ChangesPane, CorrectionsModel, corrections_view
 from app.ui.settings.common import error_style, note_label
 
 RELOAD_DELAY_MS = 250  # a spin box being stepped reloads once, after the last step
@@ -91,13 +94,36 @@ class FinetuneDialog(QDialog):
         self.table = corrections_view(self.corrections)
         self.counts = QLabel("Reading your corrections…")
         self.counts.setObjectName("counts_label")
+        self.counts.setWordWrap(True)
+        self.changes = ChangesPane()
+        changes_scroll = QScrollArea()
+        changes_scroll.setWidgetResizable(True)
+        changes_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        changes_scroll.setWidget(self.changes)
+        changes_scroll.setMinimumHeight(90)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        corrections_split = QSplitter(Qt.Orientation.Vertical)
+        corrections_split.setChildrenCollapsible(False)
+        corrections_split.addWidget(self.table)
+        corrections_split.addWidget(changes_scroll)
+        corrections_split.setStretchFactor(0, 1)
+        corrections_split.setSizes([480, 140])
+        self.empty = QLabel(data.NO_CORRECTIONS)  # instead of a blank table: the next step
+        self.empty.setObjectName("no_corrections")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setMargin(40)
+        self._corrections_stack = QStackedWidget()
+        self._corrections_split = corrections_split
+        self._corrections_stack.addWidget(corrections_split)
+        self._corrections_stack.addWidget(self.empty)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         corrections_page = QWidget()
         page = QVBoxLayout(corrections_page)
         page.addWidget(self.counts)
-        page.addWidget(self.table, 1)
+        page.addWidget(self._corrections_stack, 1)
         page.addWidget(self.message)
 
         self.progress = ProgressPanel()
@@ -192,12 +218,26 @@ class FinetuneDialog(QDialog):
         serial, rows = loaded
         if serial != self._serial:
             return  # a newer change is being read
+        shown = self.changes.row()
         self.corrections.set_rows(rows)
+        self.counts.setVisible(bool(rows))  # with none, the page says it (and what to do)
+        self._corrections_stack.setCurrentWidget(self._corrections_split if rows else self.empty)
+        if rows:  # the row the pane showed stays selected across a reload, else the first
+            keys = [(row.item_id, row.keyframe_id) for row in rows]
+            key = (shown.item_id, shown.keyframe_id) if shown else None
+            keep = keys.index(key) if key in keys else 0
+            self.table.selectRow(keep)
+        else:
+            self.changes.show_row(None)
         self._names = {row.example_id: Path(row.path).name for row in rows}
         counts = data.count(rows)
         self.counts.setText(counts.text())
         self.tabs.setTabText(0, f"Corrections ({counts.corrections})")
         self._plan_timer.start()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        valid = current.isValid() and current.row() < self.corrections.rowCount()
+        self.changes.show_row(self.corrections.row_at(current.row()) if valid else None)
 
     def replan(self) -> None:
         target = self._target

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.services.finetune_bridge import InstallRunner
 from app.ui.activity.widgets import duration_text
 from app.ui.finetune.data import DEFAULT_DROPOUT, DEFAULT_EPOCHS, DEFAULT_RANK, PlanView
+from app.ui.finetune.words import memory_text
 from app.ui.settings.common import NOTE_STYLE, error_style, note_label
 
 RANKS = (8, 16, 32, 64, 128)
@@ -240,9 +241,10 @@ class PlanPanel(QWidget):
             self.time_label.setText("—")
             return
         short = plan.memory_needed_gb > plan.memory_available_gb > 0
+        # 0 GB needed is the planner's "unknown" (no parameter count for this model): the
+        # line then says what is available, never "0.0 GB needed".
         self.memory_label.setText(
-            f"about {plan.memory_needed_gb:.1f} GB needed · "
-            f"{plan.memory_available_gb:.1f} GB available"
+            memory_text(plan.memory_needed_gb, plan.memory_available_gb) or "—"
         )
         self.memory_label.setStyleSheet(error_style() if short else "")
         method = METHOD_NAMES.get(plan.method, plan.method)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.finetune.events import Download, FinetuneEvent, Phase, Prepared, Step
+from app.core.text import counted
 from app.ui.activity.widgets import bytes_text, duration_text
 from app.ui.finetune.chart import LossCurve
 from app.ui.settings.common import NOTE_STYLE, error_style
@@ -120,7 +121,8 @@ class ProgressPanel(QWidget):
     def show_prepared(self, event: Prepared) -> None:
         """How many examples the job made, and which corrections it had to skip, and why."""
         text = (
-            f"{event.examples} photos or videos to train on, {event.heldout} held out for scoring"
+            f"{counted(event.examples, 'photo or video', 'photos or videos')} to train on, "
+            f"{event.heldout} held out for scoring"
         )
         skipped = event.skipped
         if skipped:
@@ -188,8 +190,9 @@ class ProgressPanel(QWidget):
         self.phase.setText("Finished")
         last = self._last_step
         if last is not None:  # not the last phase's message ("Captioning the held-out…")
-            epochs = f" over {last.epochs} epochs" if last.epochs else ""
-            self.numbers.setText(f"{last.step} steps{epochs} · final loss {last.loss:.3f}")
+            epochs = f" over {counted(last.epochs, 'epoch')}" if last.epochs else ""
+            steps = counted(last.step, "step")
+            self.numbers.setText(f"{steps}{epochs} · final loss {last.loss:.3f}")
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self._say(summary, tone_style("ok"))

@@ -1,6 +1,7 @@
 """What a finished fine-tune did: BLEU-4, ROUGE-L and CIDEr before and after on the held-out
-corrections, the held-out captions side by side (yours / before / after), and whether the
-new adapter was switched on. One that scored worse is not, and "Activate anyway" is offered.
+corrections (the numbers, a line in plain words for each and a one-line verdict), the
+held-out captions side by side (yours / before / after), and whether the new adapter was
+switched on. One that scored worse is not, and "Activate anyway" is offered.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.finetune.words import direction, metric_sentence, verdict
 from app.ui.settings.common import NOTE_STYLE, error_style
-from app.ui.theme import tone, tone_style
+from app.ui.theme import Tone, tone, tone_style
 
 METRICS = (("cider", "CIDEr"), ("rouge_l", "ROUGE-L"), ("bleu4", "BLEU-4"))
 SAMPLE_COLUMNS = ("Photo", "Your caption", "Before", "After")
@@ -91,6 +93,13 @@ class ResultsPanel(QWidget):
             + len(METRICS) * self.metrics.verticalHeader().defaultSectionSize()
             + 4
         )
+        self.verdict = QLabel()
+        self.verdict.setObjectName("verdict_label")
+        self.verdict.setWordWrap(True)
+        self.metric_words = QLabel()
+        self.metric_words.setObjectName("metric_words")
+        self.metric_words.setWordWrap(True)
+        self.metric_words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.metrics_note = QLabel(
             "Scores on the held-out corrections (higher is better). CIDEr weighs the words "
             "that matter most; it decides whether the adapter is switched on."
@@ -114,6 +123,8 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.metrics)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.metric_words)
         layout.addWidget(self.metrics_note)
         layout.addWidget(QLabel("<b>Held-out captions</b>"))
         layout.addWidget(self.samples, 1)
@@ -125,7 +136,9 @@ class ResultsPanel(QWidget):
 
     def clear(self) -> None:
         self._adapter_id = None
-        self.status.setText("Results appear here when a fine-tune finishes.")
+        self.status.setText(
+            "Results appear here when a fine-tune finishes: press Start fine-tuning to run one."
+        )
         self.status.setStyleSheet(NOTE_STYLE)
         self.activate_button.setVisible(False)
         self.show_metrics(None, None)
@@ -148,6 +161,25 @@ class ResultsPanel(QWidget):
                 if column == 2 and old is not None and new is not None and abs(new - old) >= 5e-4:
                     item.setForeground(tone("ok") if new > old else tone("error"))
                 self.metrics.setItem(row, column, item)
+        scored = any(
+            (before or {}).get(key) is not None or (after or {}).get(key) is not None
+            for key, _name in METRICS
+        )
+        lines = [
+            metric_sentence(key, (before or {}).get(key), (after or {}).get(key))
+            for key, _name in METRICS
+        ]
+        self.metric_words.setText("\n".join(lines) if scored else "")
+        self.metric_words.setVisible(scored)
+        said = verdict(before, after)
+        self.verdict.setText(said)
+        self.verdict.setVisible(bool(said))
+        moves = [direction((before or {}).get(k), (after or {}).get(k)) for k, _n in METRICS]
+        known = [m for m in moves if m is not None]
+        feel: Tone = "ok" if all(m >= 0 for m in known) else "warn"
+        if not any(m > 0 for m in known):
+            feel = "error"
+        self.verdict.setStyleSheet(tone_style(feel, bold=True) if any(known) else NOTE_STYLE)
 
     def show_samples(
         self,

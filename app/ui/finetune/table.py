@@ -1,5 +1,6 @@
 """The corrections table of the fine-tune screen: thumbnail, the model's caption, the
-user's caption, date, Include, and what the row is used for.
+user's caption, date, Include, and what the row is used for; and below it the selected
+correction's two captions with the words that differ highlighted (`ChangesPane`).
 
 The model holds the rows the screen loaded on the background pool; it never reads the disk
 or the database. Thumbnails come from the shared `ThumbnailService` (RAM cache hit while
@@ -11,10 +12,12 @@ the write, since the held-out split is drawn over the included items.
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -23,18 +26,26 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QWidget,
+)
 
 from app.core.finetune.corrections import TrainingCorrection
 from app.core.media.thumbnails import Kind
 from app.services.thumbnails import ThumbnailService
 from app.ui.details.text import clock_text, date_text
+from app.ui.finetune.words import change_summary, diff_html
+from app.ui.theme import tone
 
 COLUMNS = ("Include", "", "Model's caption", "Your caption", "Corrected", "Used for")
 INCLUDE, THUMB, MODEL, USER, DATE, USE = range(len(COLUMNS))
 THUMB_SIDE = 64
 ROW_HEIGHT = THUMB_SIDE + 10
-HELD_OUT_COLOUR = QColor("#3d7bd9")
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -53,10 +64,14 @@ class CorrectionsModel(QAbstractTableModel):
         self._thumbnails = thumbnails
         self._scaled: dict[tuple[int, int], QPixmap] = {}  # (item, mtime) -> 64 px pixmap
         self._muted = QColor(140, 140, 146)
+        self._held_out = tone("info")
         thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
 
     def set_muted_colour(self, colour: QColor) -> None:
         self._muted = colour
+
+    def set_held_out_colour(self, colour: QColor) -> None:
+        self._held_out = colour
 
     # -- rows ---------------------------------------------------------------------------
     def set_rows(self, rows: list[TrainingCorrection]) -> None:
@@ -105,7 +120,7 @@ class CorrectionsModel(QAbstractTableModel):
             if row.excluded:
                 return self._muted
             if column == USE and row.heldout:
-                return HELD_OUT_COLOUR
+                return self._held_out
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (DATE, USE):
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.SizeHintRole and column == THUMB:
@@ -213,4 +228,53 @@ def corrections_view(model: CorrectionsModel, parent: QWidget | None = None) -> 
         header.setSectionResizeMode(column, mode)
     header.resizeSection(THUMB, THUMB_SIDE + 12)
     model.set_muted_colour(view.palette().color(QPalette.ColorRole.PlaceholderText))
+    model.set_held_out_colour(tone("info", view.palette()))
     return view
+
+
+PICK_TEXT = "Select a correction to see the words you changed."
+
+
+class ChangesPane(QLabel):
+    """Below the table: the selected correction's two captions, the words the user removed
+    struck through in the model's, the words they added in bold in theirs. Computed for the
+    one row shown, so a table of thousands stays as fast as before."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("changes_pane")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMargin(8)
+        self._row: TrainingCorrection | None = None
+        self.show_row(None)
+
+    def row(self) -> TrainingCorrection | None:
+        return self._row
+
+    def show_row(self, row: TrainingCorrection | None) -> None:
+        self._row = row
+        if row is None:
+            self.setText(html.escape(PICK_TEXT))
+            return
+        pal = self.palette()
+        model, user = diff_html(
+            row.model_caption,
+            row.user_caption,
+            removed=tone("error", pal).name(),
+            added=tone("ok", pal).name(),
+        )
+        summary = html.escape(change_summary(row.model_caption, row.user_caption))
+        self.setText(
+            f"<b>What you changed:</b> {summary}"
+            f"<br><br><b>Model's caption:</b> {model or '<i>(empty)</i>'}"
+            f"<br><b>Your caption:</b> {user or '<i>(empty)</i>'}"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:  # the theme changed: its colours too
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._row is not None:
+            self.show_row(self._row)
