@@ -174,6 +174,8 @@ def make_library(data: Path) -> None:
             store_model_caption(db, ids[f"{name}.jpg"], caption, tags, model_id="smolvlm2-500m")
         for name, correction in CORRECTIONS.items():
             store.add_user_caption(ids[f"{name}.jpg"], correction)
+        # Waiting for a caption: with no model installed, the window says what to do.
+        library.jobs.enqueue([ids[f"{name}.jpg"] for name in UNCAPTIONED])
     finally:
         db.close()
 
@@ -184,6 +186,7 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from app.core.captioning.events import ModelLoaded, Progress, Started
     from app.core.datadir import DataDir
     from app.ui.application import apply_look
     from app.ui.window.main_window import MainWindow
@@ -224,12 +227,23 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     window.gallery.select_item(by_name["astronaut.jpg"])
     wait(3, lambda: window.details.panel.preview.pixmap() is not None)
     wait(2)  # thumbnails
+    wait(10, lambda: getattr(window.activity, "state", "") == "no_model")
     save(None, "main")
     save(window.details.widget, "details")
     save(window.activity, "activity-no-model")
-    window.activity.pause_button.click() if hasattr(window.activity, "pause_button") else None
+    window.activity.pause_button.click()
     wait(1)
     save(window.activity, "activity-paused")
+    window.activity.pause_button.click()
+    # Captioning, as the worker reports it (with no model here, the worker's own events
+    # are replayed to the panel: the real panel drawing the real event types).
+    item = by_name[f"{UNCAPTIONED[0]}.jpg"]
+    window._worker.stop(timeout=3.0)  # its "no model" must not overwrite the replay
+    window.activity.handle_worker_event(ModelLoaded("smolvlm2-500m", None, 2.1, None))
+    window.activity.handle_worker_event(Started(1, item, "photo"))
+    window.activity.handle_worker_event(Progress(8, 10, 12.0, 10.0))
+    wait(1)
+    save(window.activity, "activity-captioning")
 
     window.stage.open()
     wait(3, lambda: window.stage.loupe.shown is not None)
