@@ -22,12 +22,15 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.core.gallery import GalleryRow
-from app.services.thumbnails import ThumbnailService
+from app.services.thumbnails import ThumbnailService, pixmap_bytes
 from app.ui.details.text import clock_text
 from app.ui.gallery.model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
 
 PADDING = 6
-SCALED_CACHE = 600  # cells: a few screens at the smallest zoom
+# Scaled copies kept: a few screens at the smallest zoom, and never more than this many
+# bytes (600 cells at the largest zoom would be ~350 MB).
+SCALED_CACHE = 600
+SCALED_BYTES = 32 * 1024 * 1024
 CAPTION_LINES = 2
 BADGE_COLOURS = {
     "user": QColor(46, 160, 67),  # "Me": green
@@ -45,6 +48,7 @@ class GalleryDelegate(QStyledItemDelegate):
         self.thumb_side = 160
         self.show_captions = True
         self._scaled: OrderedDict[int, tuple[tuple[int, int, int], QPixmap]] = OrderedDict()
+        self._scaled_bytes = 0
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -105,10 +109,23 @@ class GalleryDelegate(QStyledItemDelegate):
         scaled = pixmap.scaled(
             size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
+        self._forget_scaled(item_id)
         self._scaled[item_id] = (key, scaled)
-        if len(self._scaled) > SCALED_CACHE:
-            self._scaled.popitem(last=False)
+        self._scaled_bytes += pixmap_bytes(scaled)
+        while len(self._scaled) > 1 and (
+            len(self._scaled) > SCALED_CACHE or self._scaled_bytes > SCALED_BYTES
+        ):
+            self._forget_scaled(next(iter(self._scaled)))  # least recently used
         return scaled
+
+    def _forget_scaled(self, item_id: int) -> None:
+        entry = self._scaled.pop(item_id, None)
+        if entry is not None:
+            self._scaled_bytes -= pixmap_bytes(entry[1])
+
+    def scaled_cache_size(self) -> tuple[int, int]:
+        """(scaled copies kept, their bytes): for tests and the benchmark."""
+        return len(self._scaled), self._scaled_bytes
 
     def _paint_thumbnail(
         self,
