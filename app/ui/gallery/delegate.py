@@ -32,6 +32,8 @@ PADDING = 6
 SCALED_CACHE = 600
 SCALED_BYTES = 32 * 1024 * 1024
 CAPTION_LINES = 2
+WRAPPED_CACHE = 2000  # captions laid out in lines: ~100 bytes each
+TEXT_ALIGN = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
 BADGE_COLOURS = {
     "user": QColor(46, 160, 67),  # "Me": green
     "model": QColor(88, 101, 242),  # "AI": indigo
@@ -49,6 +51,10 @@ class GalleryDelegate(QStyledItemDelegate):
         self.show_captions = True
         self._scaled: OrderedDict[int, tuple[tuple[int, int, int], QPixmap]] = OrderedDict()
         self._scaled_bytes = 0
+        # Word-wrapping a caption measured every word: a third of a cell's paint. The
+        # lines depend only on the text, the width and the font.
+        self._wrapped: OrderedDict[tuple[str, int, int, str], list[str]] = OrderedDict()
+        self._badge_font: tuple[str, QFont, QFontMetrics] | None = None
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -163,11 +169,8 @@ class GalleryDelegate(QStyledItemDelegate):
     def _paint_badges(
         self, painter: QPainter, frame: QRect, row: GalleryRow, hit: HitInfo | None
     ) -> None:
-        font = QFont(painter.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
-        font.setBold(True)
+        font, metrics = self._badge_font_for(painter.font())
         painter.setFont(font)
-        metrics = QFontMetrics(font)
         top = frame.top() + 4
         if row.kind == "video":
             moment = hit.timestamp if hit and hit.timestamp is not None else None
@@ -184,6 +187,28 @@ class GalleryDelegate(QStyledItemDelegate):
             text, colour = status
             bottom = frame.bottom() - metrics.height() - 6
             _pill(painter, metrics, frame.left() + 4, bottom, text, colour)
+
+    def _badge_font_for(self, base: QFont) -> tuple[QFont, QFontMetrics]:
+        key = base.key()
+        if self._badge_font is None or self._badge_font[0] != key:
+            font = QFont(base)
+            font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+            font.setBold(True)
+            self._badge_font = (key, font, QFontMetrics(font))
+        return self._badge_font[1], self._badge_font[2]
+
+    def _wrapped_lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[str]:
+        key = (text, width, lines, painter.font().key())
+        wrapped = self._wrapped.get(key)
+        if wrapped is None:
+            metrics = painter.fontMetrics()
+            wrapped = _wrap(text.replace("«", "").replace("»", ""), metrics, width, lines)
+            self._wrapped[key] = wrapped
+            if len(self._wrapped) > WRAPPED_CACHE:
+                self._wrapped.popitem(last=False)
+        else:
+            self._wrapped.move_to_end(key)
+        return wrapped
 
     def _paint_text(
         self,
@@ -207,17 +232,14 @@ class GalleryDelegate(QStyledItemDelegate):
         else:
             text = row.name
         metrics = painter.fontMetrics()
-        lines = _wrap(
-            text.replace("«", "").replace("»", ""),
-            metrics,
-            rect.width(),
-            CAPTION_LINES if self.show_captions else 1,
+        lines = self._wrapped_lines(
+            text, painter, rect.width(), CAPTION_LINES if self.show_captions else 1
         )
         y = rect.top()
         for line in lines:
             painter.drawText(
                 QRect(rect.left(), y, rect.width(), metrics.lineSpacing()),
-                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                TEXT_ALIGN,
                 line,
             )
             y += metrics.lineSpacing()
