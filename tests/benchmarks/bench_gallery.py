@@ -31,6 +31,7 @@ import os
 import platform
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,11 @@ class Pass:
     passes: int = 0
     over: list[float] = field(default_factory=list)  # passes over the target, ms
     gc_pauses: list[float] = field(default_factory=list)
+    # What the long passes waited for: each one's GUI-thread CPU time (the rest of its
+    # wall time the thread was not running), and in the frames holding them the time
+    # the thread spent runnable but waiting for a CPU (the kernel's run-queue delay).
+    over_cpu: list[float] = field(default_factory=list)
+    over_runqueue: list[float] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and end
@@ -146,8 +152,11 @@ def scroll_through(window: object, result: Pass, trace_ms: float | None = None) 
             bar.setValue(value)
             frame_end = time.perf_counter() + 0.016
             longest = 0.0
+            waited = run_queue_ms()
+            long_in_frame = False
             while True:
                 t = time.perf_counter()
+                cpu = time.thread_time()
                 if trace_ms:  # where the GUI thread is when a pass runs long
                     faulthandler.dump_traceback_later(trace_ms / 1000, exit=False)
                 QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
@@ -158,9 +167,13 @@ def scroll_through(window: object, result: Pass, trace_ms: float | None = None) 
                 longest = max(longest, took)
                 if took > STALL_TARGET_MS:
                     result.over.append(took)
+                    result.over_cpu.append((time.thread_time() - cpu) * 1000)
+                    long_in_frame = True
                 if time.perf_counter() >= frame_end:
                     break
             result.frames.append(longest)
+            if long_in_frame:
+                result.over_runqueue.append(run_queue_ms() - waited)
             value += step
             result.steps += 1
     finally:
@@ -168,6 +181,14 @@ def scroll_through(window: object, result: Pass, trace_ms: float | None = None) 
     result.seconds = time.perf_counter() - started
     result.load = (result.load[0], os.getloadavg()[0])
     result.gc_pauses = pauses.pauses
+
+
+def run_queue_ms() -> float:
+    """How long this thread has been runnable but waiting for a CPU, in all (Linux)."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def cache_figures(window: object) -> str:
@@ -302,6 +323,14 @@ def report(items: int, before: float, passes: list[Pass]) -> None:
     )
     row(f"passes over {STALL_TARGET_MS:.0f} ms", [f"{len(p.over)} of {p.passes:,}" for p in passes])
     row(
+        "long passes: GUI-thread CPU (ms)",
+        [f"{_median(p.over_cpu):.1f} of {_median(p.over):.1f} (median)" for p in passes],
+    )
+    row(
+        "  their frames' wait for a CPU (ms)",
+        [f"{_median(p.over_runqueue):.1f} (median)" for p in passes],
+    )
+    row(
         "longest GC pause (ms), count",
         [f"{max(p.gc_pauses, default=0):.1f}, {len(p.gc_pauses)}" for p in passes],
     )
@@ -327,6 +356,10 @@ def report(items: int, before: float, passes: list[Pass]) -> None:
             f"  ({loaded.label} pass, a third window in the same process: listed "
             f"{loaded.listed:.1f} MB, scrolled {loaded.scrolled:.1f} MB)"
         )
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 if __name__ == "__main__":
