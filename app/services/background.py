@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -21,20 +21,14 @@ class _Relay(QObject):
     failed = Signal(str)
 
 
-class _Task(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
-        super().__init__()
-        self._fn = fn
-        self._relay = relay
-
-    def run(self) -> None:
-        try:
-            result = self._fn()
-        except Exception as exc:  # reported to the user by the caller's on_error
-            log.exception("background task failed")
-            self._relay.failed.emit(str(exc) or exc.__class__.__name__)
-        else:
-            self._relay.done.emit(result)
+def _run(fn: Callable[[], Any], relay: _Relay) -> None:
+    try:
+        result = fn()
+    except Exception as exc:  # reported to the user by the caller's on_error
+        log.exception("background task failed")
+        relay.failed.emit(str(exc) or exc.__class__.__name__)
+    else:
+        relay.done.emit(result)
 
 
 class Background(QObject):
@@ -55,13 +49,11 @@ class Background(QObject):
     ) -> None:
         relay = _Relay()  # created here, so it lives in the GUI thread
         self._relays.add(relay)
-        if on_done:
-            relay.done.connect(lambda result: self._deliver(on_done, result))
-        if on_error:
-            relay.failed.connect(lambda message: self._deliver(on_error, message))
-        relay.done.connect(lambda _r: self._relays.discard(relay))
-        relay.failed.connect(lambda _e: self._relays.discard(relay))
-        self._pool.start(_Task(fn, relay))
+        relay.done.connect(lambda result: self._finish(relay, on_done, result))
+        relay.failed.connect(lambda message: self._finish(relay, on_error, message))
+        # A callable, not a QRunnable subclass: about one in ten of those Python wrappers
+        # outlived its run, holding the work and its arguments.
+        self._pool.start(lambda: _run(fn, relay))
 
     def wait(self, msecs: int = 2000) -> bool:
         """Wait for running tasks (at shutdown). Queued ones are dropped, and so are the
@@ -70,8 +62,14 @@ class Background(QObject):
         self._pool.clear()
         return self._pool.waitForDone(msecs)
 
-    def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
+    def _finish(self, relay: _Relay, callback: Callable[[Any], None] | None, value: Any) -> None:
+        # The relay's connections hold lambdas that hold the relay: a cycle through C++
+        # that Python's collector cannot see. Disconnecting breaks it, or every task
+        # would leave its relay, closures and captured arguments behind.
+        self._relays.discard(relay)
+        relay.done.disconnect()
+        relay.failed.disconnect()
         # A pool owned by a window or dialog dies with it (a dialog closed while a task
         # ran): its widgets are gone, so is the reason to deliver.
-        if not self._shut and shiboken6.isValid(self):
+        if callback is not None and not self._shut and shiboken6.isValid(self):
             callback(value)

@@ -29,16 +29,24 @@ from app.core.media.errors import MediaError
 from app.core.media.thumbnails import DEFAULT_SIDE, Kind, make_thumbnail
 from app.core.os_errors import describe_os_error
 
-__all__ = ["MakeThumbnail", "ThumbnailService"]
+__all__ = ["MakeThumbnail", "ThumbnailService", "pixmap_bytes"]
 
 log = logging.getLogger(__name__)
 
 # (cache_dir, path, mtime_ns, size, kind, side) -> the cached JPEG; make_thumbnail's shape.
 MakeThumbnail = Callable[[Path, bytes | str, int, int, Kind, int], Path]
 
-RAM_ENTRIES = 2000
-RAM_BYTES = 192 * 1024 * 1024  # 2000 pixmaps of 256x256 would be ~500 MB; this caps it
+# The RAM cache holds a few screens of full-size (256 px) thumbnails, whatever the
+# library's size: ~250-330 of them. Scrolling back a long way reads the disk cache again
+# (a ~15 KB JPEG, off the GUI thread).
+RAM_ENTRIES = 600
+RAM_BYTES = 64 * 1024 * 1024
 FAILURES_KEPT = 10_000
+# Requests waiting at most: more than a screenful at the smallest zoom. A fast scroll
+# through a long list asks for every cell it passes; the oldest of those are dropped
+# (whatever is painted again asks again), so neither the queue nor the renders behind
+# it grow with the library.
+MAX_QUEUED = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,7 @@ class ThumbnailService(QObject):
         threads: int = 2,
         ram_entries: int = RAM_ENTRIES,
         ram_bytes: int = RAM_BYTES,
+        max_queued: int = MAX_QUEUED,
         make: MakeThumbnail = make_thumbnail,
     ) -> None:
         super().__init__(parent)
@@ -114,6 +123,7 @@ class ThumbnailService(QObject):
         self._pixmap_bytes = 0
         self._ram_entries = max(1, ram_entries)
         self._ram_bytes = ram_bytes
+        self._max_queued = max(1, max_queued)
         self._failures: OrderedDict[int, tuple[int, str]] = OrderedDict()
         self.stale_dropped = 0  # results thrown away because their file had changed
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
@@ -153,9 +163,14 @@ class ThumbnailService(QObject):
                 return
             self._stack[item_id] = _Request(item_id, path, mtime_ns, size, kind)
             self._stack.move_to_end(item_id)
+            dropped: list[int] = []
+            while len(self._stack) > self._max_queued:
+                dropped.append(self._stack.popitem(last=False)[0])
             start = self._workers < self._threads
             if start:
                 self._workers += 1
+        for old in dropped:
+            self._wanted.pop(old, None)
         if start:
             self._pool.start(_Drain(self))
 
@@ -174,6 +189,13 @@ class ThumbnailService(QObject):
     def cancel_pending(self) -> int:
         """Drop every queued request (a new folder or search replaced the view)."""
         return self.forget_except(())
+
+    def cache_size(self) -> tuple[int, int, int]:
+        """(pixmaps in the RAM cache, their bytes, requests queued): for tests and the
+        benchmark."""
+        with self._lock:
+            queued = len(self._stack)
+        return len(self._pixmaps), self._pixmap_bytes, queued
 
     @property
     def pending(self) -> int:
@@ -215,7 +237,7 @@ class ThumbnailService(QObject):
     def _store(self, item_id: int, mtime_ns: int, pixmap: QPixmap) -> None:
         self._evict(item_id)
         self._pixmaps[item_id] = (mtime_ns, pixmap)
-        self._pixmap_bytes += _bytes(pixmap)
+        self._pixmap_bytes += pixmap_bytes(pixmap)
         while len(self._pixmaps) > 1 and (
             len(self._pixmaps) > self._ram_entries or self._pixmap_bytes > self._ram_bytes
         ):
@@ -224,7 +246,7 @@ class ThumbnailService(QObject):
     def _evict(self, item_id: int) -> None:
         entry = self._pixmaps.pop(item_id, None)
         if entry is not None:
-            self._pixmap_bytes -= _bytes(entry[1])
+            self._pixmap_bytes -= pixmap_bytes(entry[1])
 
     # -- the pool side --------------------------------------------------------------------
     def _drain(self) -> None:
@@ -279,5 +301,6 @@ def _load(file: Path) -> QImage | None:
     return None if image.isNull() else image
 
 
-def _bytes(pixmap: QPixmap) -> int:
+def pixmap_bytes(pixmap: QPixmap) -> int:
+    """The memory a pixmap's pixels take."""
     return pixmap.width() * pixmap.height() * max(1, pixmap.depth()) // 8

@@ -301,3 +301,23 @@ def test_shutdown_drops_the_queue_and_leaves_no_thread_running(qtbot, tmp_path, 
     ask(service, 0, files[0])  # after shutdown: ignored
     qtbot.wait(50)
     assert len(gated.calls) == 2 and service.pending == 0
+
+
+def test_the_queue_keeps_the_newest_requests_whatever_the_scroll(qtbot, tmp_path, make_service):
+    """A fast scroll through a long list asks for every cell it passes: only the newest
+    requests wait, so neither the queue nor the renders behind it grow with the list."""
+    files = photos(tmp_path, 30)
+    service, gated = make_service(closed=True, threads=1, max_queued=8)
+    got = Received(service)
+    ask(service, 0, files[0])
+    qtbot.waitUntil(lambda: len(gated.calls) == 1, timeout=5_000)  # rendering
+    for i, f in enumerate(files[1:], start=1):
+        ask(service, i, f)
+    assert service.cache_size()[2] == 8
+    assert service.pending == 9  # eight waiting, one rendering
+    gated.gate.set()
+    qtbot.waitUntil(lambda: service.pending == 0, timeout=20_000)
+    qtbot.wait(50)
+    assert sorted(got.ids) == [0, *range(22, 30)]
+    ask(service, 3, files[3])  # a dropped cell painted again asks again
+    qtbot.waitUntil(lambda: 3 in got.ids, timeout=10_000)

@@ -22,13 +22,18 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.core.gallery import GalleryRow
-from app.services.thumbnails import ThumbnailService
+from app.services.thumbnails import ThumbnailService, pixmap_bytes
 from app.ui.details.text import clock_text
 from app.ui.gallery.model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
 
 PADDING = 6
-SCALED_CACHE = 600  # cells: a few screens at the smallest zoom
+# Scaled copies kept: a few screens at the smallest zoom, and never more than this many
+# bytes (600 cells at the largest zoom would be ~350 MB).
+SCALED_CACHE = 600
+SCALED_BYTES = 32 * 1024 * 1024
 CAPTION_LINES = 2
+WRAPPED_CACHE = 2000  # captions laid out in lines: ~100 bytes each
+TEXT_ALIGN = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
 BADGE_COLOURS = {
     "user": QColor(46, 160, 67),  # "Me": green
     "model": QColor(88, 101, 242),  # "AI": indigo
@@ -45,6 +50,11 @@ class GalleryDelegate(QStyledItemDelegate):
         self.thumb_side = 160
         self.show_captions = True
         self._scaled: OrderedDict[int, tuple[tuple[int, int, int], QPixmap]] = OrderedDict()
+        self._scaled_bytes = 0
+        # Word-wrapping a caption measured every word: a third of a cell's paint. The
+        # lines depend only on the text, the width and the font.
+        self._wrapped: OrderedDict[tuple[str, int, int, str], list[str]] = OrderedDict()
+        self._badge_font: tuple[str, QFont, QFontMetrics] | None = None
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -105,10 +115,23 @@ class GalleryDelegate(QStyledItemDelegate):
         scaled = pixmap.scaled(
             size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
+        self._forget_scaled(item_id)
         self._scaled[item_id] = (key, scaled)
-        if len(self._scaled) > SCALED_CACHE:
-            self._scaled.popitem(last=False)
+        self._scaled_bytes += pixmap_bytes(scaled)
+        while len(self._scaled) > 1 and (
+            len(self._scaled) > SCALED_CACHE or self._scaled_bytes > SCALED_BYTES
+        ):
+            self._forget_scaled(next(iter(self._scaled)))  # least recently used
         return scaled
+
+    def _forget_scaled(self, item_id: int) -> None:
+        entry = self._scaled.pop(item_id, None)
+        if entry is not None:
+            self._scaled_bytes -= pixmap_bytes(entry[1])
+
+    def scaled_cache_size(self) -> tuple[int, int]:
+        """(scaled copies kept, their bytes): for tests and the benchmark."""
+        return len(self._scaled), self._scaled_bytes
 
     def _paint_thumbnail(
         self,
@@ -146,11 +169,8 @@ class GalleryDelegate(QStyledItemDelegate):
     def _paint_badges(
         self, painter: QPainter, frame: QRect, row: GalleryRow, hit: HitInfo | None
     ) -> None:
-        font = QFont(painter.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
-        font.setBold(True)
+        font, metrics = self._badge_font_for(painter.font())
         painter.setFont(font)
-        metrics = QFontMetrics(font)
         top = frame.top() + 4
         if row.kind == "video":
             moment = hit.timestamp if hit and hit.timestamp is not None else None
@@ -167,6 +187,28 @@ class GalleryDelegate(QStyledItemDelegate):
             text, colour = status
             bottom = frame.bottom() - metrics.height() - 6
             _pill(painter, metrics, frame.left() + 4, bottom, text, colour)
+
+    def _badge_font_for(self, base: QFont) -> tuple[QFont, QFontMetrics]:
+        key = base.key()
+        if self._badge_font is None or self._badge_font[0] != key:
+            font = QFont(base)
+            font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+            font.setBold(True)
+            self._badge_font = (key, font, QFontMetrics(font))
+        return self._badge_font[1], self._badge_font[2]
+
+    def _wrapped_lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[str]:
+        key = (text, width, lines, painter.font().key())
+        wrapped = self._wrapped.get(key)
+        if wrapped is None:
+            metrics = painter.fontMetrics()
+            wrapped = _wrap(text.replace("«", "").replace("»", ""), metrics, width, lines)
+            self._wrapped[key] = wrapped
+            if len(self._wrapped) > WRAPPED_CACHE:
+                self._wrapped.popitem(last=False)
+        else:
+            self._wrapped.move_to_end(key)
+        return wrapped
 
     def _paint_text(
         self,
@@ -190,17 +232,14 @@ class GalleryDelegate(QStyledItemDelegate):
         else:
             text = row.name
         metrics = painter.fontMetrics()
-        lines = _wrap(
-            text.replace("«", "").replace("»", ""),
-            metrics,
-            rect.width(),
-            CAPTION_LINES if self.show_captions else 1,
+        lines = self._wrapped_lines(
+            text, painter, rect.width(), CAPTION_LINES if self.show_captions else 1
         )
         y = rect.top()
         for line in lines:
             painter.drawText(
                 QRect(rect.left(), y, rect.width(), metrics.lineSpacing()),
-                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                TEXT_ALIGN,
                 line,
             )
             y += metrics.lineSpacing()

@@ -32,7 +32,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the GalleryRow, or None while loading
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
 HIT_ROLE = Qt.ItemDataRole.UserRole + 3  # the search hit (snippet, moment) if any
 FETCH_BATCH = 400  # rows per background read
-ROW_CACHE = 10_000  # rows kept in memory; scrolled-away ones are read again if needed
+ROW_CACHE = 4000  # rows kept (~40 screens); scrolled-away ones are read again if needed
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -81,6 +81,10 @@ class GalleryModel(QAbstractListModel):
 
     def row_of(self, item_id: int) -> GalleryRow | None:
         return self._rows.get(item_id)
+
+    def cached_rows(self) -> int:
+        """How many rows are held in memory (at most ROW_CACHE)."""
+        return len(self._rows)
 
     def index_of(self, item_id: int) -> QModelIndex:
         position = self._position.get(item_id)

@@ -52,7 +52,7 @@ class GalleryView(QListView):
         # After scrolling stops, forget queued thumbnails that scrolled out of view.
         self._visible_timer = QTimer(self, singleShot=True, interval=150)
         self._visible_timer.timeout.connect(self._trim_thumbnail_queue)
-        self.verticalScrollBar().valueChanged.connect(self._visible_timer.start)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.set_thumbnail_side(DEFAULT_SIDE)
 
     # -- what the window asks -----------------------------------------------------------
@@ -130,6 +130,11 @@ class GalleryView(QListView):
         index = self.gallery_model.index_of(item_id)
         if index.isValid():
             self.update(index)
+
+    def _scrolled(self, _value: int) -> None:
+        # Not valueChanged -> start directly: the scroll value became the timer's interval
+        # (minutes far down a long list), so the queue was never trimmed.
+        self._visible_timer.start()
 
     def _trim_thumbnail_queue(self) -> None:
         self._thumbnails.forget_except(self.visible_ids())

@@ -57,7 +57,7 @@ from app.ui.window.toolbar import MainToolbar
 from app.ui.words import set_waiting_for_model
 
 GIL_SWITCH_S = 0.0005
-THUMBNAIL_RAM_BYTES = 96 * 2**20  # a few screens at any zoom; the disk cache has the rest
+THUMBNAIL_RAM_BYTES = 64 * 2**20  # a few screens at any zoom; the disk cache has the rest
 BACKUP_CHECK_MS = 3600 * 1000
 FIRST_SIZE = QSize(1440, 900)  # before the user has sized the window; never beyond the screen
 
