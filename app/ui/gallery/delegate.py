@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPalette,
+    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
@@ -25,6 +26,8 @@ from app.core.gallery import GalleryRow
 from app.services.thumbnails import ThumbnailService, pixmap_bytes
 from app.ui.details.text import clock_text
 from app.ui.gallery.model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
+from app.ui.gallery.snippet import Line, Word, lay_out, words_of
+from app.ui.words import queued_badge
 
 PADDING = 6
 # Scaled copies kept: a few screens at the smallest zoom, and never more than this many
@@ -53,7 +56,7 @@ class GalleryDelegate(QStyledItemDelegate):
         self._scaled_bytes = 0
         # Word-wrapping a caption measured every word: a third of a cell's paint. The
         # lines depend only on the text, the width and the font.
-        self._wrapped: OrderedDict[tuple[str, int, int, str], list[str]] = OrderedDict()
+        self._wrapped: OrderedDict[tuple[str, int, int, str], list[Line]] = OrderedDict()
         self._badge_font: tuple[str, QFont, QFontMetrics] | None = None
 
     def sizeHint(
@@ -177,11 +180,9 @@ class GalleryDelegate(QStyledItemDelegate):
             at = moment if moment is not None else row.duration
             label = f"▶ {clock_text(at)}" if at is not None else "▶"
             _pill(painter, metrics, frame.left() + 4, top, label, QColor(0, 0, 0, 170))
-        if row.source == "user":
-            _pill_right(painter, metrics, frame.right() - 4, top, "Me", BADGE_COLOURS["user"])
-        elif row.source == "model":
-            colour = BADGE_COLOURS["review" if row.needs_review else "model"]
-            _pill_right(painter, metrics, frame.right() - 4, top, "AI", colour)
+        badge = caption_badge(row)
+        if badge is not None:
+            _pill_right(painter, metrics, frame.right() - 4, top, *badge)
         status = _status(row)
         if status:
             text, colour = status
@@ -197,18 +198,24 @@ class GalleryDelegate(QStyledItemDelegate):
             self._badge_font = (key, font, QFontMetrics(font))
         return self._badge_font[1], self._badge_font[2]
 
-    def _wrapped_lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[str]:
+    def _lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[Line]:
+        """The text in at most `lines` lines, a search match kept in sight (cached: the
+        lines depend only on the text, the width and the font)."""
         key = (text, width, lines, painter.font().key())
-        wrapped = self._wrapped.get(key)
-        if wrapped is None:
-            metrics = painter.fontMetrics()
-            wrapped = _wrap(text.replace("«", "").replace("»", ""), metrics, width, lines)
-            self._wrapped[key] = wrapped
+        laid = self._wrapped.get(key)
+        if laid is None:
+            plain, bold = painter.fontMetrics(), QFontMetrics(_bold(painter.font()))
+
+            def measure(word: Word) -> int:
+                return (bold if word.marked else plain).horizontalAdvance(word.text)
+
+            laid = lay_out(words_of(text), measure, plain.horizontalAdvance(" "), width, lines)
+            self._wrapped[key] = laid
             if len(self._wrapped) > WRAPPED_CACHE:
                 self._wrapped.popitem(last=False)
         else:
             self._wrapped.move_to_end(key)
-        return wrapped
+        return laid
 
     def _paint_text(
         self,
@@ -231,18 +238,21 @@ class GalleryDelegate(QStyledItemDelegate):
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         else:
             text = row.name
-        metrics = painter.fontMetrics()
-        lines = self._wrapped_lines(
-            text, painter, rect.width(), CAPTION_LINES if self.show_captions else 1
-        )
-        y = rect.top()
-        for line in lines:
-            painter.drawText(
-                QRect(rect.left(), y, rect.width(), metrics.lineSpacing()),
-                TEXT_ALIGN,
-                line,
-            )
-            y += metrics.lineSpacing()
+        lines = self._lines(text, painter, rect.width(), CAPTION_LINES if self.show_captions else 1)
+        _paint_lines(painter, rect, lines, palette, selected)
+
+
+def caption_badge(row: GalleryRow) -> tuple[str, QColor] | None:
+    """A glyph as well as a colour (the state must not rest on colour alone): ✎ your own
+    words, ? the AI's caption waiting for review, ✓ the AI's caption reviewed. The
+    tooltip says it in words (app.ui.gallery.model.badge_meaning)."""
+    if row.source == "user":
+        return "✎ Me", BADGE_COLOURS["user"]
+    if row.source == "model":
+        if row.needs_review:
+            return "AI ?", BADGE_COLOURS["review"]
+        return "AI ✓", BADGE_COLOURS["model"]
+    return None
 
 
 def _status(row: GalleryRow) -> tuple[str, QColor] | None:
@@ -251,7 +261,7 @@ def _status(row: GalleryRow) -> tuple[str, QColor] | None:
     if row.job == "running":
         return "Captioning…", BADGE_COLOURS["busy"]
     if row.job == "queued":
-        return "Queued", QColor(90, 90, 90, 200)
+        return queued_badge(), QColor(90, 90, 90, 200)
     if row.job == "failed":
         return "Failed", BADGE_COLOURS["error"]
     return None
@@ -262,7 +272,8 @@ def _pill(
 ) -> None:
     width = metrics.horizontalAdvance(text) + 10
     rect = QRect(x, y, width, metrics.height() + 2)
-    painter.setPen(Qt.PenStyle.NoPen)
+    # A thin white edge keeps the pill apart from a photo or a selection of its colour.
+    painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
     painter.setBrush(colour)
     painter.drawRoundedRect(QRectF(rect), rect.height() / 2, rect.height() / 2)
     painter.setPen(QColor("white"))
@@ -275,23 +286,41 @@ def _pill_right(
     _pill(painter, metrics, right - metrics.horizontalAdvance(text) - 10, y, text, colour)
 
 
-def _wrap(text: str, metrics: QFontMetrics, width: int, max_lines: int) -> list[str]:
-    """Word-wrap into at most `max_lines`, the last one elided."""
-    words = text.split()
-    lines: list[str] = []
-    current = ""
-    for n, word in enumerate(words):
-        candidate = f"{current} {word}".strip()
-        if metrics.horizontalAdvance(candidate) <= width or not current:
-            current = candidate
-            continue
-        lines.append(current)
-        current = word
-        if len(lines) == max_lines - 1:
-            current = " ".join(words[n:])
-            break
-    if current:
-        lines.append(current)
-    return [
-        metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines[:max_lines]
-    ]
+def _bold(font: QFont) -> QFont:
+    bold = QFont(font)
+    bold.setBold(True)
+    return bold
+
+
+def _paint_lines(
+    painter: QPainter, rect: QRect, lines: list[Line], palette: QPalette, selected: bool
+) -> None:
+    """Centred lines, word by word; a search match bold on a tint of the highlight."""
+    plain_font = painter.font()
+    bold_font = _bold(plain_font)
+    plain, bold = QFontMetrics(plain_font), QFontMetrics(bold_font)
+    space = plain.horizontalAdvance(" ")
+    step = plain.lineSpacing()
+    pen = painter.pen()
+    tint = QColor(palette.color(QPalette.ColorRole.Highlight))
+    tint.setAlpha(70 if not selected else 0)
+    y = rect.top()
+    for line in lines:
+        widths = [(bold if w.marked else plain).horizontalAdvance(w.text) for w in line]
+        total = min(rect.width(), sum(widths) + space * (len(line) - 1))
+        x = rect.left() + (rect.width() - total) // 2
+        for word, width in zip(line, widths, strict=True):
+            metrics = bold if word.marked else plain
+            text = metrics.elidedText(word.text, Qt.TextElideMode.ElideRight, rect.width())
+            width = min(width, rect.width())
+            box = QRect(x, y, width, step)
+            if word.marked:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(tint)
+                painter.drawRoundedRect(QRectF(box.adjusted(-2, 0, 2, 0)), 3, 3)
+                painter.setFont(bold_font)
+            painter.setPen(pen)
+            painter.drawText(box, TEXT_ALIGN, text)
+            painter.setFont(plain_font)
+            x += width + space
+        y += step

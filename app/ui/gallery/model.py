@@ -194,11 +194,20 @@ def _runs(positions: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def badge_meaning(row: GalleryRow) -> str:
+    """The caption badge in words (the badge's glyph and colour say the same)."""
+    if row.source == "user":
+        return "✎ Me: your own caption"
+    if row.needs_review:
+        return "AI ? : the AI's caption, not reviewed yet (Accept or edit it)"
+    return "AI ✓: the AI's caption, reviewed"
+
+
 def _tooltip(row: GalleryRow) -> str:
     lines = [row.name]
     if row.caption:
-        who = "by you" if row.source == "user" else "AI"
-        lines.append(f"{row.caption} ({who})")
+        lines.append(row.caption)
+        lines.append(badge_meaning(row))
     if row.tags:
         lines.append("Tags: " + ", ".join(row.tags))
     if row.state == "error" and row.error:

@@ -7,6 +7,7 @@ size, and make it paint (and so load) only the visible cells.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.services.thumbnails import ThumbnailService
@@ -39,6 +40,11 @@ class GalleryView(QListView):
         self.setBatchSize(2000)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # The columns fill the width exactly (see _relayout), so there is never anything
+        # to scroll sideways; the vertical bar stays, so its coming and going cannot
+        # change the width and with it the number of columns, back and forth.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
         self.setSpacing(4)
@@ -87,13 +93,16 @@ class GalleryView(QListView):
         walks one screenful from the first visible cell)."""
         model = self.gallery_model
         area = self.viewport().rect()
-        first = self.indexAt(QPoint(self.spacing() + 1, self.spacing() + 1))
-        if not first.isValid():
-            first = self.indexAt(area.center())
-        if not first.isValid():
+        grid = self.gridSize()
+        # Cells sit centred in their (justified) grid columns: probe a column's middle,
+        # at the top edge and half a row down (the top row may be scrolled half away).
+        probes = [QPoint(grid.width() // 2, y) for y in (2, grid.height() // 2)]
+        first = next((i for i in map(self.indexAt, [*probes, area.center()]) if i.isValid()), None)
+        if first is None:
             return set()
+        columns = max(1, area.width() // max(1, grid.width()))
         ids: set[int] = set()
-        row = max(0, first.row() - 1)
+        row = max(0, first.row() - 2 * columns)
         while row < model.rowCount():
             index = model.index(row)
             rect = self.visualRect(index)
@@ -105,11 +114,23 @@ class GalleryView(QListView):
         return ids
 
     # -- internals ----------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self.gridSize().width() != justified_width(self._cell_width(), self._room()):
+            self._relayout()
+
+    def _cell_width(self) -> int:
+        return self.delegate.cell_size(self.fontMetrics()).width() + 2 * self.spacing()
+
+    def _room(self) -> int:
+        return self.viewport().width() - 2  # Qt keeps a pixel each side free of cells
+
     def _relayout(self) -> None:
+        """Justified: as many columns as whole cells fit, each grid column widened so
+        they span the full width (the cells sit centred in them), as Lightroom's grid."""
         cell = self.delegate.cell_size(self.fontMetrics())
-        self.setGridSize(
-            QSize(cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing())
-        )
+        width = justified_width(self._cell_width(), self._room())
+        self.setGridSize(QSize(width, cell.height() + 2 * self.spacing()))
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
 
@@ -138,3 +159,9 @@ class GalleryView(QListView):
 
     def _trim_thumbnail_queue(self) -> None:
         self._thumbnails.forget_except(self.visible_ids())
+
+
+def justified_width(cell: int, room: int) -> int:
+    """The grid column width that spreads whole cells across `room` pixels."""
+    columns = max(1, room // max(1, cell))
+    return max(cell, room // columns)
