@@ -48,6 +48,10 @@ def main() -> int:
         )
     for b in tally.aborts:
         print(f"ABORT {b.arch} seed {b.seed} exit {b.returncode}: {b.stderr_tail[-300:]}")
+    for b in tally.batches:
+        for a in b.answers:
+            if not a["parsed"]:
+                print(f"UNPARSED {b.arch} seed {b.seed}: {a}")
     print(
         f"total: {tally.captions} captions, {len(tally.aborts)} aborts, "
         f"{len(tally.unparsed)} unparsed, {time.perf_counter() - started:.0f} s"
