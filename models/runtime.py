@@ -107,13 +107,19 @@ def spread(total: int, count: int) -> list[int]:
 # caption"). llama.cpp's own converter excludes \x00-\x1F and \x7F; we do too, and make
 # the first character of every non-empty string (caption, tags, moments) visible: no
 # blank (ASCII or Unicode space, zero-width or C1 control) and no escape but \" \\ \/.
+# llama.cpp's grammar decodes UTF-8 leniently: byte-fallback tokens such as 0xFF 0x9E
+# 0x91 0xB0 pass as one "character" above U+10FFFF, and UTF-16 surrogates pass too, but
+# the text comes back without them (llama-cpp-python drops invalid UTF-8); so neither
+# may be a string character. (Overlong encodings, e.g. 0xC1 0xA1 for "a", still pass:
+# the grammar sees "a". Such a caption can still come back empty.)
+NOT_UTF8 = r"\uD800-\uDFFF\U00110000-\U7FFFFFFF"
 STRICT_CHAR_RULE = (
-    r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] '
+    rf'char ::= [^"\\\x7F\x00-\x1F{NOT_UTF8}] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] '
     r"[0-9a-fA-F] [0-9a-fA-F])"
 )
 VISIBLE_CHAR_RULE = (
     r'visible-char ::= [^"\\\x00-\x20\x7F-\xA0\u1680\u180E\u2000-\u200F'
-    r'\u2028-\u202F\u205F-\u206F\u3000\uFEFF] | "\\" ["\\/]'
+    rf'\u2028-\u202F\u205F-\u206F\u3000\uFEFF{NOT_UTF8}] | "\\" ["\\/]'
 )
 
 
