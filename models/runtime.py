@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -96,6 +98,42 @@ def spread(total: int, count: int) -> list[int]:
     if count == 1:
         return [0]
     return sorted({round(i * (total - 1) / (count - 1)) for i in range(count)})
+
+
+# llama-cpp-python's JSON-schema-to-grammar port lets any character but `"` and `\` into
+# a string: raw control characters (byte-fallback tokens: \x04, a raw newline), which
+# JSON forbids there, and a caption of nothing but such characters or blanks, which
+# passes `minLength: 1` and is empty once cleaned ("the model returned an empty
+# caption"). llama.cpp's own converter excludes \x00-\x1F and \x7F; we do too, and make
+# the first character of every non-empty string (caption, tags, moments) visible: no
+# blank (ASCII or Unicode space, zero-width or C1 control) and no escape but \" \\ \/.
+# llama.cpp's grammar decodes UTF-8 leniently: byte-fallback tokens such as 0xFF 0x9E
+# 0x91 0xB0 pass as one "character" above U+10FFFF, and UTF-16 surrogates pass too, but
+# the text comes back without them (llama-cpp-python drops invalid UTF-8); so neither
+# may be a string character. (Overlong encodings, e.g. 0xC1 0xA1 for "a", still pass:
+# the grammar sees "a". Such a caption can still come back empty.)
+NOT_UTF8 = r"\uD800-\uDFFF\U00110000-\U7FFFFFFF"
+STRICT_CHAR_RULE = (
+    rf'char ::= [^"\\\x7F\x00-\x1F{NOT_UTF8}] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] '
+    r"[0-9a-fA-F] [0-9a-fA-F])"
+)
+VISIBLE_CHAR_RULE = (
+    r'visible-char ::= [^"\\\x00-\x20\x7F-\xA0\u1680\u180E\u2000-\u200F'
+    rf'\u2028-\u202F\u205F-\u206F\u3000\uFEFF{NOT_UTF8}] | "\\" ["\\/]'
+)
+
+
+def answer_grammar(limits: AnswerLimits, moments: int = 0) -> str:
+    """The GBNF grammar of the answer schema (as llama-cpp-python writes it for
+    `response_format`), with strict JSON string characters and a visible first one."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(answer_schema(limits, moments)))
+    gbnf, replaced = re.subn(r"^char ::= .*$", lambda _: STRICT_CHAR_RULE, gbnf, flags=re.M)
+    if replaced != 1:
+        raise EngineError("unexpected grammar from llama-cpp-python: no `char` rule")
+    gbnf = gbnf.replace('"\\"" char+ "\\""', '"\\"" visible-char char* "\\""')
+    return gbnf + "\n" + VISIBLE_CHAR_RULE + "\n"
 
 
 def jpeg_data_uri(jpeg: bytes) -> str:
@@ -352,6 +390,7 @@ class CaptionEngine:
             )
         started = time.perf_counter()
         from llama_cpp import LogitsProcessorList
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         budget = JsonStringBudget(
             self._piece,
@@ -363,10 +402,9 @@ class CaptionEngine:
         try:
             completion = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]  # plain dicts, not its TypedDicts
-                response_format={
-                    "type": "json_object",
-                    "schema": answer_schema(sampling.limits, moments),
-                },
+                grammar=LlamaGrammar.from_string(
+                    answer_grammar(sampling.limits, moments), verbose=False
+                ),
                 max_tokens=max_tokens,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,

@@ -1,5 +1,9 @@
 """One fuzz batch in its own process: `python -m tests.models.fuzz_child ARCH SEED CASES`.
 
+ARCH is a fixture name (tests/fixtures/models/<name>), optionally with `+respelled`: its
+vocabulary then also gets new spellings that run over the end of a JSON answer
+(tests.models.reseed.respell_vocab), a tokenizer variant made at fuzz time.
+
 Loads a re-seeded variant of a tiny fixture (tests.models.reseed) and captions
 photos and a keyframed video with every prompt template and several languages,
 printing one JSON line per caption as soon as it is done. A native abort inside
@@ -69,13 +73,18 @@ def main(arch: str, seed: int, count: int) -> None:
     from models.prompts import AnswerLimits, builtin_prompts
     from models.runtime import CaptionEngine, EngineConfig, Sampling
     from tests.models.conftest import fixture_pair
-    from tests.models.reseed import reseeded_pair
+    from tests.models.reseed import reseeded_pair, respell_vocab
 
     templates = builtin_prompts()
     limits = AnswerLimits(caption_chars=int(os.environ.get("FUZZ_CAPTION_CHARS", "64")), max_tags=4)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        model, mmproj = reseeded_pair(*fixture_pair(arch), folder / "model", seed)
+        fixture, _, variant = arch.partition("+")
+        model, mmproj = reseeded_pair(*fixture_pair(fixture), folder / "model", seed)
+        if variant == "respelled":
+            model = respell_vocab(model, folder / "model" / "respelled.gguf", seed)
+        elif variant:
+            raise SystemExit(f"unknown fuzz variant {variant!r}")
         media = _media(folder)
         config = EngineConfig(model, mmproj, model_id=arch, n_ctx=4096, n_threads=1, seed=seed)
         with CaptionEngine(config) as engine:
