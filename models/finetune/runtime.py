@@ -62,6 +62,7 @@ REQUIREMENTS = (
 )
 QLORA_REQUIREMENTS = ("bitsandbytes",)
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+UV_ENV = "CAPTIONIST_UV"  # another uv (tests)
 TORCH_INDEX_ENV = "CAPTIONIST_TORCH_INDEX"  # another index for torch; "none": --find-links only
 MARKER = "captionist-runtime.json"
 RUNTIME_PREFIX = "training-"
@@ -286,7 +287,10 @@ def training_environment(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def uv_binary() -> Path | None:
-    """The bundle's uv, else the one installed with the `packaging` extra, else PATH's."""
+    """$CAPTIONIST_UV, else the bundle's uv, else the one installed with the `packaging`
+    extra, else PATH's."""
+    if os.environ.get(UV_ENV):
+        return Path(os.environ[UV_ENV])
     name = "uv.exe" if os.name == "nt" else "uv"
     if packaged():
         shipped = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / name
