@@ -382,12 +382,25 @@ def _torch_index() -> list[str]:
 
 
 def remove(data_root: Path) -> int:
-    """Remove every training runtime (and uv's cache and Pythons there); bytes freed."""
+    """Remove every training runtime (and uv's cache and Pythons there); bytes freed.
+    Refused while a fine-tune of this library runs (it holds `finetune.lock`)."""
+    from filelock import FileLock, Timeout
+
     parent = runtimes_dir(data_root)
     if not parent.exists():
         return 0
-    freed = size_of(parent)
-    shutil.rmtree(parent, ignore_errors=True)
+    lock = FileLock(str(data_root / "finetune.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeInstallError(
+            "A fine-tune is running with the training components; remove them when it ends."
+        ) from None
+    try:
+        freed = size_of(parent)
+        shutil.rmtree(parent, ignore_errors=True)
+    finally:
+        lock.release()
     if parent.exists():
         left = size_of(parent)
         raise RuntimeInstallError(

@@ -1,5 +1,5 @@
-"""A stand-in for uv in the training-runtime tests: `venv DIR` makes DIR/bin/python (this
-interpreter, which has the training packages); `pip install ...` prints a few lines.
+"""A stand-in for uv in the training-runtime tests: `venv DIR` makes DIR/bin/python (a
+script that succeeds); `pip install ...` prints a few lines.
 FAKE_UV_FAIL=TEXT: `pip` prints TEXT and exits 2. FAKE_UV_SLEEP=S: `pip` sleeps first
 (and writes its pid to FAKE_UV_PIDFILE, to show it was killed)."""
 
@@ -19,8 +19,8 @@ def main() -> int:
         scripts = folder / ("Scripts" if os.name == "nt" else "bin")
         scripts.mkdir(parents=True)
         name = "python.exe" if os.name == "nt" else "python"
-        python = scripts / name  # runs this interpreter (it has the training packages)
-        python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+        python = scripts / name  # the install's last check imports torch & co: say yes
+        python.write_text("#!/bin/sh\necho fake-python \"$@\"\n", encoding="utf-8")
         python.chmod(0o755)
         return 0
     if os.environ.get("FAKE_UV_SLEEP"):

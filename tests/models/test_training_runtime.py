@@ -161,3 +161,16 @@ def test_the_training_process_gets_the_shipped_code_and_its_own_library_path(
     assert env["CAPTIONIST_LLAMA_TOOLS_DIR"] == str(tmp_path / "training" / "llama.cpp-tools")
     assert env["LD_LIBRARY_PATH"] == "/usr/lib/x" and "LD_LIBRARY_PATH_ORIG" not in env
     assert "LD_LIBRARY_PATH" not in runtime.clean_environment({"LD_LIBRARY_PATH": "/b"})
+
+
+def test_remove_waits_for_a_running_fine_tune(tmp_path: Path, uv: Path) -> None:
+    from filelock import FileLock
+
+    root = tmp_path / "data"
+    install(root, uv)
+    with (
+        FileLock(str(root / "finetune.lock")),
+        pytest.raises(runtime.RuntimeInstallError, match="A fine-tune is running"),
+    ):
+        runtime.remove(root)
+    assert runtime.status(root).ready
