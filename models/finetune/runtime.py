@@ -360,9 +360,12 @@ def install(
             )  # fmt: skip
         on_stage("Downloading and installing the training packages")
         wanted = [*REQUIREMENTS, *(QLORA_REQUIREMENTS if variant == "cuda" else ())]
+        # Compiled now, as pip would: else the first training run compiles transformers' and
+        # torch's thousands of modules on import (tens of seconds).
         runner.run(
-            [str(uv), "pip", "install", *target, "--constraint", str(PINS_FILE), *wanted], env
-        )
+            [str(uv), "pip", "install", *target, "--compile-bytecode",
+             "--constraint", str(PINS_FILE), *wanted], env,
+        )  # fmt: skip
         on_stage("Checking the environment")
         runner.run([str(python_in(partial)), "-c", "import torch, transformers, peft"], env)
         (partial / MARKER).write_text(json.dumps(wanted_marker(variant), indent=1), "utf-8")
