@@ -20,7 +20,7 @@ def main() -> int:
         scripts.mkdir(parents=True)
         name = "python.exe" if os.name == "nt" else "python"
         python = scripts / name  # the install's last check imports torch & co: say yes
-        python.write_text("#!/bin/sh\necho fake-python \"$@\"\n", encoding="utf-8")
+        python.write_text('#!/bin/sh\necho fake-python "$@"\n', encoding="utf-8")
         python.chmod(0o755)
         return 0
     if os.environ.get("FAKE_UV_SLEEP"):
