@@ -170,7 +170,8 @@ def main() -> int:
         install(f"heic,{training_extras()}")
         fetch_adapter_converter()
         return run_app(rest)
-    install(f"dev,heic,{training_extras()}")
+    # packaging: the tests build the double-click app once (tests/test_bundle_finetune.py).
+    install(f"dev,heic,packaging,{training_extras()}")
     fetch_adapter_converter()
     return run_tests(rest)
 

@@ -20,6 +20,7 @@ from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
 from app.cli import queue as cli_queue
 from app.cli import repair as cli_repair
+from app.cli import training_runtime as cli_runtime
 from app.cli.output import (
     EXIT_INTERRUPTED,
     INTERRUPTED,
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_queue.add_parsers(sub, common)
     cli_models.add_models_parser(sub, common)
     cli_finetune.add_parsers(sub, common)
+    cli_runtime.add_parsers(sub, common)
     cli_desktop.add_parsers(sub, common)
     cli_repair.add_parser(sub, common)
     return parser
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 log = logging.getLogger(__name__)
 # Commands that do not open the library here: the GUI and the worker (the window's own
 # process says it once), the desktop entry installers.
-NO_LIBRARY_COMMANDS = ("worker", "install-desktop", "uninstall-desktop")
+NO_LIBRARY_COMMANDS = ("worker", "install-desktop", "uninstall-desktop", "finetune-runtime")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,6 +175,8 @@ def _run(args: argparse.Namespace) -> int:
         return cli_finetune.cmd_finetune(data_dir, args)
     if args.command == "adapters":
         return cli_finetune.cmd_adapters(data_dir, args)
+    if args.command == "finetune-runtime":
+        return cli_runtime.cmd_runtime(data_dir, args)
     if args.command == "repair":
         return cli_repair.cmd_repair(data_dir, args)
     db = Database(data_dir.database, on_lock_wait=_wait_for_lock)

@@ -330,10 +330,15 @@ class InstallRunner(_LineProcess):
     output = Signal(str)
     finished = Signal(bool, str)  # ok, a message for the user
 
+    KILL_AFTER_MS = 10_000  # Cancel asks it to stop first (the packaged app's installer
+    # then stops uv and removes its partial runtime); a program that ignores that is killed
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cancelled = False
         self._last = ""
+        self._kill_timer = QTimer(self, singleShot=True, interval=self.KILL_AFTER_MS)
+        self._kill_timer.timeout.connect(self._kill)
 
     def start(self, argv: Sequence[str]) -> bool:
         if self.running():
@@ -347,12 +352,23 @@ class InstallRunner(_LineProcess):
     def cancel(self) -> None:
         if self.process is not None and self.running():
             self._cancelled = True
+            if os.name == "nt":  # a console program gets no SIGTERM there
+                self.process.kill()
+                return
+            self.process.terminate()
+            self._kill_timer.start()
+
+    def _kill(self) -> None:
+        if self.process is not None and self.running():
             self.process.kill()  # pip leaves nothing half-installed that a rerun cannot fix
 
-    def shutdown(self, timeout_ms: int = 2000) -> None:
+    def shutdown(self, timeout_ms: int = 5000) -> None:
         if self.process is not None and self.running():
             self.cancel()
-            self.process.waitForFinished(timeout_ms)
+            if not self.process.waitForFinished(timeout_ms):
+                self._kill()
+                self.process.waitForFinished(timeout_ms)
+        self._kill_timer.stop()
 
     def _line(self, channel: str, text: str) -> None:
         if text.strip():
@@ -362,12 +378,16 @@ class InstallRunner(_LineProcess):
     def _ended(self, process: QProcess, code: int, status: QProcess.ExitStatus) -> None:
         if process is not self.process:
             return
+        self._kill_timer.stop()
         self._flush(process)
         if self._cancelled:
             self.finished.emit(False, "Installation cancelled.")
         elif code == 0 and status == QProcess.ExitStatus.NormalExit:
             self.finished.emit(True, "Training components installed.")
         else:
+            if self._last.startswith("error: "):  # the packaged app's installer says why
+                self.finished.emit(False, self._last.removeprefix("error: "))
+                return
             detail = f": {self._last}" if self._last else ""
             self.finished.emit(False, f"Installation failed (exit code {code}){detail}")
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.catalog import CatalogEntry, load_catalog
+from models.finetune import runtime
 from models.finetune.install import QLORA_MODULES, missing_packages
 
 MIN_TRAINING_EXAMPLES = 4
@@ -78,14 +79,18 @@ class TrainingPlan:
     precision: str = "float32"  # of the base weights while training: float32 | bfloat16
 
 
-def detect_machine() -> Machine:
+def detect_machine(data_root: Path | None = None) -> Machine:
     import psutil
 
     from models.hardware import nvidia_gpu
 
     cores = psutil.cpu_count(logical=False) or 1
     available = psutil.virtual_memory().available / GB
-    qlora = not missing_packages(QLORA_MODULES)
+    if runtime.packaged():  # the training runtime has bitsandbytes when it was built for CUDA
+        installed = runtime.status(data_root, measure=False) if data_root else None
+        qlora = bool(installed and installed.torch_variant == "cuda")
+    else:
+        qlora = not missing_packages(QLORA_MODULES)
     gpu = nvidia_gpu()
     if gpu is not None and _torch_build() != "cpu":
         return Machine("cuda", gpu[1], cores, gpu[0], qlora, bf16=True)
@@ -140,9 +145,13 @@ def training_plan(
     method: str = "auto",
     machine: Machine | None = None,
     entry: CatalogEntry | None = None,
+    data_root: Path | None = None,
 ) -> TrainingPlan:
-    """Whether training can run here, with which method and why, and what it will cost."""
-    machine = machine or detect_machine()
+    """Whether training can run here, with which method and why, and what it will cost.
+
+    In the packaged app the training packages live in the private runtime under
+    `data_root` (models/finetune/runtime.py): without it, they are all missing."""
+    machine = machine or detect_machine(data_root)
     if entry is None:
         entry = load_catalog().get(model_id)
     method_used, precision, reason = _method(method, machine)
@@ -154,7 +163,7 @@ def training_plan(
         # float32 does not fit: bfloat16 halves the weights (slower on most CPUs).
         needed, precision = memory_gb(params, "bfloat16", rank), "bfloat16"
         reason = f"LoRA in bfloat16 on the CPU (float32 would not fit in memory; {NO_QLORA})"
-    missing = missing_packages()
+    missing = _missing(data_root)
     estimate = seconds(params, examples, epochs, tokens_per_example(entry), machine, method_used)
     refusal = _refusal(
         model_id, base_weights_repo, examples, missing, needed, machine, method, method_used
@@ -187,11 +196,26 @@ def _method(method: str, machine: Machine) -> tuple[str, str, str]:
     return "lora", "float32", f"LoRA in float32 on the CPU ({NO_QLORA})"
 
 
-PACKAGED_REFUSAL = (
-    "This packaged Captionist cannot fine-tune: training needs PyTorch and friends (about "
-    "1 GB), which the package leaves out. Install Captionist from its source to fine-tune "
-    "(python3 packaging/setup_env.py run); your library and corrections carry over."
-)
+RUNTIME_MISSING = "training components"  # the packaged app's one missing "package"
+
+
+def _missing(data_root: Path | None) -> list[str]:
+    if not runtime.packaged():
+        return missing_packages()
+    ready = data_root is not None and runtime.ready_python(data_root) is not None
+    return [] if ready else [RUNTIME_MISSING]
+
+
+def runtime_refusal() -> str:
+    """The packaged app without its training runtime: what it needs, exactly."""
+    gb = runtime.download_gb()
+    hosts = "pypi.org and download.pytorch.org" if runtime.torch_variant() == "cpu" else "pypi.org"
+    return (
+        f"Fine-tuning needs the training components: install them (about {gb:.0f} GB, "
+        f"downloaded once from {hosts}; an internet connection is needed for that), with "
+        "the button below or `captionist finetune-runtime install`. They stay in "
+        "Captionist's data folder and can be removed from this screen."
+    )
 
 
 def _refusal(
@@ -204,8 +228,6 @@ def _refusal(
     asked: str,
     used: str,
 ) -> str | None:
-    if getattr(sys, "frozen", False):  # a PyInstaller bundle: no torch, no pip, no -m
-        return PACKAGED_REFUSAL
     if not repo:
         return (
             f"Fine-tuning is unavailable for {model_id}: it is a custom GGUF model with no known "
@@ -220,6 +242,8 @@ def _refusal(
         if machine.device != "cuda":
             return "QLoRA needs an NVIDIA GPU with CUDA, and this machine has none; use LoRA."
         return "QLoRA needs the bitsandbytes package: install the 'qlora' extra, or use LoRA."
+    if missing == [RUNTIME_MISSING]:
+        return runtime_refusal()
     if missing:
         return (
             "The training components are not installed (" + ", ".join(missing) + "). "

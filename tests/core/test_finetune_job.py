@@ -3,7 +3,6 @@ on (the real planner, real files, no training process started)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from app.core.finetune.events import FinetuneEvent
 from app.core.finetune.job import FinetuneOptions, FinetuneOutcome, run_finetune
 from app.core.library.library import Library
 from app.core.storage.db import Database
-from models.finetune.plan import MIN_TRAINING_EXAMPLES, PACKAGED_REFUSAL
+from models.finetune import runtime
+from models.finetune.plan import MIN_TRAINING_EXAMPLES, runtime_refusal
 from tests.finetune_fixtures import (
     BASE_WEIGHTS,
     CORRECTIONS,
@@ -67,14 +67,15 @@ def test_no_model(data_dir: DataDir, tmp_path: Path) -> None:
     nothing_started(data_dir)
 
 
-def test_a_packaged_app_refuses_first(
+def test_a_packaged_app_without_its_training_runtime_says_what_it_needs(
     data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In the PyInstaller bundle (sys.frozen) no model or correction changes the answer."""
+    """In the PyInstaller bundle training runs in the private runtime; without it the
+    job refuses with what it needs (and starts nothing)."""
     install_fixture_model(data_dir)
     corrected_library(data_dir, tmp_path / "photos")
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert refusal(run(data_dir)) == PACKAGED_REFUSAL
+    monkeypatch.setattr(runtime, "packaged", lambda: True)
+    assert refusal(run(data_dir)) == runtime_refusal()
     nothing_started(data_dir)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import pytest
 
 from models.catalog import load_catalog
-from models.finetune import install, plan
+from models.finetune import install, plan, runtime
 from models.finetune.plan import MIN_TRAINING_EXAMPLES, Machine, training_plan
 
 CPU = Machine("cpu", memory_gb=16.0, cores=4)
@@ -57,16 +59,40 @@ def test_a_missing_training_extra_is_refused_and_named(monkeypatch: pytest.Monke
     assert "not installed (torch, peft)" in (p.refusal or "")
 
 
-def test_a_packaged_app_refuses_and_offers_no_pip(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A PyInstaller bundle (sys.frozen) has no torch, no pip and no `python -m`: the
-    plan says to use the source install, and the screen gets no install command."""
+def test_a_packaged_app_needs_its_training_runtime(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The PyInstaller bundle has no torch: it trains in its private runtime in the data
+    folder. Without it the plan says exactly what is needed; with it, training may start;
+    a runtime built for another version counts as missing."""
+    from app.core.datadir import DataDir
     from app.ui.finetune.data import install_command
 
-    assert make_plan().possible and install_command() is not None
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    p = make_plan()
-    assert not p.possible and p.refusal == plan.PACKAGED_REFUSAL
-    assert install_command() is None
+    data_dir = DataDir.resolve(tmp_path / "data")
+    assert make_plan(data_root=data_dir.root).possible
+    assert install_command(data_dir)[1:3] == ["-m", "pip"]
+    monkeypatch.setattr(runtime, "packaged", lambda: True)
+    p = make_plan(data_root=data_dir.root)
+    assert not p.possible and p.missing_packages == [plan.RUNTIME_MISSING]
+    assert p.refusal == plan.runtime_refusal()
+    assert "needs the training components: install them (about 1 GB" in p.refusal
+    assert "internet connection is needed" in p.refusal
+    assert install_command(data_dir)[-4:] == [
+        "--data-dir",
+        str(data_dir.root),
+        "finetune-runtime",
+        "install",
+    ]
+    ready = runtime.runtime_dir(data_dir.root)
+    runtime.python_in(ready).parent.mkdir(parents=True)
+    runtime.python_in(ready).write_text("", encoding="utf-8")
+    (ready / runtime.MARKER).write_text(json.dumps(runtime.wanted_marker("cpu")), "utf-8")
+    p = make_plan(data_root=data_dir.root)
+    assert p.possible and p.missing_packages == []
+    (ready / runtime.MARKER).write_text(
+        json.dumps({**runtime.wanted_marker("cpu"), "app_version": "0.0.0"}), "utf-8"
+    )
+    assert not make_plan(data_root=data_dir.root).possible
 
 
 def test_not_enough_memory_is_refused_and_bfloat16_used_when_it_fits() -> None:

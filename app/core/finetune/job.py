@@ -35,7 +35,6 @@ from filelock import FileLock, Timeout
 from app.core.captioning.job_settings import SettingsSnapshot
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
-from app.core.desktop.launcher import is_frozen
 from app.core.finetune.adapters import AdapterRecord, AdapterRefused, AdapterRegistry
 from app.core.finetune.corrections import DEFAULT_HOLDOUT_SHARE, list_training_corrections
 from app.core.finetune.dataset import PreparedDataset, build_spec, prepare_dataset
@@ -55,8 +54,9 @@ from app.core.finetune.events import (
 )
 from app.core.storage.db import Database
 from models.catalog import load_catalog
+from models.finetune import runtime
 from models.finetune.events import TRAINING, TrainingExit
-from models.finetune.plan import MIN_TRAINING_EXAMPLES, PACKAGED_REFUSAL, training_plan
+from models.finetune.plan import MIN_TRAINING_EXAMPLES, runtime_refusal, training_plan
 from models.finetune.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ class FinetuneOptions:
     model_path: Path | None = None
     mmproj_path: Path | None = None
     base_weights_dir: Path | None = None  # the original HF weights already on disk
-    python: str | None = None  # interpreter of the training process (default: this one)
+    # Interpreter of the training process. Default: this one; in the packaged app, the
+    # private training runtime's (models/finetune/runtime.py), on the code the app ships.
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,6 @@ def run_finetune(
         seen.append(event)
         on_event(event)
 
-    if is_frozen():  # before "which model": no model changes this
-        emit(Error(PACKAGED_REFUSAL, refused=True))
-        return FinetuneOutcome("refused", PACKAGED_REFUSAL, events=seen)
     lock = FileLock(str(data_dir.root / "finetune.lock"))
     try:
         lock.acquire(timeout=0)
@@ -245,6 +244,7 @@ class _Run:
             epochs=self.options.epochs,
             rank=self.options.rank,
             method=self.options.method,
+            data_root=self.data_dir.root,
         )
         self.emit(Plan(**asdict(plan)))
         if not plan.possible:
@@ -300,7 +300,8 @@ class _Run:
     # -- the training process ---------------------------------------------------------
     def _train(self, spec_path: Path, job_dir: Path, output_dir: Path) -> Done:
         log_path = job_dir / "train.log"
-        command = [self.options.python or sys.executable, "-m", "models.finetune.run"]
+        python, env = self._interpreter()
+        command = [python, "-m", "models.finetune.run"]
         with log_path.open("w", encoding="utf-8") as stderr:
             process = subprocess.Popen(
                 [*command, str(spec_path)],
@@ -311,7 +312,7 @@ class _Run:
                 encoding="utf-8",
                 errors="replace",
                 cwd=job_dir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**env, "PYTHONUNBUFFERED": "1"},
             )
             assert process.stdout is not None
             done, error, cancelled = self._relay(process, process.stdout)
@@ -331,6 +332,17 @@ class _Run:
             f"the training process stopped unexpectedly (exit code {code})"
             + (f": {tail}" if tail else ""),
         )
+
+    def _interpreter(self) -> tuple[str, dict[str, str]]:
+        """(python, environment) of the training process."""
+        if self.options.python:
+            return self.options.python, dict(os.environ)
+        if not runtime.packaged():
+            return sys.executable, dict(os.environ)
+        python = runtime.ready_python(self.data_dir.root)
+        if python is None:  # the plan refuses first; removed since then
+            raise _Stop("refused", runtime_refusal())
+        return str(python), runtime.training_environment()
 
     def _relay(
         self, process: subprocess.Popen[str], stdout: IO[str]

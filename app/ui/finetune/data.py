@@ -17,7 +17,7 @@ from typing import Any
 from app.core.captioning.job_settings import SettingsSnapshot
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
-from app.core.desktop.launcher import is_frozen
+from app.core.desktop.launcher import headless_command
 from app.core.finetune.adapters import AdapterRecord, AdapterRegistry
 from app.core.finetune.corrections import TrainingCorrection, list_training_corrections
 from app.core.storage.db import Database
@@ -124,7 +124,13 @@ def model_target(db: Database, data_dir: DataDir) -> ModelTarget:
 
 
 def training_plan_view(
-    target: ModelTarget, *, examples: int, epochs: int, rank: int, fresh: bool = False
+    target: ModelTarget,
+    *,
+    examples: int,
+    epochs: int,
+    rank: int,
+    fresh: bool = False,
+    data_root: Path | None = None,
 ) -> PlanView:
     """The plan for this machine; `fresh` after installing packages (so a package that
     just arrived is found by the import system's cached directory listings)."""
@@ -142,14 +148,62 @@ def training_plan_view(
         examples=examples,
         epochs=epochs,
         rank=rank,
+        data_root=data_root,
     )
     return PlanView.from_plan(plan)
 
 
-def install_command() -> list[str] | None:
-    """pip into this environment; None in a packaged app (nothing to pip into)."""
-    if is_frozen():
-        return None
+@dataclass(frozen=True)
+class RuntimeView:
+    """The packaged app's training components (models/finetune/runtime.py); a source
+    install has none (`packaged` False): it trains with its own interpreter."""
+
+    packaged: bool
+    installed: bool = False
+    size_bytes: int = 0
+    download_gb: float = 1.0
+
+    def install_text(self) -> str:
+        return f"Install training components (≈ {self.download_gb:.0f} GB)"
+
+    def remove_text(self) -> str:
+        return f"Remove training components (frees {gb_text(self.size_bytes)})"
+
+
+def gb_text(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.0f} MB"
+
+
+def runtime_view(data_dir: DataDir) -> RuntimeView:
+    from models.finetune import runtime
+
+    if not runtime.packaged():
+        return RuntimeView(False)
+    state = runtime.status(data_dir.root)
+    return RuntimeView(True, state.ready, state.size_bytes, runtime.download_gb())
+
+
+def remove_runtime(data_dir: DataDir) -> str:
+    """Remove the training components; the sentence saying how much was freed."""
+    from models.finetune import runtime
+
+    freed = runtime.remove(data_dir.root)
+    return f"Removed the training components: {gb_text(freed)} freed."
+
+
+def install_command(data_dir: DataDir) -> list[str]:
+    """What "Install training components" runs: in the packaged app, its own command line
+    building the private training runtime; from source, pip into this environment."""
+    from models.finetune import runtime
+
+    if runtime.packaged():
+        return [
+            *headless_command(),
+            "--data-dir",
+            str(data_dir.root),
+            "finetune-runtime",
+            "install",
+        ]
     from models.finetune.install import pip_install_command
 
     return list(pip_install_command())

@@ -172,6 +172,7 @@ class FinetuneDialog(QDialog):
         self.plan.start_requested.connect(self.start)
         self.plan.cancel_requested.connect(self.cancel)
         self.plan.installed.connect(self._installed)
+        self.plan.remove_requested.connect(self.remove_runtime)
         self.results.activate_anyway_requested.connect(self._activate_anyway)
         self.adapters.changed.connect(self.adapters_changed)
         self.adapters.activation_done.connect(self._activation_done)
@@ -195,7 +196,10 @@ class FinetuneDialog(QDialog):
         """Everything: the model, the corrections, the plan, the install command."""
         db, data_dir = self._db, self._data_dir
         self.background.run(lambda: data.model_target(db, data_dir), self._show_target, self._error)
-        self.background.run(data.install_command, self.plan.set_install_command, lambda _e: None)
+        self.background.run(
+            lambda: data.install_command(data_dir), self.plan.set_install_command, lambda _e: None
+        )
+        self.reload_runtime()
         self.reload_corrections()
 
     def reload_corrections(self) -> None:
@@ -244,7 +248,7 @@ class FinetuneDialog(QDialog):
         if target is None:
             return
         self._plan_serial += 1
-        serial, fresh = self._plan_serial, self._fresh_plan
+        serial, fresh, data_dir = self._plan_serial, self._fresh_plan, self._data_dir
         self._fresh_plan = False
         _holdout, epochs, rank = self.plan.options()
         examples = data.count(self.corrections.rows()).train_items
@@ -253,7 +257,12 @@ class FinetuneDialog(QDialog):
             lambda: (
                 serial,
                 data.training_plan_view(
-                    target, examples=examples, epochs=epochs, rank=rank, fresh=fresh
+                    target,
+                    examples=examples,
+                    epochs=epochs,
+                    rank=rank,
+                    fresh=fresh,
+                    data_root=data_dir.root,
                 ),
             ),
             self._show_plan,
@@ -269,6 +278,32 @@ class FinetuneDialog(QDialog):
         if ok:
             self._fresh_plan = True
             self.replan()
+            self.reload_runtime()
+
+    def reload_runtime(self) -> None:
+        """The packaged app's training components: installed or not, and their size."""
+        data_dir = self._data_dir
+        self.background.run(
+            lambda: data.runtime_view(data_dir), self.plan.set_runtime, lambda _e: None
+        )
+
+    def remove_runtime(self) -> None:
+        data_dir = self._data_dir
+        self.plan.set_removing(True)
+
+        def removed(message: str) -> None:
+            self.plan.set_removing(False)
+            self.plan.show_install_message(message)
+            self._fresh_plan = True
+            self.replan()
+            self.reload_runtime()
+
+        def failed(message: str) -> None:
+            self.plan.set_removing(False)
+            self._error(message)
+            self.reload_runtime()
+
+        self.background.run(lambda: data.remove_runtime(data_dir), removed, failed)
 
     def _store_exclusion(self, row: TrainingCorrection, excluded: bool) -> None:
         db = self._db

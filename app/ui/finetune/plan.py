@@ -29,7 +29,13 @@ from PySide6.QtWidgets import (
 
 from app.services.finetune_bridge import InstallRunner
 from app.ui.activity.widgets import duration_text
-from app.ui.finetune.data import DEFAULT_DROPOUT, DEFAULT_EPOCHS, DEFAULT_RANK, PlanView
+from app.ui.finetune.data import (
+    DEFAULT_DROPOUT,
+    DEFAULT_EPOCHS,
+    DEFAULT_RANK,
+    PlanView,
+    RuntimeView,
+)
 from app.ui.finetune.words import memory_text
 from app.ui.settings.common import NOTE_STYLE, error_style, note_label
 
@@ -45,12 +51,15 @@ class PlanPanel(QWidget):
     start_requested = Signal()
     cancel_requested = Signal()
     installed = Signal(bool)  # the installer ended: ok?
+    remove_requested = Signal()  # "Remove training components" (the packaged app)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._plan: PlanView | None = None
         self._running = False
         self._install_command: list[str] | None = None
+        self._runtime = RuntimeView(packaged=False)
+        self._removing = False
         self.installer = InstallRunner(self)
         self.installer.output.connect(self._install_output)
         self.installer.finished.connect(self._install_finished)
@@ -134,9 +143,17 @@ class PlanPanel(QWidget):
         self.install_log.setMaximumBlockCount(INSTALL_LINES)
         self.install_log.setMinimumHeight(120)
         self.install_log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.remove_button = QPushButton("Remove training components")
+        self.remove_button.setObjectName("remove_runtime_button")
+        self.remove_button.setToolTip(
+            "Deletes the training components from Captionist's data folder; your adapters "
+            "stay. Install them again to fine-tune."
+        )
+        self.remove_button.clicked.connect(self.remove_requested)
         install_row = QHBoxLayout()
         install_row.addWidget(self.install_button)
         install_row.addWidget(self.install_cancel)
+        install_row.addWidget(self.remove_button)
         install_row.addStretch()
 
         self.start_button = QPushButton("Start fine-tuning")
@@ -178,6 +195,19 @@ class PlanPanel(QWidget):
         self._install_command = command
         self._refresh()
 
+    def set_runtime(self, view: RuntimeView) -> None:
+        self._runtime = view
+        self._refresh()
+
+    def set_removing(self, removing: bool) -> None:
+        self._removing = removing
+        self._refresh()
+
+    def show_install_message(self, text: str) -> None:
+        self.install_log.clear()
+        self.install_log.appendPlainText(text)
+        self._refresh()
+
     def set_running(self, running: bool) -> None:
         self._running = running
         for control in (self.holdout, self.epochs, self.rank):
@@ -203,6 +233,8 @@ class PlanPanel(QWidget):
             return "A fine-tune is running."
         if self.installer.running():
             return "Installing the training components…"
+        if self._removing:
+            return "Removing the training components…"
         if plan is None:
             return "Checking what training needs on this computer…"
         if not plan.possible:
@@ -222,14 +254,23 @@ class PlanPanel(QWidget):
         self.reason.setVisible(bool(reason))
         installing = self.installer.running()
         missing = bool(plan and plan.missing_packages)
+        runtime = self._runtime
         self.install_button.setVisible(missing and not installing and not self._running)
-        self.install_button.setEnabled(self._install_command is not None)
-        if missing:
+        self.install_button.setEnabled(self._install_command is not None and not self._removing)
+        if runtime.packaged:
+            self.install_button.setText(runtime.install_text())
+            self.install_button.setToolTip(
+                "Downloads PyTorch and the other training packages once, into Captionist's "
+                "data folder (nothing is installed elsewhere); needs the internet"
+            )
+        elif missing and plan:
             self.install_button.setToolTip(
                 "Installs " + ", ".join(plan.missing_packages) + " (from the internet, once)"
-                if plan
-                else ""
             )
+        removable = runtime.packaged and runtime.installed
+        self.remove_button.setVisible(removable and not installing and not self._running)
+        self.remove_button.setEnabled(not self._removing)
+        self.remove_button.setText(runtime.remove_text())
         self.install_cancel.setVisible(installing)
         self.install_log.setVisible(installing or bool(self.install_log.toPlainText()))
         self._show_needs(plan)
