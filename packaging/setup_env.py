@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 PYTEST_NO_TESTS = 5
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+# The training packages at the versions the tests ran (models/finetune/runtime_pins.txt,
+# which the packaged app's training runtime installs too): constraints, not requirements.
+PINS = str(ROOT / "models" / "finetune" / "runtime_pins.txt")
 
 
 def venv_python() -> Path:
@@ -93,7 +96,7 @@ def install_torch() -> None:
     # Only that index (and pip's configured find-links) may offer torch here; torch's own
     # dependencies come with the project install below.
     cpu_only = dict(os.environ, PIP_EXTRA_INDEX_URL=CPU_TORCH_INDEX)
-    pip("install", "--no-deps", "torch", "--index-url", CPU_TORCH_INDEX, env=cpu_only)
+    pip("install", "--no-deps", "torch", "-c", PINS, "--index-url", CPU_TORCH_INDEX, env=cpu_only)
 
 
 def fetch_adapter_converter() -> None:
@@ -110,6 +113,8 @@ def fetch_adapter_converter() -> None:
 
 
 def install(extras: str) -> None:
+    """The project with `extras`; the training packages at the versions the packaged app's
+    training runtime pins (one list, so the source install trains with what was tested)."""
     install_torch()
     cmake_args, build = llama_build_args()
     print(
@@ -119,11 +124,11 @@ def install(extras: str) -> None:
     )
     pip("install", "--upgrade", "pip", "-q")
     if not cmake_args:
-        pip("install", "-e", f".[{extras}]")
+        pip("install", "-e", f".[{extras}]", "-c", PINS)
         return
     gpu_env = dict(os.environ, CMAKE_ARGS=cmake_args)
     try:
-        pip("install", "-e", f".[{extras}]", env=gpu_env)
+        pip("install", "-e", f".[{extras}]", "-c", PINS, env=gpu_env)
         if gpu_build_is_missing():
             # pip reused a cached CPU wheel of llama-cpp-python: rebuild it for the GPU.
             pip(
@@ -141,7 +146,7 @@ def install(extras: str) -> None:
             file=sys.stderr,
             flush=True,
         )
-        pip("install", "-e", f".[{extras}]")
+        pip("install", "-e", f".[{extras}]", "-c", PINS)
 
 
 def run_app(args: list[str]) -> int:
