@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.cli import caption as cli_caption
 from app.cli import desktop as cli_desktop
+from app.cli import export as cli_export
 from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
 from app.cli import queue as cli_queue
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_caption.add_parsers(sub, common)
     cli_queue.add_parsers(sub, common)
+    cli_export.add_parsers(sub, common)
     cli_models.add_models_parser(sub, common)
     cli_finetune.add_parsers(sub, common)
     cli_runtime.add_parsers(sub, common)
@@ -190,6 +192,7 @@ def _run(args: argparse.Namespace) -> int:
             "search": cmd_search,
             "status": cmd_status,
             "queue": cli_queue.cmd_queue,
+            "export": cli_export.cmd_export,
         }[args.command]
         try:
             return handler(library, args)
