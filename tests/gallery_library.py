@@ -27,8 +27,9 @@ PHOTOS = [
 ]
 
 
-def make_library(data: Path, photos_dir: Path, count: int) -> None:
-    """N items in one folder tree: hard links to a few real JPEGs, half captioned."""
+def make_library(data: Path, photos_dir: Path, count: int, *, caption_every: int = 2) -> None:
+    """N items in one folder tree: hard links to a few real JPEGs, one in
+    `caption_every` captioned (half by default)."""
     from PIL import Image
     from skimage import data as skdata
 
@@ -77,7 +78,7 @@ def make_library(data: Path, photos_dir: Path, count: int) -> None:
                 "ok",
             )
         )
-        if i % 2 == 0:
+        if i % caption_every == 0:
             captions.append(
                 (
                     i + 1,

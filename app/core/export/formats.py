@@ -151,18 +151,17 @@ class UniqueNames:
         self._used: set[str] = set()
         self.renamed = 0
 
-    def stem(self, base: Path) -> Path:
-        """A unique path without extension for `base` (a path without extension)."""
-        candidate, n = base, 1
-        while os.fsdecode(candidate).casefold() in self._used:
+    def unique(self, stem: str) -> str:
+        """A unique path for `stem` (a path without its extension)."""
+        candidate, n = stem, 1
+        while candidate.casefold() in self._used:
             n += 1
-            candidate = base.with_name(f"{base.name} ({n})")
+            candidate = f"{stem} ({n})"
         if n > 1:
             self.renamed += 1
-        self._used.add(os.fsdecode(candidate).casefold())
+        self._used.add(candidate.casefold())
         return candidate
 
     def name(self, path: Path) -> Path:
-        suffix = path.suffix
-        unique = self.stem(path.with_name(path.name[: len(path.name) - len(suffix)]))
-        return unique.with_name(unique.name + suffix)
+        stem, suffix = os.path.splitext(os.fspath(path))
+        return Path(self.unique(stem) + suffix)

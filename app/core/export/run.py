@@ -43,7 +43,10 @@ from app.core.storage.db import AnyRow, Database
 from app.core.storage.export_rows import count_rows, export_rows, moment_rows
 
 TEMP_SUFFIX = ".captionist-part"
-SHOWN_PATHS = 20  # how many kept or failed paths a summary lists
+SHOWN_PATHS = 20
+_NEW_FILE = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+)  # how many kept or failed paths a summary lists
 
 
 class ExportError(Exception):
@@ -154,39 +157,42 @@ class Export:
     def _per_image(self) -> None:
         opts = self.options
         extension = "." + str(opts.format)
+        out = None if opts.beside or opts.out is None else os.fspath(opts.out)
+        copy = out is not None and opts.images is not Images.NONE
         for batch, _ in self._batches():
             for row in batch:
                 if self.should_cancel():
                     self.summary.cancelled = True
                     return
-                path, root = os.fsdecode(row[1]), os.fsdecode(row[2])
-                image = Path(path)
-                if opts.beside or opts.out is None:
-                    base = self.names.stem(image.with_suffix(""))
-                else:
-                    rel = relative_to_root(path, root)
-                    if opts.images is not Images.NONE:
-                        rel = utf8_name(rel)
-                    base = self.names.stem((opts.out / rel).with_suffix(""))
-                    if opts.images is not Images.NONE:
-                        self._place_image(image, base.with_name(base.name + image.suffix))
+                path = os.fsdecode(row[1])
+                stem, suffix = os.path.splitext(path)
+                if out is not None:
+                    rel = relative_to_root(path, os.fsdecode(row[2]))
+                    stem = os.path.join(out, os.path.splitext(utf8_name(rel) if copy else rel)[0])
+                stem = self.names.unique(stem)
+                if copy:
+                    self._place_image(Path(path), Path(stem + suffix))
                 data = per_image_text(self.composer, row[5], load_tags(row[6]))
-                if self._write_file(base.with_name(base.name + extension), data):
+                if self._write_file(stem + extension, data):
                     self.summary.exported += 1
 
-    def _write_file(self, target: Path, data: bytes) -> bool:
+    def _write_file(self, target: str, data: bytes) -> bool:
         if not self.options.overwrite and os.path.lexists(target):
             self._kept(target)
             return False
-        temp = target.with_name(target.name + TEMP_SUFFIX)
+        temp = target + TEMP_SUFFIX
         try:
             try:
-                handle = open(temp, "wb")  # noqa: SIM115 (closed below, before the rename)
+                fd = os.open(temp, _NEW_FILE, 0o666)
             except FileNotFoundError:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                handle = open(temp, "wb")  # noqa: SIM115
-            with handle:
-                handle.write(data)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                fd = os.open(temp, _NEW_FILE, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(temp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -222,12 +228,12 @@ class Export:
         self.summary.images += 1
         return os.fsdecode(target)
 
-    def _kept(self, target: Path) -> None:
+    def _kept(self, target: str | Path) -> None:
         self.summary.kept += 1
         if len(self.summary.kept_paths) < SHOWN_PATHS:
             self.summary.kept_paths.append(os.fsdecode(target))
 
-    def _failed(self, target: Path, exc: OSError) -> None:
+    def _failed(self, target: str | Path, exc: OSError) -> None:
         if len(self.summary.failed) < SHOWN_PATHS:
             self.summary.failed.append((os.fsdecode(target), exc.strerror or str(exc)))
 
