@@ -265,6 +265,7 @@ class Export:
     def _jsonl(self, handle: BinaryIO, folder: Path) -> None:
         opts = self.options
         lines: list[bytes] = []
+        relative_dirs: dict[str, str] = {}  # os.path.relpath per folder, not per image
         for batch, _ in self._batches():
             for row in batch:
                 if self.should_cancel():
@@ -272,7 +273,10 @@ class Export:
                     return
                 path, root = os.fsdecode(row[1]), os.fsdecode(row[2])
                 if opts.images is Images.NONE:
-                    file_name = os.path.relpath(path, folder)
+                    parent, base = os.path.split(path)
+                    if (rel_dir := relative_dirs.get(parent)) is None:
+                        rel_dir = relative_dirs[parent] = os.path.relpath(parent, folder)
+                    file_name = os.path.join(rel_dir, base)
                 else:
                     rel = utf8_name(relative_to_root(path, root))
                     target = self.names.name(folder / rel)
