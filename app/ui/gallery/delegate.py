@@ -8,6 +8,7 @@ service renders the newest requests first) and a placeholder painted meanwhile.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
@@ -56,7 +57,7 @@ class GalleryDelegate(QStyledItemDelegate):
         self._scaled_bytes = 0
         # Word-wrapping a caption measured every word: a third of a cell's paint. The
         # lines depend only on the text, the width and the font.
-        self._wrapped: OrderedDict[tuple[str, int, int, str], list[Line]] = OrderedDict()
+        self._wrapped: OrderedDict[tuple[str, int, int, str], list[Placed]] = OrderedDict()
         self._badge_font: tuple[str, QFont, QFontMetrics] | None = None
 
     def sizeHint(
@@ -198,9 +199,10 @@ class GalleryDelegate(QStyledItemDelegate):
             self._badge_font = (key, font, QFontMetrics(font))
         return self._badge_font[1], self._badge_font[2]
 
-    def _lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[Line]:
-        """The text in at most `lines` lines, a search match kept in sight (cached: the
-        lines depend only on the text, the width and the font)."""
+    def _lines(self, text: str, painter: QPainter, width: int, lines: int) -> list[Placed]:
+        """The text in at most `lines` lines, a search match kept in sight, each word
+        measured, elided and placed once (cached: measuring every word was a third of a
+        cell's paint; the layout depends only on the text, the width and the font)."""
         key = (text, width, lines, painter.font().key())
         laid = self._wrapped.get(key)
         if laid is None:
@@ -209,7 +211,9 @@ class GalleryDelegate(QStyledItemDelegate):
             def measure(word: Word) -> int:
                 return (bold if word.marked else plain).horizontalAdvance(word.text)
 
-            laid = lay_out(words_of(text), measure, plain.horizontalAdvance(" "), width, lines)
+            space = plain.horizontalAdvance(" ")
+            wrapped = lay_out(words_of(text), measure, space, width, lines)
+            laid = [_place(line, measure, plain, bold, space, width) for line in wrapped]
             self._wrapped[key] = laid
             if len(self._wrapped) > WRAPPED_CACHE:
                 self._wrapped.popitem(last=False)
@@ -292,29 +296,46 @@ def _bold(font: QFont) -> QFont:
     return bold
 
 
+# A laid-out line: (text to draw, marked, x from the rect's left, width) per word.
+Placed = tuple[tuple[str, bool, int, int], ...]
+
+
+def _place(
+    line: Line,
+    measure: Callable[[Word], int],
+    plain: QFontMetrics,
+    bold: QFontMetrics,
+    space: int,
+    width: int,
+) -> Placed:
+    """Centre a line in `width` and elide a word wider than the cell."""
+    widths = [min(measure(w), width) for w in line]
+    total = min(width, sum(widths) + space * (len(line) - 1))
+    x = (width - total) // 2
+    placed = []
+    for word, word_width in zip(line, widths, strict=True):
+        metrics = bold if word.marked else plain
+        text = metrics.elidedText(word.text, Qt.TextElideMode.ElideRight, width)
+        placed.append((text, word.marked, x, word_width))
+        x += word_width + space
+    return tuple(placed)
+
+
 def _paint_lines(
-    painter: QPainter, rect: QRect, lines: list[Line], palette: QPalette, selected: bool
+    painter: QPainter, rect: QRect, lines: list[Placed], palette: QPalette, selected: bool
 ) -> None:
-    """Centred lines, word by word; a search match bold on a tint of the highlight."""
+    """The laid-out lines; a search match bold on a tint of the highlight."""
     plain_font = painter.font()
     bold_font = _bold(plain_font)
-    plain, bold = QFontMetrics(plain_font), QFontMetrics(bold_font)
-    space = plain.horizontalAdvance(" ")
-    step = plain.lineSpacing()
+    step = painter.fontMetrics().lineSpacing()
     pen = painter.pen()
     tint = QColor(palette.color(QPalette.ColorRole.Highlight))
     tint.setAlpha(70 if not selected else 0)
     y = rect.top()
     for line in lines:
-        widths = [(bold if w.marked else plain).horizontalAdvance(w.text) for w in line]
-        total = min(rect.width(), sum(widths) + space * (len(line) - 1))
-        x = rect.left() + (rect.width() - total) // 2
-        for word, width in zip(line, widths, strict=True):
-            metrics = bold if word.marked else plain
-            text = metrics.elidedText(word.text, Qt.TextElideMode.ElideRight, rect.width())
-            width = min(width, rect.width())
-            box = QRect(x, y, width, step)
-            if word.marked:
+        for text, marked, x, width in line:
+            box = QRect(rect.left() + x, y, width, step)
+            if marked:
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(tint)
                 painter.drawRoundedRect(QRectF(box.adjusted(-2, 0, 2, 0)), 3, 3)
@@ -322,5 +343,4 @@ def _paint_lines(
             painter.setPen(pen)
             painter.drawText(box, TEXT_ALIGN, text)
             painter.setFont(plain_font)
-            x += width + space
         y += step

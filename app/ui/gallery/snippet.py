@@ -90,7 +90,3 @@ def _ellipsize(lines: list[list[Word]], width: Width, space: int, limit: int) ->
 
 def _line_width(line: list[Word] | Line, width: Width, space: int) -> int:
     return sum(width(w) for w in line) + space * max(0, len(line) - 1)
-
-
-def line_width(line: Line, width: Width, space: int) -> int:
-    return _line_width(line, width, space)
