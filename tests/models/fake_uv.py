@@ -24,7 +24,12 @@ def main() -> int:
         python.chmod(0o755)
         return 0
     if os.environ.get("FAKE_UV_SLEEP"):
-        Path(os.environ["FAKE_UV_PIDFILE"]).write_text(str(os.getpid()), encoding="utf-8")
+        # Written whole then renamed: the test cancels as soon as the file
+        # exists, and a half-written file would hold no pid yet.
+        pidfile = Path(os.environ["FAKE_UV_PIDFILE"])
+        partial = pidfile.with_suffix(".partial")
+        partial.write_text(str(os.getpid()), encoding="utf-8")
+        partial.replace(pidfile)
         time.sleep(float(os.environ["FAKE_UV_SLEEP"]))
     if os.environ.get("FAKE_UV_FAIL"):
         print(os.environ["FAKE_UV_FAIL"], file=sys.stderr, flush=True)
