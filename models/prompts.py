@@ -28,6 +28,10 @@ class PromptTemplate:
     id: str
     name: str
     instruction: str
+    # A tighter bound on the caption than the user's length setting, for a prompt
+    # whose answer has a hard limit elsewhere (alt text: 125 characters, which screen
+    # readers and most CMSs expect). Enforced like every string bound, while sampling.
+    caption_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ class AnswerLimits:
 
 def builtin_prompts() -> dict[str, PromptTemplate]:
     data = load_json("prompts.json")
-    return {p["id"]: PromptTemplate(p["id"], p["name"], p["instruction"]) for p in data["prompts"]}
+    return {
+        p["id"]: PromptTemplate(p["id"], p["name"], p["instruction"], p.get("caption_chars"))
+        for p in data["prompts"]
+    }
 
 
 def answer_schema(limits: AnswerLimits, moments: int = 0) -> dict[str, Any]:

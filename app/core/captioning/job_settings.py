@@ -11,7 +11,7 @@ next job as a whole, never to half of this one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from app.core.settings import Settings, SettingsValues
 from app.core.storage.db import Database
@@ -40,7 +40,7 @@ class SettingsSnapshot(SettingsValues):
         learns the prompt the worker sends."""
         base = prompts.get(prompt_id or self.prompt_id) or prompts["short"]
         edited = self.prompt_overrides.get(base.id)
-        return PromptTemplate(base.id, base.name, edited) if edited else base
+        return replace(base, instruction=edited) if edited else base
 
     def media_options(self) -> MediaOptions:
         return MediaOptions(

@@ -244,7 +244,7 @@ class CaptionWorker:
             if claimed.upcoming is not None:  # decoded while the model works on this one
                 self._prefetch(*claimed.upcoming, options)
             template = self._template(job.params, settings)
-            sampling = self._sampling(settings)
+            sampling = sampling_for(settings, template)
             if job.safe_mode:  # the engine crashed on this file twice: last try, safe
                 log.warning("job %s: trying once more in the engine's safe mode", job.id)
                 sampling = sampling.safe()
@@ -396,15 +396,6 @@ class CaptionWorker:
     ) -> PromptTemplate:
         return settings.template(self._prompts, (params or {}).get("prompt"))
 
-    def _sampling(self, settings: SettingsSnapshot) -> Sampling:
-        tokens = settings.max_caption_tokens
-        return Sampling(
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            repeat_penalty=settings.repeat_penalty,
-            limits=AnswerLimits(caption_chars=max(16, tokens * CHARS_PER_TOKEN)),
-        )
-
     def _stop_check(self, job_id: int) -> Callable[[], bool]:
         """Stop generating on shutdown, or once the user cancelled this job (polled
         at most every CANCEL_POLL_S: a database read per token would slow it down)."""
@@ -480,3 +471,17 @@ def _mtime(path: bytes) -> int | None:
         return os.stat(path).st_mtime_ns
     except OSError:
         return None
+
+
+def sampling_for(settings: SettingsSnapshot, template: PromptTemplate) -> Sampling:
+    """How a caption is sampled: the user's settings, and a prompt's own bound on the
+    caption length where it has one (alt text)."""
+    chars = max(16, settings.max_caption_tokens * CHARS_PER_TOKEN)
+    if template.caption_chars is not None:
+        chars = min(chars, template.caption_chars)
+    return Sampling(
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        repeat_penalty=settings.repeat_penalty,
+        limits=AnswerLimits(caption_chars=chars),
+    )
