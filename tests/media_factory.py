@@ -71,6 +71,7 @@ def write_video(
     """An MJPG .avi (or mp4v .mp4) with a solid colour per scene, changing at `cuts`."""
     import cv2
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
     writer = cv2.VideoWriter(str(path), fourcc, fps, size)
     assert writer.isOpened(), f"OpenCV cannot write {path.suffix}"
@@ -166,6 +167,7 @@ def write_corner_video(
     (or our decoder) turned the picture."""
     import cv2
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
     writer = cv2.VideoWriter(str(path), fourcc, fps, size)
     assert writer.isOpened(), f"OpenCV cannot write {path.suffix}"

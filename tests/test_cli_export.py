@@ -75,6 +75,11 @@ def test_export_single_files_refuse_to_overwrite(captioned, data_dir, tmp_path, 
         ["--format", "jsonl", "--beside"],
         ["--format", "txt", "--beside", "--copy-images"],
         ["--format", "txt", "--out", "x", "--include-review"],
+        ["--format", "csv", "--out", "x", "--video-frames"],
+        ["--format", "html", "--out", "x", "--copy-images"],
+        ["--format", "txt", "--out", "x", "--view", "by_me", "bicycle"],
+        ["--format", "txt", "--out", "x", "--item", "/no/such/file.jpg"],
+        ["--format", "txt", "--out", "x", "--item", "999999"],
     ],
 )
 def test_unusable_options_exit_2(captioned, data_dir, capsys, args: list[str]) -> None:
@@ -90,3 +95,22 @@ def test_interrupt_stops_between_files(captioned, data_dir, tmp_path, capsys, mo
     code, text = export(capsys, data_dir, "--format", "jsonl", "--out", str(tmp_path / "j"))
     assert code == 130 and "nothing written" in text
     assert not (tmp_path / "j" / "metadata.jsonl").exists()
+
+
+def test_export_a_view_or_named_items(captioned, data_dir, db, tmp_path, capsys) -> None:
+    from app.core.captions import CaptionStore
+
+    with db.read() as conn:
+        rows = dict(conn.exec_driver_sql("SELECT name, id FROM media_items").all())
+    CaptionStore(db).add_user_caption(rows["1.jpg"], "my own words", [])
+    code, text = export(capsys, data_dir, "--format", "txt", "--out", str(tmp_path / "mine"),
+                        "--view", "by_me")  # fmt: skip
+    assert code == 0 and "exported 1 caption in 1 file" in text
+    assert (tmp_path / "mine/f/1.txt").read_text() == "my own words\n"
+    out = tmp_path / "picked"
+    picked = ["--item", str(rows["0.jpg"]), "--item", str(captioned / "f/2.jpg")]
+    code, text = export(capsys, data_dir, "--format", "html", "--out", str(out), *picked)
+    assert code == 0 and "exported 2 captions to" in text
+    page = (out / "alt-text.html").read_text(encoding="utf-8")
+    assert 'alt="a red bicycle"' in page and 'alt="a quiet harbour"' in page
+    assert "Fahrrad" not in page

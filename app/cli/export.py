@@ -4,10 +4,13 @@
     captionist export --format caption --beside [QUERY...]   <name>.caption beside each image
     captionist export --format jsonl --out DIR --copy-images  DIR/metadata.jsonl + images
     captionist export --format csv --out FILE.csv
+    captionist export --format html --out DIR --view by_me    DIR/alt-text.html
+    captionist export --format jsonl --out DIR --video-frames  videos' moments as JPEGs
 
-QUERY is a search (the same syntax as `captionist search`); without it, the whole
-library. Progress goes to stderr, the summary to stdout (with --json, one JSON
-object). Exit codes: 0 done; 1 some files were kept (they exist: --overwrite) or could
+QUERY is a search (the same syntax as `captionist search`); --view a gallery view and
+--item the items you name (ids or paths); with none of these, the whole library.
+Progress goes to stderr, the summary to stdout (with --json, one JSON object).
+Exit codes: 0 done; 1 some files were kept (they exist: --overwrite) or could
 not be written, or the output file exists; 2 unusable arguments; 130/143 interrupted
 (a single output file is then not written; caption files already written stay).
 """
@@ -15,16 +18,20 @@ not be written, or the output file exists; 2 unusable arguments; 130/143 interru
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from app.cli.output import EXIT_FAILED, EXIT_USAGE, Interrupt, fail, json_path, print_json, shown
-from app.core.export.formats import Format, Images, TagPlace, Which
+from app.core.export.formats import FRAME_FORMATS, Format, Images, TagPlace, Which
 from app.core.export.run import Export, ExportError, ExportOptions, ExportSummary
 from app.core.export.selection import Selection
+from app.core.gallery import GalleryQuery
 from app.core.library.library import Library
+from app.core.storage.gallery_sql import VIEWS
+from app.core.storage.item_rows import item_at, item_summary
 from app.core.text import counted
 
 PROGRESS_EVERY_S = 0.5
@@ -38,6 +45,14 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     export.add_argument("query", nargs="*", metavar="QUERY", help="a search; default: everything")
+    scope = export.add_mutually_exclusive_group()
+    scope.add_argument("--view", choices=list(VIEWS), help="a gallery view instead of a search")
+    scope.add_argument(
+        "--item",
+        action="append",
+        metavar="ID_OR_PATH",
+        help="export this item (repeatable): a selection",
+    )
     export.add_argument("--format", required=True, choices=[str(f) for f in Format])
     export.add_argument(
         "--out", type=Path, metavar="PATH", help="output folder (or jsonl/csv file)"
@@ -71,6 +86,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     images.add_argument(
         "--link-images", action="store_true", help="link the images into the output folder"
     )
+    export.add_argument(
+        "--video-frames",
+        action="store_true",
+        help="also each captioned video moment as a JPEG with its caption (txt, caption, jsonl)",
+    )
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
     export.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -85,8 +105,10 @@ def _options(args: argparse.Namespace) -> ExportOptions | str:
     if args.out is None and not args.beside:
         return "--out is required" + (" (or --beside)" if per_image else "")
     images = Images.COPY if args.copy_images else Images.LINK if args.link_images else Images.NONE
-    if images is not Images.NONE and (args.beside or fmt is Format.CSV):
+    if images is not Images.NONE and (args.beside or fmt not in FRAME_FORMATS):
         return "--copy-images and --link-images need --out and a txt, caption or jsonl export"
+    if args.video_frames and (args.beside or fmt not in FRAME_FORMATS):
+        return "--video-frames needs --out and a txt, caption or jsonl export"
     if args.include_review and args.which != Which.ACCEPTED:
         return "--include-review goes with --which accepted"
     return ExportOptions(
@@ -99,6 +121,7 @@ def _options(args: argparse.Namespace) -> ExportOptions | str:
         separator=args.separator,
         trigger=args.trigger or None,
         images=images,
+        video_frames=args.video_frames,
         overwrite=args.overwrite,
     )
 
@@ -123,7 +146,9 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     options = _options(args)
     if isinstance(options, str):
         return fail(args, options, EXIT_USAGE)
-    selection = Selection.of_query(library.db, " ".join(args.query))
+    selection = _selection(library, args)
+    if isinstance(selection, str):
+        return fail(args, selection, EXIT_USAGE)
     interrupt = Interrupt()
     with interrupt.installed():
         try:
@@ -138,6 +163,33 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.kept or summary.failed else 0
 
 
+def _selection(library: Library, args: argparse.Namespace) -> Selection | str:
+    """What to export: the search, the view or the named items (an error sentence for
+    a named item that is not in the library)."""
+    if (args.view or args.item) and args.query:
+        return "give a search, --view or --item, not two of them"
+    if args.view:
+        return Selection.of_view(library.db, GalleryQuery(view=args.view))
+    if args.item:
+        ids: list[int] = []
+        for given in args.item:
+            item_id = _item_id(library, given)
+            if item_id is None:
+                return f"{given}: not in the library"
+            ids.append(item_id)
+        return Selection.of_ids(ids)
+    return Selection.of_query(library.db, " ".join(args.query))
+
+
+def _item_id(library: Library, given: str) -> int | None:
+    """The library item a number (its id) or a path names, or None."""
+    with library.db.read() as conn:
+        if given.isdigit() and item_summary(conn, int(given)) is not None:
+            return int(given)
+        found = item_at(conn, os.path.realpath(os.fsencode(given)))
+    return None if found is None else found[0]
+
+
 def _report(args: argparse.Namespace, s: ExportSummary) -> None:
     if args.json:
         value: dict[str, Any] = {
@@ -146,6 +198,7 @@ def _report(args: argparse.Namespace, s: ExportSummary) -> None:
             "moments": s.moments,
             "files": s.files,
             "images": s.images,
+            "frames": s.frames,
             "renamed": s.renamed,
             "kept": s.kept,
             "kept_paths": [json_path(p) for p in s.kept_paths],
@@ -167,6 +220,8 @@ def _report(args: argparse.Namespace, s: ExportSummary) -> None:
         print(f"  {counted(s.moments, 'video moment')} among them")
     if s.images:
         print(f"  {counted(s.images, 'image')} copied or linked")
+    if s.frames:
+        print(f"  {counted(s.frames, 'video frame')} written as images")
     if s.renamed:
         print(f"  {counted(s.renamed, 'name')} made unique (another file had it)")
     if s.kept:

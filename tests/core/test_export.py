@@ -2,9 +2,9 @@
 plain files for kohya), non-ASCII and non-UTF-8 names, clashing names, which caption,
 and Cancel leaving no partial file.
 
-`datasets` is not installed in the project's environment, so the jsonl is read back
-as `imagefolder` reads it: one JSON object per line, `file_name` relative to the
-metadata file's folder, and the image found there."""
+Here the jsonl is read back as `imagefolder` reads it: one JSON object per line,
+`file_name` relative to the metadata file's folder, and the image found there; Hugging
+Face `datasets` itself loads an export in tests/core/test_export_web_video.py."""
 
 from __future__ import annotations
 

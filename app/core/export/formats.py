@@ -10,6 +10,13 @@ Conventions:
 - `csv`: one row per item, and one per captioned video moment (column `moment`, in
   seconds), with path, caption, tags, language, source ("AI" or "me"), model,
   adapter and date taken.
+- `html`: `alt-text.html`, one `<img src alt>` line per photo (a `<video>` with an
+  `aria-label` per video) to paste into a web page: `src` relative to the file's
+  folder, `alt` the caption as alt text (app.core.alt_text: at most 125 characters).
+- Video frames (`video_frames`, with txt, caption or jsonl under an output folder):
+  each captioned moment of a video also becomes a JPEG, `<video name>_<seconds>s.jpg`,
+  with the moment's caption (and the video's tags) as its caption: a training set
+  from videos. The video keeps its own caption file or line.
 
 File names that are not UTF-8 (Linux names are bytes): per-image files keep the
 image's exact bytes. In jsonl and csv a name is written as its exact bytes (Python's
@@ -36,6 +43,7 @@ class Format(StrEnum):
     CAPTION = "caption"
     JSONL = "jsonl"
     CSV = "csv"
+    HTML = "html"
 
 
 class Which(StrEnum):
@@ -61,6 +69,10 @@ class Images(StrEnum):
 PER_IMAGE = (Format.TXT, Format.CAPTION)
 JSONL_NAME = "metadata.jsonl"
 CSV_NAME = "captions.csv"
+HTML_NAME = "alt-text.html"
+SINGLE_FILE_NAMES = {Format.JSONL: JSONL_NAME, Format.CSV: CSV_NAME, Format.HTML: HTML_NAME}
+FRAME_FORMATS = (Format.TXT, Format.CAPTION, Format.JSONL)
+HTML_HEADER = b"<!-- Alt text by Captionist: one tag per photo or video, to paste into a page -->\n"
 CSV_COLUMNS = (
     "path",
     "moment",
@@ -129,6 +141,12 @@ class CsvRows:
         self._buffer.seek(0)
         self._buffer.truncate()
         return text.encode("utf-8", ENCODING_ERRORS)
+
+
+def frame_stem(video_stem: str, timestamp: float) -> str:
+    """Where a video moment's frame goes, without extension: `clip_0012.50s`
+    (zero-padded, so the frames of a video sort in time order)."""
+    return f"{video_stem}_{timestamp:07.2f}s"
 
 
 def relative_to_root(path: str, root: str) -> str:

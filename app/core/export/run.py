@@ -14,16 +14,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from app.core.alt_text import alt_text, img_tag, video_tag
 from app.core.export.formats import (
     CSV_COLUMNS,
-    CSV_NAME,
-    JSONL_NAME,
+    ENCODING_ERRORS,
+    FRAME_FORMATS,
+    HTML_HEADER,
     PER_IMAGE,
+    SINGLE_FILE_NAMES,
     SOURCE_WORDS,
     Composer,
     CsvRows,
@@ -32,6 +35,7 @@ from app.core.export.formats import (
     TagPlace,
     UniqueNames,
     Which,
+    frame_stem,
     jsonl_line,
     load_tags,
     per_image_text,
@@ -39,10 +43,14 @@ from app.core.export.formats import (
     utf8_name,
 )
 from app.core.export.selection import Selection
+from app.core.media.errors import MediaError
+from app.core.media.photo import encode_jpeg
+from app.core.media.video import frames_at
 from app.core.storage.db import AnyRow, Database
 from app.core.storage.export_rows import count_rows, export_rows, moment_rows
 
 TEMP_SUFFIX = ".captionist-part"
+FRAME_JPEG_QUALITY = 95  # a training set wants the frame, not compression artefacts
 SHOWN_PATHS = 20
 _NEW_FILE = (
     os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
@@ -64,6 +72,7 @@ class ExportOptions:
     separator: str = ", "
     trigger: str | None = None
     images: Images = Images.NONE
+    video_frames: bool = False  # also each captioned video moment as a JPEG (formats.py)
     overwrite: bool = False
 
 
@@ -74,12 +83,13 @@ class ExportSummary:
     moments: int = 0  # of which video moments (csv)
     files: int = 0  # files written (caption files or the one output file)
     images: int = 0  # images copied or linked
+    frames: int = 0  # video moments written as images
     renamed: int = 0  # names made unique
     kept: int = 0  # existing files left alone (no overwrite)
     kept_paths: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     cancelled: bool = False
-    output: str | None = None  # the single output file (jsonl, csv)
+    output: str | None = None  # the single output file (jsonl, csv, html)
 
 
 Progress = Callable[[int, int], None]
@@ -108,6 +118,16 @@ class Export:
             raise ExportError("say where to write the caption files, or write them beside")
         if options.format not in PER_IMAGE and options.out is None:
             raise ExportError(f"say where to write the {options.format} file")
+        if options.images is not Images.NONE and (
+            options.format not in FRAME_FORMATS or options.beside
+        ):
+            raise ExportError(
+                "images are copied or linked under an output folder, with txt, caption or jsonl"
+            )
+        if options.video_frames and (options.format not in FRAME_FORMATS or options.beside):
+            raise ExportError(
+                "video frames are written under an output folder, with txt, caption or jsonl"
+            )
         self.db, self.selection, self.options = db, selection, options
         self.should_cancel, self.progress = should_cancel, progress
         self.composer = Composer(options.tags, options.separator, options.trigger)
@@ -124,13 +144,13 @@ class Export:
         return self.summary
 
     def output_file(self) -> Path:
-        """Where a jsonl or csv export writes."""
+        """Where a jsonl, csv or html export writes: the given file, or its usual name
+        in the given folder."""
         out = self.options.out
         assert out is not None
-        wanted = ".jsonl" if self.options.format is Format.JSONL else ".csv"
-        if out.suffix.lower() == wanted and not out.is_dir():
+        if out.suffix.lower() == "." + str(self.options.format) and not out.is_dir():
             return out
-        return out / (JSONL_NAME if self.options.format is Format.JSONL else CSV_NAME)
+        return out / SINGLE_FILE_NAMES[self.options.format]
 
     # -- reading -----------------------------------------------------------------------
     def _batches(self) -> Iterator[tuple[list[AnyRow], dict[int, list[AnyRow]]]]:
@@ -144,7 +164,7 @@ class Export:
             for looked_at, batch in export_rows(conn, ids, which, review):
                 moments: dict[int, list[AnyRow]] = {}
                 videos = [row[0] for row in batch if row[3] == "video"]
-                if self.options.format is Format.CSV and videos:
+                if (self.options.format is Format.CSV or self.options.video_frames) and videos:
                     for moment in moment_rows(conn, videos):
                         moments.setdefault(moment[0], []).append(moment)
                 yield batch, moments
@@ -159,7 +179,7 @@ class Export:
         extension = "." + str(opts.format)
         out = None if opts.beside or opts.out is None else os.fspath(opts.out)
         copy = out is not None and opts.images is not Images.NONE
-        for batch, _ in self._batches():
+        for batch, moments in self._batches():
             for row in batch:
                 if self.should_cancel():
                     self.summary.cancelled = True
@@ -172,9 +192,13 @@ class Export:
                 stem = self.names.unique(stem)
                 if copy:
                     self._place_image(Path(path), Path(stem + suffix))
-                data = per_image_text(self.composer, row[5], load_tags(row[6]))
-                if self._write_file(stem + extension, data):
+                tags = load_tags(row[6])
+                if self._write_file(stem + extension, per_image_text(self.composer, row[5], tags)):
                     self.summary.exported += 1
+                for frame, text in self._video_frames(row, stem, moments.get(row[0], ())):
+                    data = per_image_text(self.composer, text, tags)
+                    if self._write_file(os.path.splitext(frame)[0] + extension, data):
+                        self.summary.exported += 1
 
     def _write_file(self, target: str, data: bytes) -> bool:
         if not self.options.overwrite and os.path.lexists(target):
@@ -228,14 +252,43 @@ class Export:
         self.summary.images += 1
         return os.fsdecode(target)
 
+    def _video_frames(
+        self, row: AnyRow, video_stem: str, moments: Sequence[AnyRow]
+    ) -> Iterator[tuple[str, str]]:
+        """(frame image path, moment caption) for each captioned moment of a video
+        row, its JPEG written (or an existing one kept) first. Nothing for a photo, or
+        unless the export asked for video frames."""
+        if not self.options.video_frames or row[3] != "video" or not moments:
+            return
+        planned = [(m, self.names.unique(frame_stem(video_stem, m[1])) + ".jpg") for m in moments]
+        todo = {t for _m, t in planned if self.options.overwrite or not os.path.lexists(t)}
+        times = [m[1] for m, t in planned if t in todo]
+        try:
+            images = {k.timestamp: k.image for k in frames_at(row[1], times)} if times else {}
+        except MediaError as exc:
+            self._failed(os.fsdecode(row[1]), str(exc))
+            return
+        for moment, target in planned:
+            if target not in todo:
+                self._kept(target)
+            elif (image := images.get(moment[1])) is None:
+                self._failed(target, f"the frame at {moment[1]:.2f} s does not decode")
+                continue
+            elif self._write_file(target, encode_jpeg(image, FRAME_JPEG_QUALITY)):
+                self.summary.frames += 1
+            else:
+                continue
+            yield target, moment[2]
+
     def _kept(self, target: str | Path) -> None:
         self.summary.kept += 1
         if len(self.summary.kept_paths) < SHOWN_PATHS:
             self.summary.kept_paths.append(os.fsdecode(target))
 
-    def _failed(self, target: str | Path, exc: OSError) -> None:
+    def _failed(self, target: str | Path, why: OSError | str) -> None:
         if len(self.summary.failed) < SHOWN_PATHS:
-            self.summary.failed.append((os.fsdecode(target), exc.strerror or str(exc)))
+            reason = why if isinstance(why, str) else why.strerror or str(why)
+            self.summary.failed.append((os.fsdecode(target), reason))
 
     # -- jsonl / csv ---------------------------------------------------------------------
     def _single_file(self) -> None:
@@ -248,6 +301,8 @@ class Export:
             with open(temp, "wb") as handle:
                 if self.options.format is Format.JSONL:
                     self._jsonl(handle, target.parent)
+                elif self.options.format is Format.HTML:
+                    self._html(handle, target.parent)
                 else:
                     self._csv(handle)
             if self.summary.cancelled:
@@ -265,18 +320,15 @@ class Export:
     def _jsonl(self, handle: BinaryIO, folder: Path) -> None:
         opts = self.options
         lines: list[bytes] = []
-        relative_dirs: dict[str, str] = {}  # os.path.relpath per folder, not per image
-        for batch, _ in self._batches():
+        relative = _RelativePaths(folder)
+        for batch, moments in self._batches():
             for row in batch:
                 if self.should_cancel():
                     self.summary.cancelled = True
                     return
                 path, root = os.fsdecode(row[1]), os.fsdecode(row[2])
                 if opts.images is Images.NONE:
-                    parent, base = os.path.split(path)
-                    if (rel_dir := relative_dirs.get(parent)) is None:
-                        rel_dir = relative_dirs[parent] = os.path.relpath(parent, folder)
-                    file_name = os.path.join(rel_dir, base)
+                    file_name = relative(path)
                 else:
                     rel = utf8_name(relative_to_root(path, root))
                     target = self.names.name(folder / rel)
@@ -287,8 +339,36 @@ class Export:
                 text = self.composer(row[5], tags)
                 lines.append(jsonl_line(file_name.replace(os.sep, "/"), text, tags))
                 self.summary.exported += 1
+                # Frames get UTF-8 names, like copied images: the metadata stays UTF-8.
+                stem = os.path.join(
+                    folder, os.path.splitext(utf8_name(relative_to_root(path, root)))[0]
+                )
+                for frame, moment_text in self._video_frames(row, stem, moments.get(row[0], ())):
+                    name = os.path.relpath(frame, folder).replace(os.sep, "/")
+                    lines.append(jsonl_line(name, self.composer(moment_text, tags), tags))
+                    self.summary.exported += 1
             handle.write(b"".join(lines))
             lines.clear()
+
+    def _html(self, handle: BinaryIO, folder: Path) -> None:
+        relative = _RelativePaths(folder)
+        handle.write(HTML_HEADER)
+        for batch, _ in self._batches():
+            out: list[bytes] = []
+            for row in batch:
+                if self.should_cancel():
+                    self.summary.cancelled = True
+                    return
+                src = relative(os.fsdecode(row[1])).replace(os.sep, "/")
+                alt = alt_text(row[5])
+                tag = (
+                    video_tag(src, alt)
+                    if row[3] == "video"
+                    else img_tag(src, alt, row[11], row[12])
+                )
+                out.append((tag + "\n").encode("utf-8", ENCODING_ERRORS))
+                self.summary.exported += 1
+            handle.write(b"".join(out))
 
     def _csv(self, handle: BinaryIO) -> None:
         rows = CsvRows()
@@ -326,3 +406,18 @@ class Export:
             adapter,
             taken_at,
         ]
+
+
+class _RelativePaths:
+    """Paths relative to an output folder, with os.path.relpath computed once per
+    folder of images rather than once per image (it dominated a 100k jsonl export)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._dirs: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        parent, base = os.path.split(path)
+        if (rel_dir := self._dirs.get(parent)) is None:
+            rel_dir = self._dirs[parent] = os.path.relpath(parent, self.folder)
+        return os.path.join(rel_dir, base)

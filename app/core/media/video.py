@@ -27,7 +27,7 @@ import heapq
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -40,7 +40,14 @@ from app.core.media.errors import MediaCancelled, MediaError
 from app.core.media.photo import save_thumbnail
 from app.core.os_errors import describe_os_error
 
-__all__ = ["Keyframe", "VideoInfo", "extract_keyframes", "save_thumbnail", "video_info"]
+__all__ = [
+    "Keyframe",
+    "VideoInfo",
+    "extract_keyframes",
+    "frames_at",
+    "save_thumbnail",
+    "video_info",
+]
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +262,46 @@ def _evenly_seeked(
         if ok and frame is not None and frame.size:
             keyframes.append(Keyframe(t, _rgb(_shrunk(frame, max_side))))
     return keyframes
+
+
+# -- frames at given moments (exporting a video's captioned moments as images) ------------
+def frames_at(path: bytes | str, times: Sequence[float]) -> list[Keyframe]:
+    """An upright, full-size RGB frame at each of `times` (seconds), in that order;
+    a moment that cannot be decoded is left out.
+
+    A seek per moment, unlike extract_keyframes' single pass: an export wants a few
+    known moments of possibly long videos, where a seek (a decode from the stream's
+    previous keyframe) beats decoding everything up to the last moment. A file whose
+    seeks fail (no index) falls back to reading forward from the start."""
+    found: list[Keyframe] = []
+    with _opened(path) as (cap, rotation):
+        for t in times:
+            cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, t) * 1000.0)
+            frame = _first_decodable(cap)
+            if frame is not None:
+                found.append(Keyframe(t, _rgb(frame)))
+    if not found and times:
+        found = _read_forward(path, times)
+    return (
+        [Keyframe(k.timestamp, _rotated(k.image, rotation)) for k in found] if rotation else found
+    )
+
+
+def _read_forward(path: bytes | str, times: Sequence[float]) -> list[Keyframe]:
+    """The first frame at or after each of `times`, decoding from the start."""
+    wanted = sorted(times)
+    found: dict[float, Keyframe] = {}
+    with _opened(path) as (cap, _rotation):
+        while wanted and cap.grab():
+            now = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if now + 1e-3 < wanted[0]:
+                continue
+            ok, frame = cap.retrieve()
+            while wanted and wanted[0] <= now + 1e-3:
+                t = wanted.pop(0)
+                if ok and frame is not None and frame.size:
+                    found[t] = Keyframe(t, _rgb(frame))
+    return [found[t] for t in times if t in found]
 
 
 # -- one still for a thumbnail -----------------------------------------------------------

@@ -23,9 +23,10 @@ from app.core.storage.states import IN_LIBRARY
 WHICH = ("current", "mine", "accepted")
 BATCH = 2000
 
-# (id, path, root path, kind, taken_at, text, tags, language, source, model_id, adapter_id)
+# (id, path, root path, kind, taken_at, text, tags, language, source, model_id, adapter_id,
+#  width, height)
 _ROW_SQL = f"""SELECT m.id, m.path, r.path, m.kind, m.taken_at, c.text, c.tags, c.language,
-        c.source, c.model_id, c.adapter_id
+        c.source, c.model_id, c.adapter_id, m.width, m.height
     FROM media_items m JOIN roots r ON r.id = m.root_id
     JOIN captions c ON c.id = {CURRENT_ITEM_CAPTION}
     WHERE {IN_LIBRARY} AND c.text != '' {{which}} {{where}}"""
