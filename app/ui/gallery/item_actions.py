@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QPoint, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
+from app.core.alt_text import alt_text
 from app.core.gallery import GalleryRow, gallery_rows
 from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.metadata.write_back import WriteReport, write_metadata, write_mode
@@ -77,6 +78,12 @@ class ItemActions(QObject):
         )
         self.edit = self._action("Edit caption", "F2", self._edit_current)
         self.copy = self._action("Copy caption", QKeySequence.StandardKey.Copy, self.copy_captions)
+        self.copy_alt = self._action(
+            "Copy as alt text",
+            "Ctrl+Alt+C",
+            self.copy_alt_text,
+            "Copy the caption as web alt text: one line, at most 125 characters",
+        )
         self.write_out = self._action(
             "Write caption to file",
             "Ctrl+Shift+M",
@@ -112,6 +119,7 @@ class ItemActions(QObject):
             self.accept,
             self.edit,
             self.copy,
+            self.copy_alt,
             self.write_out,
             self.open,
             self.show_in_folder,
@@ -143,7 +151,7 @@ class ItemActions(QObject):
         menu.addAction(self.caption)
         menu.addMenu(self.again_menu)
         menu.addSeparator()
-        for action in (self.accept, self.edit, self.copy, self.write_out):
+        for action in (self.accept, self.edit, self.copy, self.copy_alt, self.write_out):
             menu.addAction(action)
         menu.addSeparator()
         for action in (self.open, self.show_in_folder):
@@ -172,6 +180,13 @@ class ItemActions(QObject):
         self._hub.publish(Changes.of_items(ids, queue=True))
 
     def copy_captions(self) -> None:
+        self._copy(lambda text: text, "Caption copied", "captions copied")
+
+    def copy_alt_text(self) -> None:
+        """The captions as alt text (app.core.alt_text), one line per item."""
+        self._copy(alt_text, "Alt text copied", "alt texts copied")
+
+    def _copy(self, shaped: Callable[[str], str], one: str, many: str) -> None:
         ids = self._cb.selected_ids()
         db = self._db
         if not ids:
@@ -179,11 +194,11 @@ class ItemActions(QObject):
 
         def read() -> str:
             rows = gallery_rows(db, ids)
-            return "\n".join(rows[i].caption or "" for i in ids if i in rows)
+            return "\n".join(shaped(rows[i].caption or "") for i in ids if i in rows)
 
         def copy(text: str) -> None:
             QGuiApplication.clipboard().setText(text)
-            self._cb.message("Caption copied" if len(ids) == 1 else f"{len(ids)} captions copied")
+            self._cb.message(one if len(ids) == 1 else f"{len(ids)} {many}")
 
         self._background.run(read, copy, self.failed.emit)
 

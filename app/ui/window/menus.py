@@ -95,7 +95,7 @@ class WindowExtras:
         items.addMenu(p.items.again_menu)
         items.addSeparator()
         items.addActions([p.items.accept, p.items.edit, p.details.panel.editor.save_action])
-        items.addActions([p.items.copy, p.items.write_out])
+        items.addActions([p.items.copy, p.items.copy_alt, p.items.write_out])
         items.addSeparator()
         items.addActions([p.items.open, p.items.show_in_folder])
         items.addSeparator()
