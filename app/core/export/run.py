@@ -339,16 +339,26 @@ class Export:
                 text = self.composer(row[5], tags)
                 lines.append(jsonl_line(file_name.replace(os.sep, "/"), text, tags))
                 self.summary.exported += 1
-                # Frames get UTF-8 names, like copied images: the metadata stays UTF-8.
-                stem = os.path.join(
-                    folder, os.path.splitext(utf8_name(relative_to_root(path, root)))[0]
-                )
-                for frame, moment_text in self._video_frames(row, stem, moments.get(row[0], ())):
-                    name = os.path.relpath(frame, folder).replace(os.sep, "/")
-                    lines.append(jsonl_line(name, self.composer(moment_text, tags), tags))
-                    self.summary.exported += 1
+                if row[0] in moments:  # a video whose moments become frames
+                    self._jsonl_frames(lines, row, folder, moments[row[0]], tags)
             handle.write(b"".join(lines))
             lines.clear()
+
+    def _jsonl_frames(
+        self,
+        lines: list[bytes],
+        row: AnyRow,
+        folder: Path,
+        moments: Sequence[AnyRow],
+        tags: list[str],
+    ) -> None:
+        # Frames get UTF-8 names, like copied images: the metadata stays UTF-8.
+        rel = utf8_name(relative_to_root(os.fsdecode(row[1]), os.fsdecode(row[2])))
+        stem = os.path.join(folder, os.path.splitext(rel)[0])
+        for frame, text in self._video_frames(row, stem, moments):
+            name = os.path.relpath(frame, folder).replace(os.sep, "/")
+            lines.append(jsonl_line(name, self.composer(text, tags), tags))
+            self.summary.exported += 1
 
     def _html(self, handle: BinaryIO, folder: Path) -> None:
         relative = _RelativePaths(folder)
