@@ -288,6 +288,9 @@ def test_errors_are_said_in_the_dialog(qtbot: QtBot, open_window: object, tmp_pa
     dialog.form.path_edit.clear()
     dialog.export_button.click()
     assert dialog.status.text() == "Choose a folder or a file to write to."
+    dialog.form.path_edit.setText("relative/set")
+    dialog.export_button.click()
+    assert dialog.status.text() == "Give the full path of 'relative/set', or choose it with Choose…"
     assert not dialog.runner.running
 
     # A file where the output folder should be: no folder can be made under it.
@@ -325,6 +328,13 @@ def test_choices_are_remembered_and_the_shortcut_is_its_own(
     assert (again.tags, again.trigger, again.which) == (TagPlace.BEFORE, "ohwx", Which.MINE)
     assert again.separator == " | " and not again.beside
 
+    asked: list[tuple[Format, str]] = []
+    chosen = str(tmp_path / "chosen.jsonl")
+    form = open_dialog(window).form
+    form.choose_path = lambda fmt, current: asked.append((fmt, current)) or chosen
+    form.choose_button.click()  # Choose… without a native dialog
+    assert asked == [(Format.JSONL, str(out))] and form.path_edit.text() == chosen
+
     keys = QKeySequence("Ctrl+Shift+E").toString(QKeySequence.SequenceFormat.NativeText)
     listed = window.extras.shortcuts()
     assert ("File → Export captions", keys) in listed
@@ -345,6 +355,11 @@ def test_summary_words() -> None:
     cancelled = ExportSummary("txt", exported=2, files=2, cancelled=True)
     assert summary_lines(cancelled) == [
         "Export cancelled: the 2 files written before it stopped stay."
+    ]
+    copied = ExportSummary("jsonl", images=2, cancelled=True)
+    assert summary_lines(copied) == [
+        "Export cancelled: no captions were written.",
+        "2 images copied or linked.",
     ]
     nothing = ExportSummary("txt")
     assert summary_lines(nothing)[0].startswith("Nothing to export")

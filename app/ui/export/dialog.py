@@ -44,6 +44,7 @@ from app.ui.words import counted
 
 Confirm = Callable[[str, str, Callable[[], None]], None]  # question, details, on yes
 MakeSelection = Callable[[Database], Selection]
+MIN_WIDTH = 520
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("export_dialog")
         self.setWindowTitle("Export captions")
+        self.setMinimumWidth(MIN_WIDTH)  # room for a path and the summary's file names
         self._db, self._data_dir, self._scope, self._background = db, data_dir, scope, background
         self.runner = ExportRunner(db, self)
         self.runner.progressed.connect(self._progressed)

@@ -133,10 +133,13 @@ class ExportForm(QWidget):
         if not beside and not c.out:
             where = "a folder" if fmt in PER_IMAGE else "a folder or a file"
             return f"Choose {where} to write to."
+        out = None if beside else Path(c.out).expanduser()
+        if out is not None and not out.is_absolute():  # relative to what the user can't see
+            return f"Give the full path of {c.out!r}, or choose it with Choose…"
         tags = takes_tags(fmt)
         return ExportOptions(
             format=fmt,
-            out=None if beside else Path(c.out).expanduser(),
+            out=out,
             beside=beside,
             which=c.which,
             include_review=c.include_review and c.which is Which.ACCEPTED,

@@ -60,7 +60,8 @@ def summary_lines(s: ExportSummary) -> list[str]:
     what = counted(s.exported, "caption")
     if s.cancelled:
         if s.files == 0 and s.output is None:
-            lines = ["Export cancelled: nothing was written."]
+            nothing = "no captions were written" if s.images else "nothing was written"
+            lines = [f"Export cancelled: {nothing}."]
         else:
             written = counted(s.files, "file")
             lines = [f"Export cancelled: the {written} written before it stopped stay."]
