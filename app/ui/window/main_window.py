@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
                 panel_actions=[*self.panels.actions.values(), self.panels.both],
                 remove_folder=self.folders.remove,
                 details=self.details,
+                listing=lambda: self.browser.listing,
             ),
         )
         self.handover = Handover(context, self.gallery.select_item)

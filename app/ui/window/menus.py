@@ -23,7 +23,9 @@ from app.ui.window.context import WindowContext
 
 if TYPE_CHECKING:
     from app.ui.activity.panel import ActivityPanel
+    from app.ui.export.dialog import ExportDialog
     from app.ui.finetune.launch import FinetuneLauncher
+    from app.ui.gallery.browser import Listing
     from app.ui.gallery.item_actions import ItemActions
     from app.ui.gallery.view import GalleryView
     from app.ui.settings.dialog import SettingsDialog
@@ -49,6 +51,7 @@ class MenuParts:
     panel_actions: list[QAction]  # the side panels: each, and both
     remove_folder: Callable[[int, QWidget | None], None]  # asks, then removes (undoable)
     details: DetailsSide
+    listing: Callable[[], Listing]  # what the gallery was asked to show (view, search)
 
 
 class WindowExtras:
@@ -67,6 +70,7 @@ class WindowExtras:
         self.keys_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
         self._finetune: FinetuneLauncher | None = None
+        self.export_dialog: ExportDialog | None = None
 
     # -- menus --------------------------------------------------------------------------
     def build_menus(self) -> None:
@@ -76,6 +80,7 @@ class WindowExtras:
         self._add(file, "Add folder…", "Ctrl+Shift+O", p.choose_folder)
         self._add(file, "Settings…", "Ctrl+,", self.open_settings)
         self._add(file, "Fine-tune on my corrections…", "", self.open_finetune)
+        self._add(file, "Export captions…", "Ctrl+Shift+E", self.open_export)
         file.addSeparator()
         self._add(file, "Quit", QKeySequence.StandardKey.Quit, w.close)
 
@@ -323,6 +328,24 @@ class WindowExtras:
 
     def open_finetune(self) -> None:
         self.finetune_launcher().open()
+
+    def open_export(self) -> ExportDialog:
+        """One export dialog per window, kept between openings: it remembers its last
+        summary, and a run goes on while it is hidden."""
+        from app.ui.export.dialog import ExportDialog, GalleryScope
+
+        c, p = self.context, self.parts
+        dialog = self.export_dialog
+        if dialog is None:
+            scope = GalleryScope(p.listing, p.gallery.gallery_model.ids, p.gallery.selected_ids)
+            dialog = ExportDialog(c.db, c.data_dir, scope, c.background, c.window)
+            self.export_dialog = dialog
+        elif not dialog.runner.running:
+            dialog.refresh_scope()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def _settings_closed(self) -> None:
         self.settings_dialog = None
