@@ -377,3 +377,39 @@ def test_summary_words() -> None:
     assert "2 names made unique (another file had it)." in lines
     assert "    and 2 more" in lines
     assert lines[-1] == "    /o/x.txt: Permission denied"
+
+
+def test_alt_text_page_and_video_frames_from_the_dialog(
+    qtbot: QtBot, open_window: object, tmp_path: Path
+) -> None:
+    from tests.core.test_export_web_video import CUTS, MOMENTS, caption_moments
+    from tests.media_factory import write_video
+
+    window = captioned_window(qtbot, open_window, tmp_path / "photos")
+    window.add_folder(
+        str(write_video(tmp_path / "clips" / "scenes.mp4", seconds=3.0, cuts=CUTS).parent)
+    )
+    qtbot.waitUntil(lambda: loaded(window, len(PHOTOS) + 1), timeout=WAIT)
+    caption_moments(window.db, item_id(window, "scenes.mp4"), MOMENTS)
+    dialog = open_dialog(window)
+    dialog.library_radio.setChecked(True)
+    form = dialog.form
+
+    choose(dialog, Format.HTML, tmp_path / "web")
+    assert not form.tags_combo.isEnabled() and not form.frames_box.isEnabled()
+    export(qtbot, dialog)
+    page = (tmp_path / "web" / "alt-text.html").read_text("utf-8")
+    assert 'alt="an astronaut"' in page and "<video" in page
+
+    choose(dialog, Format.TXT, tmp_path / "kohya")
+    assert form.frames_box.isEnabled()
+    form.frames_box.setChecked(True)
+    export(qtbot, dialog)
+    frames = sorted((tmp_path / "kohya").rglob("scenes_*.jpg"))
+    assert len(frames) == len(MOMENTS)
+    assert [f.with_suffix(".txt").read_text("utf-8").strip() for f in frames] == list(
+        MOMENTS.values()
+    )
+    assert "3 video frames written as images." in dialog.status.text()
+    form.beside.setChecked(True)
+    assert not form.frames_box.isEnabled()  # frames go under a folder, never beside videos

@@ -27,6 +27,7 @@ class ExportChoices:
     separator: str = ", "
     trigger: str = ""
     images: Images = Images.NONE
+    video_frames: bool = False
 
 
 def load_choices(data_dir: DataDir) -> ExportChoices:

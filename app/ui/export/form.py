@@ -24,7 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.export.formats import JSONL_NAME, PER_IMAGE, Format, Images, TagPlace, Which
+from app.core.export.formats import (
+    FRAME_FORMATS,
+    PER_IMAGE,
+    SINGLE_FILE_NAMES,
+    Format,
+    Images,
+    TagPlace,
+    Which,
+)
 from app.core.export.run import ExportOptions
 from app.ui.export.choices import ExportChoices
 from app.ui.export.words import IMAGE_LABELS, TAG_LABELS, WHICH_LABELS, format_label
@@ -32,17 +40,18 @@ from app.ui.places import start_folder
 
 # (format, the path shown) -> the path chosen, or "" when the user closed the chooser
 ChoosePath = Callable[[Format, str], str]
-CSV_FILE = "captions.csv"
 
 
 def takes_images(fmt: Format) -> bool:
-    """Formats that make a data set folder, where the images can be copied or linked."""
-    return fmt in PER_IMAGE or fmt is Format.JSONL
+    """Formats that make a data set folder, where the images can be copied or linked
+    and video moments written as frames."""
+    return fmt in FRAME_FORMATS
 
 
 def takes_tags(fmt: Format) -> bool:
-    """CSV has its own tags column; every other format writes one composed line."""
-    return fmt is not Format.CSV
+    """CSV has its own tags column and HTML writes alt text; the others one composed
+    line."""
+    return fmt not in (Format.CSV, Format.HTML)
 
 
 class ExportForm(QWidget):
@@ -72,6 +81,11 @@ class ExportForm(QWidget):
         self.trigger_edit.setObjectName("export_trigger")
         self.trigger_edit.setPlaceholderText("optional, written first (a LoRA's trigger word)")
         self.images_combo = _combo("export_images", Images, IMAGE_LABELS)
+        self.frames_box = QCheckBox("Also each captioned video moment, as a JPEG")
+        self.frames_box.setObjectName("export_video_frames")
+        self.frames_box.setToolTip(
+            "For video training sets: a frame per moment, with that moment's caption"
+        )
 
         path_row = QHBoxLayout()
         path_row.addWidget(self.to_path)
@@ -88,6 +102,7 @@ class ExportForm(QWidget):
         form.addRow("Separator:", self.separator_edit)
         form.addRow("Trigger word:", self.trigger_edit)
         form.addRow("Images:", self.images_combo)
+        form.addRow("Videos:", self.frames_box)
 
         self.format_combo.currentIndexChanged.connect(self._update)
         self.beside.toggled.connect(self._update)
@@ -109,6 +124,7 @@ class ExportForm(QWidget):
         self.separator_edit.setText(c.separator)
         self.trigger_edit.setText(c.trigger)
         _select(self.images_combo, c.images)
+        self.frames_box.setChecked(c.video_frames)
         self._update()
 
     def choices(self) -> ExportChoices:
@@ -122,6 +138,7 @@ class ExportForm(QWidget):
             separator=self.separator_edit.text(),
             trigger=self.trigger_edit.text().strip(),
             images=Images(self.images_combo.currentData()),
+            video_frames=self.frames_box.isChecked(),
         )
 
     def options(self) -> ExportOptions | str:
@@ -147,6 +164,7 @@ class ExportForm(QWidget):
             separator=c.separator if tags else ", ",
             trigger=(c.trigger or None) if tags else None,
             images=c.images if takes_images(fmt) and not beside else Images.NONE,
+            video_frames=c.video_frames and takes_images(fmt) and not beside,
         )
 
     # -- what applies ---------------------------------------------------------------------
@@ -167,6 +185,7 @@ class ExportForm(QWidget):
         for widget in (self.tags_combo, self.separator_edit, self.trigger_edit):
             widget.setEnabled(takes_tags(fmt))
         self.images_combo.setEnabled(takes_images(fmt) and not beside)
+        self.frames_box.setEnabled(takes_images(fmt) and not beside)
 
     def _choose(self) -> None:
         path = self.choose_path(self.format(), self.path_edit.text().strip())
@@ -186,7 +205,7 @@ class ExportForm(QWidget):
 
 
 def _default_name(fmt: Format) -> str:
-    return {Format.JSONL: JSONL_NAME, Format.CSV: CSV_FILE}.get(fmt, f"captions.{fmt}")
+    return SINGLE_FILE_NAMES.get(fmt, f"captions.{fmt}")
 
 
 def _combo(name: str, values: Iterable[StrEnum], labels: dict[str, str]) -> QComboBox:

@@ -16,7 +16,7 @@ FORMAT_LABELS: dict[str, str] = {
     "caption": "Caption file per image (.caption, kohya)",
     "jsonl": "metadata.jsonl (Hugging Face imagefolder)",
     "csv": "CSV table",
-    "html": "Web page (HTML)",
+    "html": "Alt text for the web (<img alt> tags, HTML)",
 }
 WHICH_LABELS: dict[str, str] = {
     Which.CURRENT: "The current caption (mine or the AI's)",
@@ -75,6 +75,8 @@ def summary_lines(s: ExportSummary) -> list[str]:
         lines.append(f"{counted(s.moments, 'video moment')} among them.")
     if s.images:
         lines.append(f"{counted(s.images, 'image')} copied or linked.")
+    if s.frames:
+        lines.append(f"{counted(s.frames, 'video frame')} written as images.")
     if s.renamed:
         lines.append(f"{counted(s.renamed, 'name')} made unique (another file had it).")
     if s.kept:
