@@ -270,6 +270,18 @@ class JobQueue:
                 ).rowcount
         return deleted
 
+    def states_of(self, job_ids: Sequence[int]) -> dict[str, int]:
+        """How many of these jobs are in each state (a withdrawn job is in none)."""
+        totals: dict[str, int] = {}
+        with self._db.read() as conn:
+            for chunk in chunks(job_ids):
+                rows = conn.execute(
+                    select(Job.state, func.count()).where(Job.id.in_(chunk)).group_by(Job.state)
+                )
+                for state, n in rows:
+                    totals[state] = totals.get(state, 0) + n
+        return totals
+
     def state_of(self, job_id: int) -> str | None:
         with self._db.read() as conn:
             return conn.execute(select(Job.state).where(Job.id == job_id)).scalar()
