@@ -70,6 +70,9 @@ def test_query_queue_only_queues_what_the_search_finds(
     assert PRIORITY_BULK < PRIORITY_USER  # "Caption this" still goes first
     current = CaptionStore(db).current(items["b.jpg"])
     assert current is not None and current.source == "user"
+    assert main(["--data-dir", str(data_dir.root), "queue", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "queued   again" in listed and "[prompt: detailed]" in listed
 
 
 def test_all_queue_only_says_how_many_and_that_the_users_captions_stay(
