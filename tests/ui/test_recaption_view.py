@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.captions import CaptionStore
@@ -134,3 +134,23 @@ def test_accepting_queues_exactly_the_listed_items_behind_caption_this(
     window.items.caption.trigger()
     qtbot.waitUntil(lambda: open_jobs(window)[rocket][0] == PRIORITY_USER, timeout=WAIT)
     assert open_jobs(window)[coffee][0] == PRIORITY_BULK
+
+
+def test_the_real_confirmation_box_names_it_all_and_cancel_is_the_default(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    search_for(qtbot, window, "rocket", 2)
+    whole = window.items.whole
+
+    choice(whole.menu, "Prompt: Alt text")
+
+    qtbot.waitUntil(lambda: whole.last_box is not None and whole.last_box.isVisible(), timeout=WAIT)
+    box = whole.last_box
+    assert box is not None and box.objectName() == "recaption_listing_confirm"
+    assert box.text() == "Caption all 2 items found by “rocket” again?"
+    assert "Prompt: Alt text" in box.informativeText()
+    assert "yours stay as they are" in box.informativeText()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.wait(300)
+    assert open_jobs(window) == {}
