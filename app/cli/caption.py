@@ -2,7 +2,8 @@
 
 `caption` queues the given files at the top of the queue and runs a supervised
 worker process for just those jobs (or waits for the app's worker if it is
-already running), then prints what the model wrote.
+already running), then prints what the model wrote. `caption --query`/`--all`
+captions again items already in the library (app/cli/caption_query.py).
 """
 
 from __future__ import annotations
@@ -38,15 +39,47 @@ from app.core.storage.schema import Keyframe
 from models.prompts import builtin_prompts
 
 POLL_S = 0.3
+QUERY_EPILOG = """\
+caption PATH...       captions the files now, ahead of the queue, and prints the
+                      captions; whatever it does not finish is taken back out of
+                      the queue.
+caption --query Q     queues every item the search finds to be captioned again
+caption --all         (with --prompt and --model/--model-path, stored in the jobs
+                      so the app's worker honours them too), behind anything asked
+                      for with "Caption this", prints how many, then runs a worker
+                      until they are done. Ctrl+C stops waiting: the jobs stay
+                      queued for the app or `captionist worker`. --queue-only
+                      returns right after queueing.
+Captions the user wrote are always kept: a new model caption is stored in the
+item's history as a suggestion and the user's stays current."""
 STOP_TIMEOUT_S = 15.0  # a worker loading its model hears SIGTERM only once loaded
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    caption = sub.add_parser("caption", parents=[common], help="caption photos and videos now")
-    caption.add_argument("paths", nargs="+", metavar="PATH")
+    caption = sub.add_parser(
+        "caption",
+        parents=[common],
+        help="caption photos and videos now, or caption again what a search finds",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=QUERY_EPILOG,
+    )
+    caption.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to caption")
+    which = caption.add_mutually_exclusive_group()
+    which.add_argument(
+        "--query",
+        metavar="Q",
+        help="caption again every library item this search finds (as `captionist search`)",
+    )
+    which.add_argument("--all", action="store_true", help="caption again the whole library")
+    caption.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="with --query/--all: queue them and return (the app or `captionist worker` "
+        "captions them)",
+    )
     _model_options(caption)
     caption.add_argument("--prompt", metavar="NAME", help="short, detailed, alt-text, tags")
-    caption.add_argument("--json", action="store_true", help="print a JSON array")
+    caption.add_argument("--json", action="store_true", help="print JSON")
 
     worker = sub.add_parser("worker", parents=[common], help="process the caption queue")
     worker.add_argument("--forever", action="store_true", help="wait for new jobs")
@@ -61,7 +94,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mmproj", metavar="FILE", help="its vision projector (with --model-path)")
 
 
-def _override(args: argparse.Namespace) -> dict[str, Any] | None:
+def model_override(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.model_path:
         return {"model_path": args.model_path, "mmproj_path": args.mmproj}
     if args.model:
@@ -101,7 +134,7 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
         worker = CaptionWorker(
             data_dir,
             on_event=emit,
-            override=_override(args),
+            override=model_override(args),
             forever=args.forever,
             min_priority=args.min_priority,
             stop=stop,
@@ -116,16 +149,23 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
     """Caption the files now. Nothing of this run stays in the queue: the model
     options go to this run's worker only (never into the jobs), and whatever the run
     did not finish (an error, Ctrl+C, SIGTERM) is taken back out of the queue."""
-    if args.model_path and not args.mmproj:
-        return fail(args, "--model-path needs --mmproj (the model's vision projector)", EXIT_USAGE)
-    prompts = builtin_prompts()
-    if args.prompt is not None and args.prompt not in prompts:
+    if not args.paths:
         return fail(
             args,
-            f"unknown prompt {args.prompt!r}: use one of {', '.join(sorted(prompts))}",
+            "nothing to caption: give files or folders, or --query Q / --all to caption "
+            "again what is in the library",
             EXIT_USAGE,
         )
-    override = _override(args)
+    if args.queue_only:
+        return fail(
+            args,
+            "--queue-only goes with --query or --all (files given by path are captioned "
+            "now and nothing of the run stays queued)",
+            EXIT_USAGE,
+        )
+    if (problem := check_choices(args)) is not None:
+        return problem
+    override = model_override(args)
     try:
         choose_model(library.settings.read(), data_dir.models, override)
     except NoModel as exc:
@@ -167,6 +207,20 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
     return 0 if any(r["error"] is None for r in ordered) else output.EXIT_FAILED
 
 
+def check_choices(args: argparse.Namespace) -> int | None:
+    """The exit code for a --model-path without --mmproj or an unknown --prompt."""
+    if args.model_path and not args.mmproj:
+        return fail(args, "--model-path needs --mmproj (the model's vision projector)", EXIT_USAGE)
+    prompts = builtin_prompts()
+    if args.prompt is not None and args.prompt not in prompts:
+        return fail(
+            args,
+            f"unknown prompt {args.prompt!r}: use one of {', '.join(sorted(prompts))}",
+            EXIT_USAGE,
+        )
+    return None
+
+
 def _print_results(args: argparse.Namespace, ordered: list[dict[str, Any]]) -> None:
     if args.json:
         print_json([{**r, **json_path(r["path"])} for r in ordered], indent=2)
@@ -199,6 +253,19 @@ def _run_until_done(
     item_ids: list[int],
     interrupt: Interrupt,
 ) -> str | None:
+    worker_args = ["--min-priority", str(PRIORITY_USER), *_override_args(args)]
+    return run_until_done(library, data_dir, item_ids, interrupt, worker_args)
+
+
+def run_until_done(
+    library: Library,
+    data_dir: DataDir,
+    item_ids: list[int],
+    interrupt: Interrupt,
+    worker_args: list[str],
+) -> str | None:
+    """Run a worker (with these arguments) until the items have no open job, or the
+    user interrupts. The model's error if it could not be used."""
     fatal: list[str] = []
 
     def on_event(event: CaptionEvent) -> None:
@@ -210,7 +277,7 @@ def _run_until_done(
         data_dir.root,
         on_event=on_event,
         forever=False,
-        extra_args=["--min-priority", str(PRIORITY_USER), *_override_args(args)],
+        extra_args=worker_args,
     )
     supervisor.start()
     try:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from sqlalchemy.exc import DBAPIError
 
 from app.cli import caption as cli_caption
+from app.cli import caption_query as cli_caption_query
 from app.cli import desktop as cli_desktop
 from app.cli import export as cli_export
 from app.cli import finetune as cli_finetune
@@ -185,6 +186,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         library = Library(db)
         if args.command == "caption":
+            if args.query is not None or args.all:
+                return cli_caption_query.cmd_caption_query(library, data_dir, args)
             return cli_caption.cmd_caption(library, data_dir, args)
         handler = {
             "scan": cmd_scan,

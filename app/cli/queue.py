@@ -13,7 +13,7 @@ from typing import Any
 
 from app.cli.output import json_path, print_json, shown
 from app.core import queue_status
-from app.core.jobs import PRIORITY_USER
+from app.core.jobs import PRIORITY_BULK, PRIORITY_USER
 from app.core.library.library import Library
 from app.core.text import counted
 
@@ -102,7 +102,13 @@ def _job_json(job: queue_status.OpenJobRow) -> dict[str, Any]:
 
 
 def _job_line(job: queue_status.OpenJobRow) -> str:
-    first = "first" if job.priority >= PRIORITY_USER else "background"
+    first = (
+        "first"
+        if job.priority >= PRIORITY_USER
+        else "again"  # `caption --query`, "All N in this view": behind "first"
+        if job.priority >= PRIORITY_BULK
+        else "background"
+    )
     where = shown(job.path) if job.path is not None else f"(item {job.item_id} is gone)"
     asked = "".join(f"  [{k}: {v}]" for k, v in _asked_for(job).items())
     return f"{job.state:<8} {first:<10} {where}{asked}"

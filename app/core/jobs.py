@@ -7,7 +7,7 @@ dead worker left running back in the queue.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -35,6 +35,14 @@ CAPTION = "caption"
 OPEN_STATES = OPEN_JOB_STATES
 PRIORITY_BACKGROUND = 0
 PRIORITY_USER = 100  # "Caption this": ahead of everything the scanner queued
+# Re-captioning a whole view or search ("Caption again with…" → All N, `caption
+# --query`): below "Caption this", so the photo the user points at next still jumps
+# ahead of a 50,000-item re-caption; above the scanner's backlog, because `enqueue`
+# gives an open job the new parameters only when it raises its priority: at the
+# scanner's own priority an item already waiting would keep the default prompt and
+# model and silently ignore the one the user chose.
+PRIORITY_BULK = 50
+BULK_BATCH = 2000  # items per write transaction when queueing a large set
 # A job whose worker died under it is tried again; after two such crashes it gets
 # one more try in the engine's safe mode (greedy, no custom logits processor), and
 # only a crash in that mode too marks it failed.
@@ -128,6 +136,22 @@ class JobQueue:
     def enqueue(self, item_ids: Iterable[int], **kwargs: Any) -> None:
         with self._db.write() as conn:
             enqueue(conn, item_ids, **kwargs)
+
+    def enqueue_in_batches(
+        self,
+        item_ids: Sequence[int],
+        *,
+        batch: int = BULK_BATCH,
+        on_batch: Callable[[int], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`enqueue`, a transaction per batch: queueing 50,000 items holds the single
+        writer for tens of ms at a time, so the worker stores captions and the window
+        saves edits in between. `on_batch` hears how many are queued so far."""
+        for start in range(0, len(item_ids), batch):
+            self.enqueue(item_ids[start : start + batch], **kwargs)
+            if on_batch is not None:
+                on_batch(min(start + batch, len(item_ids)))
 
     def claim_next(
         self, kind: str = CAPTION, *, min_priority: int | None = None
@@ -245,6 +269,18 @@ class JobQueue:
                     )
                 ).rowcount
         return deleted
+
+    def states_of(self, job_ids: Sequence[int]) -> dict[str, int]:
+        """How many of these jobs are in each state (a withdrawn job is in none)."""
+        totals: dict[str, int] = {}
+        with self._db.read() as conn:
+            for chunk in chunks(job_ids):
+                rows = conn.execute(
+                    select(Job.state, func.count()).where(Job.id.in_(chunk)).group_by(Job.state)
+                )
+                for state, n in rows:
+                    totals[state] = totals.get(state, 0) + n
+        return totals
 
     def state_of(self, job_id: int) -> str | None:
         with self._db.read() as conn:

@@ -8,6 +8,7 @@ import random
 from sqlalchemy import select
 
 from app.core.jobs import (
+    PRIORITY_BULK,
     PRIORITY_USER,
     JobQueue,
     _claim,
@@ -102,3 +103,28 @@ def test_claim_and_count_do_not_sort_or_scan_the_queue(db: Database) -> None:
     assert "TEMP B-TREE" not in urgent_plan
     # Only the partial index of open jobs answers this without reading every job.
     assert "uq_jobs_open_per_item" in _plan(db, _open_count("caption"))
+
+
+def test_a_bulk_recaption_queues_in_batches_behind_caption_this(db: Database) -> None:
+    """Each batch its own transaction; an item the scanner already queued takes the
+    re-caption's parameters (it is raised), one the user asked for keeps its place."""
+    from tests.core.test_storage import add_item
+
+    items = [add_item(db, f"{n}.jpg") for n in range(5)]
+    queue = JobQueue(db)
+    queue.enqueue(items[:1])  # the scanner's, with the default prompt
+    queue.enqueue(items[1:2], priority=PRIORITY_USER)  # "Caption this"
+    done: list[int] = []
+    params = {"prompt": "detailed"}
+
+    queue.enqueue_in_batches(
+        items, batch=2, on_batch=done.append, priority=PRIORITY_BULK, params=params
+    )
+
+    assert done == [2, 4, 5]
+    jobs = queue.open_jobs(items)
+    assert sorted(jobs) == items
+    assert (jobs[items[0]].priority, jobs[items[0]].params) == (PRIORITY_BULK, params)
+    assert (jobs[items[1]].priority, jobs[items[1]].params) == (PRIORITY_USER, None)
+    assert all(jobs[i].params == params for i in items[2:])
+    assert queue.claim_next().item_id == items[1]  # "Caption this" still goes first

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.core.gallery import GalleryQuery, gallery_ids
-from app.core.search import MAX_LIMIT, search
+from app.core.gallery import GalleryQuery
+from app.core.listing import listed_ids, search_ids
 from app.core.storage.db import Database
 
 
@@ -33,9 +33,8 @@ class Selection:
         best hit); an empty query is the whole library."""
         if not text.strip():
             return cls()
-        hits = search(db, text, limit=MAX_LIMIT, highlight=("", ""))
-        return cls.of_ids((hit.item_id for hit in hits), f"the search {text!r}")
+        return cls.of_ids(search_ids(db, text), f"the search {text!r}")
 
     @classmethod
     def of_view(cls, db: Database, query: GalleryQuery) -> Selection:
-        return cls.of_ids(gallery_ids(db, query), f"the view {query.view!r}")
+        return cls.of_ids(listed_ids(db, query), f"the view {query.view!r}")

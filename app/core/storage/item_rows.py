@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import AnyRow
 from app.core.storage.job_rows import suspend_jobs
-from app.core.storage.states import HAS_CAPTION, IN_LIBRARY, RESTORED_STATE
+from app.core.storage.states import HAS_CAPTION, HAS_USER_CAPTION, IN_LIBRARY, RESTORED_STATE
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -29,6 +29,18 @@ def in_library(conn: Connection, item_ids: Sequence[int]) -> list[int]:
             tuple(ids),
         )
     ]
+
+
+def count_user_captioned(conn: Connection, item_ids: Sequence[int]) -> int:
+    """How many of `item_ids` have a caption the user wrote (for the whole item)."""
+    return sum(
+        conn.exec_driver_sql(
+            f"SELECT count(*) FROM media_items m WHERE m.id IN ({marks(ids)}) "
+            f"AND {HAS_USER_CAPTION}",
+            tuple(ids),
+        ).scalar_one()
+        for ids in chunks(item_ids)
+    )
 
 
 def item_row(conn: Connection, item_id: int) -> AnyRow | None:

@@ -26,6 +26,7 @@ from app.core.storage.db import Database
 from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import ChangeHub, Changes
+from app.ui.gallery.recaption_listing import ListingRecaption
 
 Ids = Callable[[], list[int]]
 
@@ -99,6 +100,9 @@ class ItemActions(QObject):
             "Hide from the library; the file and its captions stay",
         )
         self.again_menu = QMenu("Caption again with…", parent)
+        # Its last section: the same choices for everything the gallery lists.
+        self.whole = ListingRecaption(db, background, hub, callbacks.message, parent)
+        self.whole.failed.connect(self.failed.emit)
 
     def _action(
         self,
@@ -141,6 +145,9 @@ class ItemActions(QObject):
             menu.addAction(f"Model: {name}").triggered.connect(
                 lambda _=False, m=model_id: self.caption_selected({"model_override": {"model": m}})
             )
+        self.whole.set_choices(self._prompts, self._models)
+        menu.addSeparator()
+        menu.addMenu(self.whole.menu)
         menu.setEnabled(bool(self._prompts or self._models))
 
     def context_menu(self, position: QPoint) -> None:

@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.toolbar.captions_toggled.connect(self.gallery.set_show_captions)
         self.browser.listed.connect(self.handover.listed)  # selects first, then it is shown
         self.browser.listed.connect(self._listed)
+        self.browser.listed.connect(self.items.whole.listed)  # its "All N in this view"
         self.browser.counts_loaded.connect(self.sidebar.set_counts)
         self.browser.failed.connect(self.show_error)
         self.gallery.context_menu_requested.connect(
