@@ -14,6 +14,7 @@ that then shows, and grabs, each state a user meets:
   loupe          the large view (Enter on a photo)
   settings-*     each page of Settings
   finetune       the "fine-tune on my corrections" screen with three corrections
+  export         File → Export captions…, set up for a kohya training set
 
 The demo library holds real photos from scikit-image's wheel (an astronaut, a coffee cup,
 a cat, a rocket…) and one unreadable file. Their captions were written by hand for these
@@ -257,6 +258,16 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
             dialog.tabs.setCurrentIndex(index)
             save(dialog, f"settings-{dialog.tabs.tabText(index).lower()}")
         dialog.close()
+
+    window.extras.open_export()
+    export = window.extras.export_dialog
+    if export is not None:
+        export.library_radio.setChecked(True)
+        export.form.trigger_edit.setText("mylibrary")
+        export.form.path_edit.setText(str(library / "training-set"))
+        wait(2)
+        save(export, "export")
+        export.close()
 
     window.extras.open_finetune()
     finetune = window.extras.finetune_launcher().dialog

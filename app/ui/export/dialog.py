@@ -44,7 +44,7 @@ from app.ui.words import counted
 
 Confirm = Callable[[str, str, Callable[[], None]], None]  # question, details, on yes
 MakeSelection = Callable[[Database], Selection]
-MIN_WIDTH = 520
+MIN_WIDTH = 640  # a typical path fits in the folder field
 
 
 @dataclass(frozen=True)
