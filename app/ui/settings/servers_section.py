@@ -167,6 +167,9 @@ class ServersSection(QGroupBox):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, entry.name)
                 self.table.setItem(row, column, item)
+            name_item = self.table.item(row, 0)
+            assert name_item is not None
+            name_item.setToolTip("\n".join([f"API key: {entry.key_source()}", *warnings(entry)]))
             self._show_status(row, entry)
         if selected:
             self.select(selected)
