@@ -25,6 +25,7 @@ from app.cli.output import (
     print_json,
     shown,
 )
+from app.cli.servers import add_server_option, one_off_servers, server_args
 from app.core.captioning.events import CaptionEvent, Fatal, WorkerExit
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.captioning.supervisor import WorkerSupervisor, worker_is_running
@@ -33,6 +34,7 @@ from app.core.datadir import DataDir
 from app.core.jobs import PRIORITY_USER, OpenJob
 from app.core.library.handover import index_paths
 from app.core.library.library import Library
+from app.core.servers.registry import RegistryError
 from app.core.storage.job_rows import item_kind, open_job_count
 from app.core.storage.problems import LibraryDamaged
 from app.core.storage.schema import Keyframe
@@ -78,6 +80,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "captions them)",
     )
     _model_options(caption)
+    add_server_option(caption)
     caption.add_argument("--prompt", metavar="NAME", help="short, detailed, alt-text, tags")
     caption.add_argument("--json", action="store_true", help="print JSON")
 
@@ -85,6 +88,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     worker.add_argument("--forever", action="store_true", help="wait for new jobs")
     worker.add_argument("--min-priority", type=int, default=None, help=argparse.SUPPRESS)
     _model_options(worker)
+    add_server_option(worker)
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -104,13 +108,26 @@ def model_override(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _override_args(args: argparse.Namespace) -> list[str]:
     if args.model_path:
-        return ["--model-path", args.model_path, "--mmproj", args.mmproj or ""]
-    return ["--model", args.model] if args.model else []
+        return ["--model-path", args.model_path, "--mmproj", args.mmproj or "", *server_args(args)]
+    return (["--model", args.model] if args.model else []) + server_args(args)
+
+
+def check_servers(args: argparse.Namespace) -> int | None:
+    """Check the `--server URL` options and keep them as `args.one_off_servers` (a list
+    of registry entries, never stored) for the worker; an exit code when one is not a
+    server address."""
+    try:
+        args.one_off_servers = one_off_servers(args)
+    except RegistryError as exc:
+        return fail(args, f"--server: {exc}", EXIT_USAGE)
+    return None
 
 
 def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
     from app.core.captioning.worker import CaptionWorker  # loads llama.cpp: only here
 
+    if (problem := check_servers(args)) is not None:
+        return problem
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -163,7 +180,7 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
             "now and nothing of the run stays queued)",
             EXIT_USAGE,
         )
-    if (problem := check_choices(args)) is not None:
+    if (problem := check_choices(args) or check_servers(args)) is not None:
         return problem
     override = model_override(args)
     try:

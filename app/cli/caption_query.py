@@ -14,8 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-from app.cli.caption import check_choices, model_override, run_until_done
+from app.cli.caption import check_choices, check_servers, model_override, run_until_done
 from app.cli.output import EXIT_FAILED, EXIT_USAGE, INTERRUPTED, Interrupt, fail, print_json
+from app.cli.servers import server_args
 from app.core.captioning.events import WorkerExit
 from app.core.captioning.model_choice import NoModel, choose_model
 from app.core.datadir import DataDir
@@ -39,7 +40,7 @@ def cmd_caption_query(library: Library, data_dir: DataDir, args: argparse.Namesp
             "an empty --query finds nothing: use --all to caption the whole library again",
             EXIT_USAGE,
         )
-    if (problem := check_choices(args)) is not None:
+    if (problem := check_choices(args) or check_servers(args)) is not None:
         return problem
     override = model_override(args)
     settings = library.settings.read()
@@ -78,10 +79,10 @@ def cmd_caption_query(library: Library, data_dir: DataDir, args: argparse.Namesp
     interrupt = Interrupt()
     with interrupt.installed():
         jobs = [job.id for job in library.jobs.open_jobs(ids).values()]
-        # No model arguments for the worker: each job carries its own.
-        fatal = run_until_done(
-            library, data_dir, ids, interrupt, ["--min-priority", str(PRIORITY_BULK)]
-        )
+        # No model arguments for the worker: each job carries its own. One-off servers
+        # are this run's, not the jobs': they go to this run's worker only.
+        worker_args = ["--min-priority", str(PRIORITY_BULK), *server_args(args)]
+        fatal = run_until_done(library, data_dir, ids, interrupt, worker_args)
     states = library.jobs.states_of(jobs)
     summary.update(
         captioned=states.get(JobState.DONE, 0),

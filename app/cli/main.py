@@ -22,6 +22,7 @@ from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
 from app.cli import queue as cli_queue
 from app.cli import repair as cli_repair
+from app.cli import servers as cli_servers
 from app.cli import training_runtime as cli_runtime
 from app.cli.output import (
     EXIT_INTERRUPTED,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runtime.add_parsers(sub, common)
     cli_desktop.add_parsers(sub, common)
     cli_repair.add_parser(sub, common)
+    cli_servers.add_parsers(sub, common)
     return parser
 
 
@@ -196,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
             "status": cmd_status,
             "queue": cli_queue.cmd_queue,
             "export": cli_export.cmd_export,
+            "servers": cli_servers.cmd_servers,
         }[args.command]
         try:
             return handler(library, args)

@@ -113,6 +113,15 @@ class SettingsValues:
     model_image_side: int = field(
         default=768, metadata=_help("Longest side of the picture handed to the model.")
     )
+    # -- inference servers (issue 13; app/core/servers/registry.py reads and writes them)
+    caption_backends: str = field(
+        default="local",
+        metadata=_help("Who captions: 'local' (this computer), 'servers' or 'both'."),
+    )
+    inference_servers: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata=_help("The user's inference servers (never their API keys: the keychain)."),
+    )
 
 
 DEFAULTS = SettingsValues()
@@ -153,6 +162,13 @@ def convert(key: str, value: Any) -> Any:
             isinstance(k, key_type) and isinstance(v, value_type) for k, v in value.items()
         ):
             return dict(value)
+    elif typing.get_origin(kind) is list:
+        # Only list[dict[str, Any]] is declared (inference_servers): a list of JSON objects,
+        # each checked field by field where it is used (app/core/servers/registry.py).
+        if isinstance(value, list) and all(
+            isinstance(entry, dict) and all(isinstance(k, str) for k in entry) for entry in value
+        ):
+            return [dict(entry) for entry in value]
     elif isinstance(value, kind):
         return value
     raise TypeError(f"setting {key!r} takes {_type_name(kind)}")

@@ -46,6 +46,8 @@ OTHER_VALUE: dict[str, object] = {
     "repeat_penalty": 1.05,
     "max_caption_tokens": 64,
     "model_image_side": 512,
+    "caption_backends": "both",
+    "inference_servers": [{"name": "gpu-box", "url": "http://192.168.1.5:8080"}],
 }
 
 
@@ -140,6 +142,7 @@ def test_an_int_where_a_float_is_declared_reads_as_a_float(db: Database) -> None
         ("metadata_write", "xmp"),  # an enum value this version does not know
         ("gpu_offload", "vulkan"),
         ("prompt_overrides", ["not", "a", "mapping"]),
+        ("inference_servers", ["not", "objects"]),
     ],
 )
 def test_an_unreadable_value_is_reported_once_and_replaced_by_the_default(

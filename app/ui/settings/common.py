@@ -65,6 +65,24 @@ class SettingsStore(QObject):
 
         self._lane.run(write, done, self._failed)
 
+    def run(
+        self,
+        work: Callable[[Settings], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        changes: set[str],
+    ) -> None:
+        """Run `work(settings)` on the settings lane, in order with the other reads and
+        writes (a registry edit that reads, checks and writes one setting); `saved`
+        follows with `changes` once it succeeded. Its errors go to `on_error` only: they
+        are the user's to fix (a bad address), not a settings failure."""
+
+        def done(result: Any) -> None:
+            on_done(result)
+            self.saved.emit(set(changes))
+
+        self._lane.run(lambda: work(self._settings), done, on_error)
+
     def _failed(self, message: str) -> None:
         self.failed.emit(f"Settings could not be read or saved: {message}")
 

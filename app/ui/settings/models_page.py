@@ -1,4 +1,5 @@
-"""The Models settings page: the catalog, downloads, the active model, this computer.
+"""The Models settings page: the catalog, downloads, the active model, this computer,
+and the inference servers captions may be made on (servers_section.py).
 
 The table is filled in two passes: install state first (a quick disk read), then whether each
 model fits, once the child-process probe of the llama.cpp build has answered (it shows
@@ -40,6 +41,7 @@ from app.services.background import Background
 from app.services.download_bridge import DownloadBridge
 from app.ui.settings.common import SettingsStore, message_label, note_label, show_message
 from app.ui.settings.runtime_boxes import CustomModelBox, OffloadBox
+from app.ui.settings.servers_section import ServersSection
 from app.ui.theme import tone
 from models.catalog import Catalog, load_catalog
 from models.installed import remove_model
@@ -84,6 +86,7 @@ class ModelsPage(QWidget):
         self.offload_box = OffloadBox(self._store)
         self.custom_box = CustomModelBox(self._store, self._background)
         self.custom_box.applied.connect(lambda _in_use: self._show_rows())
+        self.servers_section = ServersSection(self._store, self._background)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("models")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -144,6 +147,7 @@ class ModelsPage(QWidget):
         layout.addWidget(self.offload_box)
         layout.addWidget(catalog_box, 1)
         layout.addWidget(self.custom_box)
+        layout.addWidget(self.servers_section)
         self._update_buttons()
 
     def _connect_bridge(self) -> None:

@@ -1,0 +1,1 @@
+"""The user's inference servers: the registry, API keys, and testing a server (issue 13)."""
