@@ -175,6 +175,12 @@ def make_library(data: Path) -> None:
             store_model_caption(db, ids[f"{name}.jpg"], caption, tags, model_id="smolvlm2-500m")
         for name, correction in CORRECTIONS.items():
             store.add_user_caption(ids[f"{name}.jpg"], correction)
+        # Two inference servers, one on plain http across the network (its warning shows).
+        from app.core.servers.registry import ServerRegistry
+
+        servers = ServerRegistry(library.settings)
+        servers.add("https://gpu-box.lan:8443", name="gpu-box", key_env="GPU_BOX_KEY")
+        servers.add("http://192.168.1.20:11434", name="old-laptop", enabled=False)
         # Waiting for a caption: with no model installed, the window says what to do.
         library.jobs.enqueue([ids[f"{name}.jpg"] for name in UNCAPTIONED])
     finally:
@@ -190,6 +196,7 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     from app.core.captioning.events import ModelLoaded, Progress, Started
     from app.core.datadir import DataDir
     from app.ui.application import apply_look
+    from app.ui.settings.servers_section import ServersSection
     from app.ui.window.main_window import MainWindow
 
     app = QApplication([sys.argv[0]])
@@ -257,6 +264,10 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
         for index in range(dialog.tabs.count()):
             dialog.tabs.setCurrentIndex(index)
             save(dialog, f"settings-{dialog.tabs.tabText(index).lower()}")
+        servers = dialog.findChild(ServersSection)
+        if servers is not None:  # below the fold of the Models page
+            dialog.tabs.setCurrentIndex(0)
+            save(servers, "settings-servers")
         dialog.close()
 
     window.extras.open_export()

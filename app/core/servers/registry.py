@@ -201,7 +201,7 @@ def privacy_statement(entries: Iterable[ServerEntry], mode: str) -> str:
         if enabled:
             return (
                 "Photos stay on this computer: captioning is set to this computer, so the "
-                "servers below are not used."
+                "servers listed here are not used."
             )
         return "Photos stay on this computer."
     if not enabled:
