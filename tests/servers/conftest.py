@@ -31,7 +31,6 @@ from tests.media_factory import real_photo
 from tests.models.conftest import fixture_pair
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = os.environ.get("CAPTIONIST_REQUIRE_LLAMA_SERVER") == "1"
 START_TIMEOUT_S = 90
 
 
@@ -54,7 +53,7 @@ def llama_server_binary() -> Path:
             "llama-server is not built: run `python packaging/llama_server.py` (or "
             "`python3 packaging/setup_env.py test`, which builds it)"
         )
-        if REQUIRED:
+        if os.environ.get("CAPTIONIST_REQUIRE_LLAMA_SERVER") == "1":
             pytest.fail(reason + " — CAPTIONIST_REQUIRE_LLAMA_SERVER=1 forbids skipping")
         pytest.skip(reason)
     return Path(found)

@@ -10,6 +10,7 @@ Reply (status, headers, body; or SSE events; or a dropped connection; or a delay
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ class OpenAIServerDouble:
         self.url = ""
 
     @contextmanager
-    def running(self) -> Iterator[OpenAIServerDouble]:
+    def running(self, tls: ssl.SSLContext | None = None) -> Iterator[OpenAIServerDouble]:
+        """Serve on a free loopback port (https with `tls`) until the block ends."""
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -138,9 +140,12 @@ class OpenAIServerDouble:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
         try:
             yield self
         finally:

@@ -12,6 +12,8 @@ capabilities, `/v1` OpenAI compatibility with `response_format` json_schema sinc
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -242,3 +244,28 @@ def test_schema_violations_name_what_is_wrong() -> None:
     assert "the caption is empty" in found and "2 tags (at most 1)" in found
     assert "a tag has 40 characters (at most 32)" in found and "a tag is not a string" in found
     assert "the language is not a string" in found
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def test_tls_is_verified_unless_self_signed_is_allowed(self_signed: ssl.SSLContext) -> None:
+    with OpenAIServerDouble(VLLM_ROUTES).running(tls=self_signed) as double:
+        assert double.url.startswith("https://")
+        with pytest.raises(ServerError) as raised:
+            probe(ServerConfig(url=double.url, name="double"))
+        assert raised.value.problem == ServerProblem.DOWN
+        assert "not trusted" in raised.value.message and "self-signed" in raised.value.message
+        result = caption(double, [streamed(GOOD)], allow_self_signed=True)
+    assert result.answer.caption == "A dog on a beach."
