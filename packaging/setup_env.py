@@ -9,8 +9,10 @@ machine (CUDA when `nvcc` is on PATH, Metal on Apple Silicon, else CPU; an expli
 CMAKE_ARGS wins), installs the project in editable mode and runs it. Both commands
 install the fine-tuning extra: torch's CPU build from PyTorch's CPU index unless an
 NVIDIA GPU is present (then the default CUDA build and the qlora extra), and llama.cpp's
-adapter converter, fetched once so that training works offline later. Standard
-library only: it must work before anything is installed.
+adapter converter, fetched once so that training works offline later. `test` also
+builds llama.cpp's llama-server once (packaging/llama_server.py, ~7 minutes, cached in
+~/.cache/captionist-ci) for the inference-server tests. Standard library only: it must
+work before anything is installed.
 """
 
 from __future__ import annotations

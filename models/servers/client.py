@@ -35,7 +35,7 @@ from models.servers.backend import ServerError, ServerProblem
 from models.servers.config import LoraAdapter, ServerConfig, ServerInfo, ServerKind
 from models.servers.dialects import Dialect, dialect_for, schema_violations
 from models.servers.http import make_client, status_error, transport_error
-from models.servers.probe import probe
+from models.servers.probe import health, probe
 
 __all__ = [
     "LoraAdapter",
@@ -43,6 +43,7 @@ __all__ = [
     "ServerConfig",
     "ServerInfo",
     "ServerKind",
+    "health",
     "probe",
     "test_caption",
 ]

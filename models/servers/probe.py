@@ -51,6 +51,24 @@ class _Prober:
         return (time.perf_counter() - started) * 1000
 
 
+def health(config: ServerConfig) -> float:
+    """A status light: the latency in ms of /health (else /v1/models). Raises
+    ServerError (DOWN, TIMEOUT, AUTH; BUSY while a llama-server loads its model)."""
+    with make_client(config, 1) as client:
+        name = config.name
+        for path in ("/health", "/v1/models"):
+            started = time.perf_counter()
+            try:
+                response = client.get(path)
+            except httpx2.TransportError as exc:
+                raise transport_error(name, exc) from exc
+            if response.status_code == 200:
+                return (time.perf_counter() - started) * 1000
+            if response.status_code != 404:
+                raise status_error(name, response.status_code, response.headers, response.text)
+    raise ServerError(name, ServerProblem.REJECTED, f"{name} has neither /health nor /v1/models")
+
+
 def probe(config: ServerConfig) -> ServerInfo:
     """What the server is and serves. Raises ServerError (DOWN, AUTH, TIMEOUT, or
     REJECTED when it serves no model or not the configured one)."""

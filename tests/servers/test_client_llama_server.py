@@ -51,6 +51,7 @@ def test_probe_reads_kind_slots_model_and_vision(llama_server: StartLlamaServer)
     assert info.lora_adapters == ()
     assert info.version  # build_info
     assert 0 < info.latency_ms < 5000
+    assert 0 < client.health(config_for(server.url)) < 5000
     # The user may keep slots for others; never more than the server has.
     assert probe(config_for(server.url, slots=1)).slots == 1
     assert probe(config_for(server.url, slots=8)).slots == 2
@@ -157,6 +158,9 @@ def test_a_stopped_server_is_down(llama_server: StartLlamaServer) -> None:
     with pytest.raises(ServerError) as probed:
         probe(config)
     assert probed.value.problem == ServerProblem.DOWN
+    with pytest.raises(ServerError) as checked:
+        client.health(config)
+    assert checked.value.problem == ServerProblem.DOWN
 
 
 def test_cancel_closes_the_request_and_the_server_goes_on(llama_server: StartLlamaServer) -> None:

@@ -22,7 +22,7 @@ import pytest
 from models.prompts import TAG_MAX_CHARS, AnswerLimits, builtin_prompts
 from models.runtime import Sampling
 from models.servers.backend import ServerError, ServerProblem
-from models.servers.client import ServerBackend, ServerConfig, ServerKind, probe
+from models.servers.client import ServerBackend, ServerConfig, ServerKind, health, probe
 from models.servers.dialects import dialect_for, schema_violations, server_schema
 from tests.servers.server_double import OpenAIServerDouble, Reply, chunk, streamed, whole
 
@@ -134,6 +134,14 @@ def test_ollama_is_detected_and_asked_in_its_dialect() -> None:
         "tags",
         "language",
     ]
+
+
+def test_health_falls_back_to_the_model_list() -> None:
+    with OpenAIServerDouble(OLLAMA_ROUTES).running() as ollama:  # Ollama has no /health
+        assert health(ServerConfig(url=ollama.url, name="double")) > 0
+    with OpenAIServerDouble({}).running() as nothing, pytest.raises(ServerError) as raised:
+        health(ServerConfig(url=nothing.url, name="double"))
+    assert raised.value.problem == ServerProblem.REJECTED
 
 
 def test_a_model_the_server_does_not_serve_is_rejected() -> None:
