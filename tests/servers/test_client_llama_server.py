@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -163,13 +165,24 @@ def test_a_stopped_server_is_down(llama_server: StartLlamaServer) -> None:
     assert checked.value.problem == ServerProblem.DOWN
 
 
-def test_cancel_closes_the_request_and_the_server_goes_on(llama_server: StartLlamaServer) -> None:
-    server = llama_server()
+def test_cancel_closes_the_request_and_the_server_stops_generating(
+    llama_server: StartLlamaServer,
+) -> None:
+    server = llama_server(parallel=1)
     config = config_for(server.url)
     backend = ServerBackend(config, probe(config))
+    long = Sampling(limits=AnswerLimits(caption_chars=3000, max_tags=10))
+    polls = itertools.count()
     try:
         with pytest.raises(Cancelled):
-            backend.caption([photo_jpeg()], SHORT, sampling=GREEDY, should_stop=lambda: True)
+            backend.caption(
+                [photo_jpeg()], SHORT, sampling=long, should_stop=lambda: next(polls) > 3
+            )
+        # llama-server saw the connection close and cancelled the task.
+        deadline = time.monotonic() + 5
+        while "cancel task" not in server.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "cancel task" in server.log.read_text(), server.log_tail()
         assert backend.caption([photo_jpeg()], SHORT, sampling=GREEDY).answer.caption
     finally:
         backend.close()
