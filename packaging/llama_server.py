@@ -7,7 +7,8 @@ models/finetune/llama_tools.py already fetches for the LoRA converter. The build
 minutes on 2 cores) goes into a cache keyed by the llama-cpp-python version,
 `$XDG_CACHE_HOME/captionist-ci/llama-server-<version>/llama-server` (the CI keeps
 ~/.cache/captionist-ci between runs, as it keeps the app bundle). Static libraries, so
-the one binary is self-contained. Standard library only (set-up runs it).
+the one binary is self-contained; built for this CPU (ggml's native flags), so a
+`cpu-stamp` beside it makes another CPU rebuild. Standard library only (set-up runs it).
 
     python packaging/llama_server.py            # build if missing, print the binary
     python packaging/llama_server.py --check    # exit 1 if not built
@@ -66,6 +67,27 @@ def binary_path(version: str, root: Path | None = None) -> Path:
     return (root or cache_root()) / f"llama-server-{version}" / EXE
 
 
+def cpu_stamp() -> str:
+    """The CPU features the build may use (ggml builds for the native CPU): a cache
+    restored on a machine without them must rebuild, not die of SIGILL mid-test."""
+    import hashlib
+    import platform
+
+    flags = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags += " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        flags += platform.processor()
+    return hashlib.sha256(flags.encode()).hexdigest()[:16]
+
+
+def _stamp(binary: Path) -> Path:
+    return binary.with_name("cpu-stamp")
+
+
 def _runs(binary: Path) -> bool:
     """A cached binary built for another CPU (native flags) must not be used."""
     try:
@@ -83,7 +105,11 @@ def find_server(version: str | None = None, root: Path | None = None) -> Path | 
         given = Path(os.environ[BINARY_ENV])
         return given if given.is_file() and _runs(given) else None
     binary = binary_path(version or installed_version(), root)
-    return binary if binary.is_file() and _runs(binary) else None
+    try:
+        same_cpu = _stamp(binary).read_text().strip() == cpu_stamp()
+    except OSError:
+        same_cpu = False
+    return binary if same_cpu and binary.is_file() and _runs(binary) else None
 
 
 def _log(message: str) -> None:
@@ -166,6 +192,7 @@ def build_server(
     staged = target.with_suffix(".partial")
     shutil.copy2(built, staged)
     staged.replace(target)
+    _stamp(target).write_text(cpu_stamp() + "\n")
     if not _runs(target):
         raise BuildError(f"the built {target} does not run (`--version` failed)")
     shutil.rmtree(work, ignore_errors=True)

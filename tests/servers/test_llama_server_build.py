@@ -58,3 +58,18 @@ def test_the_built_binary_is_found_and_runs(module: Any, monkeypatch: pytest.Mon
     assert module.find_server() == binary
     monkeypatch.setenv(module.BINARY_ENV, str(binary.parent / "missing"))
     assert module.find_server() is None
+
+
+def test_a_binary_built_for_another_cpu_is_not_used(
+    module: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(module.BINARY_ENV, raising=False)
+    binary = module.binary_path("9.9.9", tmp_path)
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\nexit 0\n")  # stands in for a llama-server that runs
+    binary.chmod(0o755)
+    assert module.find_server("9.9.9", tmp_path) is None  # no stamp: built elsewhere
+    (binary.parent / "cpu-stamp").write_text(module.cpu_stamp() + "\n")
+    assert module.find_server("9.9.9", tmp_path) == binary
+    (binary.parent / "cpu-stamp").write_text("another-cpu\n")
+    assert module.find_server("9.9.9", tmp_path) is None
