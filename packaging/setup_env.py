@@ -9,8 +9,10 @@ machine (CUDA when `nvcc` is on PATH, Metal on Apple Silicon, else CPU; an expli
 CMAKE_ARGS wins), installs the project in editable mode and runs it. Both commands
 install the fine-tuning extra: torch's CPU build from PyTorch's CPU index unless an
 NVIDIA GPU is present (then the default CUDA build and the qlora extra), and llama.cpp's
-adapter converter, fetched once so that training works offline later. Standard
-library only: it must work before anything is installed.
+adapter converter, fetched once so that training works offline later. `test` also
+builds llama.cpp's llama-server once (packaging/llama_server.py, ~7 minutes, cached in
+~/.cache/captionist-ci) for the inference-server tests. Standard library only: it must
+work before anything is installed.
 """
 
 from __future__ import annotations
@@ -112,6 +114,21 @@ def fetch_adapter_converter() -> None:
         )
 
 
+def build_llama_server() -> None:
+    """llama.cpp's llama-server, which the server tests run (tests/servers): built once
+    from the llama-cpp-python sdist into ~/.cache/captionist-ci (packaging/llama_server.py).
+    Not fatal here: without it those tests skip with the reason, or fail when
+    CAPTIONIST_REQUIRE_LLAMA_SERVER=1 (the CI)."""
+    code = [str(venv_python()), str(ROOT / "packaging" / "llama_server.py")]
+    if subprocess.run(code, cwd=ROOT, check=False, stdout=subprocess.DEVNULL).returncode:
+        print(
+            "Could not build llama-server (see the error above); the inference-server "
+            "tests cannot run without it.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def install(extras: str) -> None:
     """The project with `extras`; the training packages at the versions the packaged app's
     training runtime pins (one list, so the source install trains with what was tested)."""
@@ -178,6 +195,7 @@ def main() -> int:
     # packaging: the tests build the double-click app once (tests/test_bundle_finetune.py).
     install(f"dev,heic,packaging,{training_extras()}")
     fetch_adapter_converter()
+    build_llama_server()
     return run_tests(rest)
 
 

@@ -70,7 +70,9 @@ class ServerProblem:
     BAD_ANSWER = "bad_answer"  # 200 but not a valid answer (ignored the schema, garbage)
 
 
-@dataclass(frozen=True, eq=False)
+# Not frozen: raising an exception through a @contextmanager (contextlib, pytest-qt)
+# assigns its __traceback__, which a frozen dataclass refuses (FrozenInstanceError).
+@dataclass(eq=False)
 class ServerError(BackendError):
     """A server could not caption this item; `message` is a sentence naming it."""
 
