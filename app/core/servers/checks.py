@@ -9,14 +9,18 @@ double and the check's words stay the same whichever client answers.
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.core.servers.keychain import KeyProblem
 from app.core.servers.registry import ServerConnection, ServerEntry, config_for
 from models.runtime import EngineError
+
+if TYPE_CHECKING:
+    from models.servers.config import ServerConfig
 
 UNKNOWN, OK, UNHEALTHY = "unknown", "ok", "unhealthy"
 
@@ -42,42 +46,47 @@ class ServerChecks(Protocol):
 
 
 class ClientChecks:
-    """The real checks, through models.servers.client (imported here only)."""
+    """The real checks, through models.servers.client (imported here only: the
+    settings screen should not pay for the HTTP client until a check runs)."""
 
     def probe(self, connection: ServerConnection) -> ProbeResult:
-        from models.servers import client  # type: ignore[attr-defined,unused-ignore]
+        from models.servers import client
 
-        info: Any = client.probe(_client_config(connection))
+        info = client.probe(client_config(connection))
         return ProbeResult(
-            kind=str(info.kind),
-            models=list(info.models or []),
+            kind=info.kind,
+            models=list(info.models),
             slots=info.slots,
             vision=info.vision,
-            loras=list(info.loras or []),
+            loras=[os.path.basename(a.path) for a in info.lora_adapters],
             latency_ms=info.latency_ms,
         )
 
     def test_caption(self, connection: ServerConnection, jpeg: bytes) -> tuple[str, float]:
-        from models.servers import client  # type: ignore[attr-defined,unused-ignore]
+        from models.servers import client
 
-        answer, seconds = client.test_caption(_client_config(connection), jpeg)
-        return str(answer), float(seconds)
+        answer, seconds = client.test_caption(client_config(connection), jpeg)
+        return answer.caption, seconds
 
 
-def _client_config(connection: ServerConnection) -> Any:
-    from models.servers import client  # type: ignore[attr-defined,unused-ignore]
+def client_config(connection: ServerConnection) -> ServerConfig:
+    """The client's settings for a server as the registry resolved it (key looked up)."""
+    from models.servers.client import ServerConfig
 
-    fields_: dict[str, Any] = {
-        "url": connection.url,
-        "name": connection.name,
-        "api_key": connection.api_key,
-        "model": connection.model,
-        "allow_self_signed": connection.allow_self_signed,
-        "slots": connection.slots,
-    }
-    if connection.request_timeout_s is not None:
-        fields_["request_timeout_s"] = connection.request_timeout_s
-    return client.ServerConfig(**fields_)
+    timeout = (
+        {}
+        if connection.request_timeout_s is None
+        else {"request_timeout_s": connection.request_timeout_s}
+    )
+    return ServerConfig(
+        url=connection.url,
+        name=connection.name,
+        api_key=connection.api_key,
+        model=connection.model,
+        allow_self_signed=connection.allow_self_signed,
+        slots=connection.slots,
+        **timeout,
+    )
 
 
 _installed: ServerChecks | None = None
