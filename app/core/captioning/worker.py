@@ -44,7 +44,7 @@ from app.core.captioning.events import (
     WorkerExit,
 )
 from app.core.captioning.events import Cancelled as CancelledEvent
-from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
+from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot, sampling_for
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
@@ -59,15 +59,14 @@ from app.core.storage.problems import LibraryDamaged, StorageProblem
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
-from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
-from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
+from models.prompts import PromptTemplate, builtin_prompts
+from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
 CANCEL_POLL_S = 0.5
 PROGRESS_RECOUNT_S = 1.0
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -471,17 +470,3 @@ def _mtime(path: bytes) -> int | None:
         return os.stat(path).st_mtime_ns
     except OSError:
         return None
-
-
-def sampling_for(settings: SettingsSnapshot, template: PromptTemplate) -> Sampling:
-    """How a caption is sampled: the user's settings, and a prompt's own bound on the
-    caption length where it has one (alt text)."""
-    chars = max(16, settings.max_caption_tokens * CHARS_PER_TOKEN)
-    if template.caption_chars is not None:
-        chars = min(chars, template.caption_chars)
-    return Sampling(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        repeat_penalty=settings.repeat_penalty,
-        limits=AnswerLimits(caption_chars=chars),
-    )
