@@ -135,7 +135,9 @@ class CaptionPool:
     """Runs the queue over `members` until it is empty (or, `forever`, until `stop`).
 
     `on_stored(item_id, settings)` runs after each stored caption (the worker writes
-    the file's metadata and its progress there); events go to `emit`, one at a time.
+    the file's metadata there), `on_done()` after each job that left the queue for
+    good (stored, failed or cancelled: the worker's progress); events go to `emit`,
+    one at a time.
     `adapter_model`: the catalog model whose active adapter a server member should
     apply (the servers serve the user's chosen model; the local member's own model
     is looked up by its model_id)."""
@@ -152,6 +154,7 @@ class CaptionPool:
         forever: bool = False,
         min_priority: int | None = None,
         on_stored: Callable[[int, SettingsSnapshot], None] = lambda _i, _s: None,
+        on_done: Callable[[], None] = lambda: None,
         adapter_model: str | None = None,
         readahead: int = READAHEAD,
         prepare_threads: int = 2,
@@ -169,6 +172,7 @@ class CaptionPool:
         self._forever = forever
         self._min_priority = min_priority
         self._on_stored = on_stored
+        self._on_done = on_done
         self._adapter_model = adapter_model
         self._readahead = readahead
         self._waiting_reason = waiting_reason
@@ -294,6 +298,7 @@ class CaptionPool:
             found = items.get(job.id)
             if found is None or job.item_id is None:
                 self._jobs.finish(job.id, error="the item is no longer in the library")
+                self._on_done()
                 continue
             token = next(self._tokens)
             with self._lock:
@@ -343,6 +348,7 @@ class CaptionPool:
             if isinstance(error, MediaError):
                 self._jobs.finish(job.id, error=str(error))
                 self._emit(Failed(job.id, job.item_id, str(error)))
+                self._on_done()
             else:
                 raise error
 
@@ -442,6 +448,7 @@ class CaptionPool:
                 self._emit(
                     CancelledEvent(job.id, job.item_id, seconds, answer.caption, list(answer.tags))
                 )
+            self._on_done()
 
     def _adapter_for(self, member: _Member, adapters: dict[str, ActiveAdapter]) -> str | None:
         active = adapters.get(member.backend.model_id) or (
@@ -473,6 +480,7 @@ class CaptionPool:
             self._jobs.release(job.id)  # not this item's fault: back to the queue
         if not tripped:
             self._emit(CancelledEvent(job.id, job.item_id))
+            self._on_done()
 
     def _server_fault(self, member: _Member, job: ClaimedJob, epoch: int, exc: ServerError) -> None:
         self._jobs.release(job.id)  # another member (or this one, later) takes it
@@ -492,6 +500,7 @@ class CaptionPool:
                 member.reason = None
         self._jobs.finish(job.id, error=error)
         self._emit(Failed(job.id, job.item_id, error))
+        self._on_done()
 
     def _stop_check(self, job_id: int, member: _Member, epoch: int) -> Callable[[], bool]:
         """Stop on shutdown, when the member tripped since this request left (its

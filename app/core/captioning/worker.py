@@ -232,8 +232,7 @@ class CaptionWorker:
             with lock:
                 emit(event)
 
-        def stored(item_id: int, job_settings: SettingsSnapshot) -> None:
-            self._write_metadata(item_id, job_settings)
+        def done() -> None:
             with lock:
                 self._session_done += 1
                 self._emit_progress()
@@ -248,7 +247,8 @@ class CaptionWorker:
             stop=self.stop,
             forever=self._forever,
             min_priority=self._min_priority,
-            on_stored=stored,
+            on_stored=self._write_metadata,
+            on_done=done,
             adapter_model=choice.model_id if choice is not None else None,
             waiting_reason=NO_SERVERS,
         )
