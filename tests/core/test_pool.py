@@ -77,6 +77,9 @@ def running(pool: CaptionPool) -> Iterator[list[int]]:
     thread.start()
     try:
         yield code
+    except BaseException:
+        pool.stop.set()  # the test failed: do not wait for a pool that cannot finish
+        raise
     finally:
         thread.join(30)
         if thread.is_alive():
@@ -153,7 +156,7 @@ def test_a_member_that_dies_mid_batch_hands_its_jobs_over_and_comes_back(
     library: Library, data_dir: DataDir, photo_dir: Path
 ) -> None:
     photos(library, photo_dir, 40)
-    a, b = ScriptedBackend("gpu-a", delay=0.05), ScriptedBackend("gpu-b", delay=0.1)
+    a, b = ScriptedBackend("gpu-a", delay=0.05), ScriptedBackend("gpu-b", delay=0.2)
     events: list[CaptionEvent] = []
     with running(make_pool(library, data_dir, [a, b], events)) as code:
         wait_for(lambda: a.answered() >= 3)
@@ -198,7 +201,7 @@ def test_busy_with_retry_after_is_honoured(
 def test_a_bad_answer_fails_that_item_naming_the_server(
     library: Library, data_dir: DataDir, photo_dir: Path
 ) -> None:
-    first, second, third = photos(library, photo_dir, 3)
+    items = photos(library, photo_dir, 3)
     failures = {
         0: server_error("gpu-a", ServerProblem.BAD_ANSWER),
         1: AnswerError("the answer held no caption"),
@@ -209,10 +212,14 @@ def test_a_bad_answer_fails_that_item_naming_the_server(
     assert make_pool(library, data_dir, [a], events).run() == WorkerExit.DONE
 
     assert library.jobs.counts() == {"failed": 2, "done": 1}
+    # Which photo met which answer depends on which was decoded first.
     errors = {e.item: e.error for e in of(events, Failed)}
-    assert errors == {first: "gpu-a: bad_answer", second: "gpu-a: the answer held no caption"}
-    assert library.jobs.outcome(1) == ("failed", "gpu-a: bad_answer")
-    assert list(captions(library)) == [third]
+    assert sorted(errors.values()) == ["gpu-a: bad_answer", "gpu-a: the answer held no caption"]
+    (captioned,) = captions(library)
+    assert sorted([*errors, captioned]) == items
+    with library.db.read() as conn:
+        stored = conn.exec_driver_sql("SELECT item_id, last_error FROM jobs WHERE state='failed'")
+        assert dict(stored.all()) == errors
     assert all(e.healthy for e in of(events, MemberStatus))  # the item's fault, not the server's
 
 
@@ -268,7 +275,8 @@ def test_with_no_healthy_member_captioning_waits_and_says_why(
     with running(make_pool(library, data_dir, [a], events)) as code:
         wait_for(lambda: of(events, Waiting))
         assert "gpu-a is down" in of(events, Waiting)[0].reason
-        assert library.jobs.counts() == {"queued": 2}  # nothing held while it waits
+        # Nothing held while it waits (between the half-open probes, each one job).
+        wait_for(lambda: library.jobs.counts() == {"queued": 2})
         a.down = False
     assert code == [WorkerExit.DONE] and library.jobs.counts() == {"done": 2}
 

@@ -82,6 +82,7 @@ from models.servers.backend import CaptionBackend, ServerError
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
+MIN_WAIT_S = 0.02
 CANCEL_POLL_S = 0.5
 STATUS_EVERY_S = 2.0
 RATE_WINDOW_S = 60.0
@@ -224,6 +225,8 @@ class CaptionPool:
             with self._lock:
                 capacity = sum(m.breaker.capacity(m.slots) for m in self._members)
                 outstanding = len(self._open)
+                # Read ahead only for a member that is up: a probe goes alone.
+                ahead = self._readahead if any(m.breaker.closed for m in self._members) else 0
             if capacity == 0:
                 # Nobody can send: what waits for a slot goes back to the queue (not
                 # held as running while every server is down), and the user hears why.
@@ -236,7 +239,7 @@ class CaptionPool:
                     self._emit(Waiting(self._why_waiting()))
                 self._sleep(self._next_probe_s())
                 continue
-            want = capacity + self._readahead - outstanding
+            want = capacity + ahead - outstanding
             claimed = self._claim(want, settings) if want > 0 else 0
             if claimed == 0 and outstanding == 0:
                 if not self._forever:
@@ -281,9 +284,11 @@ class CaptionPool:
         return "no inference server can take captions now (" + "; ".join(reasons) + ")"
 
     def _next_probe_s(self) -> float:
+        """When the first backed-off member may be probed (a probe in flight wakes
+        the dispatcher when it ends), at most IDLE_POLL_S and never a busy loop."""
         with self._lock:
-            waits = [m.breaker.wait_s() for m in self._members]
-        return min([IDLE_POLL_S, *waits]) if waits else IDLE_POLL_S
+            waits = [m.breaker.wait_s() for m in self._members if not m.breaker.probing]
+        return max(MIN_WAIT_S, min([IDLE_POLL_S, *waits]))
 
     def _claim(self, n: int, settings: SettingsSnapshot) -> int:
         with self._db.write() as conn:
@@ -365,7 +370,7 @@ class CaptionPool:
                         epoch = member.breaker.epoch
                         break
                     wait = member.breaker.wait_s() or IDLE_POLL_S
-                    self._lock.wait(min(wait, IDLE_POLL_S))
+                    self._lock.wait(max(MIN_WAIT_S, min(wait, IDLE_POLL_S)))
             try:
                 self._caption(member, task, epoch)
             finally:
