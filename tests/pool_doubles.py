@@ -38,7 +38,7 @@ class ScriptedBackend:
         name: str,
         *,
         slots: int = 2,
-        delay: float = 0.05,
+        delay: float | Callable[[int], float] = 0.05,  # seconds, or by call number
         model_id: str = "scripted-model",
         script: Script | None = None,
         adapters: Sequence[str] = (),
@@ -96,7 +96,8 @@ class ScriptedBackend:
         try:
             if self.down:
                 raise ServerError(self._name, ServerProblem.DOWN, f"{self._name} is down")
-            deadline = started + self.delay
+            delay = self.delay(number) if callable(self.delay) else self.delay
+            deadline = started + delay
             while time.monotonic() < deadline:
                 if should_stop():
                     raise Cancelled()

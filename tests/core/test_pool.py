@@ -179,6 +179,32 @@ def test_a_member_that_dies_mid_batch_hands_its_jobs_over_and_comes_back(
     assert not of(events, Failed)
 
 
+def test_a_members_other_requests_in_flight_go_back_when_it_trips(
+    library: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    photos(library, photo_dir, 3)
+    down = server_error("gpu-a", ServerProblem.DOWN)
+    a = ScriptedBackend(
+        "gpu-a",
+        slots=2,
+        delay=lambda n: 30.0 if n == 0 else 0.1,  # the first request would hang on
+        script=lambda n: down if n == 1 else None,
+    )
+    b = ScriptedBackend("gpu-b", slots=1, delay=0.8)
+    events: list[CaptionEvent] = []
+    started = time.monotonic()
+
+    assert make_pool(library, data_dir, [a, b], events).run() == WorkerExit.DONE
+
+    assert time.monotonic() - started < 10
+    hung = next(c for c in a.calls if c.number == 0)
+    assert hung.outcome == "cancelled" and hung.ended - hung.started < 2
+    assert library.jobs.counts() == {"done": 3} and attempts(library) == {1}
+    made = captions(library)
+    assert len(made) == 3 and all(len(c) == 1 for c in made.values())
+    assert not of(events, CancelledEvent)  # handed over, not cancelled by the user
+
+
 def test_busy_with_retry_after_is_honoured(
     library: Library, data_dir: DataDir, photo_dir: Path
 ) -> None:
