@@ -42,10 +42,12 @@ class ScriptedBackend:
         model_id: str = "scripted-model",
         script: Script | None = None,
         adapters: Sequence[str] = (),
+        per_image: Callable[[bytes], BaseException | None] | None = None,
     ) -> None:
         self._name, self._slots, self._model_id = name, slots, model_id
         self.delay = delay
         self.script = script or (lambda _n: None)
+        self.per_image = per_image or (lambda _image: None)  # what a photo makes it do
         self.down = False  # while True every call fails at once with DOWN
         self.adapters = set(adapters)
         self._lock = threading.Lock()
@@ -102,7 +104,7 @@ class ScriptedBackend:
                 if should_stop():
                     raise Cancelled()
                 time.sleep(0.005)
-            failure = self.script(number)
+            failure = self.script(number) or self.per_image(images[0])
             if failure is not None:
                 raise failure
             if should_stop():

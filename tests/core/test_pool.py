@@ -4,6 +4,7 @@ and fails. The pool over real inference (two in-process engines) is at the end."
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from app.core.captioning.breaker import Breaker
 from app.core.captioning.events import (
@@ -48,6 +50,13 @@ def photos(library: Library, folder: Path, n: int) -> list[int]:
     library.scan(root.id)
     with library.db.read() as conn:
         return [r[0] for r in conn.exec_driver_sql("SELECT id FROM media_items ORDER BY name")]
+
+
+def item_named(library: Library, name: str) -> int:
+    with library.db.read() as conn:
+        return int(
+            conn.exec_driver_sql("SELECT id FROM media_items WHERE name = ?", (name,)).scalar_one()
+        )
 
 
 def make_pool(
@@ -247,6 +256,28 @@ def test_a_bad_answer_fails_that_item_naming_the_server(
         stored = conn.exec_driver_sql("SELECT item_id, last_error FROM jobs WHERE state='failed'")
         assert dict(stored.all()) == errors
     assert all(e.healthy for e in of(events, MemberStatus))  # the item's fault, not the server's
+
+
+def test_a_photo_that_makes_every_server_fail_is_skipped_not_circled_for_ever(
+    library: Library, data_dir: DataDir, photo_dir: Path
+) -> None:
+    write_photo(photo_dir / "poison.jpg", size=(64, 40))  # the server answers 500 to it
+    photos(library, photo_dir, 2)
+
+    def fails_on_poison(jpeg: bytes) -> BaseException | None:
+        with Image.open(io.BytesIO(jpeg)) as image:
+            poison = image.size == (64, 40)
+        return server_error("gpu-a", ServerProblem.FAILED) if poison else None
+
+    a = ScriptedBackend("gpu-a", slots=1, delay=0.01, per_image=fails_on_poison)
+    events: list[CaptionEvent] = []
+
+    assert make_pool(library, data_dir, [a], events).run() == WorkerExit.DONE
+
+    assert library.jobs.counts() == {"done": 2, "failed": 1}
+    (failed,) = of(events, Failed)
+    assert failed.error.startswith("gpu-a: failed (servers failed on this item 3 times")
+    assert len(a.calls) == 5 and failed.item == item_named(library, "poison.jpg")
 
 
 def test_a_job_cancelled_in_flight_stops_and_stores_nothing(

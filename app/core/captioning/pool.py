@@ -77,7 +77,7 @@ from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
 from models.prompts import PromptTemplate
 from models.runtime import Cancelled, EngineError
-from models.servers.backend import CaptionBackend, ServerError
+from models.servers.backend import CaptionBackend, ServerError, ServerProblem
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ CANCEL_POLL_S = 0.5
 STATUS_EVERY_S = 2.0
 RATE_WINDOW_S = 60.0
 READAHEAD = 2  # jobs claimed and prepared beyond the free slots
+# A photo that makes servers fail (HTTP 5xx) this many times in a run is the photo's
+# problem, not the servers': it fails with the last error instead of circling the
+# pool for ever (llama-server answers 500 for some inputs, see ENGINE-FACTS).
+MAX_FAILED_ON_ITEM = 3
 
 _ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
     MediaItem.id == bindparam("item_id"), MediaItem.state != ItemState.MISSING
@@ -183,6 +187,7 @@ class CaptionPool:
         # and claimed again is a new claim): token -> job id.
         self._open: dict[int, int] = {}
         self._tokens = itertools.count()
+        self._failures_on: dict[int, int] = {}  # job id -> 5xx answers on it this run
         self._next_queued = select(next_queued_id(min_priority=min_priority))
         self._finished = False  # the slot threads may leave
         self._fatal: BaseException | None = None
@@ -418,8 +423,17 @@ class CaptionPool:
                 self._cancelled(member, job, epoch)
                 return
             except ServerError as exc:
-                if exc.server_fault:
+                if exc.server_fault and not self._failed_too_often(job, exc):
                     self._server_fault(member, job, epoch, exc)
+                    return
+                if exc.server_fault:  # the item, after all: the server is not to blame
+                    self._item_failed(
+                        member,
+                        job,
+                        epoch,
+                        f"{exc} (servers failed on this item {MAX_FAILED_ON_ITEM} times; "
+                        "skipped so the rest gets captioned)",
+                    )
                     return
                 self._item_failed(member, job, epoch, str(exc))
                 return
@@ -486,6 +500,13 @@ class CaptionPool:
         if not tripped:
             self._emit(CancelledEvent(job.id, job.item_id))
             self._on_done()
+
+    def _failed_too_often(self, job: ClaimedJob, exc: ServerError) -> bool:
+        if exc.problem != ServerProblem.FAILED:
+            return False  # down, busy, timed out, refused the key: not about the item
+        with self._lock:
+            self._failures_on[job.id] = count = self._failures_on.get(job.id, 0) + 1
+        return count >= MAX_FAILED_ON_ITEM
 
     def _server_fault(self, member: _Member, job: ClaimedJob, epoch: int, exc: ServerError) -> None:
         self._jobs.release(job.id)  # another member (or this one, later) takes it
