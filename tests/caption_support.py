@@ -40,6 +40,7 @@ def store_model_caption(
     model_id: str = MODEL_ID,
     prompt_id: str = PROMPT_ID,
     adapter_id: str | None = None,
+    server: str | None = None,
 ) -> Caption:
     """Caption `item_id` as a worker run would: `text` and `tags` for the whole item and,
     for a video, `moments` {keyframe id: caption} for keyframes it already has.
@@ -68,7 +69,7 @@ def store_model_caption(
     ]
     prepared = ModelInput(item_id=item_id, mtime_ns=0, images=[], keyframes=keyframes)
     answer = CaptionAnswer(text, list(tags), language, moments=list(moments.values()))
-    made_by = Provenance(model_id, prompt_id, adapter_id)
+    made_by = Provenance(model_id, prompt_id, adapter_id, server=server)
     assert store_caption(db, job.id, prepared, answer, made_by)
     with db.session() as session:
         newest = session.scalars(

@@ -34,6 +34,7 @@ class Version:
     prompt_id: str | None
     adapter_id: str | None
     created_at: float
+    server: str | None = None  # the inference server that made it; None: this computer
 
     @property
     def by_user(self) -> bool:

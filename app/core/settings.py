@@ -46,6 +46,15 @@ class GpuOffload(StrEnum):
     LAYERS = "layers"  # `gpu_layers` of them
 
 
+class CaptionBackends(StrEnum):
+    """Who captions (issue 13): the in-process engine, the user's inference servers,
+    or both as one pool."""
+
+    LOCAL = "local"  # this computer only: the in-process llama.cpp engine
+    SERVERS = "servers"  # only the inference servers the user added
+    BOTH = "both"  # the engine as one more member of the servers' pool
+
+
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
@@ -87,6 +96,10 @@ class SettingsValues:
     )
     custom_mmproj_path: str = field(
         default="", metadata=_help("The vision projector (mmproj) of the custom model.")
+    )
+    caption_backends: CaptionBackends = field(
+        default=CaptionBackends.LOCAL,
+        metadata=_help("Who captions: this computer ('local'), the servers, or both."),
     )
     gpu_offload: GpuOffload = field(
         default=GpuOffload.AUTO, metadata=_help("How much of the model goes to the GPU.")

@@ -314,7 +314,7 @@ def run_direct(
     budget: bool = True,
 ) -> Run:
     """A fresh Python process captioning `files` with llama-cpp-python (see direct_child)."""
-    from app.core.captioning.worker import CHARS_PER_TOKEN
+    from app.core.captioning.job_settings import CHARS_PER_TOKEN
     from app.core.settings import DEFAULTS
     from models.prompts import builtin_prompts
     from models.runtime import physical_cores

@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 
 from app.core.alt_text import ALT_TEXT_CHARS, alt_text, img_tag
-from app.core.captioning.job_settings import SettingsSnapshot
-from app.core.captioning.worker import sampling_for
+from app.core.captioning.job_settings import SettingsSnapshot, sampling_for
 from app.core.export.formats import Format, Images
 from app.core.export.run import Export, ExportError, ExportOptions
 from app.core.export.selection import Selection

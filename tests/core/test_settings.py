@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert
 
 from app.core.settings import (
     DEFAULTS,
+    CaptionBackends,
     GpuOffload,
     MetadataWrite,
     Settings,
@@ -36,6 +37,7 @@ OTHER_VALUE: dict[str, object] = {
     "custom_model_path": "/models/m.gguf",
     "custom_mmproj_path": "/models/mmproj.gguf",
     "gpu_offload": GpuOffload.LAYERS,
+    "caption_backends": CaptionBackends.BOTH,
     "gpu_layers": 12,
     "prompt_id": "detailed",
     "prompt_overrides": {"short": "Describe it."},

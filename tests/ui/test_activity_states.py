@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from app.core.captioning.events import Fatal, Finished, Idle, Paused, Progress, Started
+from app.core.captioning.events import Fatal, Finished, Idle, Paused, Progress, Started, Waiting
 from app.core.library.library import Library
 from app.core.queue_status import QueueActions
 from app.core.settings import Settings
@@ -89,6 +89,16 @@ def test_paused_with_everything_captioned_says_so(
     qtbot.waitUntil(lambda: panel.status.text() == "All captioned", timeout=WAIT_MS)
     assert panel.pause_button.text() == "Resume"
     assert panel.progress_label.text() == "All 2 items captioned"
+
+
+def test_waiting_for_inference_servers_says_why(
+    qtbot: QtBot, panel: ActivityPanel, library: Library, photo_dir: Path
+) -> None:
+    photos(library, photo_dir, 2)
+    reason = "no inference server can take captions now (gpu-box: connection refused)"
+    panel.handle_worker_event(Waiting(reason))
+    qtbot.waitUntil(lambda: panel.status.text() == f"Waiting: {reason}", timeout=WAIT_MS)
+    assert panel.state == "waiting"
 
 
 def test_a_deleted_item_leaves_the_counts(

@@ -51,3 +51,7 @@ def test_provenance_names_who_and_what_made_a_caption() -> None:
     assert provenance_text(
         version("model", model_id="qwen2.5-vl-3b", prompt_id="detailed", adapter_id="mine-3")
     ) == ("AI · Qwen2.5-VL 3B · prompt detailed · adapter mine-3 · 22 Nov 2026")
+    # A caption an inference server made names the server (issue 13).
+    assert provenance_text(
+        version("model", model_id="smolvlm-256m", prompt_id="short", server="gpu-box")
+    ) == ("AI · smolvlm-256m · prompt short · adapter — · on gpu-box · 22 Nov 2026")

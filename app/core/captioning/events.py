@@ -60,6 +60,8 @@ class Finished(CaptionEvent):
     tags: list[str]
     # A video: how many of its keyframes the model saw (as many as fit its context).
     frames: int | None = omitted_if_default(None)
+    # The inference server that made it (issue 13); None: this computer.
+    server: str | None = omitted_if_default(None)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,29 @@ class MetadataFailed(CaptionEvent):
 
 
 @dataclass(frozen=True)
+class MemberStatus(CaptionEvent):
+    """A member of the caption pool (an inference server, or "this computer"): sent
+    when its health changes and every few seconds while captioning, for the activity
+    panel's per-server line."""
+
+    event = "member_status"
+    name: str
+    healthy: bool
+    reason: str | None  # why it is not healthy (the server's error), else None
+    in_flight: int  # captions it is working on now
+    per_minute: float  # captions it finished per minute lately
+
+
+@dataclass(frozen=True)
+class Waiting(CaptionEvent):
+    """Jobs are queued but no member of the pool can take them (every server down,
+    none set up, the engine not in the pool): repeated every second while so."""
+
+    event = "waiting"
+    reason: str
+
+
+@dataclass(frozen=True)
 class Crashed(CaptionEvent):
     """Sent by the supervisor: the worker died and restarts after `restart_in` s."""
 
@@ -172,6 +197,8 @@ CAPTION_WORKER: EventProtocol[CaptionEvent] = EventProtocol(
         ModelLoaded,
         AdapterFailed,
         MetadataFailed,
+        MemberStatus,
+        Waiting,
         Crashed,
     ),
 )

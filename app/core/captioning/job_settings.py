@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 from app.core.settings import Settings, SettingsValues
 from app.core.storage.db import Database
-from models.prompts import PromptTemplate
+from models.prompts import AnswerLimits, PromptTemplate
+
+if TYPE_CHECKING:
+    from models.runtime import Sampling
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +62,22 @@ class MediaOptions:
     max_side: int
     max_keyframes: int
     with_exif_context: bool
+
+
+CHARS_PER_TOKEN = 4
+
+
+def sampling_for(settings: SettingsSnapshot, template: PromptTemplate) -> Sampling:
+    """How a caption is sampled: the user's settings, and a prompt's own bound on the
+    caption length where it has one (alt text)."""
+    from models.runtime import Sampling  # the window imports this module: keep it light
+
+    chars = max(16, settings.max_caption_tokens * CHARS_PER_TOKEN)
+    if template.caption_chars is not None:
+        chars = min(chars, template.caption_chars)
+    return Sampling(
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        repeat_penalty=settings.repeat_penalty,
+        limits=AnswerLimits(caption_chars=chars),
+    )

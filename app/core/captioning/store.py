@@ -39,6 +39,7 @@ class Provenance:
     prompt_id: str
     adapter_id: str | None = None
     language: str | None = None
+    server: str | None = None  # the inference server's name; None: this computer
 
 
 def store_caption(
@@ -87,6 +88,7 @@ def _caption(
         "model_id": made_by.model_id,
         "prompt_id": made_by.prompt_id,
         "adapter_id": made_by.adapter_id,
+        "server": made_by.server,
         "edited_from_id": None,
         "created_at": stamp,
     }

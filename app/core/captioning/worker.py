@@ -10,6 +10,12 @@ The active fine-tuned adapter of the job's model (app.core.finetune.adapters) is
 with each claim and applied over the model; when it changes the engine is reloaded.
 An adapter llama.cpp cannot use is reported once (`adapter_failed`) and the worker
 captions with the plain model instead of failing every job.
+
+Inference servers (issue 13): with the setting `caption_backends` at "servers" or
+"both", the worker hands the queue to a CaptionPool (pool.py) over the server
+members it was given (`members`: backends, or a callable making them when the run
+starts; the worker closes them) plus, for "both", the engine as one more member.
+At "local" (the default) the serial loop below runs exactly as it always has.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,8 +50,10 @@ from app.core.captioning.events import (
     WorkerExit,
 )
 from app.core.captioning.events import Cancelled as CancelledEvent
-from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot
+from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot, sampling_for
+from app.core.captioning.local_backend import LocalBackend
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
+from app.core.captioning.pool import CaptionPool
 from app.core.captioning.prepare import ModelInput, prepare
 from app.core.captioning.store import Provenance, store_caption
 from app.core.captioning.supervisor import worker_lock_path
@@ -53,21 +61,27 @@ from app.core.datadir import DataDir
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
-from app.core.settings import GpuOffload
+from app.core.settings import CaptionBackends, GpuOffload
 from app.core.storage.db import Database
 from app.core.storage.problems import LibraryDamaged, StorageProblem
 from app.core.storage.schema import Job, MediaItem
 from app.core.storage.states import ItemState, JobState
 from models.answer import AnswerError
-from models.prompts import AnswerLimits, PromptTemplate, builtin_prompts
-from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
+from models.prompts import PromptTemplate, builtin_prompts
+from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError
+from models.servers.backend import CaptionBackend
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
 CANCEL_POLL_S = 0.5
 PROGRESS_RECOUNT_S = 1.0
-CHARS_PER_TOKEN = 4
+NO_SERVERS = (
+    "captioning is set to use inference servers, but none is set up: add one in "
+    "Settings → Models → Inference servers, or caption on this computer"
+)
+
+Members = Sequence[CaptionBackend] | Callable[[], Sequence[CaptionBackend]]
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,12 @@ class CaptionWorker:
         forever: bool = False,
         min_priority: int | None = None,
         stop: threading.Event | None = None,
+        members: Members | None = None,
+        mode: CaptionBackends | None = None,
     ) -> None:
         self._data_dir = data_dir
+        self._members = members  # inference servers (issue 13); made when the run starts
+        self._mode = mode  # None: the setting caption_backends
         # Each DataDir property makes its folder (a system call): once, not per job.
         self._models_dir, self._thumbnails_dir = data_dir.models, data_dir.thumbnails
         self._emit = on_event
@@ -157,6 +175,9 @@ class CaptionWorker:
         return not self.stop.is_set()
 
     def _loop(self) -> int:
+        mode = self._mode or SettingsSnapshot.read(self._db).caption_backends
+        if mode != CaptionBackends.LOCAL:
+            return self._run_pool(mode)
         while not self.stop.is_set():
             settings = SettingsSnapshot.read(self._db)  # the one settings read per job
             # Pause is for the background worker; `caption` asked for these files now.
@@ -177,6 +198,67 @@ class CaptionWorker:
             self._session_done += 1
             self._emit_progress()
         return WorkerExit.DONE
+
+    # -- the pool (issue 13) ------------------------------------------------------------
+    def _run_pool(self, mode: CaptionBackends) -> int:
+        """The queue over the server members (and, "both", the engine as one more)."""
+        members = list(self._members() if callable(self._members) else self._members or ())
+        settings = SettingsSnapshot.read(self._db)
+        try:
+            choice: ModelChoice | None = choose_model(settings, self._models_dir, self._override)
+        except NoModel as exc:
+            choice = None
+            if mode == CaptionBackends.BOTH and not members:
+                self._emit(Fatal(str(exc), "no_model"))
+                return WorkerExit.NO_MODEL
+        if mode == CaptionBackends.BOTH and choice is not None:
+            with self._db.read() as conn:
+                adapter = active_adapters(conn).get(choice.model_id)
+            try:
+                self._engine_for(choice, adapter, settings)
+            except EngineError as exc:
+                if not members:
+                    self._emit(Fatal(str(exc), "model_broken"))
+                    return WorkerExit.MODEL_BROKEN
+                log.warning("captioning on the servers only: %s", exc)
+            if self._engine is not None:
+                used = self._engine_adapter
+                local = LocalBackend(self._engine, adapter_id=used.id if used else None)
+                self._engine = None  # the backend owns it now (closed with the members)
+                members = [local, *members]
+        emit, lock = self._emit, threading.RLock()
+
+        def locked_emit(event: CaptionEvent) -> None:
+            with lock:
+                emit(event)
+
+        def done() -> None:
+            with lock:
+                self._session_done += 1
+                self._emit_progress()
+
+        self._emit = locked_emit  # the pool's threads share the event stream
+        pool = CaptionPool(
+            self._db,
+            members,
+            prompts=self._prompts,
+            thumbnails=self._thumbnails_dir,
+            emit=locked_emit,
+            stop=self.stop,
+            forever=self._forever,
+            min_priority=self._min_priority,
+            on_stored=self._write_metadata,
+            on_done=done,
+            adapter_model=choice.model_id if choice is not None else None,
+            waiting_reason=NO_SERVERS,
+        )
+        try:
+            return pool.run()
+        finally:
+            self._emit = emit
+            for member in members:
+                with contextlib.suppress(Exception):
+                    member.close()
 
     # -- one job --------------------------------------------------------------------
     def _claim(self) -> _Claimed | None:
@@ -471,17 +553,3 @@ def _mtime(path: bytes) -> int | None:
         return os.stat(path).st_mtime_ns
     except OSError:
         return None
-
-
-def sampling_for(settings: SettingsSnapshot, template: PromptTemplate) -> Sampling:
-    """How a caption is sampled: the user's settings, and a prompt's own bound on the
-    caption length where it has one (alt text)."""
-    chars = max(16, settings.max_caption_tokens * CHARS_PER_TOKEN)
-    if template.caption_chars is not None:
-        chars = min(chars, template.caption_chars)
-    return Sampling(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        repeat_penalty=settings.repeat_penalty,
-        limits=AnswerLimits(caption_chars=chars),
-    )

@@ -95,11 +95,11 @@ def current_caption_rows(conn: Connection, item_ids: Sequence[int]) -> list[AnyR
 
 
 def item_caption_versions(conn: Connection, item_id: int) -> Sequence[AnyRow]:
-    """(id, text, tags, language, source, model_id, prompt_id, adapter_id, created_at)
-    of every caption of the item itself, newest first."""
+    """(id, text, tags, language, source, model_id, prompt_id, adapter_id, created_at,
+    server) of every caption of the item itself, newest first."""
     return conn.exec_driver_sql(
         """SELECT id, text, tags, language, source, model_id, prompt_id, adapter_id,
-                  created_at
+                  created_at, server
            FROM captions WHERE item_id = ? AND keyframe_id IS NULL ORDER BY id DESC""",
         (item_id,),
     ).all()

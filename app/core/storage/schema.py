@@ -142,6 +142,8 @@ class Caption(Base):
     model_id: Mapped[str | None] = mapped_column(Text)
     prompt_id: Mapped[str | None] = mapped_column(Text)
     adapter_id: Mapped[str | None] = mapped_column(Text)
+    # The inference server that made a model caption (its name); None: this computer.
+    server: Mapped[str | None] = mapped_column(Text)
     # For a user caption: the caption shown when the user edited it. A model caption
     # here makes the pair (model output -> user's correction) the fine-tuner trains on.
     edited_from_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id"))

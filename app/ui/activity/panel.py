@@ -49,6 +49,7 @@ from app.core.captioning.events import (
     Progress,
     Recovered,
     Started,
+    Waiting,
 )
 from app.core.queue_status import (
     CurrentItem,
@@ -374,6 +375,9 @@ class ActivityPanel(QWidget):
                     self._show_resting()
             case Fatal():
                 self._waiting(event)
+            case Waiting():  # no inference server can take captions now (issue 13)
+                self._enter("waiting")
+                self._set_status(f"Waiting: {event.reason}", "warn")
             case ModelLoaded():
                 self._enter("starting")
                 adapter = f" with your adapter {event.adapter}" if event.adapter else ""

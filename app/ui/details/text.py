@@ -78,6 +78,7 @@ def provenance_text(version: Version) -> str:
             model_name(version.model_id) if version.model_id else "unknown model",
             f"prompt {version.prompt_id or DASH}",
             f"adapter {version.adapter_id or DASH}",
+            *([f"on {version.server}"] if version.server else []),
             date_text(version.created_at, with_time=False),
         )
     )
