@@ -127,10 +127,6 @@ class SettingsValues:
         default=768, metadata=_help("Longest side of the picture handed to the model.")
     )
     # -- inference servers (issue 13; app/core/servers/registry.py reads and writes them)
-    caption_backends: str = field(
-        default="local",
-        metadata=_help("Who captions: 'local' (this computer), 'servers' or 'both'."),
-    )
     inference_servers: list[dict[str, Any]] = field(
         default_factory=list,
         metadata=_help("The user's inference servers (never their API keys: the keychain)."),

@@ -48,7 +48,6 @@ OTHER_VALUE: dict[str, object] = {
     "repeat_penalty": 1.05,
     "max_caption_tokens": 64,
     "model_image_side": 512,
-    "caption_backends": "both",
     "inference_servers": [{"name": "gpu-box", "url": "http://192.168.1.5:8080"}],
 }
 
