@@ -35,6 +35,7 @@ from app.core.jobs import PRIORITY_USER, OpenJob
 from app.core.library.handover import index_paths
 from app.core.library.library import Library
 from app.core.servers.registry import RegistryError
+from app.core.settings import CaptionBackends
 from app.core.storage.job_rows import item_kind, open_job_count
 from app.core.storage.problems import LibraryDamaged
 from app.core.storage.schema import Keyframe
@@ -125,6 +126,7 @@ def check_servers(args: argparse.Namespace) -> int | None:
 
 def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
     from app.core.captioning.worker import CaptionWorker  # loads llama.cpp: only here
+    from app.core.servers.members import members_factory, run_mode
 
     if (problem := check_servers(args)) is not None:
         return problem
@@ -147,6 +149,7 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
 
+    one_off = getattr(args, "one_off_servers", [])
     try:
         worker = CaptionWorker(
             data_dir,
@@ -155,6 +158,8 @@ def cmd_worker(data_dir: DataDir, args: argparse.Namespace) -> int:
             forever=args.forever,
             min_priority=args.min_priority,
             stop=stop,
+            members=members_factory(data_dir, one_off),
+            mode=run_mode(data_dir, one_off),
         )
     except LibraryDamaged as exc:  # found at open: the window offers the repair
         emit(Fatal(str(exc), "damaged"))
@@ -183,8 +188,15 @@ def cmd_caption(library: Library, data_dir: DataDir, args: argparse.Namespace) -
     if (problem := check_choices(args) or check_servers(args)) is not None:
         return problem
     override = model_override(args)
+    settings = library.settings.read()
+    # A model on this computer is needed unless only servers caption (this run's
+    # --server, or the library set to its servers).
+    local_needed = not getattr(args, "one_off_servers", []) and (
+        settings.caption_backends != CaptionBackends.SERVERS
+    )
     try:
-        choose_model(library.settings.read(), data_dir.models, override)
+        if local_needed or override:
+            choose_model(settings, data_dir.models, override)
     except NoModel as exc:
         return fail(args, str(exc), WorkerExit.NO_MODEL)
     if override and worker_is_running(data_dir.root):

@@ -21,6 +21,7 @@ once (httpx2's pool is sized to them).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -99,13 +100,28 @@ class ServerBackend:
             and any(a.id == self.lora_id for a in self.info.lora_adapters)
         )
 
-    def _lora_scales(self) -> dict[int, float] | None:
+    def supports_adapter(self, adapter_id: str) -> bool:
+        """The app's fine-tuned adapter `adapter_id` is loaded here (the pool asks
+        before passing `adapter=`): a llama-server started with `--lora` on that
+        adapter's file, whose path names the adapter (as the data folder's does)."""
+        return self._loaded_lora(adapter_id) is not None
+
+    def _loaded_lora(self, adapter_id: str) -> int | None:
+        if not self.dialect.per_request_lora:
+            return None
+        for loaded in self.info.lora_adapters:
+            if adapter_id in loaded.path.replace("\\", "/").split("/") or (
+                adapter_id in os.path.basename(loaded.path)
+            ):
+                return loaded.id
+        return None
+
+    def _lora_scales(self, lora_id: int | None) -> dict[int, float] | None:
         """Every adapter the server has loaded, at 0 but the chosen one."""
         if not self.dialect.per_request_lora or not self.info.lora_adapters:
             return None
         return {
-            a.id: (self.lora_scale if a.id == self.lora_id else 0.0)
-            for a in self.info.lora_adapters
+            a.id: (self.lora_scale if a.id == lora_id else 0.0) for a in self.info.lora_adapters
         }
 
     def caption(
@@ -118,9 +134,12 @@ class ServerBackend:
         timestamps: Sequence[float] | None = None,
         sampling: Sampling = Sampling(),  # noqa: B008  # frozen: shared safely
         should_stop: Callable[[], bool] = lambda: False,
+        adapter: str | None = None,
     ) -> CaptionResult:
         """Caption one photo (one JPEG) or one video (its keyframes as JPEGs, with their
-        timestamps). Raises Cancelled, ServerError, or EngineError for no image."""
+        timestamps); `adapter`: the app's adapter id, applied where supports_adapter()
+        (else `lora_id` as constructed). Raises Cancelled, ServerError, or EngineError
+        for no image."""
         if not images:
             raise EngineError("nothing to caption: no image")
         moments = len(images) if timestamps is not None else 0
@@ -136,7 +155,9 @@ class ServerBackend:
             messages=messages,
             sampling=sampling,
             moments=moments,
-            lora=self._lora_scales(),
+            lora=self._lora_scales(
+                self._loaded_lora(adapter) if adapter is not None else self.lora_id
+            ),
         )
         started = time.perf_counter()
         wrong = ""

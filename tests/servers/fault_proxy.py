@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import socket
 import struct
@@ -165,6 +166,7 @@ class FaultProxy:
                 for stream in (self.rfile, self.wfile):
                     with contextlib.suppress(OSError, ValueError):
                         stream.close()
+                self.wfile = io.BytesIO()  # the handler's own flush after this method
                 if reset:
                     _reset(self.connection)
                 else:
