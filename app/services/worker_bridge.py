@@ -20,6 +20,10 @@ ROW_EVENTS = (Started, Finished, Failed, Cancelled)  # an item's row shows them
 COUNT_EVENTS = (Finished, Failed)  # the library's totals move
 
 
+# Settings a running worker reads once, at its start (its pool's members).
+WHO_CAPTIONS = frozenset({"caption_backends", "inference_servers"})
+
+
 class WorkerBridge(QObject):
     event_received = Signal(object)  # a CaptionEvent
     _event_arrived = Signal(object)  # from the supervisor's thread to the GUI thread
@@ -38,7 +42,9 @@ class WorkerBridge(QObject):
         self._supervisor.nudge()
 
     def apply_changes(self, changes: Changes) -> None:
-        if changes.queue or changes.captioning:
+        if changes.settings & WHO_CAPTIONS:
+            self._supervisor.restart()  # the running worker has the old servers
+        elif changes.queue or changes.captioning:
             self.nudge()
 
     def stop(self, timeout: float = 1.5) -> None:

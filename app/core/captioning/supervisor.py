@@ -74,6 +74,7 @@ class WorkerSupervisor:
         self._args = (["--forever"] if forever else []) + list(extra_args)
         self._backoff = backoff
         self._stopping = threading.Event()
+        self._restarting = threading.Event()
         self._wake = threading.Event()
         self._process: subprocess.Popen[str] | None = None
         self._thread: threading.Thread | None = None
@@ -90,16 +91,28 @@ class WorkerSupervisor:
         """Something changed (a model was installed): try again now instead of waiting."""
         self._wake.set()
 
+    def restart(self) -> None:
+        """Start the worker anew (who captions changed: the inference servers or the
+        mode): the running one finishes its request, puts its jobs back and exits;
+        the next one reads the new settings. Not a crash: no backoff, no event."""
+        self._restarting.set()
+        self._wake.set()
+        self._terminate(self._process)
+
+    def _terminate(self, process: subprocess.Popen[str] | None) -> None:
+        if process is not None and process.poll() is None:
+            if sys.platform == "win32":
+                process.send_signal(signal.CTRL_BREAK_EVENT)
+            else:
+                process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to finish (it re-queues its job) and wait; kill it if it lingers."""
         self._stopping.set()
         self._wake.set()
         process = self._process
         if process is not None and process.poll() is None:
-            if sys.platform == "win32":
-                process.send_signal(signal.CTRL_BREAK_EVENT)
-            else:
-                process.send_signal(signal.SIGTERM)
+            self._terminate(process)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -122,6 +135,9 @@ class WorkerSupervisor:
             code, finished_a_job = self._run_once()
             if self._stopping.is_set():
                 break
+            if self._restarting.is_set():
+                self._restarting.clear()
+                continue
             if code == WorkerExit.DONE:
                 return  # the queue is empty and this worker was not asked to wait
             if code in (
