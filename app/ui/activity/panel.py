@@ -43,6 +43,7 @@ from app.core.captioning.events import (
     Fatal,
     Finished,
     Idle,
+    MemberStatus,
     MetadataFailed,
     ModelLoaded,
     Paused,
@@ -60,6 +61,7 @@ from app.core.queue_status import (
 from app.core.user_errors import UserError, waiting_error
 from app.services.background import Background
 from app.services.changes import Changes
+from app.ui.activity.servers_line import ServersLine
 from app.ui.activity.widgets import (
     DownloadSection,
     DownloadSource,
@@ -333,6 +335,8 @@ class ActivityPanel(QWidget):
         layout.addWidget(self.body)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        self.servers_line = ServersLine()
+        layout.addWidget(self.servers_line)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
         layout.addWidget(self.lower_area)
@@ -375,6 +379,8 @@ class ActivityPanel(QWidget):
                     self._show_resting()
             case Fatal():
                 self._waiting(event)
+            case MemberStatus():  # an inference server's health and throughput
+                self.servers_line.update_member(event)
             case Waiting():  # no inference server can take captions now (issue 13)
                 self._enter("waiting")
                 self._set_status(f"Waiting: {event.reason}", "warn")
