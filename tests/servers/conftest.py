@@ -112,6 +112,20 @@ def start(command: Sequence[str], url: str, log: Path, ready_path: str) -> Runni
 StartLlamaServer = Callable[..., RunningServer]
 
 
+def server_command(
+    binary: Path, model: str, port: int, *, parallel: int = 2, threads: int = 1
+) -> list[str]:
+    """llama-server on 127.0.0.1:`port` with a tiny test model (also the benchmark's)."""
+    gguf, mmproj = fixture_pair(model)
+    return [
+        str(binary), "-m", str(gguf), "--mmproj", str(mmproj),
+        "--parallel", str(parallel), "-c", str(4096 * parallel),
+        "--host", "127.0.0.1", "--port", str(port),
+        # The chat-output parser's 500s with random weights (ENGINE-FACTS).
+        "--no-jinja", "-t", str(threads), "--seed", "0",
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def llama_server(tmp_path: Path) -> Iterator[StartLlamaServer]:
     """start(model="smolvlm", parallel=2, api_key=None, lora=(), extra=()) -> server."""
@@ -126,15 +140,8 @@ def llama_server(tmp_path: Path) -> Iterator[StartLlamaServer]:
         lora: Sequence[Path] = (),
         extra: Sequence[str] = (),
     ) -> RunningServer:
-        gguf, mmproj = fixture_pair(model)
         port = free_port()
-        command = [
-            str(binary), "-m", str(gguf), "--mmproj", str(mmproj),
-            "--parallel", str(parallel), "-c", str(4096 * parallel),
-            "--host", "127.0.0.1", "--port", str(port),
-            # The chat-output parser's 500s with random weights (ENGINE-FACTS).
-            "--no-jinja", "-t", "1", "--seed", "0",
-        ]  # fmt: skip
+        command = server_command(binary, model, port, parallel=parallel)
         for adapter in lora:
             command += ["--lora", str(adapter)]
         if api_key:
