@@ -81,6 +81,7 @@ SETTINGS = {
     "model_image_side": 256,
     "include_exif_context": False,
 }
+SIZE = (640, 480)
 REQUEST_TIMEOUT_S = 120.0  # the client's default (models/servers/config.py)
 
 
@@ -97,7 +98,7 @@ class Bench:
         folder = self.base / "photos"
         for i in range(self.photos):
             name = PICTURES[i % len(PICTURES)]
-            write_photo(folder / f"{name}-{i:04d}.jpg", name, size=(640, 480))
+            write_photo(folder / f"{name}-{i:04d}.jpg", name, size=SIZE)
         data_dir = DataDir.resolve(str(self.template))
         db = Database(data_dir.database)
         try:
