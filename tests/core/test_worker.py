@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from app.core.captioning.events import CaptionEvent, Started, WorkerExit
-from app.core.captioning.prepare import ModelInput, prepare
+from app.core.captioning.job_settings import MediaOptions
+from app.core.captioning.prepare import ModelInput, prepare_with
 from app.core.captioning.store import Provenance, store_caption
 from app.core.captioning.worker import CaptionWorker
 from app.core.captions import CaptionStore
@@ -366,11 +367,13 @@ def test_a_setting_changed_mid_run_applies_to_the_next_job_whole(
     monkeypatch.setattr(CaptionEngine, "caption", caption)
     prepared_at: list[tuple[int, int]] = []  # (item, max_side) of every prepare
 
-    def recording_prepare(item: int, *args: Any, **kwargs: Any) -> ModelInput:
-        prepared_at.append((item, kwargs["max_side"]))
-        return prepare(item, *args, **kwargs)
+    def recording_prepare(
+        options: MediaOptions, item: int, *args: Any, **kwargs: Any
+    ) -> ModelInput:
+        prepared_at.append((item, options.max_side))
+        return prepare_with(options, item, *args, **kwargs)
 
-    monkeypatch.setattr("app.core.captioning.worker.prepare", recording_prepare)
+    monkeypatch.setattr("app.core.captioning.worker.prepare_with", recording_prepare)
 
     def on_event(event: CaptionEvent) -> None:
         if isinstance(event, Started) and event.item == first:

@@ -66,7 +66,7 @@ from app.core.captioning.events import (
 )
 from app.core.captioning.events import Cancelled as CancelledEvent
 from app.core.captioning.job_settings import SettingsSnapshot, sampling_for
-from app.core.captioning.prepare import ModelInput, prepare
+from app.core.captioning.prepare import ModelInput, prepare_with
 from app.core.captioning.store import Provenance, store_caption
 from app.core.jobs import ClaimedJob, JobQueue, claim_jobs, next_queued_id
 from app.core.media.errors import MediaError
@@ -323,15 +323,8 @@ class CaptionPool:
     def _prepare(
         self, item_id: int, path: bytes, kind: str, settings: SettingsSnapshot
     ) -> ModelInput:
-        options = settings.media_options()
-        return prepare(
-            item_id,
-            path,
-            kind,
-            thumbnails=self._thumbnails,
-            max_side=options.max_side,
-            max_keyframes=options.max_keyframes,
-            with_exif_context=options.with_exif_context,
+        return prepare_with(
+            settings.media_options(), item_id, path, kind, thumbnails=self._thumbnails
         )
 
     def _prepared(

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -17,6 +18,9 @@ from app.core.media.errors import MediaError
 from app.core.media.photo import encode_jpeg, load_for_model, save_thumbnail
 from app.core.media.video import extract_keyframes
 from models.regular_file import regular_file
+
+if TYPE_CHECKING:
+    from app.core.captioning.job_settings import MediaOptions
 
 EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
 
@@ -47,6 +51,21 @@ class ModelInput:
             timestamps=[self.timestamps[i] for i in frames],
             keyframes=[self.keyframes[i] for i in frames] if self.keyframes else [],
         )
+
+
+def prepare_with(
+    options: MediaOptions, item_id: int, path: bytes, kind: str, *, thumbnails: Path
+) -> ModelInput:
+    """`prepare` with the settings' media options (the worker's and the pool's way)."""
+    return prepare(
+        item_id,
+        path,
+        kind,
+        thumbnails=thumbnails,
+        max_side=options.max_side,
+        max_keyframes=options.max_keyframes,
+        with_exif_context=options.with_exif_context,
+    )
 
 
 def prepare(

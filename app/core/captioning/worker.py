@@ -54,7 +54,7 @@ from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot, sam
 from app.core.captioning.local_backend import LocalBackend
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
 from app.core.captioning.pool import CaptionPool
-from app.core.captioning.prepare import ModelInput, prepare
+from app.core.captioning.prepare import ModelInput, prepare_with
 from app.core.captioning.store import Provenance, store_caption
 from app.core.captioning.supervisor import worker_lock_path
 from app.core.datadir import DataDir
@@ -517,15 +517,7 @@ class CaptionWorker:
     def _prepare(self, item_id: int, path: bytes, kind: str, options: MediaOptions) -> ModelInput:
         # No database reads here: on the prefetch thread they held the GIL that the
         # model's sampling loop on the main thread was waiting for.
-        return prepare(
-            item_id,
-            path,
-            kind,
-            thumbnails=self._thumbnails_dir,
-            max_side=options.max_side,
-            max_keyframes=options.max_keyframes,
-            with_exif_context=options.with_exif_context,
-        )
+        return prepare_with(options, item_id, path, kind, thumbnails=self._thumbnails_dir)
 
 
 _ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
