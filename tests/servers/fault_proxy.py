@@ -50,7 +50,7 @@ class FaultProxy:
         self.chat_requests = 0  # chat completions seen (faulted or not)
         self.faults_applied: list[str] = []
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._sockets: set[socket.socket] = set()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -205,6 +205,14 @@ class FaultProxy:
                 self.wfile.write(data)
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Connections the proxy or the client cut (the faults themselves) end handlers
+    with errors: not worth a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
 
 
 def _reset(sock: socket.socket) -> None:
