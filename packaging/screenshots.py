@@ -193,7 +193,7 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from app.core.captioning.events import ModelLoaded, Progress, Started
+    from app.core.captioning.events import MemberStatus, ModelLoaded, Progress, Started
     from app.core.datadir import DataDir
     from app.ui.application import apply_look
     from app.ui.settings.servers_section import ServersSection
@@ -252,6 +252,12 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     window.activity.handle_worker_event(Progress(8, 10, 12.0, 10.0))
     wait(1)
     save(window.activity, "activity-captioning")
+    window.activity.handle_worker_event(MemberStatus("gpu-box", True, None, 2, 24.0))
+    window.activity.handle_worker_event(
+        MemberStatus("old-laptop", False, "old-laptop is not reachable (refused)", 0, 0.0)
+    )
+    wait(1)
+    save(window.activity, "activity-servers")
 
     window.stage.open()
     wait(3, lambda: window.stage.loupe.shown is not None)

@@ -18,7 +18,7 @@ def test_the_line_shows_each_server_and_says_which_are_down(qtbot: QtBot) -> Non
     assert not line.isHidden()
     assert (
         line.text()
-        == "● gpu-box · 24/min · 2 working   ○ old-laptop: old-laptop is not there (refused)"
+        == "● gpu-box · 24/min · 2 working\n○ old-laptop: old-laptop is not there (refused)"
     )
     assert "refused" in line.toolTip() and line.property("tone") == "muted"
     line.update_member(MemberStatus("gpu-box", False, "gpu-box timed out", 0, 0))

@@ -1,8 +1,9 @@
-"""The activity panel's line about the caption pool's members (issue 13): each
+"""The activity panel's lines about the caption pool's members (issue 13): each
 inference server (and "this computer" when it captions too) with its health and its
 throughput, from the worker's MemberStatus events.
 
-    ● gpu-box · 24/min · 2 working   ○ old-laptop: down
+    ● gpu-box · 24/min · 2 working
+    ○ old-laptop: down
 
 Hidden until the first MemberStatus: with only this computer captioning there is
 nothing to say that the panel does not say already.
@@ -42,7 +43,7 @@ class ServersLine(QLabel):
     def update_member(self, status: MemberStatus) -> None:
         self.members[status.name] = status
         ordered = sorted(self.members.values(), key=lambda s: (not s.healthy, s.name))
-        self.setText("   ".join(member_text(s) for s in ordered))
+        self.setText("\n".join(member_text(s) for s in ordered))  # one line per server
         unhealthy = [s for s in ordered if not s.healthy]
         self.setProperty(
             "tone", "warn" if unhealthy and len(unhealthy) == len(ordered) else "muted"
