@@ -6,18 +6,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from alembic import command
-
 from app.core.search import search
 from app.core.storage.db import (
-    WRITE_OPTION,
     Database,
-    alembic_config,
     current_revision,
     make_engine,
     upgrade,
 )
 from tests.caption_support import store_model_caption
+from tests.migration_support import downgrade
 
 
 def _make_0005_library(path: Path) -> None:
@@ -66,10 +63,7 @@ def test_0006_downgrades_to_0005(tmp_path: Path) -> None:
     Database(path).close()
     engine = make_engine(path)
     try:
-        cfg = alembic_config(engine)
-        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005")
+        downgrade(engine, "0005")
         assert current_revision(engine) == "0005"
         with engine.connect() as conn:
             columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(captions)")}

@@ -7,19 +7,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from app.core.captions import CaptionStore
 from app.core.storage.db import (
-    WRITE_OPTION,
     Database,
-    alembic_config,
     current_revision,
     head_revision,
     make_engine,
     upgrade,
 )
+from tests.migration_support import downgrade
 
 
 def _make_0004_library(path: Path) -> None:
@@ -90,10 +88,7 @@ def test_0005_downgrades_to_0004(tmp_path: Path) -> None:
     Database(path).close()
     engine = make_engine(path)
     try:
-        cfg = alembic_config(engine)
-        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0004")
+        downgrade(engine, "0004")
         assert current_revision(engine) == "0004"
         with engine.connect() as conn:
             tables = {

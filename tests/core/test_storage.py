@@ -14,6 +14,7 @@ from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.storage.db import Database, current_revision, head_revision, make_engine, upgrade
 from app.core.storage.schema import Base
 from tests.caption_support import store_model_caption
+from tests.migration_support import downgrade
 
 
 def add_item(db: Database, name: str = "a.jpg", *, root_path: bytes = b"/lib") -> int:
@@ -257,19 +258,12 @@ def test_0002_database_upgrades_to_index_probed_items_only(tmp_path: Path) -> No
 
 
 def test_0003_downgrades_to_0002_indexing(tmp_path: Path) -> None:
-    from alembic import command
-
-    from app.core.storage.db import WRITE_OPTION, alembic_config
-
     path = tmp_path / "library.db"
     _make_0002_library(path)
     Database(path).close()
     engine = make_engine(path)
     try:
-        cfg = alembic_config(engine)
-        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0002")
+        downgrade(engine, "0002")
         assert current_revision(engine) == "0002"
         with engine.connect() as conn:
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
@@ -281,10 +275,7 @@ def test_0003_downgrades_to_0002_indexing(tmp_path: Path) -> None:
 def test_removed_items_leave_the_index_and_a_downgrade_brings_them_back(tmp_path: Path) -> None:
     """0004: state 'removed' is not indexed (item and moments); downgrading to 0003
     turns removed items into ordinary ones, indexed again, and drops the review column."""
-    from alembic import command
-
     from app.core.search import search
-    from app.core.storage.db import WRITE_OPTION, alembic_config
 
     path = tmp_path / "library.db"
     _make_0002_library(path)
@@ -297,10 +288,7 @@ def test_removed_items_leave_the_index_and_a_downgrade_brings_them_back(tmp_path
         db.close()
     engine = make_engine(path)
     try:
-        cfg = alembic_config(engine)
-        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
+        downgrade(engine, "0003")
         with engine.connect() as conn:
             rows = {r[0] for r in conn.exec_driver_sql("SELECT rowid FROM search_index")}
             columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(media_items)")}
