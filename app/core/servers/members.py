@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.datadir import DataDir
 from app.core.servers.checks import client_config
+from app.core.servers.keychain import KeyProblem
 from app.core.servers.registry import ServerEntry, ServerRegistry, config_for
 from app.core.settings import CaptionBackends, Settings
 from app.core.storage.db import Database
@@ -44,7 +45,7 @@ class ServerMember:
             if self._backend is None:
                 try:
                     config = client_config(config_for(self.entry))
-                except Exception as exc:  # the key: keychain gone, variable unset
+                except KeyProblem as exc:  # the keychain is gone, the variable unset
                     raise ServerError(self.entry.name, ServerProblem.AUTH, str(exc)) from exc
                 info = probe(config)
                 self._backend = ServerBackend(config, info)
