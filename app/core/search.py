@@ -89,6 +89,9 @@ class SearchHit:
     keyframe_id: int | None
     taken_at: str | None
     ranked_by: str = RELEVANCE  # "relevance" (bm25) or "recency" (a broad query)
+    # Why it was found: "keyword" (snippet highlights the words), "semantic" (similar
+    # meaning: snippet is the caption or moment that matched) or "both" (hybrid search).
+    match: str = "keyword"
 
 
 # One matching index row: (rowid, item id, score).
@@ -129,7 +132,7 @@ def _matched(
     else:
         matches, ranked_by = _best_matches(conn, query, limit), RELEVANCE
     snippets = _snippets(conn, query.terms, [rowid for rowid, _, _ in matches], marks)
-    return _hits(
+    return make_hits(
         conn,
         [(item_id, rowid, score, snippets.get(rowid, "")) for rowid, item_id, score in matches],
         ranked_by,
@@ -259,7 +262,7 @@ def _filtered(conn: Connection, query: ParsedQuery, limit: int) -> list[SearchHi
         where += EXCLUDED
         params["exclude"] = query.exclude
     rows = listed_rows(conn, where, params)
-    return _hits(conn, [(item_id, item_id, 0.0, _clip(caption)) for item_id, caption in rows])
+    return make_hits(conn, [(item_id, item_id, 0.0, _clip(caption)) for item_id, caption in rows])
 
 
 # -- results ------------------------------------------------------------------------------
@@ -293,12 +296,14 @@ def _snippet(texts: Sequence[str | None], terms: list[Term], marks: tuple[str, s
     return _clip(caption) or (name or "")
 
 
-def _hits(
+def make_hits(
     conn: Connection,
     found: list[tuple[int, int, float, str]],
     ranked_by: str = RELEVANCE,
+    match: str = "keyword",
 ) -> list[SearchHit]:
-    """SearchHits for (item id, index rowid, score, snippet) in order."""
+    """SearchHits for (item id, index rowid, score, snippet) in order (also the hybrid
+    search's, app.core.semantic.hybrid)."""
     if not found:
         return []
     item_ids = [f[0] for f in found]
@@ -323,6 +328,7 @@ def _hits(
                 keyframe_id=keyframe_id,
                 taken_at=taken_at,
                 ranked_by=ranked_by,
+                match=match,
             )
         )
     return hits

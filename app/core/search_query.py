@@ -34,6 +34,9 @@ KINDS = {
 }
 SOURCES = {"me": "user", "user": "user", "human": "user", "ai": "model", "model": "model"}
 DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# Control characters end FTS5's quoted strings early ("unterminated string" for a NUL):
+# they are no part of any word, so they become spaces.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTENT_COLUMNS = "{caption tags}"  # FTS5 column filter: what was written about the photo
 
 
@@ -59,6 +62,12 @@ class ParsedQuery:
     before: str | None = None
     words: list[str] = field(default_factory=list)
     terms: list[Term] = field(default_factory=list)  # the positive ones, to highlight
+    # For search by meaning: the positive words that name no column, as typed ("dog
+    # beach"); an FTS5 expression the rows must match (the column terms: tag:, folder:,
+    # name:), and one they must not (the "-" words), or None.
+    meaning: str = ""
+    scope: str | None = None
+    unwanted: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -77,9 +86,12 @@ def _has_word(text: str) -> bool:
 
 def parse_query(text: str, *, as_you_type: bool = False) -> ParsedQuery:
     """Parse `text`. With `as_you_type`, a last word not yet followed by a space is a prefix."""
+    text = CONTROL.sub(" ", text)
     parsed = ParsedQuery()
     groups: list[list[tuple[str, str]]] = []  # AND of ORs of (expression, content expression)
     negatives: list[str] = []
+    meaning: list[str] = []
+    scoped: list[str] = []
     join_next_with_or = False
     negate_next = False
     tokens = list(TOKEN.finditer(text))
@@ -104,6 +116,10 @@ def parse_query(text: str, *, as_you_type: bool = False) -> ParsedQuery:
         if minus or negate_next:
             negatives.append(expr)
         else:
+            if highlight.column:
+                scoped.append(expr)
+            else:
+                meaning.append(raw.strip('"*'))
             parsed.terms.append(highlight)
             content = expr if highlight.column else f"{CONTENT_COLUMNS} : {expr}"
             if join_next_with_or:
@@ -117,6 +133,9 @@ def parse_query(text: str, *, as_you_type: bool = False) -> ParsedQuery:
         parsed.content_match = _all_of([[content for _, content in g] for g in groups], without)
     elif negatives:
         parsed.exclude = " OR ".join(negatives)
+    parsed.meaning = " ".join(word for word in meaning if _has_word(word))
+    parsed.scope = " AND ".join(f"({expr})" for expr in scoped) or None
+    parsed.unwanted = " OR ".join(negatives) or None
     return parsed
 
 

@@ -232,3 +232,45 @@ class FinetuneExclusion(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id", ondelete="CASCADE"))
     keyframe_id: Mapped[int | None] = mapped_column(ForeignKey("keyframes.id", ondelete="CASCADE"))
     excluded_at: Mapped[float] = mapped_column(Float)
+
+
+class EmbeddingModel(Base):
+    """A text-embedding model whose vectors the library holds (see migration 0007)."""
+
+    __tablename__ = "embedding_models"
+    __table_args__ = (UniqueConstraint("model_key", name="uq_embedding_models_model_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_key: Mapped[str] = mapped_column(Text)  # the weights' identity (TextEmbedder.model_id)
+    label: Mapped[str] = mapped_column(Text)  # what users are told: a catalog name or file name
+    dimension: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text)  # "filling" | "ready" | "retired"
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Embedding(Base):
+    """The vector of one search index row under one model."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        UniqueConstraint("row_key", "model", name="uq_embeddings_row_key_model"),
+        Index("ix_embeddings_model_seq", "model", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[int] = mapped_column(ForeignKey("embedding_models.id", ondelete="CASCADE"))
+    row_key: Mapped[int] = mapped_column(Integer)  # search_index rowid: item id or -keyframe id
+    text_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float16, L2-normalised
+    code: Mapped[bytes] = mapped_column(LargeBinary)  # sign bits, packed
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class EmbeddingPending(Base):
+    """An index row whose text changed since it was embedded (filled by triggers)."""
+
+    __tablename__ = "embedding_pending"
+    __table_args__ = (Index("ix_embedding_pending_seq", "seq"),)
+
+    row_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)

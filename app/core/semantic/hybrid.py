@@ -1,0 +1,286 @@
+"""One ranked list from keyword search and search by meaning (issue 14).
+
+A query runs the keyword search (app.core.search: FTS5, its parser and filters) and a
+nearest-neighbour search over caption vectors under the same filters, and the two
+lists are fused by reciprocal rank fusion: an item scores
+    keyword / (k + its keyword rank) + semantic / (k + its meaning rank)
+(+ phrase / (k + 1) when its caption holds the typed words as one phrase), the weights
+being settings. RRF needs no calibration between bm25 and cosine, which mean nothing
+to each other. Each hit says why it matched: `match` is "keyword", "semantic" or
+"both"; the snippet highlights the words, or is the caption (or video moment) whose
+meaning matched. Video hits collapse to the video, at its best moment.
+
+The query's vector comes from `embed_query`, which in the window is a small embedding
+process (app.core.semantic.embedder_client): llama.cpp never loads in the GUI.
+Without a ready model, or when the query cannot be embedded, the search is keyword
+only and `notice` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+from sqlalchemy import Connection
+
+from app.core.search import SearchHit, make_hits, search
+from app.core.search_query import ParsedQuery, fold, folded_words, parse_query
+from app.core.semantic.index import IndexCache, cosine_order
+from app.core.semantic.vectors import Vector, from_blob
+from app.core.storage import embedding_rows as rows
+from app.core.storage.db import Database
+from app.core.storage.search_sql import filter_sql
+
+log = logging.getLogger(__name__)
+
+KEYWORD, SEMANTIC, BOTH = "keyword", "semantic", "both"
+FUSED = "fused"
+SNIPPET_WORDS = 24
+FIRST_CANDIDATES = 256  # codes re-ranked by cosine per round; more rounds under filters
+
+
+class SearchMode(StrEnum):
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Reciprocal rank fusion's weights (Settings → Search, for power users)."""
+
+    keyword: float = 1.0
+    semantic: float = 1.0
+    phrase: float = 1.0  # the typed words found as one phrase in the caption
+    k: int = 60  # the usual RRF constant: how fast rank stops mattering
+
+
+class QueryEmbeddingError(Exception):
+    """The query could not be embedded (no embedder, it failed): keyword search only."""
+
+
+# (ready model, query text) -> its normalised vector.
+QueryEmbedder = Callable[[rows.StoredModel, str], Vector]
+
+
+@dataclass(frozen=True)
+class Found:
+    hits: list[SearchHit]
+    mode: SearchMode  # what actually ran
+    notice: str = ""  # why meaning was not used, in words for users; "" when it was
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    row_key: int
+    item_id: int
+    similarity: float
+
+
+class Finder:
+    """Hybrid, keyword and meaning search over one library; keeps the vector index."""
+
+    def __init__(
+        self, db: Database, embed_query: QueryEmbedder | None = None, fusion: Fusion = Fusion()
+    ) -> None:
+        self._db = db
+        self._embed_query = embed_query
+        self.fusion = fusion
+        self._indexes = IndexCache()
+
+    # -- queries -----------------------------------------------------------------------
+    def find(
+        self,
+        text: str,
+        *,
+        mode: SearchMode = SearchMode.HYBRID,
+        limit: int = 50,
+        as_you_type: bool = False,
+        highlight: tuple[str, str] = ("[", "]"),
+    ) -> Found:
+        def keyword(count: int) -> list[SearchHit]:
+            return search(self._db, text, limit=count, as_you_type=as_you_type, highlight=highlight)
+
+        query = parse_query(text, as_you_type=as_you_type)
+        if mode == SearchMode.KEYWORD or not query.meaning or limit <= 0:
+            return Found(keyword(limit), SearchMode.KEYWORD)
+        with self._db.read() as conn:
+            model = rows.ready_model(conn)
+        if model is None:
+            return Found(keyword(limit), SearchMode.KEYWORD, self._why_no_meaning())
+        try:
+            vector = self._query_vector(model, query.meaning)
+        except QueryEmbeddingError as exc:
+            return Found(keyword(limit), SearchMode.KEYWORD, f"Search by meaning is off: {exc}")
+        pool = max(limit * 2, 50)  # both lists deeper than the page, so fusion can reorder
+        with self._db.read() as conn:
+            near = self._nearest(
+                conn, model, vector, query, pool if mode == SearchMode.HYBRID else limit
+            )
+            if mode == SearchMode.SEMANTIC:
+                return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
+        by_keyword = keyword(pool)
+        fused = self._fuse(by_keyword, near, query)[:limit]
+        with self._db.read() as conn:
+            return Found(self._fused_hits(conn, fused, by_keyword, near), SearchMode.HYBRID)
+
+    def similar(self, item_id: int, *, limit: int = 50) -> Found:
+        """The items whose captions mean the most nearly the same as this one's."""
+        with self._db.read() as conn:
+            model = rows.ready_model(conn)
+            if model is None:
+                return Found([], SearchMode.SEMANTIC, self._why_no_meaning())
+            vector = next(
+                (
+                    from_blob(blob)
+                    for key in rows.item_row_keys(conn, item_id)
+                    if (blob := rows.row_vector(conn, model.id, key)) is not None
+                ),
+                None,
+            )
+            if vector is None:
+                return Found([], SearchMode.SEMANTIC, "This item has no caption to compare yet.")
+            near = self._nearest(conn, model, vector, ParsedQuery(), limit + 1, skip=item_id)
+            return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
+
+    def meaning_status(self) -> tuple[str | None, int]:
+        """(label of the model searches use or None, rows waiting to be embedded)."""
+        with self._db.read() as conn:
+            model = rows.ready_model(conn)
+            return (model.label if model else None), rows.pending_count(conn)
+
+    # -- meaning -------------------------------------------------------------------------
+    def _why_no_meaning(self) -> str:
+        with self._db.read() as conn:
+            filling = [m for m in rows.all_models(conn) if m.state == rows.FILLING]
+            pending = rows.pending_count(conn)
+        if filling:
+            return (
+                f"Search by meaning is getting ready ({pending:,} captions still to read "
+                f"with {filling[-1].label}); these are keyword results."
+            )
+        return (
+            "Keyword search only: add an embedding model in Settings → Models to search by meaning."
+        )
+
+    def _query_vector(self, model: rows.StoredModel, text: str) -> Vector:
+        if self._embed_query is None:
+            raise QueryEmbeddingError("no embedding process is running")
+        vector = np.asarray(self._embed_query(model, text), dtype=np.float32)
+        if vector.shape != (model.dimension,):
+            raise QueryEmbeddingError(
+                f"the embedding model gave {vector.shape} values, "
+                f"the library holds {model.dimension}"
+            )
+        return vector
+
+    def _nearest(
+        self,
+        conn: Connection,
+        model: rows.StoredModel,
+        vector: Vector,
+        query: ParsedQuery,
+        limit: int,
+        skip: int | None = None,
+    ) -> list[_Near]:
+        """The best row of each of the `limit` items nearest in meaning that pass the
+        query's filters. Candidates come from the sign-bit index and are re-ranked by
+        cosine; filters that reject most of them make it look further."""
+        index = self._indexes.current(conn, model)
+        params: dict[str, object] = {}
+        where = _filter_sql(query, params)
+        count = max(FIRST_CANDIDATES, limit * 4)
+        while True:
+            keys = index.nearest(vector, count)
+            found = rows.candidate_vectors(conn, model.id, keys, where, params)
+            best: dict[int, _Near] = {}
+            for row_key, item_id, similarity in cosine_order(vector, found):
+                if item_id != skip:
+                    best.setdefault(item_id, _Near(row_key, item_id, similarity))
+            if len(best) >= limit or len(keys) < count:
+                return list(best.values())[:limit]
+            count *= 8
+
+    def _meaning_hits(self, conn: Connection, near: list[_Near]) -> list[SearchHit]:
+        texts = rows.index_texts(conn, [n.row_key for n in near])
+        return make_hits(
+            conn,
+            [
+                (n.item_id, n.row_key, n.similarity, _clip(texts.get(n.row_key, ("", ""))[0]))
+                for n in near
+            ],
+            ranked_by=SEMANTIC,
+            match=SEMANTIC,
+        )
+
+    # -- fusion ----------------------------------------------------------------------------
+    def _fuse(
+        self, keyword: list[SearchHit], near: list[_Near], query: ParsedQuery
+    ) -> list[tuple[int, float, str]]:
+        """(item id, fused score, match) in fused order; keyword rank breaks ties."""
+        w, k = self.fusion, self.fusion.k
+        scores: dict[int, float] = {}
+        matched: dict[int, str] = {}
+        for rank, hit in enumerate(keyword, 1):
+            scores[hit.item_id] = w.keyword / (k + rank)
+            matched[hit.item_id] = KEYWORD
+        for rank, n in enumerate(near, 1):
+            scores[n.item_id] = scores.get(n.item_id, 0.0) + w.semantic / (k + rank)
+            matched[n.item_id] = BOTH if n.item_id in matched else SEMANTIC
+        phrase = _phrase(query.meaning)
+        if phrase and w.phrase:
+            for hit in keyword:  # a phrase in the caption is a keyword hit's snippet
+                if phrase in " ".join(folded_words(hit.snippet)):
+                    scores[hit.item_id] += w.phrase / (k + 1)
+        keyword_rank = {hit.item_id: rank for rank, hit in enumerate(keyword)}
+        order = sorted(scores, key=lambda i: (-scores[i], keyword_rank.get(i, len(keyword))))
+        return [(item_id, scores[item_id], matched[item_id]) for item_id in order]
+
+    def _fused_hits(
+        self,
+        conn: Connection,
+        fused: list[tuple[int, float, str]],
+        keyword: list[SearchHit],
+        near: list[_Near],
+    ) -> list[SearchHit]:
+        """Keyword hits keep their highlighted snippet and moment; meaning-only hits
+        show the caption or moment that matched."""
+        by_item = {hit.item_id: hit for hit in keyword}
+        meaning_only = {item_id for item_id, _, match in fused if match == SEMANTIC}
+        by_item.update(
+            (hit.item_id, hit)
+            for hit in self._meaning_hits(conn, [n for n in near if n.item_id in meaning_only])
+        )
+        return [
+            replace(by_item[item_id], score=round(score, 6), ranked_by=FUSED, match=match)
+            for item_id, score, match in fused
+        ]
+
+
+def _filter_sql(query: ParsedQuery, params: dict[str, object]) -> str:
+    """The keyword search's filters, for candidate rows (s: index row, m: item)."""
+    where = filter_sql(
+        params, kind=query.kind, after=query.after, before=query.before, source=query.source
+    )
+    if query.scope:
+        where += " AND s.rowid IN (SELECT rowid FROM search_index WHERE search_index MATCH :scope)"
+        params["scope"] = query.scope
+    if query.unwanted:
+        where += " AND s.rowid NOT IN "
+        where += "(SELECT rowid FROM search_index WHERE search_index MATCH :unwanted)"
+        params["unwanted"] = query.unwanted
+    return where
+
+
+def _phrase(meaning: str) -> str:
+    """The typed words as one folded phrase, when there are at least two."""
+    words = [fold(word) for word in folded_words(meaning)]
+    return " ".join(words) if len(words) >= 2 else ""
+
+
+def _clip(text: str, words: int = SNIPPET_WORDS) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")

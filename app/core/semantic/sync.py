@@ -1,0 +1,121 @@
+"""Keeping caption vectors in step with the captions (run by the caption worker).
+
+Triggers queue every index row whose caption changed (app/core/storage/embedding_rows,
+migration 0007) in the same transaction as the change; `EmbeddingSync.step` embeds a
+batch of queued rows and stores the vectors, then takes those rows off the queue
+unless they were queued again meanwhile. A worker killed half-way loses nothing: the
+rows it had not stored are still queued.
+
+A model the library has not seen starts 'filling': every captioned row is queued for
+it (`start`), while the previous ready model's vectors keep answering searches. When
+its queue is empty it becomes 'ready' and the older models' vectors are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.semantic.vectors import DocumentEmbedder, row_text, stored, text_hash
+from app.core.storage import embedding_rows as rows
+from app.core.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+BATCH = 32  # rows per embedding call: big enough for llama.cpp's batching, small enough
+# that a caption job waiting behind it waits well under a second on a CPU
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    model: str  # the model's label
+    embedded: int  # rows embedded (or found unchanged) by this process
+    pending: int  # rows still queued
+    ready: bool  # the model's vectors cover the library
+
+
+class EmbeddingSync:
+    def __init__(self, db: Database, embedder: DocumentEmbedder, label: str) -> None:
+        self._db = db
+        self._embedder = embedder
+        self._label = label
+        self._model: rows.StoredModel | None = None
+        self._embedded = 0
+
+    @property
+    def model(self) -> rows.StoredModel:
+        assert self._model is not None, "start() first"
+        return self._model
+
+    def start(self) -> SyncProgress:
+        """Register the model and queue what it has no vector for yet (a backfill,
+        or a whole library under a new model). Idempotent: a restart queues only
+        what is still missing."""
+        with self._db.write() as conn:
+            model = rows.model_by_key(conn, self._embedder.model_id)
+            if model is None:
+                model = rows.add_model(
+                    conn, self._embedder.model_id, self._label, self._embedder.dimension
+                )
+            elif model.state == rows.RETIRED:
+                rows.set_state(conn, model.id, rows.FILLING)
+            queued = rows.queue_missing(conn, model.id)
+        if queued:
+            log.info("embedding %d captions with %s", queued, self._label)
+        self._model = model
+        return self._finish_if_done()
+
+    def step(self, batch: int = BATCH) -> SyncProgress:
+        """Embed up to `batch` queued rows; says what is left."""
+        model = self.model
+        with self._db.read() as conn:
+            queued = rows.pending_batch(conn, batch)
+            keys = [key for key, _ in queued]
+            texts = rows.index_texts(conn, keys)
+            hashes = rows.stored_hashes(conn, model.id, keys)
+        wanted: dict[int, str] = {}
+        gone: list[int] = []  # no index row or no caption: nothing to find it by
+        for key in keys:
+            caption, tags = texts.get(key, ("", ""))
+            if not caption.strip():
+                gone.append(key)
+                continue
+            text = row_text(caption, tags)
+            if hashes.get(key) != text_hash(text):
+                wanted[key] = text
+        vectors = []
+        if wanted:
+            matrix = np.asarray(self._embedder.embed_documents(list(wanted.values())))
+            vectors = [stored(key, text, matrix[i]) for i, (key, text) in enumerate(wanted.items())]
+        with self._db.write() as conn:
+            rows.store_vectors(conn, model.id, vectors)
+            rows.delete_vectors(conn, gone)
+            rows.unqueue(conn, queued)
+        self._embedded += len(queued)
+        return self._finish_if_done()
+
+    def run_until_done(self, should_stop: Callable[[], bool] = lambda: False) -> SyncProgress:
+        """Embed everything queued (the CLI's `embed`, tests)."""
+        progress = self.start()
+        while progress.pending and not should_stop():
+            progress = self.step()
+        return progress
+
+    def _finish_if_done(self) -> SyncProgress:
+        """Nothing queued: the model covers the library; older models' vectors go."""
+        model = self.model
+        with self._db.write() as conn:
+            pending = rows.pending_count(conn)
+            if not pending and model.state != rows.READY:
+                rows.set_state(conn, model.id, rows.READY)
+                dropped = rows.drop_other_models(conn, model.id)
+                self._model = model = rows.StoredModel(
+                    model.id, model.model_key, model.label, model.dimension, rows.READY
+                )
+                log.info(
+                    "search by meaning uses %s (%d older model(s) dropped)", model.label, dropped
+                )
+        return SyncProgress(self._label, self._embedded, pending, model.state == rows.READY)
