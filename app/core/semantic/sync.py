@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,10 +38,20 @@ class SyncProgress:
 
 
 class EmbeddingSync:
-    def __init__(self, db: Database, embedder: DocumentEmbedder, label: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        embedder: DocumentEmbedder,
+        label: str,
+        *,
+        path: str = "",
+        query_prefix: str = "",
+    ) -> None:
+        """`path` and `query_prefix`: how a search embeds its queries for this model."""
         self._db = db
         self._embedder = embedder
         self._label = label
+        self._source = (path, query_prefix)
         self._model: rows.StoredModel | None = None
         self._embedded = 0
 
@@ -58,10 +68,14 @@ class EmbeddingSync:
             model = rows.model_by_key(conn, self._embedder.model_id)
             if model is None:
                 model = rows.add_model(
-                    conn, self._embedder.model_id, self._label, self._embedder.dimension
+                    conn,
+                    self._embedder.model_id,
+                    self._label,
+                    *self._source,
+                    self._embedder.dimension,
                 )
-            elif model.state == rows.RETIRED:
-                rows.set_state(conn, model.id, rows.FILLING)
+            elif (model.path, model.query_prefix) != self._source:
+                rows.update_source(conn, model.id, *self._source)
             queued = rows.queue_missing(conn, model.id)
         if queued:
             log.info("embedding %d captions with %s", queued, self._label)
@@ -112,9 +126,7 @@ class EmbeddingSync:
             if not pending and model.state != rows.READY:
                 rows.set_state(conn, model.id, rows.READY)
                 dropped = rows.drop_other_models(conn, model.id)
-                self._model = model = rows.StoredModel(
-                    model.id, model.model_key, model.label, model.dimension, rows.READY
-                )
+                self._model = model = replace(model, state=rows.READY)
                 log.info(
                     "search by meaning uses %s (%d older model(s) dropped)", model.label, dropped
                 )

@@ -7,8 +7,10 @@ is a search_index rowid: an item id, or minus a keyframe id for a video moment.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -24,6 +26,8 @@ class StoredModel:
     id: int
     model_key: str
     label: str
+    path: str  # the GGUF, to embed queries with
+    query_prefix: str
     dimension: int
     state: str
 
@@ -36,21 +40,36 @@ class NewVector:
     code: bytes  # packed sign bits
 
 
-_MODEL_COLUMNS = "id, model_key, label, dimension, state"
+_MODEL_COLUMNS = "id, model_key, label, path, query_prefix, dimension, state"
+
+
+def _model(row: Sequence[Any]) -> StoredModel:
+    id_, key, label, path, prefix, dimension, state = row
+    return StoredModel(
+        int(id_),
+        str(key),
+        str(label),
+        os.fsdecode(bytes(path)),
+        str(prefix),
+        int(dimension),
+        str(state),
+    )
 
 
 def model_by_key(conn: Connection, model_key: str) -> StoredModel | None:
     row = conn.exec_driver_sql(
         f"SELECT {_MODEL_COLUMNS} FROM embedding_models WHERE model_key = ?", (model_key,)
     ).first()
-    return None if row is None else StoredModel(*row)
+    return None if row is None else _model(row)
 
 
-def add_model(conn: Connection, model_key: str, label: str, dimension: int) -> StoredModel:
+def add_model(
+    conn: Connection, model_key: str, label: str, path: str, query_prefix: str, dimension: int
+) -> StoredModel:
     conn.exec_driver_sql(
-        "INSERT INTO embedding_models(model_key, label, dimension, state, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (model_key, label, dimension, FILLING, now()),
+        "INSERT INTO embedding_models(model_key, label, path, query_prefix, dimension, state, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (model_key, label, os.fsencode(path), query_prefix, dimension, FILLING, now()),
     )
     found = model_by_key(conn, model_key)
     assert found is not None
@@ -63,12 +82,20 @@ def ready_model(conn: Connection) -> StoredModel | None:
         f"SELECT {_MODEL_COLUMNS} FROM embedding_models WHERE state = ? ORDER BY id DESC LIMIT 1",
         (READY,),
     ).first()
-    return None if row is None else StoredModel(*row)
+    return None if row is None else _model(row)
 
 
 def all_models(conn: Connection) -> list[StoredModel]:
     rows = conn.exec_driver_sql(f"SELECT {_MODEL_COLUMNS} FROM embedding_models ORDER BY id")
-    return [StoredModel(*row) for row in rows]
+    return [_model(row) for row in rows]
+
+
+def update_source(conn: Connection, model: int, path: str, query_prefix: str) -> None:
+    """The same weights found elsewhere (the models folder moved), or a new prefix."""
+    conn.exec_driver_sql(
+        "UPDATE embedding_models SET path = ?, query_prefix = ? WHERE id = ?",
+        (os.fsencode(path), query_prefix, model),
+    )
 
 
 def set_state(conn: Connection, model: int, state: str) -> None:

@@ -243,6 +243,8 @@ class EmbeddingModel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_key: Mapped[str] = mapped_column(Text)  # the weights' identity (TextEmbedder.model_id)
     label: Mapped[str] = mapped_column(Text)  # what users are told: a catalog name or file name
+    path: Mapped[str] = mapped_column(FsPath)  # the GGUF, for embedding queries
+    query_prefix: Mapped[str] = mapped_column(Text)
     dimension: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(Text)  # "filling" | "ready" | "retired"
     created_at: Mapped[float] = mapped_column(Float)

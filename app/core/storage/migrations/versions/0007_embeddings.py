@@ -53,6 +53,8 @@ def upgrade() -> None:
             id INTEGER NOT NULL PRIMARY KEY,
             model_key TEXT NOT NULL,
             label TEXT NOT NULL,
+            path BLOB NOT NULL,
+            query_prefix TEXT NOT NULL,
             dimension INTEGER NOT NULL,
             state TEXT NOT NULL,
             created_at FLOAT NOT NULL,
