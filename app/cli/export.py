@@ -18,20 +18,27 @@ not be written, or the output file exists; 2 unusable arguments; 130/143 interru
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from app.cli.output import EXIT_FAILED, EXIT_USAGE, Interrupt, fail, json_path, print_json, shown
+from app.cli.output import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    Interrupt,
+    fail,
+    item_id_of,
+    json_path,
+    print_json,
+    shown,
+)
 from app.core.export.formats import FRAME_FORMATS, Format, Images, TagPlace, Which
 from app.core.export.run import Export, ExportError, ExportOptions, ExportSummary
 from app.core.export.selection import Selection
 from app.core.gallery import GalleryQuery
 from app.core.library.library import Library
 from app.core.storage.gallery_sql import VIEWS
-from app.core.storage.item_rows import item_at, item_summary
 from app.core.text import counted
 
 PROGRESS_EVERY_S = 0.5
@@ -173,21 +180,12 @@ def _selection(library: Library, args: argparse.Namespace) -> Selection | str:
     if args.item:
         ids: list[int] = []
         for given in args.item:
-            item_id = _item_id(library, given)
+            item_id = item_id_of(library, given)
             if item_id is None:
                 return f"{given}: not in the library"
             ids.append(item_id)
         return Selection.of_ids(ids)
     return Selection.of_query(library.db, " ".join(args.query))
-
-
-def _item_id(library: Library, given: str) -> int | None:
-    """The library item a number (its id) or a path names, or None."""
-    with library.db.read() as conn:
-        if given.isdigit() and item_summary(conn, int(given)) is not None:
-            return int(given)
-        found = item_at(conn, os.path.realpath(os.fsencode(given)))
-    return None if found is None else found[0]
 
 
 def _report(args: argparse.Namespace, s: ExportSummary) -> None:

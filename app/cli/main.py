@@ -17,20 +17,19 @@ from sqlalchemy.exc import DBAPIError
 from app.cli import caption as cli_caption
 from app.cli import caption_query as cli_caption_query
 from app.cli import desktop as cli_desktop
+from app.cli import embed_queries as cli_embed_queries
 from app.cli import export as cli_export
 from app.cli import finetune as cli_finetune
 from app.cli import models as cli_models
 from app.cli import queue as cli_queue
 from app.cli import repair as cli_repair
+from app.cli import search as cli_search
 from app.cli import servers as cli_servers
 from app.cli import training_runtime as cli_runtime
 from app.cli.output import (
     EXIT_INTERRUPTED,
     INTERRUPTED,
     Interrupt,
-    fail,
-    json_path,
-    print_json,
     safe_streams,
     shown,
 )
@@ -38,7 +37,6 @@ from app.core.datadir import DataDir
 from app.core.library.library import Library, LibraryError
 from app.core.library.reconcile import ScanReport
 from app.core.logs import setup_logging
-from app.core.search import search
 from app.core.storage.db import Database
 from app.core.storage.network import network_warning
 from app.core.storage.problems import (
@@ -73,12 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sub.add_parser("watch", parents=[common], help="index folders and follow changes")
     watch.add_argument("paths", nargs="+", metavar="PATH")
 
-    find = sub.add_parser("search", parents=[common], help="search captions, tags and names")
-    find.add_argument("query", nargs="+", metavar="QUERY")
-    find.add_argument(
-        "--limit", type=int, default=20, metavar="N", help="at most N results (N ≥ 1)"
-    )
-    find.add_argument("--json", action="store_true", help="print a JSON array")
+    cli_search.add_parsers(sub, common)
+    cli_embed_queries.add_parser(sub)
 
     this = sub.add_parser(
         "caption-this",
@@ -111,7 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
 log = logging.getLogger(__name__)
 # Commands that do not open the library here: the GUI and the worker (the window's own
 # process says it once), the desktop entry installers.
-NO_LIBRARY_COMMANDS = ("worker", "install-desktop", "uninstall-desktop", "finetune-runtime")
+NO_LIBRARY_COMMANDS = (
+    "worker",
+    "install-desktop",
+    "uninstall-desktop",
+    "finetune-runtime",
+    "embed-queries",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
         return cli_desktop.cmd_uninstall(args)
     if args.command == "worker":
         return cli_caption.cmd_worker(data_dir, args)
+    if args.command == "embed-queries":
+        return cli_embed_queries.cmd_embed_queries(args)
     if args.command == "models":
         return cli_models.run_models_command(args, data_dir)
     if args.command == "finetune":
@@ -194,7 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         handler = {
             "scan": cmd_scan,
             "watch": cmd_watch,
-            "search": cmd_search,
+            "search": cli_search.cmd_search,
+            "similar": cli_search.cmd_similar,
             "status": cmd_status,
             "queue": cli_queue.cmd_queue,
             "export": cli_export.cmd_export,
@@ -277,35 +280,6 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
             watcher.stop()
     print("stopped watching", file=sys.stderr)
     return 0 if all_usable else EXIT_USAGE
-
-
-def cmd_search(library: Library, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        return fail(args, f"--limit must be 1 or more (got {args.limit})", EXIT_USAGE)
-    hits = search(library.db, " ".join(args.query), limit=args.limit)
-    if args.json:
-        print_json(
-            [
-                {
-                    **json_path(h.path),
-                    "snippet": h.snippet,
-                    "score": h.score,
-                    "timestamp": h.timestamp,
-                    "kind": h.kind,
-                    "item_id": h.item_id,
-                    "taken_at": h.taken_at,
-                }
-                for h in hits
-            ],
-            indent=2,
-        )
-        return 0
-    if not hits:
-        print("no matches (try fewer words, a prefix like beac*, or OR between words)")
-    for hit in hits:
-        moment = f" @ {hit.timestamp:.1f}s" if hit.timestamp is not None else ""
-        print(f"{shown(hit.path)}{moment}\n    {hit.snippet}")
-    return 0
 
 
 def cmd_status(library: Library, args: argparse.Namespace) -> int:

@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from app.core.library.library import Library
+from app.core.storage.item_rows import item_at, item_summary
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for Ctrl+C
@@ -117,3 +120,12 @@ class Interrupt:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def item_id_of(library: Library, given: str) -> int | None:
+    """The library item a number (its id) or a path names, or None."""
+    with library.db.read() as conn:
+        if given.isdigit() and item_summary(conn, int(given)) is not None:
+            return int(given)
+        found = item_at(conn, os.path.realpath(os.fsencode(given)))
+    return None if found is None else found[0]
