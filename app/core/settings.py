@@ -131,6 +131,23 @@ class SettingsValues:
         default_factory=list,
         metadata=_help("The user's inference servers (never their API keys: the keychain)."),
     )
+    # -- search by meaning (issue 14; app/core/semantic) ---------------------------------
+    embedding_model: str = field(
+        default="",
+        metadata=_help(
+            "Text-embedding model for search by meaning: a catalog id, a GGUF path, "
+            "'off', or '' for the default model once it is installed."
+        ),
+    )
+    fusion_keyword_weight: float = field(
+        default=1.0, metadata=_help("Hybrid search: weight of the keyword ranking.")
+    )
+    fusion_semantic_weight: float = field(
+        default=1.0, metadata=_help("Hybrid search: weight of the meaning ranking.")
+    )
+    fusion_phrase_weight: float = field(
+        default=1.0, metadata=_help("Hybrid search: bonus for the typed words as one phrase.")
+    )
 
 
 DEFAULTS = SettingsValues()

@@ -174,6 +174,28 @@ class Waiting(CaptionEvent):
 
 
 @dataclass(frozen=True)
+class EmbeddingProgress(CaptionEvent):
+    """Search by meaning: the worker's second thread embedding captions (a backfill,
+    a new model, or the captions just made or edited). Sent about once a second while
+    rows are queued, and when the queue empties."""
+
+    event = "embedding_progress"
+    model: str  # the embedding model's label
+    pending: int  # captions still to embed
+    embedded: int  # embedded by this worker so far
+    ready: bool  # the model's vectors cover the library: searches use it
+
+
+@dataclass(frozen=True)
+class EmbeddingFailed(CaptionEvent):
+    """The embedding model could not be used (missing, not an embedding model, a
+    crash); captioning goes on, search by meaning waits."""
+
+    event = "embedding_failed"
+    message: str
+
+
+@dataclass(frozen=True)
 class Crashed(CaptionEvent):
     """Sent by the supervisor: the worker died and restarts after `restart_in` s."""
 
@@ -199,6 +221,8 @@ CAPTION_WORKER: EventProtocol[CaptionEvent] = EventProtocol(
         MetadataFailed,
         MemberStatus,
         Waiting,
+        EmbeddingProgress,
+        EmbeddingFailed,
         Crashed,
     ),
 )

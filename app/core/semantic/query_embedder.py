@@ -138,9 +138,9 @@ class QueryEmbedderProcess:
             return vector
 
     def _running(self, model: StoredModel) -> _Process:
-        if self._process is not None and self._process.process.poll() is None:
-            if self._model == model:
-                return self._process
+        alive = self._process is not None and self._process.process.poll() is None
+        if alive and self._process is not None and self._model == model:
+            return self._process
         self._stop()
         log.info("starting the query embedder for %s", model.label)
         process = _Process(self._command(model))

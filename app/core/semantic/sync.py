@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.core.semantic.crash_guard import CrashGuard
 from app.core.semantic.vectors import DocumentEmbedder, row_text, stored, text_hash
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database
@@ -46,6 +47,7 @@ class EmbeddingSync:
         *,
         path: str = "",
         query_prefix: str = "",
+        guard: CrashGuard | None = None,
     ) -> None:
         """`path` and `query_prefix`: how a search embeds its queries for this model."""
         self._db = db
@@ -54,6 +56,11 @@ class EmbeddingSync:
         self._source = (path, query_prefix)
         self._model: rows.StoredModel | None = None
         self._embedded = 0
+        self._guard = guard or CrashGuard(None)
+        # Rows of a batch that was being embedded when the process died natively.
+        suspects = self._guard.left_behind()
+        self._culprits = set(suspects) if len(suspects) == 1 else set()
+        self._suspects = set(suspects) - self._culprits
 
     @property
     def model(self) -> rows.StoredModel:
@@ -100,16 +107,33 @@ class EmbeddingSync:
             text = row_text(caption, tags)
             if hashes.get(key) != text_hash(text):
                 wanted[key] = text
-        vectors = []
-        if wanted:
-            matrix = np.asarray(self._embedder.embed_documents(list(wanted.values())))
-            vectors = [stored(key, text, matrix[i]) for i, (key, text) in enumerate(wanted.items())]
+        for key in self._culprits & wanted.keys():
+            log.warning("index row %d crashed the embedding model before: not embedded", key)
+            del wanted[key]
+        vectors = self._embedded_vectors(wanted)
         with self._db.write() as conn:
             rows.store_vectors(conn, model.id, vectors)
             rows.delete_vectors(conn, gone)
             rows.unqueue(conn, queued)
         self._embedded += len(queued)
         return self._finish_if_done()
+
+    def _embedded_vectors(self, wanted: dict[int, str]) -> list[rows.NewVector]:
+        """Vectors of these texts. The rows go to the crash guard first: after a native
+        crash, the rows of the batch that crashed are embedded one at a time (each
+        guarded alone), and a row that crashes alone is skipped (`start`)."""
+        if not wanted:
+            return []
+        suspects = self._suspects & wanted.keys()
+        groups = [[key] for key in suspects] if suspects else []
+        groups.append([key for key in wanted if key not in suspects])
+        vectors = []
+        for keys in filter(None, groups):
+            with self._guard.holding(keys):
+                matrix = np.asarray(self._embedder.embed_documents([wanted[k] for k in keys]))
+            vectors += [stored(key, wanted[key], matrix[i]) for i, key in enumerate(keys)]
+        self._suspects -= suspects
+        return vectors
 
     def run_until_done(self, should_stop: Callable[[], bool] = lambda: False) -> SyncProgress:
         """Embed everything queued (the CLI's `embed`, tests)."""
