@@ -108,10 +108,17 @@ class TextEmbedder:
                 "choose an embedding model from the catalog."
             )
         self._dimension = int(api.llama_model_n_embd_out(llm.model))
-        # A text may not run past the positions the model was trained on (BERT's position
+        # A decode may not run past the positions the model was trained on (BERT's position
         # table has exactly that many rows), nor past one ubatch: non-causal attention sees
-        # a whole sequence at once.
-        self._max_tokens = min(llm.n_ctx(), int(api.llama_model_n_ctx_train(llm.model)))
+        # a whole batch at once, and llama.cpp aborts the process (GGML_ASSERT) otherwise.
+        # llama.cpp rounds a small n_ctx up (64 -> 256) but not the batch sizes, so n_ctx
+        # alone is not the limit.
+        self._max_tokens = min(
+            llm.n_ctx(),
+            llm.n_batch,
+            int(llm.context_params.n_ubatch),
+            int(api.llama_model_n_ctx_train(llm.model)),
+        )
         self._max_sequences = int(llm.context_params.n_seq_max)
         vocab = api.llama_model_get_vocab(llm.model)
         self._adds_eos = bool(api.llama_vocab_get_add_eos(vocab))
