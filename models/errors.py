@@ -19,6 +19,10 @@ class InvalidModelFiles(ModelError):
     """A local GGUF / mmproj pair cannot be used (missing, truncated, wrong kind of file)."""
 
 
+class EmbeddingError(ModelError):
+    """A text-embedding model cannot be loaded or run (missing, corrupt, not an embedder)."""
+
+
 class DownloadError(ModelError):
     """A model download failed; the message says why and whether retrying can help."""
 
