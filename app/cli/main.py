@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from app.cli import caption as cli_caption
 from app.cli import caption_query as cli_caption_query
 from app.cli import desktop as cli_desktop
+from app.cli import embed as cli_embed
 from app.cli import embed_queries as cli_embed_queries
 from app.cli import export as cli_export
 from app.cli import finetune as cli_finetune
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("paths", nargs="+", metavar="PATH")
 
     cli_search.add_parsers(sub, common)
+    cli_embed.add_parser(sub, common)
     cli_embed_queries.add_parser(sub)
 
     this = sub.add_parser(
@@ -193,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
             if args.query is not None or args.all:
                 return cli_caption_query.cmd_caption_query(library, data_dir, args)
             return cli_caption.cmd_caption(library, data_dir, args)
+        if args.command == "embed":
+            return cli_embed.cmd_embed(library, data_dir, args)
         handler = {
             "scan": cmd_scan,
             "watch": cmd_watch,

@@ -37,6 +37,7 @@ from app.core.captioning.active_adapter import ActiveAdapter, active_adapters
 from app.core.captioning.events import (
     AdapterFailed,
     CaptionEvent,
+    EmbeddingFailed,
     Failed,
     Fatal,
     Finished,
@@ -61,7 +62,9 @@ from app.core.datadir import DataDir
 from app.core.jobs import ClaimedJob, JobQueue, claim_next_job, next_queued_id
 from app.core.media.errors import MediaError
 from app.core.metadata.write_back import write_metadata
-from app.core.settings import CaptionBackends, GpuOffload
+from app.core.semantic.model_choice import EmbeddingModelMissing, choose_embedding_model
+from app.core.semantic.worker_loop import EmbeddingLoop
+from app.core.settings import CaptionBackends, GpuOffload, Settings
 from app.core.storage.db import Database
 from app.core.storage.problems import LibraryDamaged, StorageProblem
 from app.core.storage.schema import Job, MediaItem
@@ -117,7 +120,9 @@ class CaptionWorker:
         self._mode = mode  # None: the setting caption_backends
         # Each DataDir property makes its folder (a system call): once, not per job.
         self._models_dir, self._thumbnails_dir = data_dir.models, data_dir.thumbnails
-        self._emit = on_event
+        self._emit = _serialised(on_event)  # the embedding thread speaks too
+        self._captioning = threading.Event()  # set while a caption is being made
+        self._embedding: EmbeddingLoop | None = None
         self._override = override
         self._forever = forever
         self._min_priority = min_priority  # `caption` only wants the jobs it queued
@@ -152,7 +157,11 @@ class CaptionWorker:
             requeued, failed = self._jobs.recover_interrupted()
             if requeued or failed:
                 self._emit(Recovered(requeued, failed))
-            return self._loop()
+            self._embedding = self._start_embedding()
+            code = self._loop()
+            if self._embedding is not None:  # `caption`: the new captions' vectors too
+                self._embedding.finish(drain=not self._forever and not self.stop.is_set())
+            return code
         except LibraryDamaged as exc:  # never written again; the window offers repair
             self._emit(Fatal(str(exc), "damaged"))
             return WorkerExit.DAMAGED
@@ -160,11 +169,35 @@ class CaptionWorker:
             self._emit(Fatal(str(exc), "storage"))
             return WorkerExit.STORAGE
         finally:
+            if self._embedding is not None:
+                self._embedding.finish(drain=False)
             self._prefetch_pool.shutdown(wait=True, cancel_futures=True)
             if self._engine is not None:
                 self._engine.close()
             self._db.close()
             lock.release()
+
+    def _start_embedding(self) -> EmbeddingLoop | None:
+        """Search by meaning (issue 14): caption vectors kept in step on a second
+        thread, when an embedding model is chosen and installed."""
+        setting = Settings(self._db).read().embedding_model
+        try:
+            choice = choose_embedding_model(setting, self._models_dir)
+        except EmbeddingModelMissing as exc:
+            self._emit(EmbeddingFailed(str(exc)))
+            return None
+        if choice is None:
+            return None
+        loop = EmbeddingLoop(
+            self._db,
+            choice,
+            emit=self._emit,
+            captioning=self._captioning,
+            forever=self._forever,
+            data_root=self._data_dir.root,
+        )
+        loop.start()
+        return loop
 
     def _wait_for_lock(self, waited_s: float) -> bool:
         """Another process holds the library's write lock: wait (saying so) until it
@@ -192,7 +225,11 @@ class CaptionWorker:
                 self._emit(Idle())
                 self.stop.wait(IDLE_POLL_S)
                 continue
-            code = self._run_job(claimed, settings)
+            self._captioning.set()
+            try:
+                code = self._run_job(claimed, settings)
+            finally:
+                self._captioning.clear()
             if code is not None:
                 return code
             self._session_done += 1
@@ -523,6 +560,17 @@ class CaptionWorker:
 _ITEM = select(type_coerce(MediaItem.path, LargeBinary), MediaItem.kind).where(
     MediaItem.id == bindparam("item_id"), MediaItem.state != ItemState.MISSING
 )
+
+
+def _serialised(emit: Callable[[CaptionEvent], None]) -> Callable[[CaptionEvent], None]:
+    """`emit` for several threads: one event at a time (one JSON line each)."""
+    lock = threading.RLock()
+
+    def locked(event: CaptionEvent) -> None:
+        with lock:
+            emit(event)
+
+    return locked
 
 
 def _next_item_query(min_priority: int | None) -> Select[int, bytes, str]:

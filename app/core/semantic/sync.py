@@ -87,7 +87,7 @@ class EmbeddingSync:
         if queued:
             log.info("embedding %d captions with %s", queued, self._label)
         self._model = model
-        return self._finish_if_done()
+        return self.progress()
 
     def step(self, batch: int = BATCH) -> SyncProgress:
         """Embed up to `batch` queued rows; says what is left."""
@@ -116,7 +116,7 @@ class EmbeddingSync:
             rows.delete_vectors(conn, gone)
             rows.unqueue(conn, queued)
         self._embedded += len(queued)
-        return self._finish_if_done()
+        return self.progress()
 
     def _embedded_vectors(self, wanted: dict[int, str]) -> list[rows.NewVector]:
         """Vectors of these texts. The rows go to the crash guard first: after a native
@@ -142,8 +142,9 @@ class EmbeddingSync:
             progress = self.step()
         return progress
 
-    def _finish_if_done(self) -> SyncProgress:
-        """Nothing queued: the model covers the library; older models' vectors go."""
+    def progress(self) -> SyncProgress:
+        """What is left. Nothing queued: the model covers the library, and older
+        models' vectors go."""
         model = self.model
         with self._db.write() as conn:
             pending = rows.pending_count(conn)
