@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from models.errors import CatalogError
+from models.wanted import WantedFile
 
 RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
 CATALOG_PATH = RESOURCES_DIR / "catalog.json"
@@ -24,6 +25,18 @@ FORMAT = 1
 # Ids name folders under <data dir>/models, so they must be safe path components.
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+# Any projector of the right model will do: the entry's own quant first, then these.
+MMPROJ_PREFERENCE = ("Q8_0", "F16", "BF16", "F32")
+# A field whose metadata says so may be an empty string (a prompt prefix a model does without).
+MAY_BE_EMPTY = "may_be_empty"
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Entry = TypeVar("Entry", bound=_Identified)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,21 @@ class CatalogEntry:
     # Original model's parameters in billions (0.0: unknown); fine-tuning estimates use it.
     params_billion: float = 0.0
 
+    kind: ClassVar[str] = "caption"
+
+    def wanted_files(self) -> tuple[WantedFile, ...]:
+        """The GGUF and its vision projector (models.wanted's protocol for the download)."""
+        return (
+            WantedFile("model", self.model_file, (self.quantization,)),
+            WantedFile(
+                "mmproj",
+                self.mmproj_file,
+                (self.mmproj_quantization, *MMPROJ_PREFERENCE),
+                projector=True,
+                take_single=True,
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -77,32 +105,47 @@ class Catalog:
 def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     """Read and validate the catalog; `path` overrides the bundled file (tests, power users)."""
     source = Path(path) if path is not None else CATALOG_PATH
+    data = read_catalog_file(source, "model catalog")
+    entries = typed_entries(data, source, CatalogEntry)
+    for entry in entries:
+        _check_entry(entry, f"{source}: model {entry.id!r}")
+    return Catalog(entries, source)
+
+
+def read_catalog_file(source: Path, what: str) -> dict[str, Any]:
+    """The JSON object of a catalog file, with the expected format number."""
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CatalogError(f"The model catalog is missing: {source}") from None
+        raise CatalogError(f"The {what} is missing: {source}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CatalogError(f"The model catalog {source} cannot be read: {exc}") from None
+        raise CatalogError(f"The {what} {source} cannot be read: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CatalogError(f'{source}: expected an object with "format": {FORMAT}')
+    return data
+
+
+def typed_entries(data: dict[str, Any], source: Path, entry_type: type[Entry]) -> tuple[Entry, ...]:
+    """`data["models"]` as `entry_type` dataclasses: every field present (or defaulted), of
+    its declared type, no unknown ones, and no id twice."""
     raw_entries = data.get("models")
     if not isinstance(raw_entries, list) or not raw_entries:
         raise CatalogError(f'{source}: "models" must be a non-empty list')
-    entries = tuple(_entry(raw, index, source) for index, raw in enumerate(raw_entries))
+    entries = tuple(_entry(raw, index, source, entry_type) for index, raw in enumerate(raw_entries))
     seen: set[str] = set()
     for entry in entries:
         if entry.id in seen:
             raise CatalogError(f"{source}: model id {entry.id!r} appears twice")
         seen.add(entry.id)
-    return Catalog(entries, source)
+    return entries
 
 
-def _entry(raw: Any, index: int, source: Path) -> CatalogEntry:
+def _entry(raw: Any, index: int, source: Path, entry_type: type[Entry]) -> Entry:
     where = f"{source}: models[{index}]"
     if not isinstance(raw, dict):
         raise CatalogError(f"{where} must be an object")
     where = f"{source}: model {raw.get('id', index)!r}"
-    known = {field.name: field for field in fields(CatalogEntry)}
+    known = {field.name: field for field in fields(entry_type)}  # type: ignore[arg-type]
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise CatalogError(f"{where}: unknown field(s) {', '.join(unknown)}")
@@ -112,13 +155,12 @@ def _entry(raw: Any, index: int, source: Path) -> CatalogEntry:
             if field.default is not MISSING:
                 continue
             raise CatalogError(f"{where}: missing field {name!r}")
-        values[name] = _typed(raw[name], str(field.type), f"{where}: field {name!r}")
-    entry = CatalogEntry(**values)
-    _check_entry(entry, where)
-    return entry
+        empty_ok = bool(field.metadata.get(MAY_BE_EMPTY))
+        values[name] = _typed(raw[name], str(field.type), f"{where}: field {name!r}", empty_ok)
+    return entry_type(**values)
 
 
-def _typed(value: Any, type_name: str, where: str) -> Any:
+def _typed(value: Any, type_name: str, where: str, empty_ok: bool = False) -> Any:
     # bool is an int in Python; a flag written as 1 or a size written as true is a typo.
     if type_name == "bool":
         ok = isinstance(value, bool)
@@ -128,7 +170,7 @@ def _typed(value: Any, type_name: str, where: str) -> Any:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
     else:
-        ok = isinstance(value, str) and value.strip() != ""
+        ok = isinstance(value, str) and (empty_ok or value.strip() != "")
     if not ok:
         raise CatalogError(f"{where} must be a {type_name}, got {value!r}")
     return value

@@ -27,13 +27,12 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from models.catalog import CatalogEntry
 from models.errors import DownloadCancelled, DownloadError
+from models.wanted import Downloadable, WantedFile
 
 LIBRARY_NAME = "captionist"
 LISTING_TIMEOUT = 15.0
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-MMPROJ_PREFERENCE = ("Q8_0", "F16", "BF16", "F32")
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -77,27 +76,29 @@ def fetch_listing(repo: str, revision: str, endpoint: str | None) -> RepoListing
     return RepoListing(repo, info.sha or revision, files)
 
 
-def pick_files(entry: CatalogEntry, listing: RepoListing) -> tuple[RemoteFile, RemoteFile]:
-    """(model, mmproj) for `entry`: the expected names if present, else by quantization."""
+def pick_files(entry: Downloadable, listing: RepoListing) -> tuple[RemoteFile, ...]:
+    """The files `entry` needs, in its order (a caption model: model, mmproj): the expected
+    names if present, else by quantization."""
     ggufs = [f for f in listing.files if f.name.lower().endswith(".gguf")]
     projectors = [f for f in ggufs if "mmproj" in f.local_name.lower()]
     models = [f for f in ggufs if f not in projectors]
-    model = _choose(models, entry.model_file, (entry.quantization,))
-    # Any projector of the right model will do, so fall back to the usual quants, or the only one.
-    mmproj_quants = (entry.mmproj_quantization, *MMPROJ_PREFERENCE)
-    mmproj = _choose(projectors, entry.mmproj_file, mmproj_quants, take_single=True)
-    for kind, found, expected in [
-        ("model", model, entry.model_file),
-        ("mmproj", mmproj, entry.mmproj_file),
-    ]:
-        if found is None:
-            names = ", ".join(f.name for f in ggufs) or "no .gguf files at all"
-            raise DownloadError(
-                f"No {kind} file like {expected} in repo {listing.repo} (it has: {names}). "
-                "The catalog entry needs updating."
-            )
-    assert model is not None and mmproj is not None
-    return model, mmproj
+    return tuple(
+        _pick(wanted, projectors if wanted.projector else models, ggufs, listing.repo)
+        for wanted in entry.wanted_files()
+    )
+
+
+def _pick(
+    wanted: WantedFile, candidates: list[RemoteFile], ggufs: list[RemoteFile], repo: str
+) -> RemoteFile:
+    found = _choose(candidates, wanted.expected, wanted.quantizations, wanted.take_single)
+    if found is None:
+        names = ", ".join(f.name for f in ggufs) or "no .gguf files at all"
+        raise DownloadError(
+            f"No {wanted.role} file like {wanted.expected} in repo {repo} (it has: {names}). "
+            "The catalog entry needs updating."
+        )
+    return found
 
 
 def _choose(

@@ -1,9 +1,13 @@
 """Which models are installed under `<data dir>/models/<id>/`, and removing them.
 
 A model counts as installed only once `installed.json` exists, and that file is written last,
-after both files passed their checksums and were moved into place. So a cancelled, failed or
+after all its files passed their checksums and were moved into place. So a cancelled, failed or
 crashed download can leave partial bytes behind (for a resume) but never a model that looks
 usable and is not.
+
+Caption models (a GGUF + mmproj pair) and text-embedding models (one GGUF) share the folder;
+the manifest's "kind" tells them apart ("caption" when absent: manifests written before
+embedding models existed), and each reader only returns its own kind.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from models.catalog import ID_PATTERN, CatalogEntry
 from models.errors import ModelError
 from models.hub import RemoteFile
 from models.spec import ModelSpec, catalog_spec
+from models.wanted import Downloadable
 
 MANIFEST = "installed.json"
 PARTIAL_DIR = ".partial"
 LOCK_FILE = ".lock"
 FORMAT = 1
+CAPTION_ROLES = {"model", "mmproj"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,36 @@ class InstalledModel:
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         return catalog_spec(entry, self.model_path, self.mmproj_path)
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return self.model_path, self.mmproj_path
+
+
+@dataclass(frozen=True)
+class InstalledEmbedding:
+    """An installed text-embedding model: one GGUF (`models.embedding.TextEmbedder` loads it)."""
+
+    entry_id: str
+    directory: Path
+    model_path: Path
+    repo: str
+    commit: str
+    size_bytes: int
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (self.model_path,)
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    kind: str
+    directory: Path
+    paths: dict[str, Path]  # by role: "model", "mmproj"
+    repo: str
+    commit: str
+    size_bytes: int
 
 
 def model_dir(entry_id: str, models_dir: str | os.PathLike[str]) -> Path:
@@ -56,18 +92,54 @@ def lock(directory: Path) -> filelock.BaseFileLock:
 
 
 def read_installed(entry_id: str, models_dir: str | os.PathLike[str]) -> InstalledModel | None:
+    """The installed caption model `entry_id`, or None (not installed, or not a caption model)."""
+    manifest = _read_manifest(entry_id, models_dir)
+    if manifest is None or manifest.kind != "caption" or set(manifest.paths) != CAPTION_ROLES:
+        return None
+    paths = manifest.paths
+    return InstalledModel(
+        entry_id,
+        manifest.directory,
+        paths["model"],
+        paths["mmproj"],
+        manifest.repo,
+        manifest.commit,
+        manifest.size_bytes,
+    )
+
+
+def read_installed_embedding(
+    entry_id: str, models_dir: str | os.PathLike[str]
+) -> InstalledEmbedding | None:
+    """The installed text-embedding model `entry_id`, or None."""
+    manifest = _read_manifest(entry_id, models_dir)
+    if manifest is None or manifest.kind != "embedding" or set(manifest.paths) != {"model"}:
+        return None
+    return InstalledEmbedding(
+        entry_id,
+        manifest.directory,
+        manifest.paths["model"],
+        manifest.repo,
+        manifest.commit,
+        manifest.size_bytes,
+    )
+
+
+def _read_manifest(entry_id: str, models_dir: str | os.PathLike[str]) -> _Manifest | None:
     directory = model_dir(entry_id, models_dir)
     try:
         data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
         files = data["files"]
-        model, mmproj = directory / files["model"]["name"], directory / files["mmproj"]["name"]
-        sizes = files["model"]["size"], files["mmproj"]["size"]
-        if data["format"] != FORMAT or (model.stat().st_size, mmproj.stat().st_size) != sizes:
+        paths = {role: directory / record["name"] for role, record in files.items()}
+        for role, path in paths.items():
+            if path.parent != directory or path.stat().st_size != files[role]["size"]:
+                return None
+        if data["format"] != FORMAT or not paths:
             return None
-        return InstalledModel(
-            entry_id, directory, model, mmproj, data["repo"], data["commit"], sum(sizes)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        size = sum(int(record["size"]) for record in files.values())
+        kind = data.get("kind", "caption")
+        return _Manifest(kind, directory, paths, data["repo"], data["commit"], size)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no manifest, a damaged one, or a file gone: not installed
 
 
@@ -77,34 +149,45 @@ def has_partial_download(entry_id: str, models_dir: str | os.PathLike[str]) -> b
 
 
 def installed_models(models_dir: str | os.PathLike[str]) -> list[InstalledModel]:
+    """The installed caption models (embedding models are `installed_embedding_models`)."""
+    found = (read_installed(entry_id, models_dir) for entry_id in _model_ids(models_dir))
+    return [model for model in found if model is not None]
+
+
+def installed_embedding_models(models_dir: str | os.PathLike[str]) -> list[InstalledEmbedding]:
+    found = (read_installed_embedding(entry_id, models_dir) for entry_id in _model_ids(models_dir))
+    return [model for model in found if model is not None]
+
+
+def _model_ids(models_dir: str | os.PathLike[str]) -> list[str]:
     root = Path(models_dir)
     if not root.is_dir():
         return []
-    found = (
-        read_installed(child.name, root)
+    return [
+        child.name
         for child in sorted(root.iterdir())
         if child.is_dir() and ID_PATTERN.match(child.name)
-    )
-    return [model for model in found if model is not None]
+    ]
 
 
 def write_manifest(
     directory: Path,
-    entry: CatalogEntry,
+    entry: Downloadable,
     commit: str,
-    files: tuple[RemoteFile, RemoteFile],
+    files: tuple[RemoteFile, ...],
     checksums: tuple[str, ...],
 ) -> None:
-    model, mmproj = files
+    roles = [wanted.role for wanted in entry.wanted_files()]
     record = {
         "format": FORMAT,
+        "kind": entry.kind,
         "id": entry.id,
         "repo": entry.gguf_repo,
         "commit": commit,
         "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {
-            "model": _file_record(model, checksums[0]),
-            "mmproj": _file_record(mmproj, checksums[1]),
+            role: _file_record(remote, checksum)
+            for role, remote, checksum in zip(roles, files, checksums, strict=True)
         },
     }
     temporary = directory / f"{MANIFEST}.tmp"
