@@ -39,12 +39,11 @@ def choose_embedding_model(setting: str, models_dir: Path) -> EmbeddingChoice | 
 
 def _catalog_choice(entry_id: str, models_dir: Path) -> EmbeddingChoice | None:
     from models.embedding_catalog import load_embedding_catalog
-
-    from models.installed import read_installed
+    from models.installed import read_installed_embedding
 
     catalog = load_embedding_catalog()
     if not entry_id:
-        installed = [e for e in catalog if read_installed(e.id, models_dir) is not None]
+        installed = [e for e in catalog if read_installed_embedding(e.id, models_dir) is not None]
         default = catalog.default
         entry = default if default in installed else (installed[0] if installed else None)
         if entry is None:
@@ -54,7 +53,7 @@ def _catalog_choice(entry_id: str, models_dir: Path) -> EmbeddingChoice | None:
         if found is None:
             raise EmbeddingModelMissing(f"No embedding model {entry_id!r} in the catalog.")
         entry = found
-    model = read_installed(entry.id, models_dir)
+    model = read_installed_embedding(entry.id, models_dir)
     if model is None:
         raise EmbeddingModelMissing(
             f"{entry.name} is not downloaded yet (Settings → Models, or "
