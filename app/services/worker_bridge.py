@@ -21,7 +21,9 @@ COUNT_EVENTS = (Finished, Failed)  # the library's totals move
 
 
 # Settings a running worker reads once, at its start (its pool's members).
-WHO_CAPTIONS = frozenset({"caption_backends", "inference_servers"})
+# Settings the worker reads once, when it starts: who captions (issue 13) and which
+# model embeds captions for search by meaning (issue 14).
+RESTARTS_WORKER = frozenset({"caption_backends", "inference_servers", "embedding_model"})
 
 
 class WorkerBridge(QObject):
@@ -42,7 +44,7 @@ class WorkerBridge(QObject):
         self._supervisor.nudge()
 
     def apply_changes(self, changes: Changes) -> None:
-        if changes.settings & WHO_CAPTIONS:
+        if changes.settings & RESTARTS_WORKER:
             self._supervisor.restart()  # the running worker has the old servers
         elif changes.queue or changes.captioning:
             self.nudge()

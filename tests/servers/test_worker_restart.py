@@ -13,7 +13,7 @@ from app.core.captioning.supervisor import WorkerSupervisor
 from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.servers.registry import ServerRegistry
-from app.services.worker_bridge import WHO_CAPTIONS
+from app.services.worker_bridge import RESTARTS_WORKER
 from tests.core.test_worker import scan
 from tests.core.test_worker_pool import SMALL_ANSWERS
 from tests.media_factory import write_photo
@@ -39,7 +39,7 @@ def test_adding_a_server_restarts_the_waiting_worker_onto_it(
             time.sleep(0.1)
         server = llama_server(parallel=2)
         ServerRegistry(library.settings).add(server.url, name="gpu-box")
-        assert {"inference_servers"} <= WHO_CAPTIONS  # what the bridge restarts on
+        assert {"inference_servers"} <= RESTARTS_WORKER  # what the bridge restarts on
         supervisor.restart()
         deadline = time.monotonic() + 120
         while library.jobs.counts() != {"done": 3}:
