@@ -175,3 +175,21 @@ def test_hostile_queries_never_raise(db, library, embedder, mode: SearchMode) ->
         for as_you_type in (False, True):
             found = find.find(text, mode=mode, as_you_type=as_you_type)
             assert isinstance(found.hits, list)
+
+
+def test_narrow_filters_still_find_their_items(db, embedder, monkeypatch) -> None:
+    """Filters that reject every near candidate: the rows passing them are compared
+    one by one (rounds kept small here so 200 photos are "many")."""
+    import app.core.semantic.hybrid as hybrid
+
+    monkeypatch.setattr(hybrid, "FIRST_CANDIDATES", 4)
+    monkeypatch.setattr(hybrid, "MOST_CANDIDATES", 32)
+    for n in range(200):
+        store_model_caption(db, add_item(db, f"{n}.jpg"), f"a dog on the beach, number {n}", [])
+    video = add_item(db, "clip.mp4")
+    with db.write() as conn:
+        conn.exec_driver_sql("UPDATE media_items SET kind = 'video' WHERE id = ?", (video,))
+    store_model_caption(db, video, "a cat in a city street", [])
+    EmbeddingSync(db, embedder, "Concept double").run_until_done()
+    found = finder(db, embedder).find("puppy type:video", mode=SearchMode.SEMANTIC)
+    assert names(found) == ["clip.mp4"]

@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 KEYWORD, SEMANTIC, BOTH = "keyword", "semantic", "both"
 FUSED = "fused"
 SNIPPET_WORDS = 24
-FIRST_CANDIDATES = 256  # codes re-ranked by cosine per round; more rounds under filters
+FIRST_CANDIDATES = 256  # codes re-ranked by cosine in the first round
+# Filters that reject most candidates make the search look 8x further per round, up to
+# this many; if even that leaves too few items, the filters are narrow: the rows passing
+# them (at most EXACT_LIMIT) are compared one by one instead.
+MOST_CANDIDATES = 16_384
+EXACT_LIMIT = 50_000
 
 
 class SearchMode(StrEnum):
@@ -196,12 +201,12 @@ class Finder:
         while True:
             keys = index.nearest(vector, count)
             found = rows.candidate_vectors(conn, model.id, keys, where, params)
-            best: dict[int, _Near] = {}
-            for row_key, item_id, similarity in cosine_order(vector, found):
-                if item_id != skip:
-                    best.setdefault(item_id, _Near(row_key, item_id, similarity))
+            best = _best_per_item(vector, found, skip)
             if len(best) >= limit or len(keys) < count:
-                return list(best.values())[:limit]
+                return best[:limit]
+            if count >= MOST_CANDIDATES:
+                exact = rows.filtered_vectors(conn, model.id, where, params, EXACT_LIMIT)
+                return _best_per_item(vector, exact, skip)[:limit]
             count *= 8
 
     def _meaning_hits(self, conn: Connection, near: list[_Near]) -> list[SearchHit]:
@@ -258,6 +263,17 @@ class Finder:
             replace(by_item[item_id], score=round(score, 6), ranked_by=FUSED, match=match)
             for item_id, score, match in fused
         ]
+
+
+def _best_per_item(
+    vector: Vector, found: list[tuple[int, int, bytes]], skip: int | None
+) -> list[_Near]:
+    """The most similar row of each item (a video at its best moment), best first."""
+    best: dict[int, _Near] = {}
+    for row_key, item_id, similarity in cosine_order(vector, found):
+        if item_id != skip:
+            best.setdefault(item_id, _Near(row_key, item_id, similarity))
+    return list(best.values())
 
 
 def _filter_sql(query: ParsedQuery, params: dict[str, object]) -> str:

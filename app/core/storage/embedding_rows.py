@@ -262,3 +262,18 @@ def candidate_vectors(
         )
         found.extend((row[0], row[1], bytes(row[2])) for row in rows)
     return found
+
+
+def filtered_vectors(
+    conn: Connection, model: int, where: str, params: Mapping[str, object], limit: int
+) -> list[tuple[int, int, bytes]]:
+    """(row key, item id, vector) of up to `limit` rows passing the filters `where`:
+    the exact search when the filters leave too few of the nearest candidates."""
+    rows = conn.exec_driver_sql(
+        f"""SELECT e.row_key, m.id, e.vector FROM search_index s
+            JOIN media_items m ON m.id = {ITEM_OF_ROW}
+            JOIN embeddings e ON e.row_key = s.rowid AND e.model = :model
+            WHERE 1 {where} LIMIT :limit""",
+        {**params, "model": model, "limit": limit},
+    )
+    return [(row[0], row[1], bytes(row[2])) for row in rows]
