@@ -104,7 +104,8 @@ def test_embed_then_search_by_meaning_from_the_command_line(
     assert hits[0]["score"] == pytest.approx(1.0, abs=0.01)  # identical text, identical vector
     assert len(hits) == 20 and all(hit["match"] == "semantic" for hit in hits)
 
-    assert cli(data_dir, "search", "--json", "kite lake dawn") == 0  # hybrid, the default
+    # Hybrid, the default: the words match, and so does the meaning (the same text).
+    assert cli(data_dir, "search", "--json", "a kite over the lake at dawn") == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["path"].endswith("kite.jpg") and hits[0]["match"] == "both"
     assert {hit["match"] for hit in hits} <= {"keyword", "semantic", "both"}

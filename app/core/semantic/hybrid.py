@@ -39,7 +39,10 @@ log = logging.getLogger(__name__)
 KEYWORD, SEMANTIC, BOTH = "keyword", "semantic", "both"
 FUSED = "fused"
 SNIPPET_WORDS = 24
-FIRST_CANDIDATES = 256  # codes re-ranked by cosine in the first round
+# Codes re-ranked by cosine in the first round: twice the items wanted (sign bits of
+# hundreds of dimensions order neighbours nearly as cosine does; a video's moments
+# share its item), at least this many.
+FIRST_CANDIDATES = 128
 # Filters that reject most candidates make the search look 8x further per round, up to
 # this many; if even that leaves too few items, the filters are narrow: the rows passing
 # them (at most EXACT_LIMIT) are compared one by one instead.
@@ -112,25 +115,30 @@ class Finder:
         query = parse_query(text, as_you_type=as_you_type)
         if mode == SearchMode.KEYWORD or not query.meaning or limit <= 0:
             return Found(keyword(limit), SearchMode.KEYWORD)
-        with self._db.read() as conn:
+        # Both lists as deep as the page: an item past it in one list but high in the
+        # other is still found by the other (and deeper lists cost more than they add).
+        by_keyword = keyword(limit) if mode == SearchMode.HYBRID else []
+        with self._db.read() as conn:  # one read transaction: each costs ~0.5 ms
             model = rows.ready_model(conn)
-        if model is None:
-            return Found(keyword(limit), SearchMode.KEYWORD, self._why_no_meaning())
-        try:
-            vector = self._query_vector(model, query.meaning)
-        except QueryEmbeddingError as exc:
-            return Found(keyword(limit), SearchMode.KEYWORD, f"Search by meaning is off: {exc}")
-        pool = max(limit * 2, 50)  # both lists deeper than the page, so fusion can reorder
-        with self._db.read() as conn:
-            near = self._nearest(
-                conn, model, vector, query, pool if mode == SearchMode.HYBRID else limit
-            )
+            if model is None:
+                return self._keyword_only(by_keyword, keyword, limit, self._why_no_meaning())
+            try:
+                vector = self._query_vector(model, query.meaning)
+            except QueryEmbeddingError as exc:
+                notice = f"Search by meaning is off: {exc}"
+                return self._keyword_only(by_keyword, keyword, limit, notice)
+            near = self._nearest(conn, model, vector, query, limit)
             if mode == SearchMode.SEMANTIC:
-                return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
-        by_keyword = keyword(pool)
-        fused = self._fuse(by_keyword, near, query)[:limit]
-        with self._db.read() as conn:
+                return Found(self._meaning_hits(conn, near), SearchMode.SEMANTIC)
+            fused = self._fuse(by_keyword, near, query)[:limit]
             return Found(self._fused_hits(conn, fused, by_keyword, near), SearchMode.HYBRID)
+
+    @staticmethod
+    def _keyword_only(
+        done: list[SearchHit], keyword: Callable[[int], list[SearchHit]], limit: int, notice: str
+    ) -> Found:
+        """Keyword results (already made for a hybrid search), saying why no meaning."""
+        return Found(done or keyword(limit), SearchMode.KEYWORD, notice)
 
     def similar(self, item_id: int, *, limit: int = 50) -> Found:
         """The items whose captions mean the most nearly the same as this one's."""
@@ -193,18 +201,23 @@ class Finder:
     ) -> list[_Near]:
         """The best row of each of the `limit` items nearest in meaning that pass the
         query's filters. Candidates come from the sign-bit index and are re-ranked by
-        cosine; filters that reject most of them make it look further."""
+        cosine. When the filters reject most of the nearest, the search is limited to
+        the rows they allow (found by the FTS index for tag:/folder:/name:, by the
+        items' indexes for type:/after:/before:), else it looks further out."""
         index = self._indexes.current(conn, model)
         params: dict[str, object] = {}
         where = _filter_sql(query, params)
-        count = max(FIRST_CANDIDATES, limit * 4)
+        count = max(FIRST_CANDIDATES, limit * 2)
+        allowed: list[int] | None = None
         while True:
-            keys = index.nearest(vector, count)
+            keys = index.nearest(vector, count, allowed)
             found = rows.candidate_vectors(conn, model.id, keys, where, params)
             best = _best_per_item(vector, found, skip)
             if len(best) >= limit or len(keys) < count:
                 return best[:limit]
-            if count >= MOST_CANDIDATES:
+            if allowed is None and (allowed := _allowed_rows(conn, query)) is not None:
+                continue  # the same count again, among the allowed rows only
+            if count >= MOST_CANDIDATES and allowed is None:
                 exact = rows.filtered_vectors(conn, model.id, where, params, EXACT_LIMIT)
                 return _best_per_item(vector, exact, skip)[:limit]
             count *= 8
@@ -274,6 +287,20 @@ def _best_per_item(
         if item_id != skip:
             best.setdefault(item_id, _Near(row_key, item_id, similarity))
     return list(best.values())
+
+
+def _allowed_rows(conn: Connection, query: ParsedQuery) -> list[int] | None:
+    """The index rows the query's narrowing filters allow, or None when it has none
+    that an index can answer (by: and "-word" only narrow a little)."""
+    if query.scope:
+        return rows.scope_rows(conn, query.scope)
+    if query.kind or query.after or query.before:
+        params: dict[str, object] = {}
+        where = filter_sql(
+            params, kind=query.kind, after=query.after, before=query.before, source=None
+        )
+        return rows.item_filter_rows(conn, where, params)
+    return None
 
 
 def _filter_sql(query: ParsedQuery, params: dict[str, object]) -> str:

@@ -240,6 +240,13 @@ def item_row_keys(conn: Connection, item_id: int) -> list[int]:
     return [row[0] for row in rows]
 
 
+# An item whose rows are in the search index (migration 0003): probed, not missing.
+# ('removed' items are deleted from the index by the same rule's triggers.)
+INDEXED_ITEM = "m.state NOT IN ('new', 'missing', 'removed')"
+ITEM_OF_KEY = """(CASE WHEN e.row_key > 0 THEN e.row_key
+    ELSE (SELECT k.item_id FROM keyframes k WHERE k.id = -e.row_key) END)"""
+
+
 def candidate_vectors(
     conn: Connection,
     model: int,
@@ -247,17 +254,20 @@ def candidate_vectors(
     where: str,
     params: Mapping[str, object],
 ) -> list[tuple[int, int, bytes]]:
-    """(row key, item id, vector) of these rows that are in the index (an item whose
-    file went missing is not) and pass the search filters `where` (on m and s)."""
+    """(row key, item id, vector) of these rows whose item is in the index (a file gone
+    missing is not) and that pass the search filters `where` (on m, and on s: the
+    index row, joined only when `where` needs it — a lookup in FTS5 per row costs
+    as much as the rest of the read)."""
+    join_index = "s." in where
+    index_join = "JOIN search_index s ON s.rowid = e.row_key" if join_index else ""
     found: list[tuple[int, int, bytes]] = []
     for chunk in chunks(row_keys):
         keys = {f"k{i}": key for i, key in enumerate(chunk)}
         rows = conn.exec_driver_sql(
-            f"""SELECT e.row_key, m.id, e.vector FROM embeddings e
-                JOIN search_index s ON s.rowid = e.row_key
-                JOIN media_items m ON m.id = {ITEM_OF_ROW}
+            f"""SELECT e.row_key, m.id, e.vector FROM embeddings e {index_join}
+                JOIN media_items m ON m.id = {ITEM_OF_KEY}
                 WHERE e.model = :model AND e.row_key IN ({",".join(":" + k for k in keys)})
-                {where}""",
+                AND {INDEXED_ITEM} {where}""",
             {**params, **keys, "model": model},
         )
         found.extend((row[0], row[1], bytes(row[2])) for row in rows)
@@ -277,3 +287,23 @@ def filtered_vectors(
         {**params, "model": model, "limit": limit},
     )
     return [(row[0], row[1], bytes(row[2])) for row in rows]
+
+
+def scope_rows(conn: Connection, scope: str) -> list[int]:
+    """Index rows matching an FTS5 expression (tag:, folder:, name: terms)."""
+    rows = conn.exec_driver_sql(
+        "SELECT rowid FROM search_index WHERE search_index MATCH ?", (scope,)
+    )
+    return [row[0] for row in rows]
+
+
+def item_filter_rows(conn: Connection, where: str, params: Mapping[str, object]) -> list[int]:
+    """Index rows (items and their moments) of the items passing `where` (on m)."""
+    rows = conn.exec_driver_sql(
+        f"""SELECT m.id FROM media_items m WHERE {INDEXED_ITEM} {where}
+            UNION ALL
+            SELECT -k.id FROM keyframes k JOIN media_items m ON m.id = k.item_id
+            WHERE {INDEXED_ITEM} {where}""",
+        params,
+    )
+    return [row[0] for row in rows]
