@@ -141,6 +141,8 @@ class SearchPage(QWidget):
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.download_button = QPushButton("Download")
@@ -167,8 +169,11 @@ class SearchPage(QWidget):
         self.choice.setObjectName("embedding_choice")
         self.choice.setEnabled(False)  # until the setting is read
         self.choice.activated.connect(self._chosen)
-        choice_row = QFormLayout()
-        choice_row.addRow("Search with:", self.choice)
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        choice_row = QHBoxLayout()
+        choice_row.addWidget(QLabel("Search with:"))
+        choice_row.addWidget(self.choice)
+        choice_row.addStretch(1)
 
         meaning = QGroupBox("Search by meaning")
         layout = QVBoxLayout(meaning)
@@ -181,15 +186,16 @@ class SearchPage(QWidget):
         )
         layout.addWidget(self.status_label)
         layout.addLayout(choice_row)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.message)
 
         page = QVBoxLayout(self)
-        page.addWidget(meaning, 1)
+        page.addWidget(meaning)
         page.addWidget(self._advanced_box())
+        page.addStretch(1)
         self._update_buttons()
 
     def _advanced_box(self) -> QGroupBox:
