@@ -13,6 +13,7 @@ from typing import Literal
 from app.core.semantic.model_choice import OFF, EmbeddingModelMissing, choose_embedding_model
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database
+from app.core.text import counted
 
 Tone = Literal["ok", "info", "warn", "error"]
 NO_MODEL = (
@@ -56,10 +57,9 @@ def meaning_status(db: Database, setting: str, models_dir: Path) -> MeaningStatu
             return MeaningStatus(f"{missing} Keyword search only until then.", "error", False)
         return MeaningStatus(f"{missing}", "error", False)
     if ready is not None:
-        waiting = f"; {pending:,} new captions waiting" if pending else ""
+        waiting = f"; {counted(pending, 'new caption')} waiting" if pending else ""
         return MeaningStatus(
-            f"Ready — {searchable:,} {_captions(searchable)} searchable with "
-            f"{ready.label}{waiting}.",
+            f"Ready — {counted(searchable, 'caption')} searchable with {ready.label}{waiting}.",
             "ok",
             bool(pending),
         )
@@ -71,7 +71,3 @@ def meaning_status(db: Database, setting: str, models_dir: Path) -> MeaningStatu
         "info",
         True,
     )
-
-
-def _captions(count: int) -> str:
-    return "caption" if count == 1 else "captions"
