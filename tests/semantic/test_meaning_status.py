@@ -34,6 +34,9 @@ def test_ready_filling_and_a_missing_model(db: Database, tmp_path: Path) -> None
     EmbeddingSync(db, ConceptEmbedderDouble(), "Double").run_until_done()
     ready = meaning_status(db, "", tmp_path)
     assert (ready.text, ready.tone) == ("Ready — 2 captions searchable with Double.", "ok")
+    assert not ready.filling
+    # Another model chosen: still ready with the old one, and worth reading again soon.
+    assert meaning_status(db, str(BERT), tmp_path).filling
     captioned(db, "a kite")  # a new caption waits for its vector
     assert meaning_status(db, "", tmp_path).text == (
         "Ready — 2 captions searchable with Double; 1 new caption waiting."

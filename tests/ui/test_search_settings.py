@@ -261,3 +261,21 @@ def test_the_window_restarts_the_worker_when_a_default_model_arrives(
     window.downloads.embedding_installed.emit("bge-small-en-v1.5")
     qtbot.wait(300)
     assert not any("embedding_model" in c.settings for c in seen)
+
+
+def test_a_choice_in_the_window_s_settings_is_published_on_the_hub(
+    qtbot: QtBot, open_window: Callable[[], object]
+) -> None:
+    window = open_window()
+    assert isinstance(window, MainWindow)
+    seen: list[Changes] = []
+    window.hub.changed.connect(seen.append)
+    window.extras.open_settings("Search")
+    dialog = window.extras.settings_dialog
+    assert dialog is not None
+    page = dialog.search_page
+    qtbot.waitUntil(page.choice.isEnabled, timeout=WAIT_MS)
+    page.choice.activated.emit(page.choice.findData("off"))
+    qtbot.waitUntil(lambda: any("embedding_model" in c.settings for c in seen), timeout=WAIT_MS)
+    assert Settings(window.db).read().embedding_model == "off"
+    dialog.close()

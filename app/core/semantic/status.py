@@ -58,10 +58,12 @@ def meaning_status(db: Database, setting: str, models_dir: Path) -> MeaningStatu
         return MeaningStatus(f"{missing}", "error", False)
     if ready is not None:
         waiting = f"; {counted(pending, 'new caption')} waiting" if pending else ""
+        # Another model chosen: the worker is about to start reading with it.
+        switching = choice is not None and choice.label != ready.label
         return MeaningStatus(
             f"Ready — {counted(searchable, 'caption')} searchable with {ready.label}{waiting}.",
             "ok",
-            bool(pending),
+            bool(pending) or switching,
         )
     if choice is None:
         return MeaningStatus(NO_MODEL, "warn", False)
