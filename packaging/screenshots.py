@@ -12,7 +12,8 @@ that then shows, and grabs, each state a user meets:
   details        the details panel of a photo with the user's own caption and history
   activity-*     the activity panel: no model yet, paused, finished with a failure
   loupe          the large view (Enter on a photo)
-  settings-*     each page of Settings
+  settings-*     each page of Settings (settings-search: search by meaning ready with one
+                 installed model while another downloads)
   finetune       the "fine-tune on my corrections" screen with three corrections
   export         File → Export captions…, set up for a kohya training set
 
@@ -34,12 +35,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIZES = ("1280x800", "1440x900", "1920x1080")
 THEMES = ("light", "dark")
+if TYPE_CHECKING:
+    from app.core.storage.db import Database
+
 README_SHOT = ROOT / "resources" / "screenshots" / "library.png"
 
 # Written for these pictures, by a person looking at them.
@@ -183,8 +188,32 @@ def make_library(data: Path) -> None:
         servers.add("http://192.168.1.20:11434", name="old-laptop", enabled=False)
         # Waiting for a caption: with no model installed, the window says what to do.
         library.jobs.enqueue([ids[f"{name}.jpg"] for name in UNCAPTIONED])
+        install_embedding_model(db, data_dir.models)
     finally:
         db.close()
+
+
+def install_embedding_model(db: Database, models_dir: Path) -> None:
+    """Search by meaning, ready: the catalog's default embedding model "installed" (the
+    tiny test GGUF under its file name, with the manifest a download writes) and the
+    captions' vectors in the library. The vectors come from ConceptEmbedderDouble, a test
+    double, keyed as the worker keys that file, so the worker finds nothing to re-read."""
+    from app.core.semantic.sync import EmbeddingSync
+    from models.embedding import model_identity
+    from models.embedding_catalog import load_embedding_catalog
+    from models.hub import RemoteFile
+    from models.installed import model_dir, write_manifest
+    from tests.semantic.embedder_double import ConceptEmbedderDouble
+
+    entry = load_embedding_catalog().default
+    directory = model_dir(entry.id, models_dir)
+    directory.mkdir(parents=True)
+    gguf = directory / entry.model_file
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "models" / "embed_bert" / "model.gguf", gguf)
+    remote = RemoteFile(entry.model_file, gguf.stat().st_size, None)
+    write_manifest(directory, entry, "0" * 40, (remote,), ("",))
+    double = ConceptEmbedderDouble(model_identity(gguf))
+    EmbeddingSync(db, double, entry.name, path=str(gguf)).run_until_done()
 
 
 # -- the child: the real window, its states, grabbed --------------------------------------------
@@ -267,6 +296,14 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     window.extras.open_settings()
     dialog = window.extras.settings_dialog
     if dialog is not None:
+        search = dialog.search_page
+        wait(10, lambda: search.status.text != "" and search.table.rowCount() > 0)
+        # Another embedding model downloading, as the download bridge reports it.
+        downloading = "qwen3-embedding-0.6b"
+        downloads = window.downloads
+        downloads.current = lambda: downloading  # type: ignore[method-assign]
+        downloads.busy = lambda: True  # type: ignore[method-assign]
+        downloads.progress.emit(downloading, 262_000_000, 639_000_000, 11_400_000.0, 33.0)
         for index in range(dialog.tabs.count()):
             dialog.tabs.setCurrentIndex(index)
             save(dialog, f"settings-{dialog.tabs.tabText(index).lower()}")

@@ -2,7 +2,7 @@
 ID_OR_PATH`: the library's search from the command line.
 
 Hybrid (keywords and meaning, fused) is the default once the library has caption
-vectors (an embedding model, Settings → Models); until then the search is keyword
+vectors (an embedding model, Settings → Search); until then the search is keyword
 only. This process embeds the query itself (one query, then it exits), with the model
 the library's vectors were made with; the window asks a small process instead
 (app.core.semantic.query_embedder), to keep llama.cpp out of the GUI.

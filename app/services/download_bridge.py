@@ -5,6 +5,10 @@ bridge, so they all show the same progress and cannot start two multi-GB transfe
 The download itself is resumable and checks every file (models/download.py); this class only
 moves it off the GUI thread, throttles its reports to ~10 a second and turns every ending
 into a signal: `finished`, `failed` with a message the user can act on, or `cancelled`.
+
+Caption models and text-embedding models (search by meaning) download the same way; their ids
+never collide (the catalogs' tests check it), so a listener tells them apart by id, and an
+embedding model that finished also says so with `embedding_installed`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog, CatalogEntry, load_catalog
 from models.download import DownloadCancelled, DownloadProgress, download_model
+from models.embedding_catalog import EmbeddingCatalog, EmbeddingEntry, load_embedding_catalog
 from models.errors import DownloadError, ModelError
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ class DownloadBridge(QObject):
     finished = Signal(str)  # model_id: installed and verified
     failed = Signal(str, str)  # model_id, a message for the user
     cancelled = Signal(str)  # model_id: stopped by `cancel()`; the next start resumes
+    embedding_installed = Signal(str)  # model_id, after `finished`: a text-embedding model
 
     def __init__(
         self,
@@ -42,11 +48,13 @@ class DownloadBridge(QObject):
         parent: QObject | None = None,
         *,
         catalog: Catalog | None = None,
+        embedding_catalog: EmbeddingCatalog | None = None,
         endpoint: str | None = None,
     ) -> None:
         super().__init__(parent)
         self._models_dir = Path(models_dir)
         self._catalog = catalog
+        self._embedding_catalog = embedding_catalog
         self._endpoint = endpoint  # None: $CAPTIONIST_HF_ENDPOINT, else huggingface.co
         self._lock = threading.Lock()
         self._model_id: str | None = None
@@ -100,9 +108,13 @@ class DownloadBridge(QObject):
     # -- the download thread --------------------------------------------------------------
     def _run(self, model_id: str, cancel: threading.Event) -> None:
         ending: Callable[[], None]
+        embedding = False
         try:
             catalog = self._catalog or load_catalog()
-            entry = catalog.get(model_id)
+            entry: CatalogEntry | EmbeddingEntry | None = catalog.get(model_id)
+            if entry is None:
+                entry = (self._embedding_catalog or load_embedding_catalog()).get(model_id)
+                embedding = entry is not None
             if entry is None:
                 raise DownloadError(f"{model_id!r} is not a model in the catalog.")
             download_model(
@@ -122,10 +134,15 @@ class DownloadBridge(QObject):
             message = f"The download stopped unexpectedly ({exc.__class__.__name__}: {exc})."
             ending = lambda: self.failed.emit(model_id, message)  # noqa: E731
         else:
-            ending = lambda: self.finished.emit(model_id)  # noqa: E731
+            ending = lambda: self._installed(model_id, embedding=embedding)  # noqa: E731
         with self._lock:
             self._model_id = None  # a handler of the ending may start the next download
         _guarded(ending)
+
+    def _installed(self, model_id: str, *, embedding: bool) -> None:
+        self.finished.emit(model_id)
+        if embedding:
+            self.embedding_installed.emit(model_id)
 
     def _emit_progress(self, model_id: str, report: DownloadProgress) -> None:
         _guarded(

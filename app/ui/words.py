@@ -7,6 +7,7 @@ view never hand-rolls a parenthesised plural.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from app.core.text import counted, plural
@@ -47,14 +48,17 @@ def queued_badge() -> str:
 @functools.cache
 def _catalog_names() -> dict[str, str]:
     from models.catalog import load_catalog
+    from models.embedding_catalog import load_embedding_catalog
     from models.errors import CatalogError
 
-    try:
-        return {entry.id: entry.name for entry in load_catalog()}
-    except CatalogError:
-        return {}
+    names: dict[str, str] = {}
+    for load in (load_catalog, load_embedding_catalog):
+        with contextlib.suppress(CatalogError):  # a broken catalog: ids as they are
+            names.update({entry.id: entry.name for entry in load()})
+    return names
 
 
 def model_name(model_id: str) -> str:
-    """ "SmolVLM2 500M Video" for "smolvlm2-500m"; an unknown id as it is."""
+    """ "SmolVLM2 500M Video" for "smolvlm2-500m" (and an embedding model's name for its
+    id); an unknown id as it is."""
     return _catalog_names().get(model_id, model_id)

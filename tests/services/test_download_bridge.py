@@ -133,3 +133,42 @@ def test_one_download_at_a_time_and_unknown_ids_fail(
             bridge.start("no-such-model")
         assert failed.args == ["no-such-model", "'no-such-model' is not a model in the catalog."]
         assert bridge.wait(5)
+
+
+def test_an_embedding_model_downloads_the_same_way_and_says_what_it_is(
+    qtbot: QtBot, data_dir: DataDir, monkeypatch
+) -> None:
+    """Search by meaning's models go through the same bridge; `embedding_installed`
+    follows `finished` for them only."""
+    import huggingface_hub
+
+    from models import transfer
+    from models.embedding_catalog import load_embedding_catalog
+    from models.installed import read_installed_embedding
+    from tests.models.conftest import FIXTURES
+    from tests.models.hub_server import StandInHub
+
+    entry = load_embedding_catalog().get("bge-small-en-v1.5")
+    assert entry is not None
+    gguf = (FIXTURES / "embed_bert" / "model.gguf").read_bytes()
+    monkeypatch.setattr(transfer, "RETRY_DELAYS", (0.05,))
+    hub = StandInHub()
+    hub.add_repo(entry.gguf_repo, {entry.model_file: gguf})
+    hub.start()
+    monkeypatch.setenv(ENDPOINT_ENV, hub.endpoint)
+    try:
+        bridge = DownloadBridge(data_dir.models)
+        seen = Signals(bridge)
+        kinds: list[str] = []
+        bridge.embedding_installed.connect(kinds.append)
+        with qtbot.waitSignal(bridge.embedding_installed, timeout=30_000):
+            assert bridge.start(entry.id)
+        assert bridge.wait(5)
+    finally:
+        huggingface_hub.close_session()
+        hub.stop()
+    assert seen.endings == [("finished", entry.id)] and kinds == [entry.id]
+    assert seen.progress[-1][1] == len(gguf)
+    installed = read_installed_embedding(entry.id, data_dir.models)
+    assert installed is not None and installed.model_path.read_bytes() == gguf
+    assert installed_models(data_dir.models) == []  # not a caption model

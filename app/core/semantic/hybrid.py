@@ -176,7 +176,7 @@ class Finder:
                 f"with {filling[-1].label}); these are keyword results."
             )
         return (
-            "Keyword search only: add an embedding model in Settings → Models to search by meaning."
+            "Keyword search only: add an embedding model in Settings → Search to search by meaning."
         )
 
     def _query_vector(self, model: rows.StoredModel, text: str) -> Vector:

@@ -56,7 +56,7 @@ def _catalog_choice(entry_id: str, models_dir: Path) -> EmbeddingChoice | None:
     model = read_installed_embedding(entry.id, models_dir)
     if model is None:
         raise EmbeddingModelMissing(
-            f"{entry.name} is not downloaded yet (Settings → Models, or "
+            f"{entry.name} is not downloaded yet (Settings → Search, or "
             f"`captionist models download {entry.id}`)."
         )
     return EmbeddingChoice(

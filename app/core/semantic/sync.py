@@ -153,6 +153,6 @@ class EmbeddingSync:
                 dropped = rows.drop_other_models(conn, model.id)
                 self._model = model = replace(model, state=rows.READY)
                 log.info(
-                    "search by meaning uses %s (%d older model(s) dropped)", model.label, dropped
+                    "search by meaning uses %s (older models dropped: %d)", model.label, dropped
                 )
         return SyncProgress(self._label, self._embedded, pending, model.state == rows.READY)

@@ -1,4 +1,5 @@
-"""Settings: Models, Prompts, Library and Appearance pages in one dialog (issue #4, section 5).
+"""Settings: Models, Search, Prompts, Library and Appearance pages in one dialog (issue #4,
+section 5; Search: issue 14).
 
 Changes are saved as they are made (there is no Apply button to forget): each page writes
 through one `SettingsStore`, whose writes run in order off the GUI thread, and the dialog
@@ -32,9 +33,11 @@ from app.ui.settings.common import SettingsStore, message_label, show_message
 from app.ui.settings.library_page import LibraryPage
 from app.ui.settings.models_page import ModelsPage
 from app.ui.settings.prompts_page import PromptsPage
+from app.ui.settings.search_page import SearchPage
 from models.catalog import Catalog
+from models.embedding_catalog import EmbeddingCatalog
 
-PAGES = ("Models", "Prompts", "Library", "Appearance")
+PAGES = ("Models", "Search", "Prompts", "Library", "Appearance")
 
 
 class SettingsDialog(QDialog):
@@ -51,6 +54,7 @@ class SettingsDialog(QDialog):
         *,
         machine_probe: Callable[[], MachineInfo] = probe_machine,
         catalog: Catalog | None = None,
+        embedding_catalog: EmbeddingCatalog | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -61,6 +65,9 @@ class SettingsDialog(QDialog):
         self.store.saved.connect(self.settings_changed)
         self.models_page = ModelsPage(
             self.store, self._background, data_dir, download_bridge, machine_probe, catalog
+        )
+        self.search_page = SearchPage(
+            self.store, self._background, db, data_dir, download_bridge, embedding_catalog
         )
         self.prompts_page = PromptsPage(self.store)
         self.library_page = LibraryPage(self.store, self._background, db, data_dir)
@@ -87,7 +94,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def show_page(self, name: str) -> None:
-        """Open on "Models", "Prompts" or "Library" (e.g. "captioning waits: no model")."""
+        """Open on a page of PAGES (e.g. "Models": "captioning waits: no model")."""
         self.tabs.setCurrentIndex(PAGES.index(name))
 
     def done(self, result: int) -> None:
@@ -96,8 +103,16 @@ class SettingsDialog(QDialog):
             page.flush()
         super().done(result)
 
-    def _pages(self) -> tuple[LibraryPage | ModelsPage | PromptsPage | AppearancePage, ...]:
-        return self.models_page, self.prompts_page, self.library_page, self.appearance_page
+    def _pages(
+        self,
+    ) -> tuple[ModelsPage | SearchPage | PromptsPage | LibraryPage | AppearancePage, ...]:
+        return (
+            self.models_page,
+            self.search_page,
+            self.prompts_page,
+            self.library_page,
+            self.appearance_page,
+        )
 
     def _store_failed(self, message: str) -> None:
         show_message(self.message, message, error=True)

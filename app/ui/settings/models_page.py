@@ -320,9 +320,19 @@ class ModelsPage(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
     # -- download signals ---------------------------------------------------------------
+    def _mine(self, model_id: str) -> bool:
+        """A caption model's download (the bridge also downloads embedding models, which the
+        Search page shows); before the catalog is read, every download counts as ours."""
+        if self._catalog is None or self._catalog.get(model_id) is not None:
+            return True
+        self._update_buttons()  # Cancel follows the bridge whatever it downloads
+        return False
+
     def _download_progress(
         self, model_id: str, done: int, total: int, rate: float, eta: float | None
     ) -> None:
+        if not self._mine(model_id):
+            return
         self._show_progress(model_id, done, total, rate, eta)
         percent = int(done * 100 / total) if total else 0
         if self._percent.get(model_id) != percent:
@@ -357,6 +367,8 @@ class ModelsPage(QWidget):
         self.reload()
 
     def _download_finished(self, model_id: str) -> None:
+        if not self._mine(model_id):
+            return
         row = self._row(model_id)
         name = row.entry.name if row else model_id
         if not self._active and not self.custom_box.in_use():
@@ -367,9 +379,13 @@ class ModelsPage(QWidget):
             self._download_ended(f"Installed {name}. Choose “Use this model” to caption with it.")
 
     def _download_failed(self, model_id: str, message: str) -> None:
+        if not self._mine(model_id):
+            return
         self._download_ended(message, error=True)
 
     def _download_cancelled(self, model_id: str) -> None:
+        if not self._mine(model_id):
+            return
         self._download_ended("Download cancelled. Download again to continue where it stopped.")
 
     def _show_error(self, message: str) -> None:

@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self.activity.choose_model_requested.connect(lambda: self.extras.open_settings("Models"))
         self.thumbnails.thumbnail_ready.connect(self._thumbnail_ready)
         self.downloads.finished.connect(lambda _model: self.hub.publish(Changes(captioning=True)))
+        self.downloads.embedding_installed.connect(self.extras.embedding_installed)
         # Tab follows the eye: the folders, the search box, the grid, then the caption.
         chain = (
             self.sidebar.tree,

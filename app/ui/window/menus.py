@@ -354,6 +354,23 @@ class WindowExtras:
         self.context.publish(Changes(settings=frozenset(keys), captioning=True))
         self.load_caption_choices()
 
+    def embedding_installed(self, _model_id: str) -> None:
+        """A text-embedding model finished downloading: with the default choice (the
+        setting empty), the worker restarts to read the captions with it, whether or not
+        Settings is still open."""
+        from app.core.settings import Settings
+
+        c = self.context
+
+        def chosen_default() -> bool:
+            return Settings(c.db).read().embedding_model == ""
+
+        def read(default: bool) -> None:
+            if default:
+                c.publish(Changes(settings=frozenset({"embedding_model"})))
+
+        c.background.run(chosen_default, read, lambda _message: None)
+
     def poll_while_scanning(self) -> None:
         self._scans += 1
         self._scan_timer.start()
