@@ -18,18 +18,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import cache
+from types import ModuleType
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
 from app.core.storage import embedding_rows as rows
 
-# One thread: a search is one query, which faiss would split over OpenMP threads that
-# spin while they wait — 60 ms instead of 0.5 ms over 50,000 codes on a 2-core machine
-# with anything else running (measured); one core scans a million codes in ~5-12 ms.
-faiss.omp_set_num_threads(1)
+
+@cache
+def _faiss() -> ModuleType:
+    """faiss, imported on the first search by meaning (0.3 s: not at window start-up)."""
+    import faiss
+
+    # One thread: a search is one query, which faiss would split over OpenMP threads that
+    # spin while they wait — 60 ms instead of 0.5 ms over 50,000 codes on a 2-core
+    # machine with anything else running (measured); one core scans a million codes in
+    # ~5-12 ms.
+    faiss.omp_set_num_threads(1)
+    return faiss
+
 
 # Deleted rows stay in the index as dead entries (they are never returned: the
 # re-ranking read drops them); past this share the index is rebuilt.
@@ -51,6 +61,7 @@ class VectorIndex:
     def __init__(self, model: rows.StoredModel) -> None:
         self.model = model
         self._bits = model.dimension
+        faiss = _faiss()
         self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(self._code_bits()))
         self._seq = 0
         self._lock = threading.Lock()
@@ -70,7 +81,7 @@ class VectorIndex:
                 return
             ids = np.fromiter((_faiss_id(key) for key, _, _ in fresh), np.int64, len(fresh))
             if self._seq:  # rewritten rows: drop their old codes first
-                self._index.remove_ids(faiss.IDSelectorBatch(ids))
+                self._index.remove_ids(_faiss().IDSelectorBatch(ids))
             codes = np.frombuffer(b"".join(code for _, code, _ in fresh), np.uint8)
             self._index.add_with_ids(codes.reshape(len(fresh), -1), ids)
             self._seq = fresh[-1][2]
@@ -95,8 +106,8 @@ class VectorIndex:
             ids = np.fromiter((_faiss_id(key) for key in among), np.int64, len(among))
             # `selector` stays referenced here until the search is done: SWIG's params
             # do not keep the Python object alive.
-            selector = faiss.IDSelectorBatch(ids)
-            params = faiss.SearchParameters()
+            selector = _faiss().IDSelectorBatch(ids)
+            params = _faiss().SearchParameters()
             params.sel = selector
             count = min(count, len(among))
         with self._lock:
