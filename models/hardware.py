@@ -110,14 +110,19 @@ def fits(entry: CatalogEntry, hardware: Hardware) -> tuple[bool, str]:
     vram = hardware.vram_gb if hardware.gpu_usable else None
     if vram is not None and vram >= entry.vram_gb:
         return True, f"fits the {gpu} (needs ~{_gb(entry.vram_gb)} of {_gb(vram)})"
-    if hardware.ram_gb >= entry.ram_gb:
-        if vram is not None:
-            return True, (
-                f"too big for the {gpu} ({_gb(vram)}); runs on the CPU, slower "
-                f"(needs ~{_gb(entry.ram_gb)} RAM)"
-            )
-        return True, f"runs on the CPU (needs ~{_gb(entry.ram_gb)} RAM of {_gb(hardware.ram_gb)})"
-    return False, f"needs ~{_gb(entry.ram_gb)} RAM, this machine has {_gb(hardware.ram_gb)}"
+    if hardware.ram_gb >= entry.ram_gb and vram is not None:
+        return True, (
+            f"too big for the {gpu} ({_gb(vram)}); runs on the CPU, slower "
+            f"(needs ~{_gb(entry.ram_gb)} RAM)"
+        )
+    return fits_on_cpu(entry.ram_gb, hardware)
+
+
+def fits_on_cpu(ram_gb: float, hardware: Hardware) -> tuple[bool, str]:
+    """Whether a model needing `ram_gb` runs on this CPU (text-embedding models always do)."""
+    if hardware.ram_gb >= ram_gb:
+        return True, f"runs on the CPU (needs ~{_gb(ram_gb)} RAM of {_gb(hardware.ram_gb)})"
+    return False, f"needs ~{_gb(ram_gb)} RAM, this machine has {_gb(hardware.ram_gb)}"
 
 
 def default_model(catalog: Iterable[CatalogEntry], hardware: Hardware) -> CatalogEntry:

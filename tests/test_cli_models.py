@@ -31,11 +31,13 @@ from app.core.datadir import DataDir
 from models import transfer
 from models.catalog import load_catalog
 from models.download import ENDPOINT_ENV, DownloadProgress
+from models.embedding_catalog import load_embedding_catalog
 from models.hardware import Hardware
-from tests.models.conftest import fixture_pair
+from tests.models.conftest import FIXTURES, fixture_pair
 from tests.models.hub_server import StandInHub
 
 ENTRY = load_catalog().get("smolvlm2-256m")
+EMBEDDER = load_embedding_catalog().get("bge-small-en-v1.5")
 SMALL_PC = Hardware(ram_gb=2, physical_cores=2, gpu_offload=False)
 
 
@@ -57,6 +59,8 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInHub]:
     model, mmproj = (path.read_bytes() for path in fixture_pair("smolvlm"))
     server = StandInHub()
     server.add_repo(ENTRY.gguf_repo, {ENTRY.model_file: model, ENTRY.mmproj_file: mmproj})
+    embedder = (FIXTURES / "embed_bert" / "model.gguf").read_bytes()
+    server.add_repo(EMBEDDER.gguf_repo, {EMBEDDER.model_file: embedder})
     server.start()
     monkeypatch.setenv(ENDPOINT_ENV, server.endpoint)
     monkeypatch.setattr(transfer, "RETRY_DELAYS", (0.05,))
@@ -71,9 +75,20 @@ def test_list_marks_the_default_and_what_does_not_fit(
     assert run(data_dir, "models", "list") == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "SIZE", "RAM/VRAM", "VIDEO", "INSTALLED", "FITS"]
+    assert lines[0].split() == [
+        "ID",
+        "KIND",
+        "NAME",
+        "SIZE",
+        "RAM/VRAM",
+        "VIDEO",
+        "INSTALLED",
+        "FITS",
+    ]
     for entry in load_catalog():
-        assert any(entry.id in line for line in lines)
+        assert any(entry.id in line and " caption " in line for line in lines)
+    for entry in load_embedding_catalog():
+        assert any(entry.id in line and " embedding " in line for line in lines)
     default = next(line for line in lines if line.startswith("*"))
     assert default.split()[1] == "smolvlm2-256m" and "280 MB" in default and "1/0.8 GB" in default
     qwen = next(line for line in lines if "qwen2.5-vl-3b" in line)
@@ -82,11 +97,22 @@ def test_list_marks_the_default_and_what_does_not_fit(
         "no: needs ~5 GB RAM, this machine has 2 GB",
     ]
     assert "* default for this machine: SmolVLM2 256M Video — runs on the CPU (needs" in out
+    embedder = next(line for line in lines if "embeddinggemma-300m" in line)
+    assert embedder.startswith("*") and re.split(r"\s{2,}", embedder.strip())[-4:] == [
+        "0.6 GB",
+        "-",
+        "no",
+        "yes",
+    ]
+    assert "* default for search by meaning: EmbeddingGemma 300M" in out
 
     assert run(data_dir, "models", "list", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [row["id"] for row in rows if row["default"]] == ["smolvlm2-256m"]
+    defaults = {row["kind"]: row["id"] for row in rows if row["default"]}
+    assert defaults == {"caption": "smolvlm2-256m", "embedding": "embeddinggemma-300m"}
     assert not any(row["installed"] for row in rows)
+    gemma = next(row for row in rows if row["id"] == "embeddinggemma-300m")
+    assert gemma["dimension"] == 768 and gemma["multilingual"] and "vram_gb" not in gemma
 
 
 def test_download_list_remove_round_trip(
@@ -110,6 +136,26 @@ def test_download_list_remove_round_trip(
     assert run(data_dir, "models", "remove", "no-such-model") == 2
     assert run(data_dir, "models", "download", "no-such-model") == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def test_an_embedding_model_downloads_lists_and_removes(
+    data_dir: DataDir, hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(data_dir, "models", "download", EMBEDDER.id) == 0
+    out = capsys.readouterr().out
+    assert "[1/1]" in out and f"installed {EMBEDDER.name} in {data_dir.models / EMBEDDER.id}" in out
+
+    run(data_dir, "models", "list", "--json")
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows[EMBEDDER.id]["installed"] and rows[EMBEDDER.id]["kind"] == "embedding"
+    assert not rows[ENTRY.id]["installed"]
+    run(data_dir, "models", "list")
+    line = next(line for line in capsys.readouterr().out.splitlines() if EMBEDDER.id in line)
+    assert re.split(r"\s{2,}", line.strip())[-2:] == ["yes", "yes"]
+
+    assert run(data_dir, "models", "remove", EMBEDDER.id) == 0
+    assert not (data_dir.models / EMBEDDER.id).exists()
+    assert run(data_dir, "models", "remove", EMBEDDER.id) == 1  # known, not installed
 
 
 def test_ctrl_c_cancels_cleanly_and_the_next_download_resumes(

@@ -1,4 +1,8 @@
-"""`captionist models list|download ID|remove ID`: the model catalog from the command line.
+"""`captionist models list|download ID|remove ID`: the model catalogs from the command line.
+
+Both kinds of model are here: captioning models (a GGUF + vision projector) and text-embedding
+models for search by meaning (one GGUF); `list` has a KIND column (`kind` in --json), and
+`download` / `remove` take an id of either.
 
 `download` prints one progress line that updates in place on a terminal (a line per ~10%
 when piped, so logs stay readable); Ctrl+C cancels cleanly and the next `download` of the
@@ -18,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TextIO
 
 from app.core.datadir import DataDir
@@ -27,11 +32,13 @@ from models.download import (
     DownloadCancelled,
     DownloadProgress,
     download_model,
+    installed_embedding_models,
     installed_models,
     remove_model,
 )
+from models.embedding_catalog import EmbeddingCatalog, EmbeddingEntry, load_embedding_catalog
 from models.errors import ModelError
-from models.hardware import Hardware, default_model, detect_hardware, fits
+from models.hardware import Hardware, default_model, detect_hardware, fits, fits_on_cpu
 from models.installed import has_partial_download
 
 EXIT_FAILED = 1
@@ -46,7 +53,7 @@ def add_models_parser(
     models = subparsers.add_parser(
         "models",
         parents=[common_parent],
-        help="list, download and remove captioning models",
+        help="list, download and remove captioning and search (embedding) models",
         epilog=f"Set ${ENDPOINT_ENV} to download from a Hub mirror instead of huggingface.co.",
     )
     actions = models.add_subparsers(dest="models_action", metavar="ACTION", required=True)
@@ -61,77 +68,121 @@ def add_models_parser(
 
 def run_models_command(args: argparse.Namespace, data_dir: DataDir) -> int:
     try:
-        catalog = load_catalog()
+        catalog, embedders = load_catalog(), load_embedding_catalog()
         if args.models_action == "list":
-            return _list(catalog, data_dir, detect_hardware(), args.json)
+            return _list(catalog, embedders, data_dir, detect_hardware(), args.json)
         if args.models_action == "download":
-            return _download(catalog, data_dir, args.model_id)
-        return _remove(catalog, data_dir, args.model_id)
+            return _download(catalog, embedders, data_dir, args.model_id)
+        return _remove(catalog, embedders, data_dir, args.model_id)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def _list(catalog: Catalog, data_dir: DataDir, machine: Hardware, as_json: bool) -> int:
+@dataclass(frozen=True)
+class _Listed:
+    entry: CatalogEntry | EmbeddingEntry
+    state: str  # "yes", "no" or "partial"
+    fits: bool
+    reason: str
+    default: bool
+
+
+def _list(
+    catalog: Catalog,
+    embedders: EmbeddingCatalog,
+    data_dir: DataDir,
+    machine: Hardware,
+    as_json: bool,
+) -> int:
     installed = {model.entry_id for model in installed_models(data_dir.models)}
+    installed |= {model.entry_id for model in installed_embedding_models(data_dir.models)}
     default = default_model(catalog, machine)
     rows = []
-    for entry in catalog:
-        ok, reason = fits(entry, machine)
+    for entry in (*catalog, *embedders):
+        if isinstance(entry, EmbeddingEntry):
+            ok, reason = fits_on_cpu(entry.ram_gb, machine)
+            is_default = entry.id == embedders.default_id
+        else:
+            ok, reason = fits(entry, machine)
+            is_default = entry.id == default.id
         state = "yes" if entry.id in installed else "no"
         if state == "no" and has_partial_download(entry.id, data_dir.models):
             state = "partial"  # a download stopped half-way; `download` resumes it
-        rows.append((entry, state, ok, reason))
+        rows.append(_Listed(entry, state, ok, reason, is_default))
     if as_json:
-        print(json.dumps([_as_json(e, s, ok, r, e.id == default.id) for e, s, ok, r in rows]))
+        print(json.dumps([_as_json(row) for row in rows]))
         return 0
     table: list[tuple[str, ...]] = [
-        ("", "ID", "NAME", "SIZE", "RAM/VRAM", "VIDEO", "INSTALLED", "FITS")
+        ("", "ID", "KIND", "NAME", "SIZE", "RAM/VRAM", "VIDEO", "INSTALLED", "FITS")
     ]
-    table += [_row(e, s, ok, r, e.id == default.id) for e, s, ok, r in rows]
+    table += [_row(row) for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
+    for cells in table:
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        print("  ".join(padded).rstrip())
     print(f"\n* default for this machine: {default.name} — {fits(default, machine)[1]}")
+    print(f"* default for search by meaning: {embedders.default.name}")
     print("sizes and memory needs are approximate")
     return 0
 
 
-def _row(entry: CatalogEntry, state: str, ok: bool, reason: str, default: bool) -> tuple[str, ...]:
+def _row(row: _Listed) -> tuple[str, ...]:
+    entry = row.entry
     mb = entry.download_mb
+    if isinstance(entry, EmbeddingEntry):
+        kind, memory, video = "embedding", f"{entry.ram_gb:g} GB", "-"
+    else:
+        kind, memory = "caption", f"{entry.ram_gb:g}/{entry.vram_gb:g} GB"
+        video = "yes" if entry.video_trained else "no"
     return (
-        "*" if default else "",
+        "*" if row.default else "",
         entry.id,
+        kind,
         entry.name,
         f"{mb / 1000:.1f} GB" if mb >= 1000 else f"{mb} MB",
-        f"{entry.ram_gb:g}/{entry.vram_gb:g} GB",
-        "yes" if entry.video_trained else "no",
-        state,
-        "yes" if ok else f"no: {reason}",
+        memory,
+        video,
+        row.state,
+        "yes" if row.fits else f"no: {row.reason}",
     )
 
 
-def _as_json(entry: CatalogEntry, state: str, ok: bool, reason: str, default: bool) -> dict:
-    return {
+def _as_json(row: _Listed) -> dict[str, object]:
+    entry = row.entry
+    common: dict[str, object] = {
         "id": entry.id,
+        "kind": entry.kind,
         "name": entry.name,
-        "family": entry.family,
         "download_mb": entry.download_mb,
         "ram_gb": entry.ram_gb,
-        "vram_gb": entry.vram_gb,
-        "video_trained": entry.video_trained,
-        "installed": state == "yes",
-        "partial": state == "partial",
-        "fits": ok,
-        "fit_reason": reason,
-        "default": default,
+    }
+    if isinstance(entry, EmbeddingEntry):
+        common |= {
+            "dimension": entry.dimension,
+            "multilingual": entry.multilingual,
+            "languages": entry.languages,
+        }
+    else:
+        common |= {
+            "family": entry.family,
+            "vram_gb": entry.vram_gb,
+            "video_trained": entry.video_trained,
+        }
+    return common | {
+        "installed": row.state == "yes",
+        "partial": row.state == "partial",
+        "fits": row.fits,
+        "fit_reason": row.reason,
+        "default": row.default,
         "license": entry.license,
     }
 
 
-def _download(catalog: Catalog, data_dir: DataDir, model_id: str) -> int:
-    entry = catalog.get(model_id)
+def _download(
+    catalog: Catalog, embedders: EmbeddingCatalog, data_dir: DataDir, model_id: str
+) -> int:
+    entry: CatalogEntry | EmbeddingEntry | None = catalog.get(model_id) or embedders.get(model_id)
     if entry is None:
         print(f"error: unknown model {model_id!r} (see `captionist models list`)", file=sys.stderr)
         return EXIT_USAGE
@@ -155,7 +206,7 @@ def _download(catalog: Catalog, data_dir: DataDir, model_id: str) -> int:
     return 0
 
 
-def _remove(catalog: Catalog, data_dir: DataDir, model_id: str) -> int:
+def _remove(catalog: Catalog, embedders: EmbeddingCatalog, data_dir: DataDir, model_id: str) -> int:
     try:
         removed = remove_model(model_id, data_dir.models)
     except ValueError:
@@ -163,7 +214,7 @@ def _remove(catalog: Catalog, data_dir: DataDir, model_id: str) -> int:
     if removed:
         print(f"removed {model_id}")
         return 0
-    if model_id not in catalog:
+    if model_id not in catalog and model_id not in embedders:
         print(f"error: unknown model {model_id!r} (see `captionist models list`)", file=sys.stderr)
         return EXIT_USAGE
     print(f"{model_id} is not installed", file=sys.stderr)
