@@ -59,6 +59,9 @@ class ParsedQuery:
     before: str | None = None
     words: list[str] = field(default_factory=list)
     terms: list[Term] = field(default_factory=list)  # the positive ones, to highlight
+    # The FTS5 expressions of the positive terms, one list per AND-ed group of ORs:
+    # search ranks by some of them (app.core.search._ranking_match).
+    groups: list[list[str]] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -115,6 +118,7 @@ def parse_query(text: str, *, as_you_type: bool = False) -> ParsedQuery:
     if groups:
         parsed.match = _all_of([[expr for expr, _ in g] for g in groups], without)
         parsed.content_match = _all_of([[content for _, content in g] for g in groups], without)
+        parsed.groups = [[expr for expr, _ in g] for g in groups]
     elif negatives:
         parsed.exclude = " OR ".join(negatives)
     return parsed
