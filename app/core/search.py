@@ -158,15 +158,18 @@ def _matched(
 def _ranking_match(conn: Connection, query: ParsedQuery) -> str:
     """The FTS5 expression to rank a narrow query's matches by: the query without its
     "-words" (they match no row shown, so add nothing to bm25, but cost a scan each)
-    and, when it has several groups, without the single terms found in more than
+    and, when it has several groups, without the single terms found in at least
     COMMON_SHARE of the rows (whose IDF bm25 clamps to about zero, so their part
     of every score is ~1e-6: the order stays that of bm25 over the whole query).
+    If every term is that common, all stay: their parts are all alike then. (Rows
+    told apart only by such ~1e-6 parts, e.g. of a common word in an OR group, may
+    come in another order among themselves.)
     The rows it matches are a superset of the query's; the caller keeps the
     query's own."""
     assert query.match is not None
     groups = query.groups
     if len(groups) > 1:
-        rare = [g for g in groups if len(g) > 1 or _share(conn, g[0]) <= COMMON_SHARE]
+        rare = [g for g in groups if len(g) > 1 or _share(conn, g[0]) < COMMON_SHARE]
         groups = rare or groups
     if not groups:
         return query.match
