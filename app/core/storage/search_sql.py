@@ -68,13 +68,14 @@ def has_match_after(conn: Connection, match: str, offset: int) -> bool:
 
 def first_rowids(conn: Connection, match: str, count: int) -> list[int]:
     """The rowids of the first `count` matches, in rowid order (ascending: FTS5 steps
-    through doclists backwards more slowly); ranks nothing."""
-    return [
-        row[0]
-        for row in conn.exec_driver_sql(
-            "SELECT rowid FROM search_index WHERE search_index MATCH ? LIMIT ?", (match, count)
-        )
-    ]
+    through doclists backwards more slowly); ranks nothing. As one string: a
+    thousand rows through SQLAlchemy cost 0.7 ms, more than FTS5 takes to find them."""
+    found = conn.exec_driver_sql(
+        "SELECT group_concat(rowid) FROM "
+        "(SELECT rowid FROM search_index WHERE search_index MATCH ? LIMIT ?)",
+        (match, count),
+    ).scalar()
+    return list(map(int, found.split(","))) if found else []
 
 
 def share_of_newest(conn: Connection, match: str, window: int) -> float:
