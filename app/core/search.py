@@ -14,8 +14,14 @@ Ranking policy
   have negative rowids, come last), with matches in captions or tags before
   matches only in the file name or folder. Such hits have score 0.0 and
   ranked_by = "recency".
-* Whether a query is broad is checked without ranking: is there a match after
-  the first BROAD_QUERY, in rowid order.
+* Whether a query is broad is checked without ranking, by reading the rowids of
+  its first BROAD_QUERY + 1 matches in rowid order: for a narrow query those are
+  all its matches, and the ranking keeps only them.
+* A narrow query of several terms is ranked without its "-words" and without the
+  terms found in more than COMMON_SHARE of the index rows (estimated on the newest
+  rows): bm25 clamps such a term's IDF to about zero, so leaving it out changes no
+  score by more than ~1e-5, while computing its IDF streams its whole doclist
+  (50-100 ms for the commonest words at a million captions).
 Filters (type:, after:, before:, by:) apply in both modes; an item matching in its
 own row and in video moments is listed once, at its best row.
 
@@ -51,7 +57,7 @@ from app.core.storage.search_sql import (
     CURRENT_SOURCE,
     EXCLUDED,
     filter_sql,
-    has_match_after,
+    first_rowids,
     hit_items,
     index_texts,
     items_of_keyframes,
@@ -60,6 +66,7 @@ from app.core.storage.search_sql import (
     newest_rows,
     ranked_item_rows,
     ranked_rows,
+    share_of_newest,
     taken_at,
 )
 
@@ -68,6 +75,13 @@ from app.core.storage.search_sql import (
 # so this keeps a one-word search within 10 ms there (tests/benchmarks/bench_search.py:
 # 1,500 let the slowest narrow words reach 10-16 ms).
 BROAD_QUERY = 1000
+# bm25 gives a term found in more than half the rows an IDF of about zero (FTS5 clamps
+# it to 1e-6), but still streams the term's whole doclist to count them: 50-100 ms for
+# the commonest words at a million captions. Ranking leaves such terms out (see
+# _ranking_match); whether a term is that common is estimated on the newest
+# COMMON_WINDOW index rows.
+COMMON_SHARE = 0.5
+COMMON_WINDOW = 2000
 RELEVANCE = "relevance"
 RECENCY = "recency"
 SNIPPET_WORDS = 12
@@ -127,10 +141,15 @@ def _matched(
     conn: Connection, query: ParsedQuery, limit: int, marks: tuple[str, str]
 ) -> list[SearchHit]:
     assert query.match is not None
-    if _is_broad(conn, query.match):
+    # One pass over the matches in rowid order, ranking nothing: more than BROAD_QUERY
+    # of them and the query is broad; else these are all its matches.
+    found = first_rowids(conn, query.match, BROAD_QUERY + 1)
+    if not found:
+        return []
+    if len(found) > BROAD_QUERY:
         matches, ranked_by = _newest_matches(conn, query, limit), RECENCY
     else:
-        matches, ranked_by = _best_matches(conn, query, limit), RELEVANCE
+        matches, ranked_by = _best_matches(conn, query, limit, set(found)), RELEVANCE
     snippets = _snippets(conn, query.terms, [rowid for rowid, _, _ in matches], marks)
     return make_hits(
         conn,
@@ -139,21 +158,46 @@ def _matched(
     )
 
 
-def _is_broad(conn: Connection, match: str) -> bool:
-    """More than BROAD_QUERY matches? Streams rowids, ranks nothing (ascending:
-    FTS5 steps through doclists backwards more slowly)."""
-    return has_match_after(conn, match, BROAD_QUERY)
+def _ranking_match(conn: Connection, query: ParsedQuery) -> str:
+    """The FTS5 expression to rank a narrow query's matches by: the query without its
+    "-words" (they match no row shown, so add nothing to bm25, but cost a scan each)
+    and, when it has several groups, without the single terms found in at least
+    COMMON_SHARE of the rows (whose IDF bm25 clamps to about zero, so their part
+    of every score is ~1e-6: the order stays that of bm25 over the whole query).
+    If every term is that common, all stay: their parts are all alike then. (Rows
+    told apart only by such ~1e-6 parts, e.g. of a common word in an OR group, may
+    come in another order among themselves.)
+    The rows it matches are a superset of the query's; the caller keeps the
+    query's own."""
+    assert query.match is not None
+    groups = query.groups
+    if len(groups) > 1:
+        rare = [g for g in groups if len(g) > 1 or _share(conn, g[0]) < COMMON_SHARE]
+        groups = rare or groups
+    if not groups:
+        return query.match
+    return " AND ".join("(" + " OR ".join(g) + ")" for g in groups)
 
 
-def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Match]:
-    """bm25 order, newer photo first among equals."""
-    params: dict[str, object] = {"match": query.match}
+def _share(conn: Connection, term: str) -> float:
+    return share_of_newest(conn, term, COMMON_WINDOW)
+
+
+def _best_matches(conn: Connection, query: ParsedQuery, limit: int, found: set[int]) -> list[Match]:
+    """bm25 order, newer photo first among equals, of the rows `found` (every match
+    of the query)."""
+    ranking = _ranking_match(conn, query)
+    params: dict[str, object] = {"match": ranking}
     where = _filters(query, params)
+    # Ranked by the query itself, every row ranked is one of `found`; ranked by less,
+    # all rows are ranked (in one statement: the rank order costs the same for a few)
+    # and those not found dropped.
+    every = ranking != query.match
 
     def joined(fetch: int) -> list[Match]:
         """Ranked in SQL, joined with the items for filters and the tie-break."""
-        rows = ranked_item_rows(conn, where, params, fetch)
-        return [(rowid, item_id, -rank) for rowid, item_id, rank in rows]
+        rows = ranked_item_rows(conn, where, params, MAX_LIMIT if every else fetch)
+        return [(rowid, item_id, -rank) for rowid, item_id, rank in rows if rowid in found]
 
     def ranked_only(fetch: int) -> list[Match]:
         """Ranked in SQL without the join (which cost as much again), the tie-break
@@ -161,8 +205,9 @@ def _best_matches(conn: Connection, query: ParsedQuery, limit: int) -> list[Matc
         last one wanted."""
         extra = fetch
         while True:
-            rows = ranked_rows(conn, params, fetch + extra)
-            exhausted = len(rows) < fetch + extra
+            ranked = ranked_rows(conn, params, MAX_LIMIT if every else fetch + extra)
+            rows = [row for row in ranked if row[0] in found]
+            exhausted = every or len(ranked) < fetch + extra
             if exhausted or rows[-1][1] != rows[fetch - 1][1]:
                 break
             extra *= 4

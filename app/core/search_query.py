@@ -68,6 +68,9 @@ class ParsedQuery:
     meaning: str = ""
     scope: str | None = None
     unwanted: str | None = None
+    # The FTS5 expressions of the positive terms, one list per AND-ed group of ORs:
+    # search ranks by some of them (app.core.search._ranking_match).
+    groups: list[list[str]] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -131,6 +134,7 @@ def parse_query(text: str, *, as_you_type: bool = False) -> ParsedQuery:
     if groups:
         parsed.match = _all_of([[expr for expr, _ in g] for g in groups], without)
         parsed.content_match = _all_of([[content for _, content in g] for g in groups], without)
+        parsed.groups = [[expr for expr, _ in g] for g in groups]
     elif negatives:
         parsed.exclude = " OR ".join(negatives)
     parsed.meaning = " ".join(word for word in meaning if _has_word(word))

@@ -1,6 +1,6 @@
 """Caption search latency on a library of a million captioned photos.
 
-Run:  .venv/bin/python tests/benchmarks/bench_search.py [--quick]
+Run:  .venv/bin/python tests/benchmarks/bench_search.py [--quick] [--library DIR]
 
 Builds a library database in a temporary directory (the app's own schema and
 migrations; media_items and captions rows inserted with SQL, the FTS index filled
@@ -227,6 +227,11 @@ def main(argv: list[str] | None = None) -> None:
         help="stop a query type after this many seconds of queries (0: run them all)",
     )
     parser.add_argument("--dir", help="where to make the temporary directory (default: system)")
+    parser.add_argument(
+        "--library",
+        help="build the library in this directory and keep it, or reuse the one built "
+        "there before with the same --items (to time two versions of the code on it)",
+    )
     args = parser.parse_args(argv)
     items = args.items or (50_000 if args.quick else 1_000_000)
     per_type = args.queries or (50 if args.quick else 200)
@@ -242,20 +247,36 @@ def main(argv: list[str] | None = None) -> None:
         f"{VOCABULARY:,} words, Zipf s={ZIPF_S}; seed {SEED}"
     )
     with tempfile.TemporaryDirectory(prefix="captionist-bench-", dir=args.dir) as tmp:
-        db = Database(Path(tmp) / "library.db")
+        folder = Path(args.library or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = Database(folder / "library.db")
         try:
-            start = time.perf_counter()
-            sample = build_library(db, items, zipf)
-            build_s = time.perf_counter() - start
-            print(
-                f"built in {build_s:.1f} s ({items / build_s:,.0f} captioned items/s, "
-                f"FTS filled by the app's triggers)"
-            )
+            sample = built_library(db, folder / f"sample-{items}.json", items, zipf)
             run_queries(db, zipf, sample, per_type, top, args.budget)
             compare_like(db, zipf)
             print_sizes(db)
         finally:
             db.close()
+
+
+def built_library(db: Database, sample_file: Path, items: int, zipf: Zipf) -> list[list[str]]:
+    """Build the library, or reuse the one built in the same place before (its sample
+    of captions saved next to it; the random state then continues from there, so the
+    queries are the same as when it was built)."""
+    if sample_file.exists():
+        saved = json.loads(sample_file.read_text())
+        zipf.rng.setstate((saved["state"][0], tuple(saved["state"][1]), saved["state"][2]))
+        print(f"reusing the library in {sample_file.parent}")
+        return list(saved["sample"])
+    start = time.perf_counter()
+    sample = build_library(db, items, zipf)
+    build_s = time.perf_counter() - start
+    print(
+        f"built in {build_s:.1f} s ({items / build_s:,.0f} captioned items/s, "
+        f"FTS filled by the app's triggers)"
+    )
+    sample_file.write_text(json.dumps({"sample": sample, "state": zipf.rng.getstate()}))
+    return sample
 
 
 def run_queries(

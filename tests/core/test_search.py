@@ -284,6 +284,91 @@ def test_equal_scores_list_the_newer_photo_first(db: Database) -> None:
     assert len({h.score for h in search(db, "meadow")}) == 1
 
 
+@pytest.fixture
+def walks(db: Database) -> Database:
+    """ "the" in every caption; "dog" and "park" in some, more or less prominently."""
+    rows = [  # name, taken_at, caption, tags
+        ("a.jpg", "2020", "the dog in the park", []),
+        ("b.jpg", "2021", "the dog dog dog", ["park"]),
+        ("c.jpg", "2022", "the long walk of the old dog through the park on a wet day", []),
+        ("d.jpg", "2023", "the park", ["dog"]),
+        ("e.jpg", "2024", "the cat in the park", []),
+        ("f.jpg", "2019", "the dog park", ["dog", "park"]),
+        ("g.jpg", "2018", "the lake", []),
+        ("h.jpg", "2017", "the park in the dog days of summer", []),
+    ]
+    for name, year, text, tags in rows:
+        item = add_item(db, name)
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE media_items SET taken_at = ? WHERE id = ?", (f"{year}-06-01", item)
+            )
+        store_model_caption(db, item, text, tags)
+    return db
+
+
+def bm25_order(db: Database, match: str) -> list[str]:
+    """The names in the order of FTS5's bm25 over the whole expression `match`."""
+    with db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT m.name FROM search_index s JOIN media_items m ON m.id = s.rowid "
+            "WHERE search_index MATCH ? "
+            "ORDER BY bm25(search_index, 10.0, 6.0, 3.0, 1.0, 0.0, 0.0, 0.0), m.taken_at DESC",
+            (match,),
+        ).all()
+    return [name for (name,) in rows]
+
+
+@pytest.mark.parametrize(
+    ("query", "match"),
+    [
+        ("the dog park", '"the" AND "dog" AND "park"'),  # "the" is in every row
+        ("dog the -cat", '"dog" AND "the" NOT "cat"'),
+        ('"dog park"', '"dog park"'),
+        ('"the dog" park', '"the dog" AND "park"'),
+        ("cat OR lake the", '("cat" OR "lake") AND "the"'),
+    ],
+)
+def test_narrow_queries_keep_the_bm25_order_of_the_whole_query(
+    walks: Database, query: str, match: str
+) -> None:
+    """Ranking leaves out terms found in most rows (and -words), which bm25 gives an
+    IDF of ~0: the order and the rows are those of bm25 over the whole query. (Only
+    rows told apart by nothing but such ~1e-6 parts could come in another order.)"""
+    hits = search(walks, query)
+    assert {h.ranked_by for h in hits} == {"relevance"}
+    assert [h.name for h in hits] == bm25_order(walks, match)
+
+
+def test_a_common_term_is_left_out_of_the_ranking_but_not_of_the_matches(
+    walks: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.core.search as search_module
+
+    ranked: list[str] = []
+    real = search_module._ranking_match
+
+    def spy(conn, query):  # type: ignore[no-untyped-def]
+        ranked.append(real(conn, query))
+        return ranked[-1]
+
+    monkeypatch.setattr(search_module, "_ranking_match", spy)
+    # "the" is in every row, "dog" and "park" in 6 of 8: ranked by the rare word only,
+    # but every hit holds every word.
+    assert names(walks, "the cat park") == ["e.jpg"]
+    assert ranked[-1] == '("cat")'
+    assert names(walks, "lake the -cat") == ["g.jpg"]
+    assert ranked[-1] == '("lake")'
+    # Every term common: all stay. A single term or an OR group is ranked as it is.
+    names(walks, "the dog")
+    assert ranked[-1] == '("the") AND ("dog")'
+    names(walks, "the")
+    assert ranked[-1] == '("the")'
+    names(walks, "cat OR lake the")
+    assert ranked[-1] == '("cat" OR "lake")'
+    assert names(walks, "the unicorn") == []
+
+
 def test_unprobed_items_are_listed_but_not_searchable_until_probed(filled: Database) -> None:
     from app.core.search import recent
 

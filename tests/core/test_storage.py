@@ -38,6 +38,7 @@ def test_pragmas_wal_foreign_keys_busy_timeout(db: Database) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert conn.execute(text("PRAGMA mmap_size")).scalar() > 0  # pages read in place
 
 
 def test_new_database_is_at_head_and_matches_the_orm(db: Database) -> None:

@@ -66,6 +66,35 @@ def has_match_after(conn: Connection, match: str, offset: int) -> bool:
     return row is not None
 
 
+def first_rowids(conn: Connection, match: str, count: int) -> list[int]:
+    """The rowids of the first `count` matches, in rowid order (ascending: FTS5 steps
+    through doclists backwards more slowly); ranks nothing. As one string: a
+    thousand rows through SQLAlchemy cost 0.7 ms, more than FTS5 takes to find them."""
+    found = conn.exec_driver_sql(
+        "SELECT group_concat(rowid) FROM "
+        "(SELECT rowid FROM search_index WHERE search_index MATCH ? LIMIT ?)",
+        (match, count),
+    ).scalar()
+    return list(map(int, found.split(","))) if found else []
+
+
+def share_of_newest(conn: Connection, match: str, window: int) -> float:
+    """The share of the newest `window` index rows (by rowid) that match `match`: an
+    estimate of the share of all rows, found without streaming a long doclist."""
+    row = conn.exec_driver_sql(
+        "SELECT rowid FROM search_index ORDER BY rowid DESC LIMIT 1 OFFSET ?", (window - 1,)
+    ).first()
+    if row is None:  # a smaller index: all of it
+        low, rows = -(2**63), conn.exec_driver_sql("SELECT count(*) FROM search_index").scalar()
+    else:
+        low, rows = row[0] - 1, window
+    hits = conn.exec_driver_sql(
+        "SELECT count(*) FROM search_index WHERE search_index MATCH ? AND rowid > ?",
+        (match, low),
+    ).scalar()
+    return (hits or 0) / rows if rows else 0.0
+
+
 def ranked_item_rows(
     conn: Connection, where: str, params: Mapping[str, object], fetch: int
 ) -> Sequence[AnyRow]:
