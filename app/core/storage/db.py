@@ -35,11 +35,11 @@ log = logging.getLogger(__name__)
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 BUSY_TIMEOUT_MS = 10_000
-# Read the file through a memory map (SQLite caps this at its build's limit, 2 GiB by
-# default) rather than copying each page into the connection's own 2 MB cache: a
-# search at a million captions reads a few thousand pages of a ~1 GB file, and took
-# ~30% less CPU so for phrases and rarer words (tests/benchmarks/bench_search.py).
-MMAP_SIZE = 2**32
+# No memory-mapped reads (PRAGMA mmap_size): they saved some CPU on phrase searches at
+# a million captions (weak evidence, tests/benchmarks/bench_search.py), but an I/O
+# error on a mapped page is a SIGBUS that kills the process instead of an error
+# SQLite can report (a data directory on a network or removable drive), and the app
+# promises no native aborts.
 MIGRATIONS = "app.core.storage:migrations"
 
 
@@ -73,7 +73,6 @@ def _apply_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     _switch_to_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
     # NORMAL is durable across app crashes in WAL mode; only a power cut can lose
     # the last transactions, never corrupt the file.
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -95,7 +94,6 @@ def _apply_read_only_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> No
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
     cur.close()
 
 
