@@ -13,7 +13,7 @@ import sys
 import threading
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QPixmap, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -33,6 +33,7 @@ from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
+from app.services.search_service import SearchService
 from app.services.thumbnails import ThumbnailService
 from app.services.watch_bridge import WatchBridge
 from app.services.worker_bridge import WorkerBridge
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.downloads = DownloadBridge(data_dir.models, self)
         self.hub = ChangeHub(self)
+        self.search = SearchService(self.db, self.background, self)
         self.context = WindowContext(
             self,
             data_dir,
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             self.downloads,
             self.undo_stack,
             self.hub,
+            self.search,
         )
         self._stopping = threading.Event()
         self._watch = WatchBridge(self.library, self.hub, self)
@@ -120,7 +123,10 @@ class MainWindow(QMainWindow):
         context = self.context
         self.gallery_model = GalleryModel(self.db, self.background, self)
         self.gallery = GalleryView(self.gallery_model, self.thumbnails)
-        self.browser = Browser(self.db, self.background, self.gallery_model, self)
+        search = self.search
+        self.browser = Browser(
+            self.db, self.background, self.gallery_model, lambda: search.finder, self
+        )
         self.sidebar = Sidebar()
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
@@ -166,6 +172,8 @@ class MainWindow(QMainWindow):
                 notify=self.notify,
                 listed_ids=self.gallery_model.ids,
                 select_after_removal=self._select_after_removal,
+                find_similar=self.browser.show_similar,
+                finder=lambda: search.finder,
             ),
             self,
         )
@@ -203,6 +211,14 @@ class MainWindow(QMainWindow):
         self.browser.listed.connect(self.items.whole.listed)  # its "All N in this view"
         self.browser.counts_loaded.connect(self.sidebar.set_counts)
         self.browser.failed.connect(self.show_error)
+        self.browser.notice_changed.connect(self.toolbar.show_notice)
+        self.browser.similar_refused.connect(self.notice.show_text)
+        self.toolbar.similar_left.connect(self._leave_similar)
+        back = QAction("Back to the view", self.gallery)  # Esc leaves a Find similar listing
+        back.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        back.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        back.triggered.connect(self._leave_similar)
+        self.gallery.addAction(back)
         self.gallery.context_menu_requested.connect(
             lambda _ids, position: self.items.context_menu(position)
         )
@@ -239,6 +255,7 @@ class MainWindow(QMainWindow):
             self.totals,
             self.activity,
             self._worker,
+            self.search,
         ):
             self.hub.changed.connect(view.apply_changes)
 
@@ -312,7 +329,14 @@ class MainWindow(QMainWindow):
         self.gallery.select_item(item_id)
 
     def _selection_changed(self, *_args: object) -> None:
-        self.toolbar.show_selected(len(self.gallery.selectionModel().selectedIndexes()))
+        selected = len(self.gallery.selectionModel().selectedIndexes())
+        self.toolbar.show_selected(selected)
+        self.items.selection_changed(selected)
+
+    def _leave_similar(self) -> None:
+        if self.browser.listing.similar:
+            self.browser.leave_similar()
+            self.gallery.setFocus()
 
     # -- items and events ---------------------------------------------------------------
     def _listed(self, listing: Listing, count: int) -> None:
@@ -421,12 +445,19 @@ class MainWindow(QMainWindow):
         self.activity.shutdown(300)
         self.details.shutdown()
         self.background.wait(1000)
+        self.search.close()  # after the pool: no search is asking it any more
         self.downloads.wait(0.5)
         self.db.close()
         super().closeEvent(event)
 
 
 def _empty_text(listing: Listing, scope: str | None = None) -> str:
+    if listing.similar:
+        where = f"in {scope}" if scope else "here"
+        return (
+            f"Nothing {where} is similar in meaning to {listing.similar_name}.\n\n"
+            "Try the All view, or Escape to go back."
+        )
     if listing.searching:
         where = f"in {scope}" if scope else "here"
         return (
