@@ -13,7 +13,7 @@ import sys
 import threading
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QPixmap, QUndoStack
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -214,11 +214,7 @@ class MainWindow(QMainWindow):
         self.browser.notice_changed.connect(self.toolbar.show_notice)
         self.browser.similar_refused.connect(self.notice.show_text)
         self.toolbar.similar_left.connect(self._leave_similar)
-        back = QAction("Back to the view", self.gallery)  # Esc leaves a Find similar listing
-        back.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        back.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        back.triggered.connect(self._leave_similar)
-        self.gallery.addAction(back)
+        self.gallery.escape_pressed.connect(self._leave_similar)  # back from Find similar
         self.gallery.context_menu_requested.connect(
             lambda _ids, position: self.items.context_menu(position)
         )
