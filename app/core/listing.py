@@ -24,6 +24,7 @@ def search_ids(
     limit: int = MAX_LIMIT,
     as_you_type: bool = False,
     finder: Finder | None = None,
+    meaning_limit: int | None = None,
 ) -> list[int]:
     """Every item a search finds, once each (a video matching in several moments at its
     best hit), in the search's order. An empty query finds nothing. With a `finder`
@@ -33,7 +34,13 @@ def search_ids(
     if finder is None:
         hits = search(db, text, limit=limit, as_you_type=as_you_type, highlight=("", ""))
     else:
-        hits = finder.find(text, limit=limit, as_you_type=as_you_type, highlight=("", "")).hits
+        hits = finder.find(
+            text,
+            limit=limit,
+            as_you_type=as_you_type,
+            highlight=("", ""),
+            meaning_limit=meaning_limit,
+        ).hits
     return list(dict.fromkeys(hit.item_id for hit in hits))
 
 
@@ -50,6 +57,7 @@ def listed_ids(
     limit: int = MAX_LIMIT,
     as_you_type: bool = False,
     finder: Finder | None = None,
+    meaning_limit: int | None = None,
 ) -> list[int]:
     """What the gallery lists for a view and the search typed over it: the view's items
     in display order, or with a search, the hits among them in the search's order
@@ -58,7 +66,9 @@ def listed_ids(
     if not text.strip():
         return ids
     shown = set(ids)
-    found = search_ids(db, text, limit=limit, as_you_type=as_you_type, finder=finder)
+    found = search_ids(
+        db, text, limit=limit, as_you_type=as_you_type, finder=finder, meaning_limit=meaning_limit
+    )
     return [i for i in found if i in shown]
 
 

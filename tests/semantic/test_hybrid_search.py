@@ -175,3 +175,14 @@ def test_hostile_queries_never_raise(db, library, embedder, mode: SearchMode) ->
         for as_you_type in (False, True):
             found = find.find(text, mode=mode, as_you_type=as_you_type)
             assert isinstance(found.hits, list)
+
+
+def test_meaning_limit_caps_the_hits_by_meaning_not_the_keyword_hits(db, library, embedder) -> None:
+    """The window lists every keyword hit but only the nearest by meaning."""
+    find = finder(db, embedder)
+    everything = find.find("dog", limit=50)
+    assert len(everything.hits) == len(PHOTOS)  # every caption is somewhat similar
+    capped = find.find("dog", limit=50, meaning_limit=1)
+    assert [h.name for h in capped.hits if h.match != "semantic"] == ["dogbeach.jpg"]
+    assert len([h for h in capped.hits if h.match == "semantic"]) <= 1
+    assert find.find("dog", limit=50, meaning_limit=0).hits[0].match == "keyword"

@@ -26,7 +26,7 @@ from app.core.semantic.hybrid import Finder
 from app.core.semantic.sync import EmbeddingSync
 from app.core.storage.embedding_rows import StoredModel
 from app.ui.activity.meaning_line import MeaningLine
-from app.ui.gallery.browser import SEARCH_LIMIT, listing_ids
+from app.ui.gallery.browser import MEANING_LIMIT, SEARCH_LIMIT, listing_ids
 from app.ui.gallery.model import HIT_ROLE
 from app.ui.window.main_window import MainWindow
 from tests.caption_support import store_model_caption
@@ -194,6 +194,7 @@ def test_all_n_in_this_view_acts_on_the_hybrid_search_the_gallery_shows(
             limit=SEARCH_LIMIT,
             as_you_type=True,
             finder=finder,
+            meaning_limit=MEANING_LIMIT,
         )
         == shown
     )
@@ -213,6 +214,11 @@ def test_the_real_query_process_searches_by_meaning_in_the_window(
     captioned(window)
     root = str(data_dir.root)
     assert main(["--data-dir", root, "embed", "--model", str(FIXTURE_MODEL), "--json"]) == 0
+    process = window.search._process
+    assert process is not None and process._process is None  # not before it is needed
+    window.toolbar.search.setFocus()  # the process starts now, before the first keystroke
+    window.search.warm_up()  # (offscreen, focus may not arrive)
+    qtbot.waitUntil(lambda: process._process is not None, timeout=60_000)
     window.toolbar.search.setText("a kite over the lake")
     qtbot.waitUntil(
         lambda: (
@@ -225,8 +231,7 @@ def test_the_real_query_process_searches_by_meaning_in_the_window(
     hits = [window.gallery_model.hit_of(i) for i in window.gallery_model.ids()]
     assert all(hit is not None and hit.match == "semantic" for hit in hits)
     assert window.browser.notice == "" and not window.toolbar.meaning_notice.isVisible()
-    process = window.search._process
-    assert process is not None and process._process is not None  # started, in a child
+    assert process._process is not None  # started, in a child
     child = process._process.process
     window.close()
     assert child.poll() is not None  # closed with the window

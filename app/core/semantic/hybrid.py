@@ -100,7 +100,12 @@ class Finder:
         limit: int = 50,
         as_you_type: bool = False,
         highlight: tuple[str, str] = ("[", "]"),
+        meaning_limit: int | None = None,
     ) -> Found:
+        """`meaning_limit` caps how many nearest items by meaning join the list (every
+        captioned item has *some* similarity: the window lists all keyword hits but only
+        the nearest by meaning, which also keeps a search fast in a large library)."""
+
         def keyword(count: int) -> list[SearchHit]:
             return search(self._db, text, limit=count, as_you_type=as_you_type, highlight=highlight)
 
@@ -117,9 +122,10 @@ class Finder:
             return Found(keyword(limit), SearchMode.KEYWORD, f"Search by meaning is off: {exc}")
         pool = max(limit * 2, 50)  # both lists deeper than the page, so fusion can reorder
         with self._db.read() as conn:
-            near = self._nearest(
-                conn, model, vector, query, pool if mode == SearchMode.HYBRID else limit
-            )
+            depth = pool if mode == SearchMode.HYBRID else limit
+            if meaning_limit is not None:
+                depth = max(0, min(depth, meaning_limit))
+            near = self._nearest(conn, model, vector, query, depth)
             if mode == SearchMode.SEMANTIC:
                 return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
         by_keyword = keyword(pool)

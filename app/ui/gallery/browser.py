@@ -26,6 +26,10 @@ from app.ui.gallery.model import GalleryModel, HitInfo
 SEARCH_DEBOUNCE_MS = 200
 COUNTS_COALESCE_MS = 1000
 SEARCH_LIMIT = 5000
+# By meaning every captioned item is *somewhat* similar: a search lists all its keyword
+# hits but only this many nearest by meaning (tests/benchmarks/bench_window_search.py:
+# without the cap a search ranked the whole library, ~200 ms at 2,000 items).
+MEANING_LIMIT = 200
 SIMILAR_LIMIT = 200  # "Find similar": the nearest, not a ranking of the whole library
 SEARCH_HELP = (
     "Search captions, tags and file names — and by meaning, when an embedding model\n"
@@ -184,7 +188,11 @@ def _search_within(
         found = finder.similar(listing.similar_to, limit=SIMILAR_LIMIT)
     else:
         found = finder.find(
-            listing.text, limit=SEARCH_LIMIT, as_you_type=True, highlight=("«", "»")
+            listing.text,
+            limit=SEARCH_LIMIT,
+            as_you_type=True,
+            highlight=("«", "»"),
+            meaning_limit=MEANING_LIMIT,
         )
     ids: list[int] = []
     info: dict[int, HitInfo] = {}
@@ -206,7 +214,13 @@ def listing_ids(db: Database, listing: Listing, finder: Finder | None) -> list[i
         near = similar_ids(finder, listing.similar_to, limit=SIMILAR_LIMIT)
         return [i for i in near if i in shown]
     return listed_ids(
-        db, listing.query, listing.text, limit=SEARCH_LIMIT, as_you_type=True, finder=finder
+        db,
+        listing.query,
+        listing.text,
+        limit=SEARCH_LIMIT,
+        as_you_type=True,
+        finder=finder,
+        meaning_limit=MEANING_LIMIT,
     )
 
 

@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self.browser.notice_changed.connect(self.toolbar.show_notice)
         self.browser.similar_refused.connect(self.notice.show_text)
         self.toolbar.similar_left.connect(self._leave_similar)
+        self.toolbar.search_focused.connect(self.search.warm_up)
         self.gallery.escape_pressed.connect(self._leave_similar)  # back from Find similar
         self.gallery.context_menu_requested.connect(
             lambda _ids, position: self.items.context_menu(position)

@@ -32,6 +32,7 @@ class MainToolbar(QToolBar):
     search_changed = Signal(str)
     search_cleared = Signal()  # Escape or "Clear" emptied the search field
     similar_left = Signal()  # "Back" from a Find similar listing
+    search_focused = Signal()  # the user is about to search
     sort_changed = Signal(str, bool)  # sort key, descending
     zoom_changed = Signal(int)
     captions_toggled = Signal(bool)
@@ -172,6 +173,8 @@ class MainToolbar(QToolBar):
         self.search_cleared.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.search and event.type() == QEvent.Type.FocusIn:
+            self.search_focused.emit()
         if (
             watched is self.search
             and event.type() == QEvent.Type.KeyPress
