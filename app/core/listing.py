@@ -25,6 +25,7 @@ def search_ids(
     as_you_type: bool = False,
     finder: Finder | None = None,
     meaning_limit: int | None = None,
+    meaning_gap: float | None = None,
 ) -> list[int]:
     """Every item a search finds, once each (a video matching in several moments at its
     best hit), in the search's order. An empty query finds nothing. With a `finder`
@@ -40,13 +41,17 @@ def search_ids(
             as_you_type=as_you_type,
             highlight=("", ""),
             meaning_limit=meaning_limit,
+            meaning_gap=meaning_gap,
         ).hits
     return list(dict.fromkeys(hit.item_id for hit in hits))
 
 
-def similar_ids(finder: Finder, item_id: int, *, limit: int) -> list[int]:
+def similar_ids(
+    finder: Finder, item_id: int, *, limit: int, meaning_gap: float | None = None
+) -> list[int]:
     """The items nearest in caption meaning to this one (not itself), nearest first."""
-    return [hit.item_id for hit in finder.similar(item_id, limit=limit).hits]
+    found = finder.similar(item_id, limit=limit, meaning_gap=meaning_gap)
+    return [hit.item_id for hit in found.hits]
 
 
 def listed_ids(
@@ -58,6 +63,7 @@ def listed_ids(
     as_you_type: bool = False,
     finder: Finder | None = None,
     meaning_limit: int | None = None,
+    meaning_gap: float | None = None,
 ) -> list[int]:
     """What the gallery lists for a view and the search typed over it: the view's items
     in display order, or with a search, the hits among them in the search's order
@@ -67,7 +73,13 @@ def listed_ids(
         return ids
     shown = set(ids)
     found = search_ids(
-        db, text, limit=limit, as_you_type=as_you_type, finder=finder, meaning_limit=meaning_limit
+        db,
+        text,
+        limit=limit,
+        as_you_type=as_you_type,
+        finder=finder,
+        meaning_limit=meaning_limit,
+        meaning_gap=meaning_gap,
     )
     return [i for i in found if i in shown]
 

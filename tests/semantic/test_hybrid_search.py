@@ -186,3 +186,11 @@ def test_meaning_limit_caps_the_hits_by_meaning_not_the_keyword_hits(db, library
     assert [h.name for h in capped.hits if h.match != "semantic"] == ["dogbeach.jpg"]
     assert len([h for h in capped.hits if h.match == "semantic"]) <= 1
     assert find.find("dog", limit=50, meaning_limit=0).hits[0].match == "keyword"
+
+
+def test_meaning_gap_keeps_only_what_is_near_the_nearest(db, library, embedder) -> None:
+    find = finder(db, embedder)
+    assert len(find.find("kitten", mode=SearchMode.SEMANTIC).hits) == len(PHOTOS)
+    assert names(find.find("kitten", meaning_gap=0.2)) == ["cat.jpg"]  # not the rest
+    near = find.similar(library["puppy.jpg"], meaning_gap=0.2)
+    assert names(near) == ["dogbeach.jpg"]

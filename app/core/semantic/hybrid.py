@@ -101,10 +101,13 @@ class Finder:
         as_you_type: bool = False,
         highlight: tuple[str, str] = ("[", "]"),
         meaning_limit: int | None = None,
+        meaning_gap: float | None = None,
     ) -> Found:
         """`meaning_limit` caps how many nearest items by meaning join the list (every
         captioned item has *some* similarity: the window lists all keyword hits but only
-        the nearest by meaning, which also keeps a search fast in a large library)."""
+        the nearest by meaning, which also keeps a search fast in a large library).
+        `meaning_gap` keeps only those whose cosine is within that much of the nearest
+        one's (a cat query then does not list every photo of the library below the cat)."""
 
         def keyword(count: int) -> list[SearchHit]:
             return search(self._db, text, limit=count, as_you_type=as_you_type, highlight=highlight)
@@ -125,7 +128,7 @@ class Finder:
             depth = pool if mode == SearchMode.HYBRID else limit
             if meaning_limit is not None:
                 depth = max(0, min(depth, meaning_limit))
-            near = self._nearest(conn, model, vector, query, depth)
+            near = _within(self._nearest(conn, model, vector, query, depth), meaning_gap)
             if mode == SearchMode.SEMANTIC:
                 return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
         by_keyword = keyword(pool)
@@ -133,8 +136,9 @@ class Finder:
         with self._db.read() as conn:
             return Found(self._fused_hits(conn, fused, by_keyword, near), SearchMode.HYBRID)
 
-    def similar(self, item_id: int, *, limit: int = 50) -> Found:
-        """The items whose captions mean the most nearly the same as this one's."""
+    def similar(self, item_id: int, *, limit: int = 50, meaning_gap: float | None = None) -> Found:
+        """The items whose captions mean the most nearly the same as this one's (with a
+        `meaning_gap`, only those within that cosine of the nearest)."""
         with self._db.read() as conn:
             model = rows.ready_model(conn)
             if model is None:
@@ -150,6 +154,7 @@ class Finder:
             if vector is None:
                 return Found([], SearchMode.SEMANTIC, "This item has no caption to compare yet.")
             near = self._nearest(conn, model, vector, ParsedQuery(), limit + 1, skip=item_id)
+            near = _within(near, meaning_gap)
             return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
 
     def meaning_status(self) -> tuple[str | None, int]:
@@ -264,6 +269,14 @@ class Finder:
             replace(by_item[item_id], score=round(score, 6), ranked_by=FUSED, match=match)
             for item_id, score, match in fused
         ]
+
+
+def _within(near: list[_Near], gap: float | None) -> list[_Near]:
+    """The nearest rows (most similar first) within `gap` of the first's similarity."""
+    if gap is None or not near:
+        return near
+    floor = near[0].similarity - gap
+    return [n for n in near if n.similarity >= floor]
 
 
 def _filter_sql(query: ParsedQuery, params: dict[str, object]) -> str:

@@ -30,6 +30,9 @@ SEARCH_LIMIT = 5000
 # hits but only this many nearest by meaning (tests/benchmarks/bench_window_search.py:
 # without the cap a search ranked the whole library, ~200 ms at 2,000 items).
 MEANING_LIMIT = 200
+# ... and only those within this cosine of the nearest: a search for "kitten" lists the
+# cat, not the cat and then every other photo. Not calibrated on a real model yet.
+MEANING_GAP = 0.2
 SIMILAR_LIMIT = 200  # "Find similar": the nearest, not a ranking of the whole library
 SEARCH_HELP = (
     "Search captions, tags and file names — and by meaning, when an embedding model\n"
@@ -185,7 +188,7 @@ def _search_within(
     video's matching moment carries its timestamp), each with why it matched; and the
     notice when meaning could not be used."""
     if listing.similar_to is not None:
-        found = finder.similar(listing.similar_to, limit=SIMILAR_LIMIT)
+        found = finder.similar(listing.similar_to, limit=SIMILAR_LIMIT, meaning_gap=MEANING_GAP)
     else:
         found = finder.find(
             listing.text,
@@ -193,6 +196,7 @@ def _search_within(
             as_you_type=True,
             highlight=("«", "»"),
             meaning_limit=MEANING_LIMIT,
+            meaning_gap=MEANING_GAP,
         )
     ids: list[int] = []
     info: dict[int, HitInfo] = {}
@@ -211,7 +215,7 @@ def listing_ids(db: Database, listing: Listing, finder: Finder | None) -> list[i
         if finder is None:
             return []
         shown = set(gallery_ids(db, listing.query))
-        near = similar_ids(finder, listing.similar_to, limit=SIMILAR_LIMIT)
+        near = similar_ids(finder, listing.similar_to, limit=SIMILAR_LIMIT, meaning_gap=MEANING_GAP)
         return [i for i in near if i in shown]
     return listed_ids(
         db,
@@ -221,6 +225,7 @@ def listing_ids(db: Database, listing: Listing, finder: Finder | None) -> list[i
         as_you_type=True,
         finder=finder,
         meaning_limit=MEANING_LIMIT,
+        meaning_gap=MEANING_GAP,
     )
 
 
