@@ -15,7 +15,9 @@ __all__ = [
     "QUEUED",
     "SIMILAR_MARK",
     "WAITING_FOR_MODEL",
+    "MEANING_LEGEND",
     "counted",
+    "found_by_meaning",
     "meaning_failed",
     "meaning_progress",
     "model_name",
@@ -102,6 +104,17 @@ def search_notice(notice: str) -> tuple[str, str, str]:
     if "getting ready" in notice:
         return "Meaning: getting ready", notice, "muted"
     return "Meaning unavailable", notice, "warn"
+
+
+MEANING_LEGEND = (
+    f"{SIMILAR_MARK} marks what was found by meaning: its caption means something like "
+    "your words without containing them"
+)
+
+
+def found_by_meaning(count: int) -> str:
+    """Beside the count of matches: how many of them were found by meaning."""
+    return f"{SIMILAR_MARK} {count:,} by meaning"
 
 
 def similar_scope(name: str) -> str:

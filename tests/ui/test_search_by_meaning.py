@@ -89,7 +89,8 @@ def test_the_search_box_finds_by_meaning_and_says_why_each_hit_matched(
     tip = index.data(Qt.ItemDataRole.ToolTipRole)
     assert tip.startswith("≈ similar meaning: a puppy running on the sand")
     assert not window.toolbar.meaning_notice.isVisible()  # meaning was used
-    assert window.toolbar.count.text() == "2 matches"
+    assert window.toolbar.count.text() == "2 matches · ≈ 2 by meaning"
+    assert "found by meaning" in window.toolbar.count.toolTip()
 
     # Words and meaning together: the keyword hit keeps its highlighted snippet.
     window.toolbar.search.setText("puppy sand")

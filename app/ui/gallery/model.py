@@ -101,6 +101,10 @@ class GalleryModel(QAbstractListModel):
     def has_hits(self) -> bool:
         return bool(self._hits)
 
+    def found_by_meaning(self) -> int:
+        """How many listed hits were found by meaning only (shown with ≈)."""
+        return sum(1 for hit in self._hits.values() if hit.by_meaning_only)
+
     def hit_of(self, item_id: int) -> HitInfo | None:
         return self._hits.get(item_id)
 

@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
             self.empty_hint.setText(_empty_text(listing, scope))
             self.empty_hint.resize(self.gallery.viewport().size())
             self.empty_hint.show()
-        self.toolbar.show_count(listing, count, scope)
+        self.toolbar.show_count(listing, count, scope, self.gallery_model.found_by_meaning())
         if self._select_after is not None:
             item_id, removed = self._select_after
             listed = set(self.gallery_model.ids())

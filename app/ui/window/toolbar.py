@@ -25,7 +25,13 @@ from app.core.text import plural
 from app.ui.gallery.browser import SEARCH_HELP, Listing
 from app.ui.gallery.view import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE
 from app.ui.theme import tone_style
-from app.ui.words import search_notice, similar_count, similar_scope
+from app.ui.words import (
+    MEANING_LEGEND,
+    found_by_meaning,
+    search_notice,
+    similar_count,
+    similar_scope,
+)
 
 
 class MainToolbar(QToolBar):
@@ -118,7 +124,9 @@ class MainToolbar(QToolBar):
         self.addWidget(QLabel("Size "))
         self.addWidget(self.zoom)
 
-    def show_count(self, listing: Listing, count: int, scope: str | None = None) -> None:
+    def show_count(
+        self, listing: Listing, count: int, scope: str | None = None, by_meaning: int = 0
+    ) -> None:
         """How many items are listed; while searching a view or folder, where; for Find
         similar, similar to what, and the way back."""
         if listing.similar:
@@ -134,6 +142,9 @@ class MainToolbar(QToolBar):
             return
         noun = plural(count, "match", "matches") if listing.searching else plural(count, "item")
         self._count_text = f"{count:,} {noun}"
+        if listing.searching and by_meaning:
+            self._count_text += f" · {found_by_meaning(by_meaning)}"
+        self.count.setToolTip(MEANING_LEGEND if listing.searching and by_meaning else "")
         self._show_count()
         searching_in = listing.searching and scope is not None
         if searching_in:
