@@ -31,6 +31,7 @@ from app.core.semantic.query_embedder import QueryEmbedderProcess  # noqa: E402
 from app.core.semantic.vectors import Vector  # noqa: E402
 from app.core.storage.db import Database, now  # noqa: E402
 from app.core.storage.embedding_rows import StoredModel  # noqa: E402
+from app.ui.gallery.browser import MEANING_GAP  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures/models/embed_bert/model.gguf"
 TYPED = "a puppy running on the sand at dusk"
@@ -94,6 +95,7 @@ def main_bench() -> None:
                     as_you_type=True,
                     highlight=("«", "»"),
                     meaning_limit=args.meaning_limit,
+                    meaning_gap=MEANING_GAP,
                 )
                 total = (time.perf_counter() - t) * 1000
                 assert found.mode == SearchMode.HYBRID, found.notice
