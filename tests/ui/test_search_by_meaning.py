@@ -152,11 +152,17 @@ def test_find_similar_from_the_right_click_menu_and_back(
     finder = window.search.finder
     assert listing_ids(window.db, window.browser.listing, finder) == window.gallery_model.ids()
     assert "similar to puppy.jpg" in window.items.whole.menu.title()
+    export = window.extras.open_export()  # exports what the gallery shows
+    assert "similar to puppy.jpg (1 item)" in export.view_radio.text()
+    selection = export._selection()(window.db)
+    assert selection.item_ids == (ids["dogbeach.jpg"],)
+    export.close()
 
     window.gallery.setFocus()
     qtbot.keyClick(window.gallery, Qt.Key.Key_Escape)  # back to the view
     qtbot.waitUntil(lambda: len(window.gallery_model.ids()) == 4, timeout=WAIT)
-    assert not window.browser.listing.similar and not scope.isVisible()
+    assert not window.browser.listing.similar
+    qtbot.waitUntil(lambda: not scope.isVisible(), timeout=WAIT)
 
     # An item without a caption has nothing to compare: the listing stays, and says why.
     window.gallery.select_item(ids["blank.jpg"])
