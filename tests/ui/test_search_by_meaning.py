@@ -144,6 +144,7 @@ def test_find_similar_from_the_right_click_menu_and_back(
     # (nothing like it).
     hit = window.gallery_model.hit_of(ids["dogbeach.jpg"])
     assert hit is not None and hit.match == "semantic"
+    assert window.gallery.current_item() == ids["dogbeach.jpg"]  # the nearest, in details
     scope = window.toolbar.scope
     qtbot.waitUntil(lambda: scope.isVisible(), timeout=WAIT)
     assert "Similar to puppy.jpg" in scope.text() and "Back" in scope.text()
@@ -163,6 +164,7 @@ def test_find_similar_from_the_right_click_menu_and_back(
     qtbot.waitUntil(lambda: len(window.gallery_model.ids()) == 4, timeout=WAIT)
     assert not window.browser.listing.similar
     qtbot.waitUntil(lambda: not scope.isVisible(), timeout=WAIT)
+    assert window.gallery.current_item() == ids["puppy.jpg"]  # back where the user was
 
     # An item without a caption has nothing to compare: the listing stays, and says why.
     window.gallery.select_item(ids["blank.jpg"])
@@ -240,6 +242,17 @@ def test_the_real_query_process_searches_by_meaning_in_the_window(
     child = process._process.process
     window.close()
     assert child.poll() is not None  # closed with the window
+
+
+def test_a_video_found_by_meaning_keeps_its_moment() -> None:
+    """A hit in a video moment's caption carries the moment, whatever found it: the
+    gallery's badge, the details and the large view open the video there."""
+    from app.core.search import SearchHit
+    from app.ui.gallery.browser import hit_info
+
+    hit = SearchHit(7, "/v.mp4", "v.mp4", "video", "a kite", 0.9, 42.5, 3, None, match="semantic")
+    info = hit_info(hit)
+    assert (info.timestamp, info.match, info.by_meaning_only) == (42.5, "semantic", True)
 
 
 def test_the_activity_line_for_search_by_meaning(qtbot: QtBot) -> None:

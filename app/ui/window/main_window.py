@@ -331,7 +331,9 @@ class MainWindow(QMainWindow):
         self.items.selection_changed(selected)
 
     def _leave_similar(self) -> None:
-        if self.browser.listing.similar:
+        source = self.browser.listing.similar_to
+        if source is not None:
+            self._select_after = (source, frozenset())  # back where the user was
             self.browser.leave_similar()
             self.gallery.setFocus()
 
@@ -353,6 +355,8 @@ class MainWindow(QMainWindow):
             elif removed.isdisjoint(listed):
                 self._select_after = None
                 self.gallery.select_item(item_id)
+        if listing.similar and count and self.gallery.current_item() is None:
+            self.gallery.select_item(self.gallery_model.ids()[0])  # the nearest, in details
         self._selection_changed()
         current = self.gallery.current_item()
         self.details.show_item(current)
