@@ -10,7 +10,10 @@ that then shows, and grabs, each state a user meets:
 
   main           the whole screen: folders, the grid, a selected photo's details
   details        the details panel of a photo with the user's own caption and history
-  activity-*     the activity panel: no model yet, paused, finished with a failure
+  activity-*     the activity panel: no model yet, paused, finished with a failure, and
+                 search by meaning getting ready
+  search-*       the search box: words only (no embedding model: the quiet hint), hybrid
+                 results with hits found by meaning ("≈"), Find similar on the rocket
   loupe          the large view (Enter on a photo)
   settings-*     each page of Settings (settings-search: search by meaning ready with one
                  installed model while another downloads)
@@ -288,6 +291,8 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     wait(1)
     save(window.activity, "activity-servers")
 
+    shoot_search(window, by_name, save, wait)
+
     window.stage.open()
     wait(3, lambda: window.stage.loupe.shown is not None)
     save(None, "loupe")
@@ -332,6 +337,93 @@ def shoot(library: Path, out: Path, prefix: str) -> int:
     QTimer.singleShot(0, window.close)
     wait(3)
     return 0
+
+
+# -- search by meaning (issue 14) ------------------------------------------------------------
+# A TEST DOUBLE for an embedding model, for these pictures only: each word of the table is
+# one concept (words outside it mean nothing), so the shots show what a real multilingual
+# model does without one being installed here.
+DEMO_CONCEPTS = {
+    "space": "space astronaut rocket shuttle galaxies telescope moon craters nasa launch",
+    "drink": "coffee cup espresso café saucer drink",
+    "animal": "cat tabby pet kitten",
+    "photography": "camera tripod photographer photo",
+    "money": "coins coin collection",
+    "night": "night dusk evening dark floodlights black",
+}
+
+
+class DemoEmbedderDouble:
+    model_id = "demo-concepts-v1"
+    dimension = len(DEMO_CONCEPTS) + 1
+
+    def __init__(self) -> None:
+        self._concept = {
+            word: n for n, words in enumerate(DEMO_CONCEPTS.values()) for word in words.split()
+        }
+
+    def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+        import re
+
+        import numpy as np
+
+        vector = np.zeros(self.dimension, np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            if word in self._concept:
+                vector[self._concept[word]] += 1.0
+        vector[-1] = 0.05  # nothing known: a vector all the same
+        return vector / np.linalg.norm(vector)
+
+    def embed_documents(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        return np.stack([self.embed_query(t) for t in texts]).reshape(len(texts), -1)
+
+    def close(self) -> None:
+        pass
+
+
+def shoot_search(window, by_name, save, wait) -> None:  # type: ignore[no-untyped-def]
+    from app.core.captioning.events import EmbeddingProgress
+    from app.core.semantic.hybrid import Finder
+    from app.core.semantic.sync import EmbeddingSync
+
+    def search(text: str) -> None:
+        window.toolbar.search.setText(text)
+        wait(5, lambda: window.browser.listing.text == text and window.gallery_model.has_hits())
+        wait(2)  # rows and thumbnails
+
+    # No embedding model: keyword results and the quiet "Words only".
+    search("rocket")
+    save(None, "search-words-only")
+    label = "EmbeddingGemma 300M"
+    window.activity.handle_worker_event(EmbeddingProgress(label, 1234, 56, False))
+    wait(1)
+    save(window.activity, "activity-meaning")
+    double = DemoEmbedderDouble()
+    EmbeddingSync(window.db, double, label).run_until_done()
+    window.search.use(Finder(window.db, lambda _model, text: double.embed_query(text)))
+    window.activity.handle_worker_event(EmbeddingProgress(label, 0, 1290, True))
+    search("space")
+    window.gallery.select_item(by_name["moon.jpg"])
+    save(None, "search-meaning")
+    window.toolbar.search.setText("")
+    wait(3, lambda: not window.browser.listing.searching and not window.gallery_model.has_hits())
+    window.gallery.select_item(by_name["rocket.jpg"])
+    wait(1)
+    window.items.find_similar.trigger()
+    wait(5, lambda: window.browser.listing.similar and window.gallery_model.has_hits())
+    wait(2)
+    save(None, "search-similar")
+    window.browser.leave_similar()
+    wait(3, lambda: not window.gallery_model.has_hits())
+    from app.core.captioning.events import EmbeddingFailed
+
+    window.activity.handle_worker_event(
+        EmbeddingFailed(f"{label}: the model file is not there any more")
+    )
+    wait(1)
+    save(window.activity, "activity-meaning-failed")
 
 
 if __name__ == "__main__":

@@ -11,18 +11,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.core.gallery import GalleryQuery, gallery_ids
-from app.core.search import MAX_LIMIT, search
+from app.core.search import MAX_LIMIT, SearchHit, search
+from app.core.semantic.hybrid import Finder
 from app.core.storage import item_rows
 from app.core.storage.db import Database
 
 
 def search_ids(
-    db: Database, text: str, *, limit: int = MAX_LIMIT, as_you_type: bool = False
+    db: Database,
+    text: str,
+    *,
+    limit: int = MAX_LIMIT,
+    as_you_type: bool = False,
+    finder: Finder | None = None,
+    meaning_limit: int | None = None,
+    meaning_gap: float | None = None,
 ) -> list[int]:
     """Every item a search finds, once each (a video matching in several moments at its
-    best hit), in the search's order. An empty query finds nothing."""
-    hits = search(db, text, limit=limit, as_you_type=as_you_type, highlight=("", ""))
+    best hit), in the search's order. An empty query finds nothing. With a `finder`
+    (the window's), the search is its hybrid one, keyword and meaning fused, as the
+    gallery lists it; without, keyword search (the CLI's default without a model)."""
+    hits: list[SearchHit]
+    if finder is None:
+        hits = search(db, text, limit=limit, as_you_type=as_you_type, highlight=("", ""))
+    else:
+        hits = finder.find(
+            text,
+            limit=limit,
+            as_you_type=as_you_type,
+            highlight=("", ""),
+            meaning_limit=meaning_limit,
+            meaning_gap=meaning_gap,
+        ).hits
     return list(dict.fromkeys(hit.item_id for hit in hits))
+
+
+def similar_ids(
+    finder: Finder, item_id: int, *, limit: int, meaning_gap: float | None = None
+) -> list[int]:
+    """The items nearest in caption meaning to this one (not itself), nearest first."""
+    found = finder.similar(item_id, limit=limit, meaning_gap=meaning_gap)
+    return [hit.item_id for hit in found.hits]
 
 
 def listed_ids(
@@ -32,6 +61,9 @@ def listed_ids(
     *,
     limit: int = MAX_LIMIT,
     as_you_type: bool = False,
+    finder: Finder | None = None,
+    meaning_limit: int | None = None,
+    meaning_gap: float | None = None,
 ) -> list[int]:
     """What the gallery lists for a view and the search typed over it: the view's items
     in display order, or with a search, the hits among them in the search's order
@@ -40,7 +72,16 @@ def listed_ids(
     if not text.strip():
         return ids
     shown = set(ids)
-    return [i for i in search_ids(db, text, limit=limit, as_you_type=as_you_type) if i in shown]
+    found = search_ids(
+        db,
+        text,
+        limit=limit,
+        as_you_type=as_you_type,
+        finder=finder,
+        meaning_limit=meaning_limit,
+        meaning_gap=meaning_gap,
+    )
+    return [i for i in found if i in shown]
 
 
 def count_user_captioned(db: Database, item_ids: Sequence[int]) -> int:

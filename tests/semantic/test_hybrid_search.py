@@ -193,3 +193,22 @@ def test_narrow_filters_still_find_their_items(db, embedder, monkeypatch) -> Non
     EmbeddingSync(db, embedder, "Concept double").run_until_done()
     found = finder(db, embedder).find("puppy type:video", mode=SearchMode.SEMANTIC)
     assert names(found) == ["clip.mp4"]
+
+
+def test_meaning_limit_caps_the_hits_by_meaning_not_the_keyword_hits(db, library, embedder) -> None:
+    """The window lists every keyword hit but only the nearest by meaning."""
+    find = finder(db, embedder)
+    everything = find.find("dog", limit=50)
+    assert len(everything.hits) == len(PHOTOS)  # every caption is somewhat similar
+    capped = find.find("dog", limit=50, meaning_limit=1)
+    assert [h.name for h in capped.hits if h.match != "semantic"] == ["dogbeach.jpg"]
+    assert len([h for h in capped.hits if h.match == "semantic"]) <= 1
+    assert find.find("dog", limit=50, meaning_limit=0).hits[0].match == "keyword"
+
+
+def test_meaning_gap_keeps_only_what_is_near_the_nearest(db, library, embedder) -> None:
+    find = finder(db, embedder)
+    assert len(find.find("kitten", mode=SearchMode.SEMANTIC).hits) == len(PHOTOS)
+    assert names(find.find("kitten", meaning_gap=0.2)) == ["cat.jpg"]  # not the rest
+    near = find.similar(library["puppy.jpg"], meaning_gap=0.2)
+    assert names(near) == ["dogbeach.jpg"]

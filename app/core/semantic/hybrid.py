@@ -108,7 +108,15 @@ class Finder:
         limit: int = 50,
         as_you_type: bool = False,
         highlight: tuple[str, str] = ("[", "]"),
+        meaning_limit: int | None = None,
+        meaning_gap: float | None = None,
     ) -> Found:
+        """`meaning_limit` caps how many nearest items by meaning join the list (every
+        captioned item has *some* similarity: the window lists all keyword hits but only
+        the nearest by meaning, which also keeps a search fast in a large library).
+        `meaning_gap` keeps only those whose cosine is within that much of the nearest
+        one's (a cat query then does not list every photo of the library below the cat)."""
+
         def keyword(count: int) -> list[SearchHit]:
             return search(self._db, text, limit=count, as_you_type=as_you_type, highlight=highlight)
 
@@ -127,7 +135,8 @@ class Finder:
             except QueryEmbeddingError as exc:
                 notice = f"Search by meaning is off: {exc}"
                 return self._keyword_only(by_keyword, keyword, limit, notice)
-            near = self._nearest(conn, model, vector, query, limit)
+            depth = limit if meaning_limit is None else max(0, min(limit, meaning_limit))
+            near = _within(self._nearest(conn, model, vector, query, depth), meaning_gap)
             if mode == SearchMode.SEMANTIC:
                 return Found(self._meaning_hits(conn, near), SearchMode.SEMANTIC)
             fused = self._fuse(by_keyword, near, query)[:limit]
@@ -140,8 +149,9 @@ class Finder:
         """Keyword results (already made for a hybrid search), saying why no meaning."""
         return Found(done or keyword(limit), SearchMode.KEYWORD, notice)
 
-    def similar(self, item_id: int, *, limit: int = 50) -> Found:
-        """The items whose captions mean the most nearly the same as this one's."""
+    def similar(self, item_id: int, *, limit: int = 50, meaning_gap: float | None = None) -> Found:
+        """The items whose captions mean the most nearly the same as this one's (with a
+        `meaning_gap`, only those within that cosine of the nearest)."""
         with self._db.read() as conn:
             model = rows.ready_model(conn)
             if model is None:
@@ -157,6 +167,7 @@ class Finder:
             if vector is None:
                 return Found([], SearchMode.SEMANTIC, "This item has no caption to compare yet.")
             near = self._nearest(conn, model, vector, ParsedQuery(), limit + 1, skip=item_id)
+            near = _within(near, meaning_gap)
             return Found(self._meaning_hits(conn, near[:limit]), SearchMode.SEMANTIC)
 
     def meaning_status(self) -> tuple[str | None, int]:
@@ -301,6 +312,14 @@ def _allowed_rows(conn: Connection, query: ParsedQuery) -> list[int] | None:
         )
         return rows.item_filter_rows(conn, where, params)
     return None
+
+
+def _within(near: list[_Near], gap: float | None) -> list[_Near]:
+    """The nearest rows (most similar first) within `gap` of the first's similarity."""
+    if gap is None or not near:
+        return near
+    floor = near[0].similarity - gap
+    return [n for n in near if n.similarity >= floor]
 
 
 def _filter_sql(query: ParsedQuery, params: dict[str, object]) -> str:

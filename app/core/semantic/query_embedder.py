@@ -32,6 +32,7 @@ START_TIMEOUT_S = 60.0  # loading a 300M model from a cold disk
 ANSWER_TIMEOUT_S = 10.0
 REST_AFTER_FAILURES = 3
 REST_S = 60.0
+CLOSE_WAIT_S = 0.5  # at window close, how long to wait for a search in flight
 
 
 def embed_queries_command(model: StoredModel) -> list[str]:
@@ -164,5 +165,14 @@ class QueryEmbedderProcess:
         self._process = self._model = None
 
     def close(self) -> None:
-        with self._lock:
-            self._stop()
+        """Stop the process. A search still waiting on it (a slow start) is not waited
+        for: the process is killed, and that search ends keyword-only."""
+        if self._lock.acquire(timeout=CLOSE_WAIT_S):
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
+            return
+        running = self._process
+        if running is not None and running.process.poll() is None:
+            running.process.kill()

@@ -23,6 +23,7 @@ from app.core.semantic.crash_guard import CrashGuard
 from app.core.semantic.vectors import DocumentEmbedder, row_text, stored, text_hash
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database
+from app.core.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class EmbeddingSync:
                 dropped = rows.drop_other_models(conn, model.id)
                 self._model = model = replace(model, state=rows.READY)
                 log.info(
-                    "search by meaning uses %s (older models dropped: %d)", model.label, dropped
+                    "search by meaning uses %s (%s dropped)",
+                    model.label,
+                    counted(dropped, "older model"),
                 )
         return SyncProgress(self._label, self._embedded, pending, model.state == rows.READY)

@@ -39,6 +39,8 @@ from app.core.captioning.events import (
     Cancelled,
     CaptionEvent,
     Crashed,
+    EmbeddingFailed,
+    EmbeddingProgress,
     Failed,
     Fatal,
     Finished,
@@ -61,6 +63,7 @@ from app.core.queue_status import (
 from app.core.user_errors import UserError, waiting_error
 from app.services.background import Background
 from app.services.changes import Changes
+from app.ui.activity.meaning_line import MeaningLine
 from app.ui.activity.servers_line import ServersLine
 from app.ui.activity.widgets import (
     DownloadSection,
@@ -337,6 +340,8 @@ class ActivityPanel(QWidget):
         layout.addWidget(self.progress_label)
         self.servers_line = ServersLine()
         layout.addWidget(self.servers_line)
+        self.meaning_line = MeaningLine()
+        layout.addWidget(self.meaning_line)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
         layout.addWidget(self.lower_area)
@@ -381,6 +386,8 @@ class ActivityPanel(QWidget):
                 self._waiting(event)
             case MemberStatus():  # an inference server's health and throughput
                 self.servers_line.update_member(event)
+            case EmbeddingProgress() | EmbeddingFailed():  # search by meaning (issue 14)
+                self.meaning_line.show_event(event)
             case Waiting():  # no inference server can take captions now (issue 13)
                 self._enter("waiting")
                 self._set_status(f"Waiting: {event.reason}", "warn")
@@ -656,6 +663,8 @@ class ActivityPanel(QWidget):
         re-reads the library; a burst of them is one read."""
         if changes.queue or changes.counts or changes.folders:
             self._refresh_timer.start()
+        if "embedding_model" in changes.settings:
+            self.meaning_line.reset()
 
     def refresh(self) -> None:
         """Read counts, the pause setting and the failed list off the GUI thread."""

@@ -40,7 +40,7 @@ from app.ui.export.words import progress_words, shown, summary_lines, view_words
 from app.ui.gallery.browser import Listing
 from app.ui.gallery.item_actions import reveal_in_file_manager
 from app.ui.settings.common import error_style
-from app.ui.words import counted
+from app.ui.words import counted, similar_scope
 
 Confirm = Callable[[str, str, Callable[[], None]], None]  # question, details, on yes
 MakeSelection = Callable[[Database], Selection]
@@ -143,6 +143,8 @@ class ExportDialog(QDialog):
         listing = self._scope.listing()
         shown_count = len(self._scope.shown_ids())
         where = view_words(listing.query.view, listing.query.root_id, listing.text)
+        if listing.similar:
+            where = similar_scope(listing.similar_name).lower()
         self.view_radio.setText(f"The current view: {where} ({counted(shown_count, 'item')})")
         selected = len(self._scope.selected_ids())
         self.selection_radio.setText(f"The selection ({counted(selected, 'item')})")
@@ -167,6 +169,9 @@ class ExportDialog(QDialog):
         if listing.searching:  # the hits the gallery shows, in its order
             ids, text = self._scope.shown_ids(), listing.text.strip()
             return lambda _db: Selection.of_ids(ids, f"the search {text!r}")
+        if listing.similar:  # Find similar: what the gallery shows, nearest first
+            ids, what = self._scope.shown_ids(), similar_scope(listing.similar_name).lower()
+            return lambda _db: Selection.of_ids(ids, f"the items {what}")
         query = listing.query
         return lambda db: Selection.of_view(db, query)
 

@@ -28,7 +28,7 @@ from app.services.thumbnails import ThumbnailService, pixmap_bytes
 from app.ui.details.text import clock_text
 from app.ui.gallery.model import HIT_ROLE, ID_ROLE, ROW_ROLE, HitInfo
 from app.ui.gallery.snippet import Line, Word, lay_out, words_of
-from app.ui.words import queued_badge
+from app.ui.words import queued_badge, similar_cell_text
 
 PADDING = 6
 # Scaled copies kept: a few screens at the smallest zoom, and never more than this many
@@ -237,13 +237,21 @@ class GalleryDelegate(QStyledItemDelegate):
         if row is None:
             return
         if self.show_captions:
-            text = (hit.snippet if hit and hit.snippet else None) or row.caption or row.name
+            text = _hit_text(hit) or row.caption or row.name
             if not row.caption and not selected:
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         else:
             text = row.name
         lines = self._lines(text, painter, rect.width(), CAPTION_LINES if self.show_captions else 1)
         _paint_lines(painter, rect, lines, palette, selected)
+
+
+def _hit_text(hit: HitInfo | None) -> str:
+    """A keyword hit's snippet (its words marked); a hit by meaning only, "≈" and the
+    caption or moment that matched."""
+    if hit is None or not hit.snippet:
+        return ""
+    return similar_cell_text(hit.snippet) if hit.by_meaning_only else hit.snippet
 
 
 def caption_badge(row: GalleryRow) -> tuple[str, QColor] | None:

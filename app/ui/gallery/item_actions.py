@@ -22,6 +22,7 @@ from app.core.alt_text import alt_text
 from app.core.gallery import GalleryRow, gallery_rows
 from app.core.jobs import PRIORITY_USER, JobQueue
 from app.core.metadata.write_back import WriteReport, write_metadata, write_mode
+from app.core.semantic.hybrid import Finder
 from app.core.storage.db import Database
 from app.core.text import counted
 from app.services.background import Background
@@ -44,6 +45,9 @@ class ItemCallbacks:
     notify: Callable[[str, bool], None]  # a transient notice; True: with an Undo button
     listed_ids: Ids  # the gallery's items, in its order
     select_after_removal: Callable[[int, list[int]], None]  # this item, once those are gone
+    # "Find similar": list the items nearest this one in meaning (id, its file name).
+    find_similar: Callable[[int, str], None] = lambda _id, _name: None
+    finder: Callable[[], Finder | None] = lambda: None  # the window's search
 
 
 class ItemActions(QObject):
@@ -93,6 +97,13 @@ class ItemActions(QObject):
         )
         self.open = self._action("Open", "Ctrl+O", self.open_selected)
         self.show_in_folder = self._action("Show in folder", "Ctrl+Shift+R", self.reveal_selected)
+        self.find_similar = self._action(
+            "Find similar",
+            "Ctrl+Shift+F",
+            self.find_similar_to_selected,
+            "Show the items whose captions mean nearly the same as this one's",
+        )
+        self.find_similar.setEnabled(False)
         self.remove = self._action(
             "Remove from library",
             QKeySequence.StandardKey.Delete,
@@ -101,7 +112,9 @@ class ItemActions(QObject):
         )
         self.again_menu = QMenu("Caption again with…", parent)
         # Its last section: the same choices for everything the gallery lists.
-        self.whole = ListingRecaption(db, background, hub, callbacks.message, parent)
+        self.whole = ListingRecaption(
+            db, background, hub, callbacks.message, parent, callbacks.finder
+        )
         self.whole.failed.connect(self.failed.emit)
 
     def _action(
@@ -127,8 +140,13 @@ class ItemActions(QObject):
             self.write_out,
             self.open,
             self.show_in_folder,
+            self.find_similar,
             self.remove,
         ]
+
+    def selection_changed(self, count: int) -> None:
+        """Actions meant for exactly one item follow the selection."""
+        self.find_similar.setEnabled(count == 1)
 
     def set_choices(self, prompts: dict[str, str], models: dict[str, str]) -> None:
         """Prompt templates and installed models offered by "Caption again with…"."""
@@ -164,8 +182,11 @@ class ItemActions(QObject):
         for action in (self.open, self.show_in_folder):
             menu.addAction(action)
         menu.addSeparator()
+        menu.addAction(self.find_similar)
+        menu.addSeparator()
         menu.addAction(self.remove)
         self.edit.setEnabled(count == 1)
+        self.selection_changed(count)
         self.last_menu = menu  # tests look at it
         menu.popup(position)
 
@@ -266,6 +287,13 @@ class ItemActions(QObject):
                 self._cb.notify(f"Couldn't show {os.path.basename(path)}: it is gone", False)
             elif not reveal_in_file_manager(path):
                 self._cb.notify(f"Couldn't open a file manager; the file is at {path}", False)
+
+    def find_similar_to_selected(self) -> None:
+        ids = self._cb.selected_ids()
+        if len(ids) != 1:
+            return
+        row = self._cb.row_of(ids[0])
+        self._cb.find_similar(ids[0], row.name if row else f"item {ids[0]}")
 
     def _edit_current(self) -> None:
         ids = self._cb.selected_ids()

@@ -27,6 +27,7 @@ from app.core.gallery import GalleryRow, gallery_rows
 from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.changes import Changes
+from app.ui.words import why_it_matched
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the GalleryRow, or None while loading
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -38,10 +39,17 @@ Index = QModelIndex | QPersistentModelIndex
 
 @dataclass(frozen=True, slots=True)
 class HitInfo:
-    """Why a search result matched: its snippet and, for a video moment, when."""
+    """Why a search result matched: its snippet and, for a video moment, when. `match`
+    is "keyword" (the snippet highlights the words), "semantic" (the snippet is the
+    caption or moment whose meaning matched) or "both"."""
 
     snippet: str
     timestamp: float | None
+    match: str = "keyword"
+
+    @property
+    def by_meaning_only(self) -> bool:
+        return self.match == "semantic"
 
 
 class GalleryModel(QAbstractListModel):
@@ -93,6 +101,10 @@ class GalleryModel(QAbstractListModel):
     def has_hits(self) -> bool:
         return bool(self._hits)
 
+    def found_by_meaning(self) -> int:
+        """How many listed hits were found by meaning only (shown with ≈)."""
+        return sum(1 for hit in self._hits.values() if hit.by_meaning_only)
+
     def hit_of(self, item_id: int) -> HitInfo | None:
         return self._hits.get(item_id)
 
@@ -143,7 +155,9 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.name if row else ""
         if role == Qt.ItemDataRole.ToolTipRole and row is not None:
-            return _tooltip(row)
+            hit = self._hits.get(item_id)
+            tip = _tooltip(row)
+            return f"{why_it_matched(hit.match, hit.snippet)}\n\n{tip}" if hit else tip
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

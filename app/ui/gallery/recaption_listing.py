@@ -20,13 +20,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app.core.jobs import PRIORITY_BULK, JobQueue
-from app.core.listing import count_user_captioned, listed_ids
+from app.core.listing import count_user_captioned
+from app.core.semantic.hybrid import Finder
 from app.core.settings import Settings, SettingsValues
 from app.core.storage.db import Database
 from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import ChangeHub, Changes
-from app.ui.gallery.browser import SEARCH_LIMIT, Listing
+from app.ui.gallery.browser import Listing, listing_ids
 
 Confirm = Callable[[str, str, Callable[[], None]], None]  # question, details, on yes
 
@@ -65,6 +66,8 @@ def chosen_names(
 
 
 def scope_of(listing: Listing) -> str:
+    if listing.similar:
+        return f"similar to {listing.similar_name}"
     return f"found by “{listing.text.strip()}”" if listing.searching else "in this view"
 
 
@@ -100,9 +103,11 @@ class ListingRecaption(QObject):
         hub: ChangeHub,
         message: Callable[[str], None],
         parent: QWidget,
+        finder: Callable[[], Finder | None] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self._window = parent
+        self._finder = finder  # the window's: a search is re-run as the gallery ran it
         self._db = db
         self._background = background
         self._hub = hub
@@ -143,10 +148,10 @@ class ListingRecaption(QObject):
 
     def recaption(self, params: dict[str, Any]) -> None:
         """Resolve what the gallery lists, then ask; nothing is queued before a yes."""
-        db, listing = self._db, self._listing
+        db, listing, finder = self._db, self._listing, self._finder()
 
         def resolve() -> Resolved:
-            ids = listed_ids(db, listing.query, listing.text, limit=SEARCH_LIMIT, as_you_type=True)
+            ids = listing_ids(db, listing, finder)
             return Resolved(ids, count_user_captioned(db, ids), Settings(db).read())
 
         self._background.run(

@@ -7,7 +7,7 @@ size, and make it paint (and so load) only the visible cells.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.services.thumbnails import ThumbnailService
@@ -21,6 +21,7 @@ class GalleryView(QListView):
     context_menu_requested = Signal(list, QPoint)  # selected item ids, global position
     current_item_changed = Signal(object)  # item id or None
     item_activated = Signal(int)  # double-click / Enter
+    escape_pressed = Signal()  # e.g. back from a Find similar listing
 
     def __init__(
         self, model: GalleryModel, thumbnails: ThumbnailService, parent: QWidget | None = None
@@ -114,6 +115,11 @@ class GalleryView(QListView):
         return ids
 
     # -- internals ----------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.escape_pressed.emit()
+        super().keyPressEvent(event)
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         if self.gridSize().width() != justified_width(self._cell_width(), self._room()):

@@ -19,6 +19,7 @@ from app.core.storage.db import Database
 from app.services.background import Background
 from app.services.changes import ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
+from app.services.search_service import SearchService
 from app.services.thumbnails import ThumbnailService
 
 ERROR_MS = 15_000
@@ -35,6 +36,7 @@ class WindowContext:
     downloads: DownloadBridge
     undo_stack: QUndoStack
     hub: ChangeHub
+    search: SearchService  # the window's Finder (keyword + meaning) and query process
 
     def publish(self, changes: Changes) -> None:
         self.hub.publish(changes)

@@ -33,6 +33,7 @@ from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
 from app.services.download_bridge import DownloadBridge
+from app.services.search_service import SearchService
 from app.services.thumbnails import ThumbnailService
 from app.services.watch_bridge import WatchBridge
 from app.services.worker_bridge import WorkerBridge
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.downloads = DownloadBridge(data_dir.models, self)
         self.hub = ChangeHub(self)
+        self.search = SearchService(self.db, self.background, self)
         self.context = WindowContext(
             self,
             data_dir,
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             self.downloads,
             self.undo_stack,
             self.hub,
+            self.search,
         )
         self._stopping = threading.Event()
         self._watch = WatchBridge(self.library, self.hub, self)
@@ -120,7 +123,10 @@ class MainWindow(QMainWindow):
         context = self.context
         self.gallery_model = GalleryModel(self.db, self.background, self)
         self.gallery = GalleryView(self.gallery_model, self.thumbnails)
-        self.browser = Browser(self.db, self.background, self.gallery_model, self)
+        search = self.search
+        self.browser = Browser(
+            self.db, self.background, self.gallery_model, lambda: search.finder, self
+        )
         self.sidebar = Sidebar()
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
@@ -166,6 +172,8 @@ class MainWindow(QMainWindow):
                 notify=self.notify,
                 listed_ids=self.gallery_model.ids,
                 select_after_removal=self._select_after_removal,
+                find_similar=self.browser.show_similar,
+                finder=lambda: search.finder,
             ),
             self,
         )
@@ -203,6 +211,11 @@ class MainWindow(QMainWindow):
         self.browser.listed.connect(self.items.whole.listed)  # its "All N in this view"
         self.browser.counts_loaded.connect(self.sidebar.set_counts)
         self.browser.failed.connect(self.show_error)
+        self.browser.notice_changed.connect(self.toolbar.show_notice)
+        self.browser.similar_refused.connect(self.notice.show_text)
+        self.toolbar.similar_left.connect(self._leave_similar)
+        self.toolbar.search_focused.connect(self.search.warm_up)
+        self.gallery.escape_pressed.connect(self._leave_similar)  # back from Find similar
         self.gallery.context_menu_requested.connect(
             lambda _ids, position: self.items.context_menu(position)
         )
@@ -240,6 +253,7 @@ class MainWindow(QMainWindow):
             self.totals,
             self.activity,
             self._worker,
+            self.search,
         ):
             self.hub.changed.connect(view.apply_changes)
 
@@ -313,7 +327,16 @@ class MainWindow(QMainWindow):
         self.gallery.select_item(item_id)
 
     def _selection_changed(self, *_args: object) -> None:
-        self.toolbar.show_selected(len(self.gallery.selectionModel().selectedIndexes()))
+        selected = len(self.gallery.selectionModel().selectedIndexes())
+        self.toolbar.show_selected(selected)
+        self.items.selection_changed(selected)
+
+    def _leave_similar(self) -> None:
+        source = self.browser.listing.similar_to
+        if source is not None:
+            self._select_after = (source, frozenset())  # back where the user was
+            self.browser.leave_similar()
+            self.gallery.setFocus()
 
     # -- items and events ---------------------------------------------------------------
     def _listed(self, listing: Listing, count: int) -> None:
@@ -324,7 +347,7 @@ class MainWindow(QMainWindow):
             self.empty_hint.setText(_empty_text(listing, scope))
             self.empty_hint.resize(self.gallery.viewport().size())
             self.empty_hint.show()
-        self.toolbar.show_count(listing, count, scope)
+        self.toolbar.show_count(listing, count, scope, self.gallery_model.found_by_meaning())
         if self._select_after is not None:
             item_id, removed = self._select_after
             listed = set(self.gallery_model.ids())
@@ -333,6 +356,8 @@ class MainWindow(QMainWindow):
             elif removed.isdisjoint(listed):
                 self._select_after = None
                 self.gallery.select_item(item_id)
+        if listing.similar and count and self.gallery.current_item() is None:
+            self.gallery.select_item(self.gallery_model.ids()[0])  # the nearest, in details
         self._selection_changed()
         current = self.gallery.current_item()
         self.details.show_item(current)
@@ -422,12 +447,19 @@ class MainWindow(QMainWindow):
         self.activity.shutdown(300)
         self.details.shutdown()
         self.background.wait(1000)
+        self.search.close()  # after the pool: no search is asking it any more
         self.downloads.wait(0.5)
         self.db.close()
         super().closeEvent(event)
 
 
 def _empty_text(listing: Listing, scope: str | None = None) -> str:
+    if listing.similar:
+        where = f"in {scope}" if scope else "here"
+        return (
+            f"Nothing {where} is similar in meaning to {listing.similar_name}.\n\n"
+            "Try the All view, or Escape to go back."
+        )
     if listing.searching:
         where = f"in {scope}" if scope else "here"
         return (

@@ -104,6 +104,8 @@ class WindowExtras:
         items.addSeparator()
         items.addActions([p.items.open, p.items.show_in_folder])
         items.addSeparator()
+        items.addAction(p.items.find_similar)
+        items.addSeparator()
         items.addAction(p.items.remove)
         for action in p.items.all():  # shortcuts work while the gallery has focus
             p.gallery.addAction(action)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import cast
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
@@ -23,11 +24,21 @@ from app.core.gallery import SORT_TITLES
 from app.core.text import plural
 from app.ui.gallery.browser import SEARCH_HELP, Listing
 from app.ui.gallery.view import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE
+from app.ui.theme import tone_style
+from app.ui.words import (
+    MEANING_LEGEND,
+    found_by_meaning,
+    search_notice,
+    similar_count,
+    similar_scope,
+)
 
 
 class MainToolbar(QToolBar):
     search_changed = Signal(str)
     search_cleared = Signal()  # Escape or "Clear" emptied the search field
+    similar_left = Signal()  # "Back" from a Find similar listing
+    search_focused = Signal()  # the user is about to search
     sort_changed = Signal(str, bool)  # sort key, descending
     zoom_changed = Signal(int)
     captions_toggled = Signal(bool)
@@ -59,7 +70,12 @@ class MainToolbar(QToolBar):
         self.scope.setObjectName("search_scope")
         self.scope.setTextFormat(Qt.TextFormat.RichText)
         self.scope.setToolTip("The search only looks in this view or folder")
-        self.scope.linkActivated.connect(lambda _link: self.clear_search())
+        self.scope.linkActivated.connect(self._scope_link)
+        # Why a search is keyword-only ("Words only", "Meaning: getting ready"): a quiet
+        # word beside the count, the whole sentence in its tooltip. Never a dialog.
+        self.meaning_notice = QLabel("")
+        self.meaning_notice.setObjectName("meaning_notice")
+        self.meaning_notice.setProperty("tone", "muted")
         self.sort = QComboBox()
         self.sort.setObjectName("sort")
         for key, title in SORT_TITLES.items():
@@ -92,6 +108,10 @@ class MainToolbar(QToolBar):
         self.addWidget(_spacer(8))
         self._scope_action = self.addWidget(self.scope)
         self._scope_action.setVisible(False)
+        self._notice_spacer = self.addWidget(_spacer(8))
+        self._notice_action = self.addWidget(self.meaning_notice)
+        self._notice_action.setVisible(False)
+        self._notice_spacer.setVisible(False)
         stretch = QWidget()
         stretch.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(stretch)
@@ -104,15 +124,50 @@ class MainToolbar(QToolBar):
         self.addWidget(QLabel("Size "))
         self.addWidget(self.zoom)
 
-    def show_count(self, listing: Listing, count: int, scope: str | None = None) -> None:
-        """How many items are listed; while searching a view or folder, where."""
+    def show_count(
+        self, listing: Listing, count: int, scope: str | None = None, by_meaning: int = 0
+    ) -> None:
+        """How many items are listed; while searching a view or folder, where; for Find
+        similar, similar to what, and the way back."""
+        if listing.similar:
+            self._count_text = similar_count(count)
+            back = f" in {html.escape(scope)}" if scope is not None else ""
+            self.scope.setText(
+                f"{html.escape(similar_scope(listing.similar_name))}{back} · "
+                "<a href='back'>Back</a>"
+            )
+            self.scope.setToolTip("Items whose captions mean nearly the same (Esc: back)")
+            self._show_count()
+            self._scope_action.setVisible(True)
+            return
         noun = plural(count, "match", "matches") if listing.searching else plural(count, "item")
         self._count_text = f"{count:,} {noun}"
+        if listing.searching and by_meaning:
+            self._count_text += f" · {found_by_meaning(by_meaning)}"
+        self.count.setToolTip(MEANING_LEGEND if listing.searching and by_meaning else "")
         self._show_count()
         searching_in = listing.searching and scope is not None
         if searching_in:
             self.scope.setText(f"Searching in {scope} · <a href='clear'>Clear</a>")
+            self.scope.setToolTip("The search only looks in this view or folder")
         self._scope_action.setVisible(searching_in)
+
+    def show_notice(self, notice: str) -> None:
+        """Why the search is by words only (Found.notice); "" hides it."""
+        text, tip, tone = search_notice(notice)
+        self.meaning_notice.setText(text)
+        self.meaning_notice.setToolTip(tip)
+        self.meaning_notice.setStyleSheet(
+            "color: palette(placeholder-text);" if tone == "muted" else tone_style("warn")
+        )
+        self._notice_action.setVisible(bool(text))
+        self._notice_spacer.setVisible(bool(text))
+
+    def _scope_link(self, link: str) -> None:
+        if link == "back":
+            self.similar_left.emit()
+        else:
+            self.clear_search()
 
     def show_selected(self, selected: int) -> None:
         """ "14 items · 3 selected" (one selected item is just the current one)."""
@@ -129,6 +184,8 @@ class MainToolbar(QToolBar):
         self.search_cleared.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.search and event.type() == QEvent.Type.FocusIn:
+            self.search_focused.emit()
         if (
             watched is self.search
             and event.type() == QEvent.Type.KeyPress
