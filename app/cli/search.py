@@ -16,7 +16,7 @@ import sys
 from app.cli.output import EXIT_USAGE, fail, item_id_of, json_path, print_json, shown
 from app.core.library.library import Library
 from app.core.search import SearchHit
-from app.core.semantic.hybrid import Finder, Found, QueryEmbeddingError, SearchMode
+from app.core.semantic.hybrid import Finder, Found, QueryEmbeddingError, SearchMode, fusion_of
 from app.core.semantic.vectors import Vector
 from app.core.storage.embedding_rows import StoredModel
 
@@ -92,7 +92,9 @@ def cmd_search(library: Library, args: argparse.Namespace) -> int:
     embedder = InProcessQueryEmbedder()
     try:
         mode = SearchMode(args.mode or SearchMode.HYBRID)
-        found = Finder(library.db, embedder).find(" ".join(args.query), mode=mode, limit=args.limit)
+        found = Finder(library.db, embedder, fusion_of(library.db)).find(
+            " ".join(args.query), mode=mode, limit=args.limit
+        )
     finally:
         embedder.close()
     if found.notice and (args.mode or "getting ready" in found.notice):

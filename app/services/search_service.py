@@ -16,9 +16,8 @@ from contextlib import suppress
 
 from PySide6.QtCore import QObject
 
-from app.core.semantic.hybrid import Finder, Fusion, QueryEmbedder, QueryEmbeddingError
+from app.core.semantic.hybrid import Finder, Fusion, QueryEmbedder, QueryEmbeddingError, fusion_of
 from app.core.semantic.query_embedder import QueryEmbedderProcess
-from app.core.settings import Settings
 from app.core.storage.db import Database
 from app.core.storage.embedding_rows import ready_model
 from app.services.background import Background
@@ -27,15 +26,6 @@ from app.services.changes import Changes
 FUSION_SETTINGS = frozenset(
     {"fusion_keyword_weight", "fusion_semantic_weight", "fusion_phrase_weight"}
 )
-
-
-def fusion_of(db: Database) -> Fusion:
-    values = Settings(db).read()
-    return Fusion(
-        keyword=values.fusion_keyword_weight,
-        semantic=values.fusion_semantic_weight,
-        phrase=values.fusion_phrase_weight,
-    )
 
 
 class SearchService(QObject):

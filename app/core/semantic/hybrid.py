@@ -30,6 +30,7 @@ from app.core.search import SearchHit, make_hits, search
 from app.core.search_query import ParsedQuery, fold, folded_words, parse_query
 from app.core.semantic.index import IndexCache, cosine_order
 from app.core.semantic.vectors import Vector, from_blob
+from app.core.settings import Settings
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database
 from app.core.storage.search_sql import filter_sql
@@ -64,6 +65,16 @@ class Fusion:
     semantic: float = 1.0
     phrase: float = 1.0  # the typed words found as one phrase in the caption
     k: int = 60  # the usual RRF constant: how fast rank stops mattering
+
+
+def fusion_of(db: Database) -> Fusion:
+    """The fusion weights the user set (Settings → Search → Advanced)."""
+    values = Settings(db).read()
+    return Fusion(
+        keyword=values.fusion_keyword_weight,
+        semantic=values.fusion_semantic_weight,
+        phrase=values.fusion_phrase_weight,
+    )
 
 
 class QueryEmbeddingError(Exception):
