@@ -46,6 +46,7 @@ from app.core.semantic.sync import EmbeddingSync  # noqa: E402
 from app.core.semantic.vectors import from_blob  # noqa: E402
 from app.core.storage.db import Database  # noqa: E402
 from models.embedding import TextEmbedder  # noqa: E402
+from tests.semantic.library_support import add_captioned  # noqa: E402
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "fixtures/models/embed_bert/model.gguf"
 
@@ -175,20 +176,7 @@ def library_of(texts: list[str], folder: Path) -> Database:
     """A library holding these captions, one item each, in row order."""
     db = Database(folder / "library.db")
     with db.write() as conn:
-        root = conn.exec_driver_sql(
-            "INSERT INTO roots (path, enabled, added_at) VALUES (?, 1, 0)", (b"/lib",)
-        ).lastrowid
-        for n, text in enumerate(texts):
-            item = conn.exec_driver_sql(
-                """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
-                       added_at, state) VALUES (?, ?, ?, 'lib', 'photo', 1, 1, 0, 'ok')""",
-                (root, f"/lib/{n}.jpg".encode(), f"{n}.jpg"),
-            ).lastrowid
-            conn.exec_driver_sql(
-                """INSERT INTO captions (item_id, text, tags, source, model_id, created_at)
-                   VALUES (?, ?, '[]', 'model', 'bench', 0)""",
-                (item, text),
-            )
+        add_captioned(conn, texts)
     return db
 
 

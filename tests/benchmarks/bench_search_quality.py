@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from app.core.semantic.hybrid import Finder, SearchMode  # noqa: E402
 from app.core.semantic.sync import EmbeddingSync  # noqa: E402
 from app.core.storage import embedding_rows as rows  # noqa: E402
-from app.core.storage.db import Database, now  # noqa: E402
+from app.core.storage.db import Database  # noqa: E402
+from tests.semantic.library_support import add_captioned  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "embed_bert" / "model.gguf"
 
@@ -68,25 +69,16 @@ class Query:
 
 def build(db: Database) -> dict[tuple[str, str], list[int]]:
     """The captions; returns the items of each (subject, place)."""
-    by_pair: dict[tuple[str, str], list[int]] = {}
+    combos = list(itertools.product(SUBJECTS, PLACES, TIMES, COLOURS, ACTIONS))
+    texts = [
+        f"a {colour} {SUBJECTS[subject][0]} {action} in the {PLACES[place][0]} {time_}"
+        for subject, place, time_, colour, action in combos
+    ]
     with db.write() as conn:
-        root = conn.exec_driver_sql(
-            "INSERT INTO roots (path, enabled, added_at) VALUES (?, 1, 0)", (b"/lib",)
-        ).lastrowid
-        combos = itertools.product(SUBJECTS, PLACES, TIMES, COLOURS, ACTIONS)
-        for n, (subject, place, time_, colour, action) in enumerate(combos):
-            text = f"a {colour} {SUBJECTS[subject][0]} {action} in the {PLACES[place][0]} {time_}"
-            item = conn.exec_driver_sql(
-                """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
-                       added_at, state) VALUES (?, ?, ?, 'lib', 'photo', 1, 1, 0, 'ok')""",
-                (root, f"/lib/{n}.jpg".encode(), f"{n}.jpg"),
-            ).lastrowid
-            conn.exec_driver_sql(
-                """INSERT INTO captions (item_id, text, tags, source, model_id, created_at)
-                   VALUES (?, ?, '[]', 'model', 'bench', ?)""",
-                (item, text, now()),
-            )
-            by_pair.setdefault((subject, place), []).append(int(item or 0))
+        items = add_captioned(conn, texts)
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for (subject, place, *_), item in zip(combos, items, strict=True):
+        by_pair.setdefault((subject, place), []).append(item)
     return by_pair
 
 

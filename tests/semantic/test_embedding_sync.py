@@ -5,38 +5,16 @@ in the real worker: tests/semantic/test_embedding_worker.py."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from app.core.caption_undo import withdraw_caption
 from app.core.captions import CaptionStore
 from app.core.semantic.hybrid import Finder, SearchMode
 from app.core.semantic.sync import EmbeddingSync
-from app.core.semantic.vectors import from_blob, row_text
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database
 from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
 from tests.semantic.embedder_double import ConceptEmbedderDouble
-
-
-def assert_in_step(db: Database, embedder: ConceptEmbedderDouble) -> None:
-    """Every captioned index row has the vector of its current text under the ready
-    model, there is no other vector, and nothing is queued."""
-    with db.read() as conn:
-        model = rows.ready_model(conn)
-        assert model is not None and model.model_key == embedder.model_id
-        assert rows.pending_count(conn) == 0
-        index = conn.exec_driver_sql(
-            "SELECT rowid, caption, tags FROM search_index WHERE caption != ''"
-        ).all()
-        stored = {
-            key: from_blob(vector)
-            for key, vector in conn.exec_driver_sql("SELECT row_key, vector FROM embeddings")
-        }
-    assert set(stored) == {key for key, _, _ in index}
-    for key, caption, tags in index:
-        expected = embedder.vector(row_text(caption, tags))
-        assert float(np.dot(stored[key], expected)) > 0.999, (key, caption)
+from tests.semantic.library_support import assert_in_step
 
 
 def finder(db: Database, embedder: ConceptEmbedderDouble) -> Finder:

@@ -28,13 +28,14 @@ from app.core.datadir import DataDir
 from app.core.semantic.hybrid import Finder, QueryEmbeddingError, SearchMode
 from app.core.semantic.model_choice import EmbeddingChoice
 from app.core.semantic.query_embedder import QueryEmbedderProcess
-from app.core.semantic.vectors import from_blob, row_text
 from app.core.semantic.worker_loop import EmbeddingLoop
 from app.core.storage import embedding_rows as rows
 from app.core.storage.db import Database, now
 from models.embedding import TextEmbedder
 from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
+from tests.semantic.library_support import add_captioned
+from tests.semantic.library_support import assert_in_step as in_step
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models"
 ARCHITECTURES = ["embed_bert", "embed_gemma"]
@@ -45,40 +46,21 @@ def model_path(name: str) -> str:
     return str(FIXTURES / name / "model.gguf")
 
 
-def fill(db: Database, count: int, *, start: int = 0) -> None:
-    """`count` captioned items, written in bulk (the triggers index and queue them)."""
+def fill(db: Database, count: int) -> None:
+    """`count` captioned photos (and an uncaptioned one first, item 1)."""
     add_item(db, "seed.jpg")
+    colours = ("red", "blue", "green")
     with db.write() as conn:
-        root = conn.exec_driver_sql("SELECT id FROM roots").scalar_one()
-        for n in range(start, start + count):
-            item = conn.exec_driver_sql(
-                """INSERT INTO media_items (root_id, path, name, folder, kind, size, mtime_ns,
-                       added_at, state) VALUES (?, ?, ?, 'lib', 'photo', 1, 1, 0, 'ok')""",
-                (root, f"/lib/{n}.jpg".encode(), f"{n}.jpg"),
-            ).lastrowid
-            conn.exec_driver_sql(
-                """INSERT INTO captions (item_id, text, tags, source, model_id, created_at)
-                   VALUES (?, ?, '[]', 'model', 'test', ?)""",
-                (item, f"photo {n}: a {('red', 'blue', 'green')[n % 3]} kite number {n}", now()),
-            )
+        add_captioned(
+            conn, [f"photo {n}: a {colours[n % 3]} kite number {n}" for n in range(count)]
+        )
 
 
 def assert_in_step(db: Database, path: str) -> None:
-    """Every captioned row has llama.cpp's vector of its current text; nothing else is
-    stored; nothing is queued."""
-    with TextEmbedder(path) as embedder, db.read() as conn:
-        model = rows.ready_model(conn)
-        assert model is not None and model.model_key == embedder.model_id
-        assert rows.pending_count(conn) == 0
-        index = conn.exec_driver_sql(
-            "SELECT rowid, caption, tags FROM search_index WHERE caption != ''"
-        ).all()
-        stored = dict(conn.exec_driver_sql("SELECT row_key, vector FROM embeddings").all())
-        assert set(stored) == {key for key, _, _ in index}
-        sample = index[:: max(1, len(index) // 50)]  # 50 rows are enough to catch staleness
-        expected = embedder.embed_documents([row_text(c, t) for _, c, t in sample])
-        for (key, _, _), vector in zip(sample, expected, strict=True):
-            assert float(np.dot(from_blob(stored[key]), vector)) > 0.995
+    """llama.cpp's vectors of the current texts (50 rows spread over the library are
+    enough to catch staleness); float16 storage keeps the cosine above 0.995."""
+    with TextEmbedder(path) as embedder:
+        in_step(db, embedder, sample=50, cosine=0.995)
 
 
 def cli(data_dir: DataDir, *args: str) -> int:
@@ -129,15 +111,7 @@ def test_search_without_vectors_is_keyword_only_and_says_so_when_asked(
 def test_the_worker_thread_keeps_vectors_in_step(db: Database, architecture: str) -> None:
     fill(db, 40)
     events: list[CaptionEvent] = []
-    loop = EmbeddingLoop(
-        db,
-        EmbeddingChoice(model_path(architecture), "tiny"),
-        emit=events.append,
-        captioning=threading.Event(),
-        forever=True,
-        data_root=None,
-    )
-    loop.start()
+    loop = started_loop(db, EmbeddingChoice(model_path(architecture), "tiny"), events)
     try:
         wait_for(lambda: any(isinstance(e, EmbeddingProgress) and e.ready for e in events))
         item = add_item(db, "late.jpg")  # captioned and edited while the thread runs
@@ -162,15 +136,7 @@ def test_a_model_that_cannot_load_is_reported_and_nothing_else_stops(
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 100)
     events: list[CaptionEvent] = []
-    loop = EmbeddingLoop(
-        db,
-        EmbeddingChoice(str(broken), "Broken"),
-        emit=events.append,
-        captioning=threading.Event(),
-        forever=True,
-        data_root=None,
-    )
-    loop.start()
+    loop = started_loop(db, EmbeddingChoice(str(broken), "Broken"), events)
     loop.finish(drain=True)  # it ends by itself
     assert [type(e) for e in events] == [EmbeddingFailed]
     assert "Broken" in events[0].message  # type: ignore[attr-defined]
@@ -250,6 +216,17 @@ def test_kill_9_during_a_backfill_loses_nothing(data_dir: DataDir, db: Database)
 
 
 # -- helpers ----------------------------------------------------------------------------
+def started_loop(
+    db: Database, choice: EmbeddingChoice, events: list[CaptionEvent]
+) -> EmbeddingLoop:
+    """The worker's embedding thread, running as in the background worker."""
+    loop = EmbeddingLoop(
+        db, choice, emit=events.append, captioning=threading.Event(), forever=True, data_root=None
+    )
+    loop.start()
+    return loop
+
+
 def cli_embed(db: Database, path: str, data_dir: DataDir | None = None) -> int:
     root = data_dir.root if data_dir else Path(db.engine.url.database or "").parent
     return main(["--data-dir", str(root), "embed", "--model", path, "--json"])
