@@ -56,6 +56,13 @@ class ShapeTruth:
             "shiny": self.shiny,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShapeTruth:
+        return cls(
+            d["shape"], d["colour"], d["size"], d["position"], d["x"], d["y"], d["radius"],
+            bool(d.get("shiny", False)),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class MovingShape:
@@ -81,6 +88,14 @@ class MovingShape:
             "radius": round(self.radius, 2),
             "shiny": self.shiny,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MovingShape:
+        start, end = d["start"], d["end"]
+        return cls(
+            d["shape"], d["colour"], d["size"], d["motion"], (start[0], start[1]),
+            (end[0], end[1]), d["radius"], bool(d.get("shiny", False)),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,13 @@ class SceneTruth:
             "paraphrases": list(self.paraphrases),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SceneTruth:
+        return cls(
+            d["start"], d["end"], tuple(MovingShape.from_dict(s) for s in d["shapes"]),
+            dict(d["background"]), d["caption"], tuple(d["paraphrases"]),
+        )  # fmt: skip
+
 
 def _scene_items(shapes: Sequence[MovingShape], words: Words, motion: bool) -> list[str]:
     items = []
@@ -304,6 +326,23 @@ class PhotoTruth:
             "tags": list(self.tags),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PhotoTruth:
+        return cls(
+            id=d["id"],
+            file=d["file"],
+            width=d["width"],
+            height=d["height"],
+            format=d["format"],
+            background=dict(d["background"]),
+            shapes=tuple(ShapeTruth.from_dict(s) for s in d["shapes"]),
+            caption=d["caption"],
+            paraphrases=tuple(d["paraphrases"]),
+            tags=tuple(d["tags"]),
+            split=d["split"],
+            quality=d.get("quality"),
+        )
+
 
 @dataclass(frozen=True)
 class VideoTruth:
@@ -352,6 +391,29 @@ class VideoTruth:
             "paraphrases": list(self.paraphrases),
             "tags": list(self.tags),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoTruth:
+        return cls(
+            id=d["id"],
+            file=d["file"],
+            width=d["width"],
+            height=d["height"],
+            fps=d["fps"],
+            frames=d["frames"],
+            scenes=tuple(SceneTruth.from_dict(s) for s in d["scenes"]),
+            caption=d["caption"],
+            paraphrases=tuple(d["paraphrases"]),
+            tags=tuple(d["tags"]),
+            split=d["split"],
+        )
+
+
+def from_dict(d: dict[str, Any]) -> PhotoTruth | VideoTruth:
+    """An item of truth.jsonl (see `models.world.make`), back as its truth."""
+    if d.get("kind") == "video":
+        return VideoTruth.from_dict(d)
+    return PhotoTruth.from_dict(d)
 
 
 def target(
