@@ -21,12 +21,13 @@ class Colour:
     synonyms: tuple[str, ...]
 
 
-# Saturated hues plus black, at least ~120 apart in RGB from each other (a test checks
-# it), so JPEG and a muted background never make one look like another.
+# Saturated hues plus black, at least 100 apart in RGB from each other (a test checks
+# it; the closest are red/orange/yellow at ~110), so JPEG and a muted background never
+# make one look like another.
 COLOURS: tuple[Colour, ...] = (
-    Colour("red", (220, 30, 30), ("crimson", "scarlet")),
-    Colour("orange", (250, 140, 0), ("tangerine", "amber")),
-    Colour("yellow", (250, 225, 30), ("golden", "lemon")),
+    Colour("red", (215, 25, 35), ("crimson", "scarlet")),
+    Colour("orange", (250, 130, 0), ("tangerine", "amber")),
+    Colour("yellow", (245, 235, 40), ("golden", "lemon")),
     Colour("green", (20, 160, 50), ("emerald", "leaf-green")),
     Colour("blue", (30, 70, 230), ("azure", "cobalt")),
     Colour("purple", (140, 40, 190), ("violet", "plum")),
