@@ -10,7 +10,6 @@ from __future__ import annotations
 import colorsys
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -160,7 +159,7 @@ def draw_shapes(canvas: np.ndarray, shapes: list[Placed]) -> np.ndarray:
             continue
         y1, x1 = y0 + mask.shape[0], x0 + mask.shape[1]
         alpha = (mask.astype(np.float32) / 255.0)[..., None]
-        fill: Any = np.broadcast_to(
+        fill: np.ndarray = np.broadcast_to(
             np.array(colour(shape.colour).rgb, np.float32), mask.shape + (3,)
         )
         if shape.shiny:

@@ -19,12 +19,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from models.world.photos import PhotoOptions, make_photo
+from models.world.photos import Photo, PhotoOptions, make_photo
 from models.world.split import HELDOUT_FRACTION, split_of
 from models.world.truth import PhotoTruth, VideoTruth, answer_json, from_dict
-from models.world.videos import VideoOptions, make_video
+from models.world.videos import Video, VideoOptions, make_video
 
 WORLD_VERSION = 1
 TRUTH_FILE = "truth.jsonl"
@@ -39,18 +38,18 @@ def items(
     heldout: float = HELDOUT_FRACTION,
     photo_options: PhotoOptions | None = None,
     video_options: VideoOptions | None = None,
-) -> Iterator[tuple[PhotoTruth | VideoTruth, Any]]:
-    """(truth, item) for each photo, then each video; item is a Photo or a Video."""
+) -> Iterator[Photo | Video]:
+    """Each photo, then each video."""
     for index in range(photos):
         photo = make_photo(
             seed, index, photo_options, split=split_of(seed, "photo", index, heldout)
         )
-        yield photo.truth, photo
+        yield photo
     for index in range(videos):
         video = make_video(
             seed, index, video_options, split=split_of(seed, "video", index, heldout)
         )
-        yield video.truth, video
+        yield video
 
 
 def write_world(
@@ -69,7 +68,7 @@ def write_world(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     written: list[PhotoTruth | VideoTruth] = []
     with (out / TRUTH_FILE).open("w", encoding="utf-8") as lines:
-        for truth, item in items(
+        for item in items(
             seed,
             photos,
             videos,
@@ -77,7 +76,8 @@ def write_world(
             photo_options=photo_options,
             video_options=video_options,
         ):
-            if isinstance(truth, PhotoTruth):
+            truth = item.truth
+            if isinstance(item, Photo):
                 (out / truth.file).write_bytes(item.encoded())
             else:
                 item.write(out / truth.file)

@@ -10,7 +10,7 @@ for search tests and for contrastive training of an embedding model, never targe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,7 @@ class MovingShape:
 class Words:
     """Which word to use for each kind of thing: index 0 is canonical."""
 
-    pick: Any = None  # a numpy Generator, or None for canonical words
+    pick: np.random.Generator | None = None  # None: the canonical words
 
     def of(self, options: Sequence[str]) -> str:
         if self.pick is None:
@@ -173,7 +173,10 @@ def _photo_paraphrase(shapes: Sequence[ShapeTruth], rng: np.random.Generator) ->
 
 
 def paraphrases(
-    canonical: str, make: Any, rng: np.random.Generator, count: int = PARAPHRASES
+    canonical: str,
+    make: Callable[[np.random.Generator], str],
+    rng: np.random.Generator,
+    count: int = PARAPHRASES,
 ) -> list[str]:
     """Up to `count` distinct texts from `make(rng)`, none equal to the canonical one."""
     found: dict[str, None] = {}
