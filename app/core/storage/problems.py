@@ -30,6 +30,9 @@ class LibraryDamaged(StorageProblem):
 
     def __init__(self, database: Path, detail: str = "") -> None:
         self.database = database
+        # SQLite's own text can run over lines ("*** in database main ***\nPage 43: …"):
+        # the user gets one sentence.
+        detail = " ".join(detail.split())
         self.detail = detail
         super().__init__(
             f"the library {database} is damaged ({detail or 'database disk image is malformed'})"
