@@ -10,6 +10,7 @@ from app.core.search import search
 from app.core.storage.db import (
     Database,
     current_revision,
+    head_revision,
     make_engine,
     upgrade,
 )
@@ -46,8 +47,8 @@ def test_0005_library_upgrades_and_stores_the_server(tmp_path: Path) -> None:
     _make_0005_library(path)
     db = Database(path)
     try:
-        assert current_revision(db.engine) == "0006"
-        assert list((tmp_path / "backups").glob("library-*-before-0006.db"))
+        assert current_revision(db.engine) == head_revision()  # 0006 and every later one
+        assert list((tmp_path / "backups").glob("library-*-before-*.db"))
         assert _servers(db) == {1: None}  # made before servers existed: this computer
         store_model_caption(db, 2, "a red kite", server="gpu-box")
         assert _servers(db) == {1: None, 2: "gpu-box"}

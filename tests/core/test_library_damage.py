@@ -59,10 +59,19 @@ def random_bytes(path: Path) -> None:
 
 
 def corrupt_page(path: Path) -> None:
-    """Overwrite a b-tree page in the middle of the file with garbage."""
-    pages = path.stat().st_size // PAGE
+    """Overwrite a page of media_items' rows (the middle one) with garbage: a read of
+    the items meets it, wherever the schema puts the table in the file."""
+    with sqlite3.connect(path) as conn:
+        leaves = [
+            page
+            for (page,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'media_items' AND pagetype = 'leaf' "
+                "ORDER BY pageno"
+            )
+        ]
+    conn.close()
     with path.open("r+b") as f:
-        f.seek((pages // 2) * PAGE)
+        f.seek((leaves[len(leaves) // 2] - 1) * PAGE)  # pages count from 1
         f.write(b"\xa5" * PAGE)
 
 

@@ -49,6 +49,10 @@ OTHER_VALUE: dict[str, object] = {
     "max_caption_tokens": 64,
     "model_image_side": 512,
     "inference_servers": [{"name": "gpu-box", "url": "http://192.168.1.5:8080"}],
+    "embedding_model": "bge-small-en-v1.5",
+    "fusion_keyword_weight": 0.5,
+    "fusion_semantic_weight": 2.0,
+    "fusion_phrase_weight": 0.0,
 }
 
 
