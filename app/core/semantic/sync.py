@@ -147,15 +147,18 @@ class EmbeddingSync:
         """What is left. Nothing queued: the model covers the library, and older
         models' vectors go."""
         model = self.model
-        with self._db.write() as conn:
+        with self._db.read() as conn:  # the idle worker asks every second: no write lock
             pending = rows.pending_count(conn)
-            if not pending and model.state != rows.READY:
-                rows.set_state(conn, model.id, rows.READY)
-                dropped = rows.drop_other_models(conn, model.id)
-                self._model = model = replace(model, state=rows.READY)
-                log.info(
-                    "search by meaning uses %s (%s dropped)",
-                    model.label,
-                    counted(dropped, "older model"),
-                )
+        if not pending and model.state != rows.READY:
+            with self._db.write() as conn:
+                pending = rows.pending_count(conn)  # again, inside the write
+                if not pending:
+                    rows.set_state(conn, model.id, rows.READY)
+                    dropped = rows.drop_other_models(conn, model.id)
+                    self._model = model = replace(model, state=rows.READY)
+                    log.info(
+                        "search by meaning uses %s (%s dropped)",
+                        model.label,
+                        counted(dropped, "older model"),
+                    )
         return SyncProgress(self._label, self._embedded, pending, model.state == rows.READY)
