@@ -49,12 +49,13 @@ class SearchService(QObject):
         self.reload_fusion()
 
     def warm_up(self) -> None:
-        """Start the query process before the first search needs it (the search box got
-        the focus): its start, ~4 s with even a tiny model, is then not a keystroke's."""
+        """Start the query process and load the vector index before the first search needs
+        them (the search box got the focus): their start, ~4 s with even a tiny model,
+        and seconds more for a large library, are then not a keystroke's."""
         if self._process is None or self._warmed:
             return
         self._warmed = True
-        db, process = self._db, self._process
+        db, process, finder = self._db, self._process, self.finder
 
         def start() -> None:
             with db.read() as conn:
@@ -62,6 +63,7 @@ class SearchService(QObject):
             if model is not None:
                 with suppress(QueryEmbeddingError):  # the first search says why, tries again
                     process(model, "warm up")
+                finder.warm_up()  # and the vector index, read from the library
 
         self._background.run(start)
 

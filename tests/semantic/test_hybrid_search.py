@@ -10,6 +10,7 @@ from app.core.captions import CaptionStore
 from app.core.semantic.hybrid import Finder, Fusion, QueryEmbeddingError, SearchMode
 from app.core.semantic.sync import EmbeddingSync
 from app.core.storage.db import Database
+from app.core.storage import embedding_rows as rows
 from app.core.storage.embedding_rows import StoredModel
 from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
@@ -212,3 +213,12 @@ def test_meaning_gap_keeps_only_what_is_near_the_nearest(db, library, embedder) 
     assert names(find.find("kitten", meaning_gap=0.2)) == ["cat.jpg"]  # not the rest
     near = find.similar(library["puppy.jpg"], meaning_gap=0.2)
     assert names(near) == ["dogbeach.jpg"]
+
+
+def test_warm_up_loads_the_index_before_the_first_search(db, library, embedder) -> None:
+    find = finder(db, embedder)
+    find.warm_up()
+    with db.read() as conn:
+        model = rows.ready_model(conn)
+        assert model is not None
+        assert find._indexes.current(conn, model).size == rows.vector_count(conn, model.id)
