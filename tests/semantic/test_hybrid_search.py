@@ -9,8 +9,8 @@ import pytest
 from app.core.captions import CaptionStore
 from app.core.semantic.hybrid import Finder, Fusion, QueryEmbeddingError, SearchMode
 from app.core.semantic.sync import EmbeddingSync
-from app.core.storage.db import Database
 from app.core.storage import embedding_rows as rows
+from app.core.storage.db import Database
 from app.core.storage.embedding_rows import StoredModel
 from tests.caption_support import store_model_caption
 from tests.core.test_storage import add_item
