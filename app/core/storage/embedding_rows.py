@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from app.core.storage.bulk import chunks, marks
 from app.core.storage.db import now
 from app.core.storage.search_sql import ITEM_OF_ROW
+from app.core.storage.states import IN_SEARCH_INDEX
 
 FILLING, READY, RETIRED = "filling", "ready", "retired"
 
@@ -240,9 +241,6 @@ def item_row_keys(conn: Connection, item_id: int) -> list[int]:
     return [row[0] for row in rows]
 
 
-# An item whose rows are in the search index (migration 0003): probed, not missing.
-# ('removed' items are deleted from the index by the same rule's triggers.)
-INDEXED_ITEM = "m.state NOT IN ('new', 'missing', 'removed')"
 ITEM_OF_KEY = """(CASE WHEN e.row_key > 0 THEN e.row_key
     ELSE (SELECT k.item_id FROM keyframes k WHERE k.id = -e.row_key) END)"""
 
@@ -267,7 +265,7 @@ def candidate_vectors(
             f"""SELECT e.row_key, m.id, e.vector FROM embeddings e {index_join}
                 JOIN media_items m ON m.id = {ITEM_OF_KEY}
                 WHERE e.model = :model AND e.row_key IN ({",".join(":" + k for k in keys)})
-                AND {INDEXED_ITEM} {where}""",
+                AND {IN_SEARCH_INDEX} {where}""",
             {**params, **keys, "model": model},
         )
         found.extend((row[0], row[1], bytes(row[2])) for row in rows)
@@ -300,10 +298,10 @@ def scope_rows(conn: Connection, scope: str) -> list[int]:
 def item_filter_rows(conn: Connection, where: str, params: Mapping[str, object]) -> list[int]:
     """Index rows (items and their moments) of the items passing `where` (on m)."""
     rows = conn.exec_driver_sql(
-        f"""SELECT m.id FROM media_items m WHERE {INDEXED_ITEM} {where}
+        f"""SELECT m.id FROM media_items m WHERE {IN_SEARCH_INDEX} {where}
             UNION ALL
             SELECT -k.id FROM keyframes k JOIN media_items m ON m.id = k.item_id
-            WHERE {INDEXED_ITEM} {where}""",
+            WHERE {IN_SEARCH_INDEX} {where}""",
         params,
     )
     return [row[0] for row in rows]

@@ -44,6 +44,8 @@ RESTORED_STATE = """CASE WHEN fingerprint IS NULL THEN 'new'
 # -- SQL fragments over `media_items m` ------------------------------------------------
 # Media item `m` is in the library.
 IN_LIBRARY = "m.state NOT IN ('missing', 'removed')"
+# ... and its rows are in the search index: probed, and not missing (migration 0003).
+IN_SEARCH_INDEX = "m.state NOT IN ('new', 'missing', 'removed')"
 # The item-level captions of `m` (alias `c`), for EXISTS tests that add conditions.
 ITEM_CAPTIONS = "SELECT 1 FROM captions c WHERE c.item_id = m.id AND c.keyframe_id IS NULL"
 # Media item `m` has a caption (the model's or the user's) for the whole item.
