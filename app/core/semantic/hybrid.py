@@ -19,9 +19,11 @@ only and `notice` says why.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 import numpy as np
 from sqlalchemy import Connection
@@ -36,6 +38,7 @@ from app.core.storage.db import Database
 from app.core.storage.search_sql import filter_sql
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KEYWORD, SEMANTIC, BOTH = "keyword", "semantic", "both"
 FUSED = "fused"
@@ -136,29 +139,44 @@ class Finder:
             return Found(keyword(limit), SearchMode.KEYWORD)
         # Both lists as deep as the page: an item past it in one list but high in the
         # other is still found by the other (and deeper lists cost more than they add).
-        by_keyword = keyword(limit) if mode == SearchMode.HYBRID else []
+        # The keyword search runs on a thread beside the search by meaning: SQLite and
+        # faiss let go of the GIL, so on two cores a hybrid search costs about the slower
+        # of the two, not their sum (tests/benchmarks/bench_hybrid.py).
+        beside = _Beside(lambda: keyword(limit)) if mode == SearchMode.HYBRID else None
+        try:
+            return self._meaning_or_hybrid(query, mode, limit, meaning_limit, meaning_gap, beside)
+        finally:
+            if beside is not None:
+                beside.join()
+
+    def _meaning_or_hybrid(
+        self,
+        query: ParsedQuery,
+        mode: SearchMode,
+        limit: int,
+        meaning_limit: int | None,
+        meaning_gap: float | None,
+        beside: _Beside[list[SearchHit]] | None,
+    ) -> Found:
+        def by_keyword() -> list[SearchHit]:
+            return beside.result() if beside is not None else []
+
         with self._db.read() as conn:  # one read transaction: each costs ~0.5 ms
             model = rows.ready_model(conn)
             if model is None:
-                return self._keyword_only(by_keyword, keyword, limit, self._why_no_meaning())
+                return Found(by_keyword(), SearchMode.KEYWORD, self._why_no_meaning())
             try:
                 vector = self._query_vector(model, query.meaning)
             except QueryEmbeddingError as exc:
                 notice = f"Search by meaning is off: {exc}"
-                return self._keyword_only(by_keyword, keyword, limit, notice)
+                return Found(by_keyword(), SearchMode.KEYWORD, notice)
             depth = limit if meaning_limit is None else max(0, min(limit, meaning_limit))
             near = _within(self._nearest(conn, model, vector, query, depth), meaning_gap)
             if mode == SearchMode.SEMANTIC:
                 return Found(self._meaning_hits(conn, near), SearchMode.SEMANTIC)
-            fused = self._fuse(by_keyword, near, query)[:limit]
-            return Found(self._fused_hits(conn, fused, by_keyword, near), SearchMode.HYBRID)
-
-    @staticmethod
-    def _keyword_only(
-        done: list[SearchHit], keyword: Callable[[int], list[SearchHit]], limit: int, notice: str
-    ) -> Found:
-        """Keyword results (already made for a hybrid search), saying why no meaning."""
-        return Found(done or keyword(limit), SearchMode.KEYWORD, notice)
+            keyword_hits = by_keyword()
+            fused = self._fuse(keyword_hits, near, query)[:limit]
+            return Found(self._fused_hits(conn, fused, keyword_hits, near), SearchMode.HYBRID)
 
     def similar(self, item_id: int, *, limit: int = 50, meaning_gap: float | None = None) -> Found:
         """The items whose captions mean the most nearly the same as this one's (with a
@@ -306,6 +324,33 @@ class Finder:
             replace(by_item[item_id], score=round(score, 6), ranked_by=FUSED, match=match)
             for item_id, score, match in fused
         ]
+
+
+class _Beside(Generic[T]):
+    """`work` running on a thread of its own, from now until its result is asked for."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="keyword-search", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._work()
+        except BaseException as exc:  # raised where the result is asked for
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def _best_per_item(
