@@ -207,12 +207,6 @@ class Finder:
             if model is not None:
                 self._indexes.current(conn, model)
 
-    def meaning_status(self) -> tuple[str | None, int]:
-        """(label of the model searches use or None, rows waiting to be embedded)."""
-        with self._db.read() as conn:
-            model = rows.ready_model(conn)
-            return (model.label if model else None), rows.pending_count(conn)
-
     # -- meaning -------------------------------------------------------------------------
     def _why_no_meaning(self) -> str:
         with self._db.read() as conn:
