@@ -83,6 +83,8 @@ class PhotoScore:
     shapes: bool  # shape and colour of every shape, nothing extra
     positions: bool
     tags_f1: float
+    colours: bool = False  # the colours named are the photo's (whatever the shapes)
+    kinds: bool = False  # the kinds of shape named are the photo's (whatever the colours)
 
 
 def score_photo(truth: PhotoTruth, answer_text: str) -> PhotoScore:
@@ -93,11 +95,14 @@ def score_photo(truth: PhotoTruth, answer_text: str) -> PhotoScore:
     raw_tags = answer.get("tags")
     tags = [t for t in raw_tags if isinstance(t, str)] if isinstance(raw_tags, list) else []
     pairs = [(s.colour, s.kind) for s in truth.shapes]
+    named = named_shapes(caption)
     return PhotoScore(
         True,
         shapes_right(caption, pairs),
         positions_right(caption, truth),
         tags_f1(tags, truth.tags),
+        colours=sorted(n.colour for n in named) == sorted(c for c, _ in pairs),
+        kinds=sorted(n.shape for n in named) == sorted(k for _, k in pairs),
     )
 
 
