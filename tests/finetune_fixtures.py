@@ -49,15 +49,17 @@ CORRECTIONS = {
 TRAIN_ARGS = ("--epochs", "6", "--rank", "8", "--holdout", "0.2")
 
 
-def install_fixture_model(data_dir: DataDir, model_id: str = MODEL_ID) -> tuple[Path, Path]:
+def install_fixture_model(
+    data_dir: DataDir, model_id: str = MODEL_ID, fixture: Path = FIXTURE
+) -> tuple[Path, Path]:
     """The fixture GGUF pair installed under the catalog id, as a finished download
     leaves it (files, then the manifest `models.installed` reads)."""
     entry = load_catalog().get(model_id)
     assert entry is not None
     folder = data_dir.models / model_id
     folder.mkdir(parents=True, exist_ok=True)
-    model = shutil.copyfile(FIXTURE / "model.gguf", folder / entry.model_file)
-    mmproj = shutil.copyfile(FIXTURE / "mmproj.gguf", folder / entry.mmproj_file)
+    model = shutil.copyfile(fixture / "model.gguf", folder / entry.model_file)
+    mmproj = shutil.copyfile(fixture / "mmproj.gguf", folder / entry.mmproj_file)
     manifest = {
         "format": 1,
         "id": model_id,
