@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,27 +79,6 @@ def has_circle(truth: PhotoTruth) -> bool:
 
 def has_shiny(truth: PhotoTruth) -> bool:
     return any(s.shiny for s in truth.shapes)
-
-
-def pick_photos(
-    folder: Path, count: int, start: int, options: PhotoOptions | None, wanted: Callable
-) -> list[tuple[Path, PhotoTruth]]:
-    """`count` held-out photos for which `wanted(truth)` holds."""
-    found: list[tuple[Path, PhotoTruth]] = []
-    batch = start
-    while len(found) < count:
-        made = write_heldout_photos(folder, count * 3, options=options, start=batch)
-        for path, truth in made:
-            if wanted(truth) and len(found) < count:
-                found.append((path, truth))
-            else:
-                path.unlink()
-        batch = _after(made)
-    return found
-
-
-def _after(made: Sequence[tuple[Path, PhotoTruth]]) -> int:
-    return max(int(t.id.split("-")[1]) for _, t in made) + 1
 
 
 def library_with_world_model(root: Path) -> DataDir:
@@ -164,19 +143,24 @@ def _pairs(truth: PhotoTruth) -> list[tuple[str, str]]:
 def run(work: Path, kind: str, settings: Settings = Settings()) -> Outcome:
     options = SHINY_OPTIONS if kind == SHINY else None
     wanted_corrected = has_circle if kind == RENAME else has_shiny
-    corrected = pick_photos(
-        work / "corrected", settings.corrected, CORRECTED_START, options, wanted_corrected
-    )
+    corrected = write_heldout_photos(
+        work / "corrected", settings.corrected, options=options, start=CORRECTED_START,
+        wanted=wanted_corrected,
+    )  # fmt: skip
     if kind == RENAME:
         half = settings.evaluated // 2
         # Each group in its own folder: they are drawn from the same item numbers.
-        evaluated = pick_photos(work / "eval-circles", half, EVAL_START, None, has_circle)
-        evaluated += pick_photos(
-            work / "eval-others", settings.evaluated - half, EVAL_START, None,
-            lambda t: not has_circle(t),
+        evaluated = write_heldout_photos(
+            work / "eval-circles", half, start=EVAL_START, wanted=has_circle
+        )
+        evaluated += write_heldout_photos(
+            work / "eval-others", settings.evaluated - half, start=EVAL_START,
+            wanted=lambda t: not has_circle(t),
         )  # fmt: skip
     else:
-        evaluated = pick_photos(work / "eval", settings.evaluated, EVAL_START, options, bool)
+        evaluated = write_heldout_photos(
+            work / "eval", settings.evaluated, options=options, start=EVAL_START
+        )
     data_dir = library_with_world_model(work / "data")
     outcome = Outcome()
     caption_files(data_dir.root, None, [p for p, _ in corrected])

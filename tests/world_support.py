@@ -8,10 +8,11 @@ split of the same seed, which it never saw.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,29 +31,32 @@ def world_seed() -> int:
     return int(json.loads((WORLD_MODEL / "fixture.json").read_text(encoding="utf-8"))["seed"])
 
 
+def heldout_stream(kind: str, seed: int, start: int = 0) -> Iterator[int]:
+    """The held-out item numbers of a kind, from `start` on."""
+    return (i for i in itertools.count(start) if split_of(seed, kind, i) == HELDOUT)
+
+
 def heldout_indexes(kind: str, count: int, seed: int, start: int = 0) -> list[int]:
-    found: list[int] = []
-    index = start
-    while len(found) < count:
-        if split_of(seed, kind, index) == HELDOUT:
-            found.append(index)
-        index += 1
-    return found
+    return list(itertools.islice(heldout_stream(kind, seed, start), count))
 
 
 def write_heldout_photos(
     folder: Path, count: int, *, seed: int | None = None, options: PhotoOptions | None = None,
-    start: int = 0,
+    start: int = 0, wanted: Callable[[PhotoTruth], bool] = lambda _truth: True,
 ) -> list[tuple[Path, PhotoTruth]]:  # fmt: skip
-    """`count` held-out photos of the world, written as their files."""
+    """The first `count` held-out photos of the world (from item `start` on) for which
+    `wanted(truth)` holds, written as their files."""
     seed = world_seed() if seed is None else seed
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for index in heldout_indexes("photo", count, seed, start):
+    written: list[tuple[Path, PhotoTruth]] = []
+    for index in heldout_stream("photo", seed, start):
+        if len(written) == count:
+            break
         photo = make_photo(seed, index, options, split=HELDOUT)
-        path = folder / Path(photo.truth.file).name
-        path.write_bytes(photo.encoded())
-        written.append((path, photo.truth))
+        if wanted(photo.truth):
+            path = folder / Path(photo.truth.file).name
+            path.write_bytes(photo.encoded())
+            written.append((path, photo.truth))
     return written
 
 
