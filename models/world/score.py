@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from models.world.truth import PhotoTruth, SceneTruth, VideoTruth
 from models.world.vocab import COLOUR_NAMES, POSITIONS, SHAPE_NAMES, SIZE_NAMES
@@ -104,6 +104,13 @@ def score_photo(truth: PhotoTruth, answer_text: str) -> PhotoScore:
         colours=sorted(n.colour for n in named) == sorted(c for c, _ in pairs),
         kinds=sorted(n.shape for n in named) == sorted(k for _, k in pairs),
     )
+
+
+def photo_averages(truths: Sequence[PhotoTruth], answers: Sequence[str]) -> dict[str, float]:
+    """Each PhotoScore field averaged over the photos (the share right, the mean F1)."""
+    scores = [score_photo(t, a) for t, a in zip(truths, answers, strict=True)]
+    n = max(1, len(scores))
+    return {f.name: sum(float(getattr(s, f.name)) for s in scores) / n for f in fields(PhotoScore)}
 
 
 def scene_pairs(scene: SceneTruth) -> list[tuple[str, str]]:

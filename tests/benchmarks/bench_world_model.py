@@ -29,7 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from models.world.score import moment_right, parse_answer, score_photo  # noqa: E402
+from models.world.score import (  # noqa: E402
+    moment_right,
+    parse_answer,
+    photo_averages,
+    score_photo,
+)
 from models.world.truth import PhotoTruth, VideoTruth  # noqa: E402
 from tests.world_support import (  # noqa: E402
     RANDOM_MODEL,
@@ -44,17 +49,20 @@ BOUNDS = {"shapes right": 0.9, "tags F1": 0.9, "moments right": 0.9, "JSON parse
 TEMPLATES = ("short", "detailed", "alt-text", "tags")
 
 
+# The scorer's figures, under the names printed.
+PHOTO_FIGURES = {
+    "parsed": "JSON parsed",
+    "shapes": "shapes right",
+    "colours": "  colours right",
+    "kinds": "  kinds of shape right",
+    "positions": "positions right",
+    "tags_f1": "tags F1",
+}
+
+
 def photo_figures(truths: Sequence[PhotoTruth], got: Sequence[Captioned]) -> dict[str, float]:
-    scores = [score_photo(t, c.answer) for t, c in zip(truths, got, strict=True)]
-    n = len(scores)
-    return {
-        "JSON parsed": sum(s.parsed for s in scores) / n,
-        "shapes right": sum(s.shapes for s in scores) / n,
-        "  colours right": sum(s.colours for s in scores) / n,
-        "  kinds of shape right": sum(s.kinds for s in scores) / n,
-        "positions right": sum(s.positions for s in scores) / n,
-        "tags F1": sum(s.tags_f1 for s in scores) / n,
-    }
+    averages = photo_averages(truths, [c.answer for c in got])
+    return {label: averages[key] for key, label in PHOTO_FIGURES.items()}
 
 
 def moment_figures(truths: Sequence[VideoTruth], got: Sequence[Captioned]) -> dict[str, float]:
