@@ -39,6 +39,11 @@ class _Identified(Protocol):
 Entry = TypeVar("Entry", bound=_Identified)
 
 
+# Families whose image processor resizes to a pixel (token) budget, as llama.cpp's cap
+# does: Qwen2.5-VL's smart resize. See CatalogEntry.image_max_tokens.
+PIXEL_BUDGET_FAMILIES = frozenset({"qwen2.5-vl"})
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     """One downloadable model: where its GGUF pair lives and what it roughly needs."""
@@ -65,6 +70,15 @@ class CatalogEntry:
     params_billion: float = 0.0
 
     kind: ClassVar[str] = "caption"
+
+    @property
+    def image_max_tokens(self) -> int | None:
+        """The cap on an image's tokens handed to llama.cpp, for the families whose own
+        image processor sizes images by a pixel budget. For the others a cap switches
+        llama.cpp to its generic slicing, which the model never saw: for SmolVLM
+        (Idefics3) it drops the model's longest-edge tiling and pads the picture, and the
+        shapes-world captioner then named a black square in most photos."""
+        return (self.image_tokens_hint or None) if self.family in PIXEL_BUDGET_FAMILIES else None
 
     def wanted_files(self) -> tuple[WantedFile, ...]:
         """The GGUF and its vision projector (models.wanted's protocol for the download)."""

@@ -59,7 +59,7 @@ def engine_config(spec: TrainingSpec, adapter: Path | None) -> EngineConfig:
         spec.mmproj,
         model_id=spec.model_id,
         n_ctx=entry.context_size if entry else DEFAULT_N_CTX,
-        image_max_tokens=(entry.image_tokens_hint or None) if entry else None,
+        image_max_tokens=entry.image_max_tokens if entry else None,
         lora_path=adapter,
         n_threads=1 if tiny else None,
     )

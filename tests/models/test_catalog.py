@@ -193,3 +193,12 @@ def test_truncated_or_garbage_files_are_refused(tmp_path: Path, damage, message:
     shutil.copy(model, tmp_path / "ok.gguf")
     with pytest.raises(InvalidModelFiles, match=re.escape(message)):
         custom_model_spec(tmp_path / "ok.gguf", broken)
+
+
+def test_only_pixel_budget_families_get_an_image_token_cap() -> None:
+    """A cap makes llama.cpp slice SmolVLM's images its generic way (padded, not the
+    model's longest-edge tiles); Qwen2.5-VL's own processor works to a pixel budget."""
+    catalog = load_catalog()
+    assert catalog.get("smolvlm2-256m").image_max_tokens is None
+    qwen = catalog.get("qwen2.5-vl-3b")
+    assert qwen.image_max_tokens == qwen.image_tokens_hint

@@ -64,7 +64,7 @@ def installed_catalog_model(models_dir: Path, model_id: str) -> ModelChoice:
         installed.model_path,
         installed.mmproj_path,
         n_ctx=entry.context_size,
-        image_max_tokens=entry.image_tokens_hint or None,
+        image_max_tokens=entry.image_max_tokens,
     )
 
 
