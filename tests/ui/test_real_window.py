@@ -1,7 +1,8 @@
 """The real window on a real X server: `main.py` as its own process on Xvfb with Qt's xcb
 platform (every other GUI test uses the offscreen platform, which needs none of the xcb
 libraries), driven from outside the way a user's desktop drives it: the caption-this
-hand-over from a second `main.py`, `main.py search` against the same data folder, a
+hand-over from a second `main.py`, `main.py search` against the same data folder (the
+shapes-world model captions a world photo, so search finds it by what it shows), a
 screenshot of the screen, and SIGTERM from the session. The item menu is opened by the
 window test that right-clicks an item, run in-process (pytest-qt) under xcb on the same
 display."""
@@ -27,7 +28,8 @@ from app.core.datadir import DataDir
 from app.core.storage.db import Database
 from app.services.single_instance import server_name
 from tests.media_factory import write_photo
-from tests.ui.test_main_window import tiny_model
+from tests.ui.test_main_window import configure
+from tests.world_support import WORLD_MODEL, write_heldout_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREEN = (1280, 800)
@@ -145,9 +147,18 @@ def test_real_window_under_xvfb_captions_searches_screenshots_and_stops_on_sigte
     display: str, data_dir: DataDir, tmp_path: Path
 ) -> None:
     photos = tmp_path / "Photos"
-    write_photo(photos / "rocket.jpg", "rocket")
+    # A held-out photo of the shapes world with one large shape, captioned by the world
+    # model, so the search below finds it by what it shows (not by its file name).
+    [(shapes, truth)] = write_heldout_photos(
+        photos, 1, wanted=lambda t: len(t.shapes) == 1 and t.shapes[0].size == "large"
+    )
     write_photo(photos / "astronaut.jpg", "astronaut")
-    tiny_model(data_dir, auto_caption=False)
+    configure(
+        data_dir,
+        custom_model_path=str(WORLD_MODEL / "model.gguf"),
+        custom_mmproj_path=str(WORLD_MODEL / "mmproj.gguf"),
+        auto_caption=False,
+    )
     env = xcb_env(display)
     log = (tmp_path / "app.log").open("w")
     app = subprocess.Popen(
@@ -168,7 +179,7 @@ def test_real_window_under_xvfb_captions_searches_screenshots_and_stops_on_sigte
         )
         # The hand-over: a second main.py queues the photo in the open window and exits.
         handed = subprocess.run(
-            app_command(data_dir, "caption-this", str(photos / "rocket.jpg")),
+            app_command(data_dir, "caption-this", str(shapes)),
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -177,15 +188,16 @@ def test_real_window_under_xvfb_captions_searches_screenshots_and_stops_on_sigte
         )
         assert handed.returncode == 0, handed.stdout + handed.stderr
         wait_for(
-            lambda: app.poll() is not None or captions(data_dir, "rocket.jpg") > 0,
+            lambda: app.poll() is not None or captions(data_dir, shapes.name) > 0,
             CAPTION_WAIT,
-            "the tiny model's caption of rocket.jpg in the library",
+            f"the world model's caption of {shapes.name} in the library",
         )
         assert app.poll() is None, f"the window exited with {app.returncode}"
         assert captions(data_dir, "astronaut.jpg") == 0  # only what was handed over
 
+        shown = truth.shapes[0]
         found = subprocess.run(
-            app_command(data_dir, "search", "--json", "rocket"),
+            app_command(data_dir, "search", "--json", f'"{shown.colour} {shown.kind}"'),
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -194,7 +206,7 @@ def test_real_window_under_xvfb_captions_searches_screenshots_and_stops_on_sigte
         )
         assert found.returncode == 0, found.stdout + found.stderr
         hits = json.loads(found.stdout)
-        assert [Path(hit["path"]).name for hit in hits] == ["rocket.jpg"]
+        assert [Path(hit["path"]).name for hit in hits] == [shapes.name]
 
         shot = tmp_path / "screen.png"
         grabbed = subprocess.run(
