@@ -69,8 +69,15 @@ def main() -> None:
     ap.add_argument("--evaluated", type=int, default=100, help="held-out photos, per experiment")
     ap.add_argument("--only", choices=(RENAME, SHINY))
     ap.add_argument("--json", action="store_true")
+    defaults = Settings()
+    ap.add_argument("--epochs", type=int, default=defaults.epochs)
+    ap.add_argument("--rank", type=int, default=defaults.rank)
+    ap.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     args = ap.parse_args()
-    settings = Settings(evaluated=args.evaluated)
+    settings = Settings(
+        evaluated=args.evaluated, epochs=args.epochs, rank=args.rank,
+        learning_rate=args.learning_rate,
+    )  # fmt: skip
     results = {}
     for kind in [args.only] if args.only else [RENAME, SHINY]:
         with tempfile.TemporaryDirectory() as tmp:
