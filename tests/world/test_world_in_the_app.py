@@ -2,7 +2,7 @@
 something was stored: here the assertions are about what the caption says.
 
 One library, its model set to the world captioner as a user sets a local GGUF, captions
-held-out world photos and videos through `captionist caption` (the queue, the supervised
+held-out world photos through `captionist caption` (the queue, the supervised
 worker, real llama.cpp). Then:
 - the caption the library keeps (what the gallery and details panel show) names each
   photo's shapes and colours, and the XMP sidecar the worker wrote beside the photo says
