@@ -9,9 +9,9 @@ worker, real llama.cpp). Then:
   exactly that caption;
 - keyword search for a photo's "<colour> <shape>" finds that photo.
 The bounds are the share of photos the model gets right, with a margin below what
-bench_world_model.py measures on more items (0.815 of photos with every shape right).
-Video moments are not here yet: the model names shapes from the wrong keyframe (0.03 of
-moments right), so "search lands on the scene's moment" would only test presence.
+bench_world_model.py measures on more items (0.865 of photos with every shape right).
+Video moments are not here yet: fewer than half are right (0.46), too few for
+"search lands on the scene's moment" to say more than that something was found.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from tests.world_support import (
 
 pytestmark = pytest.mark.slow
 PHOTOS = 16
-CAPTIONS_RIGHT = 0.6  # every shape and its colour named (measured 0.815 on 200 photos)
+CAPTIONS_RIGHT = 0.6  # every shape and its colour named (measured 0.865 on 200 photos)
 FOUND = 0.6  # the photo among the hits for its first shape's words
 
 
