@@ -17,6 +17,7 @@ from app.cli.finetune import _HumanPrinter
 from app.core.datadir import DataDir
 from app.core.finetune.adapters import AdapterRegistry
 from app.core.finetune.events import FINETUNE_JOB
+from app.core.finetune.job import LORA_LAYERS
 from app.core.storage.db import Database
 from tests.finetune_fixtures import (
     BASE_WEIGHTS,
@@ -49,6 +50,9 @@ def test_finetune_json_trains_registers_and_activates(trained_library: TrainedLi
     assert set(done["metrics_after"]) == {"bleu4", "rouge_l", "cider"}
     assert kinds.index("done") < kinds.index("registered") < kinds.index("activated")
     assert kinds[-1] == "activated"
+    (registered,) = [e for e in events if e["event"] == "registered"]
+    # The default: LoRA on every linear layer of the language model, exported and loaded.
+    assert registered["adapter"]["settings"]["lora"]["target_modules"] == list(LORA_LAYERS["all"])
 
     adapters = trained_library.data_dir.adapters
     assert sorted(p.name for p in adapters.iterdir()) == [trained_library.adapter_id]

@@ -38,7 +38,7 @@ from app.core.finetune.events import (
     Registered,
     Step,
 )
-from app.core.finetune.job import FinetuneOptions, run_finetune
+from app.core.finetune.job import LORA_LAYERS, FinetuneOptions, run_finetune
 from app.core.storage.db import Database
 
 PRINT_EVERY_S = 1.0  # human progress: at most a step line a second
@@ -58,6 +58,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         help="share of corrected items kept aside to measure before and after (0 to 0.9)",
     )
     tune.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
+    tune.add_argument(
+        "--layers",
+        choices=sorted(LORA_LAYERS),
+        default="all",
+        help="language-model layers LoRA trains: all linear layers (default) or attention (q/v)",
+    )
     tune.add_argument("--method", choices=("auto", "lora", "qlora"), default="auto")
     tune.add_argument("--model", metavar="ID", help="a catalog model (default: the active one)")
     tune.add_argument(
@@ -100,6 +106,7 @@ def cmd_finetune(data_dir: DataDir, args: argparse.Namespace) -> int:
         rank=args.rank,
         holdout=args.holdout,
         learning_rate=args.learning_rate,
+        target_modules=LORA_LAYERS[args.layers],
         method=args.method,
         force=args.force,
         model_id=args.model,

@@ -73,18 +73,20 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=defaults.epochs)
     ap.add_argument("--rank", type=int, default=defaults.rank)
     ap.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    ap.add_argument("--layers", choices=("attention", "all"), default=defaults.layers)
     args = ap.parse_args()
     settings = Settings(
         evaluated=args.evaluated, epochs=args.epochs, rank=args.rank,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate, layers=args.layers,
     )  # fmt: skip
     results = {}
     for kind in [args.only] if args.only else [RENAME, SHINY]:
         with tempfile.TemporaryDirectory() as tmp:
             results[kind] = summary(run(Path(tmp), kind, settings))
         show(kind, results[kind])
-    print(f"\nLoRA rank {settings.rank}, {settings.epochs} epochs, learning rate "
-          f"{settings.learning_rate}, {settings.corrected} corrections (20 trained)")  # fmt: skip
+    print(f"\nLoRA rank {settings.rank} on {settings.layers} layers, {settings.epochs} epochs, "
+          f"learning rate {settings.learning_rate}, {settings.corrected} corrections "
+          "(20 trained)")  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=1))
 
