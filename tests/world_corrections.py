@@ -61,10 +61,14 @@ class Outcome:
     metrics_before: dict[str, float] = field(default_factory=dict)
     metrics_after: dict[str, float] = field(default_factory=dict)
     minutes: float = 0.0
-    examples: list[str] = field(default_factory=list)  # a few captions after, to show
     errors: list[str] = field(default_factory=list)  # photos the worker could not caption
     losses: list[float] = field(default_factory=list)  # the fine-tune's first and last loss
     after: list[tuple[PhotoTruth, str]] = field(default_factory=list)  # each photo's caption
+
+    @property
+    def examples(self) -> list[str]:
+        """A few captions after, to show."""
+        return [caption for _, caption in self.after[:4]]
 
 
 def corrected_text(kind: str, truth: PhotoTruth) -> tuple[str, list[str]]:
@@ -197,7 +201,6 @@ def run(work: Path, kind: str, settings: Settings = Settings()) -> Outcome:
     outcome.figures = {f"{k} (before)": v for k, v in before.items()} | {
         f"{k} (after)": v for k, v in after.items()
     }
-    outcome.examples = after_captions[:4]
     truths = [truth for _, truth in evaluated]
     outcome.after = list(zip(truths, after_captions, strict=True))
     return outcome

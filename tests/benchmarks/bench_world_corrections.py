@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from app.core.finetune.job import LORA_LAYERS  # noqa: E402
 from tests.world_corrections import RENAME, SHINY, Settings, run, summary  # noqa: E402
 
 BOUNDS = {
@@ -73,7 +74,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=defaults.epochs)
     ap.add_argument("--rank", type=int, default=defaults.rank)
     ap.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    ap.add_argument("--layers", choices=("attention", "all"), default=defaults.layers)
+    ap.add_argument("--layers", choices=sorted(LORA_LAYERS), default=defaults.layers)
     args = ap.parse_args()
     settings = Settings(
         evaluated=args.evaluated, epochs=args.epochs, rank=args.rank,
