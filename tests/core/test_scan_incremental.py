@@ -415,6 +415,36 @@ def test_folder_renamed_onto_a_folder_whose_files_went_missing(
     assert store.current(item_at(db, old).id).text == "a rocket launch"
 
 
+def test_file_marked_missing_by_a_batch_that_raced_a_folder_rename_comes_back(
+    scanned: Scanned,
+) -> None:
+    """The watcher took a change to sub/c.jpg, then the folder was renamed before that
+    batch looked: c.jpg was marked missing at its old path. The rename, applied next,
+    finds it at the new path: it is back, captions and all, not missing."""
+    from app.core.library.scanner import FsChanges
+
+    item_id = scanned.id("c.jpg")
+    _caption_both(scanned, item_id)
+    renamed = scanned.folder / "Summer 2024"
+    os.rename(scanned.folder / "sub", renamed)
+
+    raced = scanned.library.indexer.index_changes(FsChanges(touched={fs(scanned.files["c.jpg"])}))
+    assert raced.missing == 1 and item_by_id(scanned.db, item_id).state == "missing"
+    report = scanned.library.indexer.index_changes(
+        FsChanges(moved=[(fs(scanned.folder / "sub"), fs(renamed))])
+    )
+
+    assert report.moved == 1 and report.returned == 1
+    item = item_at(scanned.db, renamed / "c.jpg")
+    assert (item.id, item.state, item.folder) == (
+        item_id,
+        "ok",
+        f"{scanned.folder.name}/Summer 2024",
+    )
+    _assert_captions_kept(scanned, item_id)
+    assert scanned.rescan().changed == 0
+
+
 # -- batched writes ----------------------------------------------------------------------
 def test_many_changes_in_one_rescan(library: Library, db: Database, photo_dir: Path) -> None:
     """More changed, deleted and returned files than one statement takes (500): every

@@ -197,9 +197,14 @@ class Indexer:
         touched = set(changes.touched)
         removed = set(changes.removed)
         for src, dst in changes.moved:
-            if not self._move_known(src, dst, roots, report):
+            missing_moved = self._move_known(src, dst, roots, report)
+            if missing_moved is None:
                 touched.add(dst)
                 removed.add(src)
+            else:
+                # A batch that raced the rename may have marked a file missing at its
+                # old path: where it is found at the new one, it has come back.
+                touched.update(path for path in missing_moved if os.path.lexists(path))
         found: dict[bytes, Found] = {}  # by path: a folder and files in it may overlap
         library = [r.path for r in roots]
         for path in touched:
@@ -230,16 +235,17 @@ class Indexer:
 
     def _move_known(
         self, src: bytes, dst: bytes, roots: list[RootInfo], report: ScanReport
-    ) -> bool:
-        """Follow a file or folder rename inside the library. False if not applicable."""
+    ) -> list[bytes] | None:
+        """Follow a file or folder rename inside the library: the new paths of the
+        missing items that moved, or None if the rename is not one to follow."""
         dst_root = root_for(dst, roots)
         if dst_root is None or root_for(src, roots) is None:
-            return False
+            return None
         low, high = subtree_bounds(src)
         with self._db.write() as conn:
             rows = paths_at_or_between(conn, src, low, high)
-            moving = {item_id for item_id, _ in rows}
-            plan = [(item_id, dst + old[len(src) :]) for item_id, old in rows]
+            moving = {item_id for item_id, _, _ in rows}
+            plan = [(item_id, dst + old[len(src) :]) for item_id, old, _ in rows]
             occupants = [
                 occupant
                 for _, new in plan
@@ -247,7 +253,7 @@ class Indexer:
                 if occupant[0] not in moving
             ]
             if any(state != ItemState.MISSING for _, state, _ in occupants):
-                return False  # renamed over present library files: a change plus a removal
+                return None  # renamed over present library files: a change plus a removal
             for occupant_id, _, occupant_path in occupants:
                 release_path(conn, occupant_id, occupant_path)
             placer = Placer([dst_root])
@@ -257,8 +263,14 @@ class Indexer:
                 [(item_id, new, *_placed(placer, new)) for item_id, new in plan],
                 "path = s.path, root_id = s.root_id, name = s.name, folder = s.folder",
             )
+        if not rows:
+            return None
         report.moved += len(rows)
-        return bool(rows)
+        return [
+            new
+            for (_, new), (_, _, state) in zip(plan, rows, strict=True)
+            if state == ItemState.MISSING
+        ]
 
     def _known_under(self, paths: Iterable[bytes]) -> list[KnownItem]:
         items: dict[int, KnownItem] = {}

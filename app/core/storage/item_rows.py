@@ -93,13 +93,13 @@ def usable_ids_between(conn: Connection, low: bytes, high: bytes) -> list[int]:
 
 def paths_at_or_between(
     conn: Connection, path: bytes, low: bytes, high: bytes
-) -> list[tuple[int, bytes]]:
-    """(id, path) of the item at `path` and those with low < path < high (below it)."""
+) -> list[tuple[int, bytes, str]]:
+    """(id, path, state) of the item at `path` and those with low < path < high (below it)."""
     rows = conn.exec_driver_sql(
-        "SELECT id, path FROM media_items WHERE path = ? OR (path > ? AND path < ?)",
+        "SELECT id, path, state FROM media_items WHERE path = ? OR (path > ? AND path < ?)",
         (path, low, high),
     ).all()
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def paths_in_root(conn: Connection, root_id: int) -> list[tuple[int, bytes]]:
