@@ -114,8 +114,8 @@ def apart(a: tuple[float, float, float], b: tuple[float, float, float], gap: flo
 
 
 def jittered(
-    rng: np.random.Generator, position: str, width: int, height: int
+    rng: np.random.Generator, position: str, width: int, height: int, jitter: float = JITTER
 ) -> tuple[float, float]:
     ax, ay = ANCHORS[position]
-    dx, dy = rng.uniform(-JITTER, JITTER, size=2)
+    dx, dy = rng.uniform(-jitter, jitter, size=2)
     return (ax + float(dx)) * width, (ay + float(dy)) * height

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from models.world.draw import BACKGROUNDS, Placed, background, draw_shapes
-from models.world.geometry import GAP_FRACTION, apart, extent, inside, jittered
+from models.world.geometry import GAP_FRACTION, JITTER, apart, extent, inside, jittered
 from models.world.truth import PhotoTruth, ShapeTruth, photo_caption, photo_paraphrases, tags
 from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES, SIZE_NAMES
 
@@ -50,6 +50,11 @@ class PhotoOptions:
     backgrounds: tuple[str, ...] = BACKGROUNDS
     canvases: tuple[tuple[int, int], ...] = CANVASES
     formats: tuple[str, ...] = ("png", "jpeg")
+    # How far a shape may stray from its position's anchor (a share of the width and
+    # height). Beyond JITTER the position word no longer names where the shape is, only
+    # where it strayed from: photos that ask whether a model sees shapes anywhere in the
+    # frame, as a video's keyframes do (bench_world_model.py).
+    jitter: float = JITTER
     # Chance that a shape gets a specular highlight (and is called "shiny"): 0 in the
     # base distribution, set for the correction experiment's second kind of correction.
     shiny_rate: float = 0.0
@@ -104,7 +109,7 @@ def layout(
             size = _pick(rng, sizes)
             low, high = RADIUS_RANGES[size]
             radius = float(rng.uniform(low, high)) * short
-            x, y = jittered(rng, position, width, height)
+            x, y = jittered(rng, position, width, height, options.jitter)
             disc = (x, y, radius * extent(kind))
             shiny = bool(rng.random() < options.shiny_rate)
             if not inside(x, y, disc[2], width, height):

@@ -10,6 +10,9 @@ world model never saw in training) through the app's own engine, `captionist cap
   apart: the colours named right (whatever the shapes), the kinds of shape named right;
 - positions right: ... and each with its position;
 - tags F1 against the truth's tags (bound: >= 0.9);
+- shapes right, placed anywhere: the same on photos of one or two shapes placed anywhere
+  in the frame, not near the five anchors photos use (video shapes move anywhere: this
+  is what a keyframe asks of the model);
 - moments right: a video keyframe's moment names its scene's shapes, ±0.5 s around a
   cut counting either side (bound: >= 90 %);
 - per prompt template (short, detailed, alt-text, tags): shapes right and whether the
@@ -29,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from models.world.photos import PhotoOptions  # noqa: E402
 from models.world.score import (  # noqa: E402
     moment_right,
     parse_answer,
@@ -47,6 +51,8 @@ from tests.world_support import (  # noqa: E402
 
 BOUNDS = {"shapes right": 0.9, "tags F1": 0.9, "moments right": 0.9, "JSON parsed": 1.0}
 TEMPLATES = ("short", "detailed", "alt-text", "tags")
+# One or two shapes anywhere in the frame, as a video's keyframe shows them.
+ROAMING = PhotoOptions(counts=(1, 2), count_weights=(0.5, 0.5), jitter=0.2)
 
 
 # The scorer's figures, under the names printed.
@@ -92,12 +98,16 @@ def template_shape(template: str, truth: PhotoTruth, answer: str) -> bool:
     return bool(caption)
 
 
-def measure(model: Path, photos, videos, templates: int, data: Path) -> dict[str, float]:
+def measure(model: Path, photos, roaming, videos, templates: int, data: Path) -> dict[str, float]:
     figures: dict[str, float] = {}
     started = time.monotonic()
     got = caption_files(data / "photos", model, [p for p, _ in photos])
     figures |= photo_figures([t for _, t in photos], got)
     figures["photo seconds"] = time.monotonic() - started
+    got = caption_files(data / "roaming", model, [p for p, _ in roaming])
+    figures["shapes right, placed anywhere"] = photo_figures([t for _, t in roaming], got)[
+        "shapes right"
+    ]
     started = time.monotonic()
     got_videos = caption_files(data / "videos", model, [p for p, _ in videos])
     figures |= moment_figures([t for _, t in videos], got_videos)
@@ -124,9 +134,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         photos = write_heldout_photos(root / "world" / "photos", args.photos)
+        roaming = write_heldout_photos(
+            root / "world" / "roaming", args.photos // 2, options=ROAMING, start=10**6
+        )
         videos = write_heldout_videos(root / "world" / "videos", args.videos)
         results = {
-            name: measure(model, photos, videos, args.templates, root / name)
+            name: measure(model, photos, roaming, videos, args.templates, root / name)
             for name, model in (("world model", WORLD_MODEL), ("random weights", RANDOM_MODEL))
         }
     print(f"{args.photos} held-out photos, {args.videos} held-out videos, `caption --json`")

@@ -14,7 +14,7 @@ from PIL import Image
 from models.answer import parse_answer
 from models.prompts import TAG_MAX_CHARS, AnswerLimits, builtin_prompts
 from models.world.draw import BACKGROUNDS, Placed, shape_mask
-from models.world.geometry import position_of
+from models.world.geometry import ANCHORS, JITTER, position_of
 from models.world.photos import CANVASES, LayoutError, Photo, PhotoOptions, make_photo
 from models.world.truth import answer_json
 from models.world.vocab import (
@@ -81,18 +81,46 @@ def test_every_value_occurs(photos: list[Photo]) -> None:
     assert {p.truth.format for p in photos} == {"png", "jpeg"}
 
 
+def assert_apart_and_inside(photo: Photo) -> None:
+    t = photo.truth
+    cover = np.zeros((t.height, t.width), np.int32)
+    for s in t.shapes:
+        mask, x0, y0 = shape_mask(Placed(s.kind, s.colour, s.x, s.y, s.radius), 10**4, 10**4)
+        assert x0 >= 0 and y0 >= 0, "clipped by the image's edge"
+        assert x0 + mask.shape[1] <= t.width and y0 + mask.shape[0] <= t.height
+        cover[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] += mask > 0
+    assert cover.max() == 1, t.id
+    assert len({s.position for s in t.shapes}) == len(t.shapes)
+    assert len({(s.kind, s.colour) for s in t.shapes}) == len(t.shapes)
+
+
 def test_shapes_never_overlap_and_stay_inside(photos: list[Photo]) -> None:
     for photo in photos:
-        t = photo.truth
-        cover = np.zeros((t.height, t.width), np.int32)
-        for s in t.shapes:
-            mask, x0, y0 = shape_mask(Placed(s.kind, s.colour, s.x, s.y, s.radius), 10**4, 10**4)
-            assert x0 > 0 and y0 > 0, "clipped by the image's edge"
-            assert x0 + mask.shape[1] <= t.width and y0 + mask.shape[0] <= t.height
-            cover[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] += mask > 0
-        assert cover.max() == 1, t.id
-        assert len({s.position for s in t.shapes}) == len(t.shapes)
-        assert len({(s.kind, s.colour) for s in t.shapes}) == len(t.shapes)
+        assert_apart_and_inside(photo)
+
+
+def strays(photos: list[Photo]) -> list[float]:
+    """How far each shape's centre is from the nearest anchor (a share of the frame)."""
+    return [
+        min(
+            math.hypot(s.x / p.truth.width - x, s.y / p.truth.height - y)
+            for x, y in ANCHORS.values()
+        )
+        for p in photos
+        for s in p.truth.shapes
+    ]
+
+
+def test_roaming_photos_place_shapes_anywhere(photos: list[Photo]) -> None:
+    """A wide jitter (photos asking whether a model sees shapes anywhere, as videos do) spreads
+    the shapes over the frame, still apart and inside; the default keeps them near the
+    five anchors."""
+    roaming = [make_photo(SEED, index, PhotoOptions(jitter=0.2)) for index in range(COUNT)]
+    for photo in roaming:
+        assert_apart_and_inside(photo)
+    assert max(strays(photos)) <= JITTER * math.sqrt(2)
+    far = [d > 2 * JITTER for d in strays(roaming)]
+    assert sum(far) / len(far) >= 0.5  # measured 0.74
 
 
 def test_positions_are_read_from_the_centre(photos: list[Photo]) -> None:
