@@ -7,11 +7,11 @@ worker, real llama.cpp). Then:
 - the caption the library keeps (what the gallery and details panel show) names each
   photo's shapes and colours, and the XMP sidecar the worker wrote beside the photo says
   exactly that caption;
-- keyword search for a photo's "<colour> <shape>" finds that photo.
-The bounds are the share of photos the model gets right, with a margin below what
-bench_world_model.py measures on more items (0.865 of photos with every shape right).
-Video moments are not here yet: fewer than half are right (0.46), too few for
-"search lands on the scene's moment" to say more than that something was found.
+- keyword search for a photo's "<colour> <shape>" finds that photo;
+- held-out videos are captioned the same way, and keyword search for a shape only one
+  scene of a video shows lands on a moment of that scene (the gallery then jumps there).
+The bounds are the share of items the model gets right, with a margin below what
+bench_world_model.py measures on more items.
 """
 
 from __future__ import annotations
@@ -30,26 +30,30 @@ from app.core.metadata.xmp import sidecar_path
 from app.core.semantic.hybrid import Finder, SearchMode
 from app.core.settings import Settings
 from app.core.storage.db import Database
-from models.world.score import shapes_right
-from models.world.truth import PhotoTruth
+from models.world.score import scene_pairs, shapes_right
+from models.world.truth import PhotoTruth, SceneTruth, VideoTruth
 from tests.finetune_fixtures import MODEL_ID, install_fixture_model
 from tests.world_support import (
     WORLD_MODEL,
     Captioned,
     caption_files,
     write_heldout_photos,
+    write_heldout_videos,
 )
 
 pytestmark = pytest.mark.slow
 PHOTOS = 16
+VIDEOS = 6
 CAPTIONS_RIGHT = 0.6  # every shape and its colour named (measured 0.865 on 200 photos)
 FOUND = 0.6  # the photo among the hits for its first shape's words
+MOMENTS_FOUND = 0.4  # the video's hit at a moment of that scene (measured 10 of 15)
 
 
 @dataclass
 class CaptionedLibrary:
     data_dir: DataDir
     photos: list[tuple[Path, PhotoTruth]]
+    videos: list[tuple[Path, VideoTruth]]
     results: dict[str, Captioned]
 
 
@@ -65,10 +69,11 @@ def world_library(tmp_path_factory: pytest.TempPathFactory) -> CaptionedLibrary:
     finally:
         db.close()
     photos = write_heldout_photos(root / "Photos", PHOTOS)
-    paths = [p for p, _ in photos]
+    videos = write_heldout_videos(root / "Videos", VIDEOS)
+    paths = [p for p, _ in photos] + [p for p, _ in videos]
     results = {c.path: c for c in caption_files(data_dir.root, None, paths)}
     assert all(results[str(p)].error is None for p in paths), results
-    return CaptionedLibrary(data_dir, photos, results)
+    return CaptionedLibrary(data_dir, photos, videos, results)
 
 
 def share(flags: list[bool]) -> float:
@@ -123,6 +128,43 @@ def test_keyword_search_finds_a_photo_by_what_is_in_it(world_library: CaptionedL
     finally:
         db.close()
     assert share(found) >= FOUND
+
+
+def scenes_to_find(truth: VideoTruth) -> list[tuple[SceneTruth, str]]:
+    """Each scene with a "<colour> <shape>" query for a shape no other scene of the
+    video shows (scenes without one are left out: any of them would be a right hit)."""
+    wanted = []
+    for scene in truth.scenes:
+        elsewhere = {
+            pair for other in truth.scenes if other is not scene for pair in scene_pairs(other)
+        }
+        unique = [pair for pair in scene_pairs(scene) if pair not in elsewhere]
+        if unique:
+            wanted.append((scene, '"{} {}"'.format(*unique[0])))
+    return wanted
+
+
+def in_scene(truth: VideoTruth, scene: SceneTruth, t: float | None, tolerance: float = 0.5) -> bool:
+    """A moment at `t` shows `scene` (near a cut, either side may show)."""
+    if t is None:
+        return False
+    return any(truth.scene_at(x) == scene for x in (t, max(0.0, t - tolerance), t + tolerance))
+
+
+def test_searching_a_scene_lands_on_its_moment(world_library: CaptionedLibrary) -> None:
+    db = Database(world_library.data_dir.database)
+    try:
+        finder = Finder(db)
+        landed = []
+        for path, truth in world_library.videos:
+            for scene, query in scenes_to_find(truth):
+                hits = finder.find(query, mode=SearchMode.KEYWORD).hits
+                hit = next((h for h in hits if Path(h.path) == path), None)
+                landed.append(hit is not None and in_scene(truth, scene, hit.timestamp))
+    finally:
+        db.close()
+    assert len(landed) >= VIDEOS
+    assert share(landed) >= MOMENTS_FOUND, landed
 
 
 def test_a_catalog_model_sees_images_as_a_custom_one_does(tmp_path: Path) -> None:
