@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import pytest
 from app.core.captions import CaptionStore
 from app.core.datadir import DataDir
 from app.core.metadata.xmp import sidecar_path
+from app.core.search import SearchHit
 from app.core.semantic.hybrid import Finder, SearchMode
 from app.core.settings import Settings
 from app.core.storage.db import Database
@@ -116,17 +119,24 @@ def test_the_kept_and_written_caption_names_the_photos_shapes(
     assert share(right) >= CAPTIONS_RIGHT, kept
 
 
-def test_keyword_search_finds_a_photo_by_what_is_in_it(world_library: CaptionedLibrary) -> None:
-    db = Database(world_library.data_dir.database)
+@contextmanager
+def keyword_search(data_dir: DataDir) -> Iterator[Callable[[str], list[SearchHit]]]:
+    """The library's keyword search, as the search box runs it: query -> hits."""
+    db = Database(data_dir.database)
     try:
         finder = Finder(db)
-        found = []
-        for path, truth in world_library.photos:
-            shape = truth.shapes[0]
-            hits = finder.find(f'"{shape.colour} {shape.kind}"', mode=SearchMode.KEYWORD).hits
-            found.append(str(path) in {str(Path(h.path)) for h in hits})
+        yield lambda query: finder.find(query, mode=SearchMode.KEYWORD).hits
     finally:
         db.close()
+
+
+def test_keyword_search_finds_a_photo_by_what_is_in_it(world_library: CaptionedLibrary) -> None:
+    found = []
+    with keyword_search(world_library.data_dir) as search:
+        for path, truth in world_library.photos:
+            shape = truth.shapes[0]
+            hits = search(f'"{shape.colour} {shape.kind}"')
+            found.append(str(path) in {str(Path(h.path)) for h in hits})
     assert share(found) >= FOUND
 
 
@@ -152,17 +162,12 @@ def in_scene(truth: VideoTruth, scene: SceneTruth, t: float | None, tolerance: f
 
 
 def test_searching_a_scene_lands_on_its_moment(world_library: CaptionedLibrary) -> None:
-    db = Database(world_library.data_dir.database)
-    try:
-        finder = Finder(db)
-        landed = []
+    landed = []
+    with keyword_search(world_library.data_dir) as search:
         for path, truth in world_library.videos:
             for scene, query in scenes_to_find(truth):
-                hits = finder.find(query, mode=SearchMode.KEYWORD).hits
-                hit = next((h for h in hits if Path(h.path) == path), None)
+                hit = next((h for h in search(query) if Path(h.path) == path), None)
                 landed.append(hit is not None and in_scene(truth, scene, hit.timestamp))
-    finally:
-        db.close()
     assert len(landed) >= VIDEOS
     assert share(landed) >= MOMENTS_FOUND, landed
 
