@@ -244,6 +244,8 @@ class Indexer:
         low, high = subtree_bounds(src)
         with self._db.write() as conn:
             rows = paths_at_or_between(conn, src, low, high)
+            if not rows:
+                return None  # nothing known there: a change plus a removal
             moving = {item_id for item_id, _, _ in rows}
             plan = [(item_id, dst + old[len(src) :]) for item_id, old, _ in rows]
             occupants = [
@@ -263,8 +265,6 @@ class Indexer:
                 [(item_id, new, *_placed(placer, new)) for item_id, new in plan],
                 "path = s.path, root_id = s.root_id, name = s.name, folder = s.folder",
             )
-        if not rows:
-            return None
         report.moved += len(rows)
         return [
             new
