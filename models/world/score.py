@@ -117,9 +117,13 @@ def scene_pairs(scene: SceneTruth) -> list[tuple[str, str]]:
     return [(s.colour, s.kind) for s in scene.shapes]
 
 
-def moment_right(truth: VideoTruth, t: float, moment: str, tolerance: float = 0.5) -> bool:
-    """Whether a keyframe's moment names the shapes of its scene. A keyframe within
-    `tolerance` seconds of a cut may show either side of it (the extractor takes the
-    first frames after a cut; decoders differ by a frame or two)."""
-    scenes = [truth.scene_at(x) for x in (t, max(0.0, t - tolerance), t + tolerance)]
-    return any(shapes_right(moment, scene_pairs(scene)) for scene in scenes)
+def scenes_near(truth: VideoTruth, t: float, tolerance: float = 0.5) -> list[SceneTruth]:
+    """The scenes a keyframe at `t` may show: within `tolerance` seconds of a cut, either
+    side of it (the extractor takes the first frames after a cut; decoders differ by a
+    frame or two)."""
+    return [truth.scene_at(x) for x in (t, max(0.0, t - tolerance), t + tolerance)]
+
+
+def moment_right(truth: VideoTruth, t: float, moment: str) -> bool:
+    """Whether a keyframe's moment names the shapes of its scene (see `scenes_near`)."""
+    return any(shapes_right(moment, scene_pairs(scene)) for scene in scenes_near(truth, t))

@@ -33,7 +33,7 @@ from app.core.search import SearchHit
 from app.core.semantic.hybrid import Finder, SearchMode
 from app.core.settings import Settings
 from app.core.storage.db import Database
-from models.world.score import scene_pairs, shapes_right
+from models.world.score import scene_pairs, scenes_near, shapes_right
 from models.world.truth import PhotoTruth, SceneTruth, VideoTruth
 from tests.finetune_fixtures import MODEL_ID, install_fixture_model
 from tests.world_support import (
@@ -154,20 +154,14 @@ def scenes_to_find(truth: VideoTruth) -> list[tuple[SceneTruth, str]]:
     return wanted
 
 
-def in_scene(truth: VideoTruth, scene: SceneTruth, t: float | None, tolerance: float = 0.5) -> bool:
-    """A moment at `t` shows `scene` (near a cut, either side may show)."""
-    if t is None:
-        return False
-    return any(truth.scene_at(x) == scene for x in (t, max(0.0, t - tolerance), t + tolerance))
-
-
 def test_searching_a_scene_lands_on_its_moment(world_library: CaptionedLibrary) -> None:
     landed = []
     with keyword_search(world_library.data_dir) as search:
         for path, truth in world_library.videos:
             for scene, query in scenes_to_find(truth):
                 hit = next((h for h in search(query) if Path(h.path) == path), None)
-                landed.append(hit is not None and in_scene(truth, scene, hit.timestamp))
+                at = None if hit is None else hit.timestamp  # None: not at a moment
+                landed.append(at is not None and scene in scenes_near(truth, at))
     assert len(landed) >= VIDEOS
     assert share(landed) >= MOMENTS_FOUND, landed
 
