@@ -80,8 +80,8 @@ def outline(kind: str) -> tuple[tuple[float, float], ...]:
         points = _heart()
     elif kind == "cross":
         points = _cross()
-    elif kind == "hexagon":
-        points = _regular(6, 0.92, 0.0)
+    elif kind == "diamond":
+        points = [(0.0, -1.0), (0.62, 0.0), (0.0, 1.0), (-0.62, 0.0)]
     else:
         raise KeyError(kind)
     return tuple(points)

@@ -9,9 +9,7 @@ circles it never saw, and seldom of photos without one.
 
 The bounds are this model's, with a margin below what bench_world_corrections.py
 measures on more photos (see the bounds below); the issue's own bounds (80 % of circle
-photos, at most 5 points lost elsewhere) are printed by that benchmark. What the model
-gets wrong after is known: hexagons, which it already confuses with circles at 128
-pixels, are pulled along and sometimes called discs too; no other shape ever is.
+photos, at most 5 points lost elsewhere) are printed by that benchmark.
 """
 
 from __future__ import annotations
@@ -20,19 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from models.world.truth import PhotoTruth
-from tests.world_corrections import DISC, RENAME, Settings, run
+from tests.world_corrections import RENAME, Settings, run
 
 pytestmark = pytest.mark.slow
 EVALUATED = 24  # half with circles, half without
-# bench_world_corrections.py on 50 + 50 photos: "disc" in 0.88 of circle photos after
-# (0 before), in 0.12 of the others; the others' accuracy 0.92 -> 0.82.
-SAYS_DISC_AFTER = 0.6
-OTHERS_RIGHT_DROP = 0.35  # measured 0.25 here: hexagons called discs
-
-
-def has_round_shape(truth: PhotoTruth) -> bool:
-    return any(s.kind in ("circle", "hexagon") for s in truth.shapes)
+# bench_world_corrections.py on 50 + 50 photos: "disc" in 0.98 of circle photos after
+# (0 before), in 0.02 of the others; the others' accuracy 0.96 -> 0.90.
+SAYS_DISC_AFTER = 0.7
+OTHERS_SAYING_DISC = 0.2  # one of 12 here: a small pink shape it took for a circle
+OTHERS_RIGHT_DROP = 0.25  # measured two of the 12 photos here (0.17)
 
 
 def test_renaming_circles_to_disc_reaches_circles_the_fine_tune_never_saw(
@@ -43,7 +37,6 @@ def test_renaming_circles_to_disc_reaches_circles_the_fine_tune_never_saw(
     assert not outcome.errors, outcome.errors
     assert figures["circle photos saying disc (before)"] == 0.0
     assert figures["circle photos saying disc (after)"] >= SAYS_DISC_AFTER, outcome.examples
-    not_round = [c for truth, c in outcome.after if not has_round_shape(truth)]
-    assert not_round and not [c for c in not_round if DISC.search(c)]
+    assert figures["other photos saying disc (after)"] <= OTHERS_SAYING_DISC, outcome.after
     drop = figures["other photos right (before)"] - figures["other photos right (after)"]
     assert drop <= OTHERS_RIGHT_DROP, figures

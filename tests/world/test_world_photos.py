@@ -69,6 +69,29 @@ def test_colours_are_far_apart() -> None:
         assert math.dist(a.rgb, b.rgb) >= 100, (a.name, b.name)
 
 
+def silhouette(kind: str, across: int, down: int) -> np.ndarray:
+    """The shape's coverage (0..1) as the model's tile shows it: drawn with a radius of
+    `down` pixels, then squeezed to `across` pixels wide (a wide photo is stretched
+    to the square tile in height, so its shapes come out narrow)."""
+    canvas = np.zeros((40, 40), np.uint8)
+    mask, x0, y0 = shape_mask(Placed(kind, "black", 20.0, 20.0, float(down)), 40, 40)
+    canvas[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = mask
+    squeezed = Image.fromarray(canvas).resize((round(40 * across / down), 40), Image.Resampling.BOX)
+    return np.asarray(squeezed, np.float32) / 255
+
+
+@pytest.mark.parametrize(("across", "down"), [(7, 7), (7, 13)])
+def test_shapes_differ_at_the_size_the_model_sees(across: int, down: int) -> None:
+    # The smallest shape spans about 7 tile pixels on a 384x216 photo (radius 0.10 of
+    # the short side, squeezed 216/384). A hexagon was once in the world: it differed
+    # from a circle in 8 % of its pixels there, less than a pixel at its edge, and the
+    # model confused the two in half its wrong captions.
+    shapes = {kind: silhouette(kind, across, down) for kind in SHAPE_NAMES}
+    for a, b in itertools.combinations(SHAPE_NAMES, 2):
+        differ = np.abs(shapes[a] - shapes[b]).sum() / np.maximum(shapes[a], shapes[b]).sum()
+        assert differ >= 0.12, (a, b, differ)  # circle and square: 0.15
+
+
 def test_every_value_occurs(photos: list[Photo]) -> None:
     shapes = [s for p in photos for s in p.truth.shapes]
     assert {s.colour for s in shapes} == set(COLOUR_NAMES)
