@@ -83,9 +83,7 @@ def silhouette(kind: str, across: int, down: int) -> np.ndarray:
 @pytest.mark.parametrize(("across", "down"), [(7, 7), (7, 13)])
 def test_shapes_differ_at_the_size_the_model_sees(across: int, down: int) -> None:
     # The smallest shape spans about 7 tile pixels on a 384x216 photo (radius 0.10 of
-    # the short side, squeezed 216/384). A hexagon was once in the world: it differed
-    # from a circle in 8 % of its pixels there, less than a pixel at its edge, and the
-    # model confused the two in half its wrong captions.
+    # the short side, squeezed 216/384). Why it matters: the comment on vocab.SHAPES.
     shapes = {kind: silhouette(kind, across, down) for kind in SHAPE_NAMES}
     for a, b in itertools.combinations(SHAPE_NAMES, 2):
         differ = np.abs(shapes[a] - shapes[b]).sum() / np.maximum(shapes[a], shapes[b]).sum()
