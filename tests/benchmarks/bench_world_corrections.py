@@ -12,7 +12,8 @@ each through the product's own paths (caption in the library, the user's correct
    fine-tune's held-out corrections rise.
 2. shiny: 25 photos whose shapes may carry a highlight, corrected to say "shiny".
    "shiny" in the captions of held-out photos with a highlight after (>= 80 %), and how
-   often it is said of photos without one.
+   often it is said of photos without one; per shape, among the shapes a caption names
+   right, how often "shiny" is said of those with a highlight and of those without.
 Printed side by side: each figure before and after, the fine-tune's held-out metrics,
 and its wall time.
 """
