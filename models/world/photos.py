@@ -61,6 +61,12 @@ class PhotoOptions:
     paraphrases: int = 4
 
 
+# One or two shapes anywhere a video's keyframe may show them, not near the five anchors:
+# a position word then names only the anchor a shape strayed from, so the world model
+# learns from such photos only as video scenes, which name no positions.
+ROAMING = PhotoOptions(counts=(1, 2), count_weights=(0.5, 0.5), jitter=0.25)
+
+
 @dataclass(frozen=True)
 class Photo:
     truth: PhotoTruth

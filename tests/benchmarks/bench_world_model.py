@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from models.world.photos import PhotoOptions  # noqa: E402
+from models.world.photos import ROAMING  # noqa: E402
 from models.world.score import (  # noqa: E402
     moment_right,
     parse_answer,
@@ -51,8 +51,6 @@ from tests.world_support import (  # noqa: E402
 
 BOUNDS = {"shapes right": 0.9, "tags F1": 0.9, "moments right": 0.9, "JSON parsed": 1.0}
 TEMPLATES = ("short", "detailed", "alt-text", "tags")
-# One or two shapes anywhere in the frame, as a video's keyframe shows them.
-ROAMING = PhotoOptions(counts=(1, 2), count_weights=(0.5, 0.5), jitter=0.2)
 
 
 # The scorer's figures, under the names printed.

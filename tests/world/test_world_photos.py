@@ -15,7 +15,7 @@ from models.answer import parse_answer
 from models.prompts import TAG_MAX_CHARS, AnswerLimits, builtin_prompts
 from models.world.draw import BACKGROUNDS, Placed, shape_mask
 from models.world.geometry import ANCHORS, JITTER, position_of
-from models.world.photos import CANVASES, LayoutError, Photo, PhotoOptions, make_photo
+from models.world.photos import CANVASES, ROAMING, LayoutError, Photo, PhotoOptions, make_photo
 from models.world.truth import answer_json
 from models.world.vocab import (
     COLOUR_NAMES,
@@ -136,7 +136,7 @@ def test_roaming_photos_place_shapes_anywhere(photos: list[Photo]) -> None:
     """A wide jitter (photos asking whether a model sees shapes anywhere, as videos do) spreads
     the shapes over the frame, still apart and inside; the default keeps them near the
     five anchors."""
-    roaming = [make_photo(SEED, index, PhotoOptions(jitter=0.2)) for index in range(COUNT)]
+    roaming = [make_photo(SEED, index, ROAMING) for index in range(COUNT)]
     for photo in roaming:
         assert_apart_and_inside(photo)
     assert max(strays(photos)) <= JITTER * math.sqrt(2)

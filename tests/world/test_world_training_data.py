@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.world.photos import PhotoOptions, make_photo
-from models.world.vocab import COLOUR_NAMES, SHAPE_NAMES
-from tests.fixtures.world_training import label_grid, make_photos
+from models.world.photos import ROAMING, PhotoOptions, make_photo
+from models.world.truth import answer_json, reading_order
+from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES
+from tests.fixtures.world_training import (
+    IGNORE,
+    Schedule,
+    Tokens,
+    aux_loss,
+    aux_targets,
+    label_grid,
+    make_aux_heads,
+    make_photos,
+    shine_marks,
+    unworded,
+)
+from tests.world_support import WORLD_MODEL
 
 SIDE = 16
 
@@ -41,3 +54,65 @@ def test_photos_made_in_parallel_are_the_same_items_in_the_same_order() -> None:
         assert all(np.array_equal(p.pixels, q.pixels) for p, q in zip(a, b, strict=True))
         assert all(np.array_equal(p.grid, q.grid) for p, q in zip(a, b, strict=True))
     assert alone.photos and alone.heldout_photos
+
+
+def test_roaming_photos_teach_the_tower_per_patch_but_not_per_position() -> None:
+    """A roaming photo's shapes may lie anywhere around a position's window, so the
+    position heads learn nothing from it (no NaN either, when a batch is all roaming);
+    the per-patch head learns from it as from any photo."""
+    import torch
+
+    roaming = make_photos(7, 12, 64, ROAMING)
+    anchored = make_photos(7, 12, 64, PhotoOptions())
+    roaming_items = roaming.photos + roaming.heldout_photos
+    assert not any(p.anchored for p in roaming_items)
+    assert all(p.anchored for p in anchored.photos + anchored.heldout_photos)
+
+    def gradients(items) -> tuple[float, float]:
+        heads, sizes = make_aux_heads(16)
+        grid = torch.randn(len(items), 8, 8, 16, generator=torch.Generator().manual_seed(0))
+        labels, dense = aux_targets(items)
+        loss = aux_loss(heads, sizes, grid, labels, dense)
+        assert torch.isfinite(loss)
+        loss.backward()
+        positions = sum(float(heads[p].weight.grad.abs().sum()) for p in range(len(POSITION_NAMES)))
+        return positions, float(heads[len(POSITION_NAMES)].weight.grad.abs().sum())
+
+    assert (aux_targets(roaming_items)[0] == IGNORE).all()
+    positions, patches = gradients(roaming_items)
+    assert positions == 0.0 and patches > 0.0
+    positions, patches = gradients(anchored.photos)
+    assert positions > 0.0 and patches > 0.0
+
+
+def test_shiny_photos_are_captioned_unworded_and_marked_where_shiny_would_go() -> None:
+    """The language model sees highlights without hearing "shiny": the answer names
+    every shape as a matte one would be named, and each shape's size word is marked
+    (with its shine) where a caption that named the highlight would say "shiny" next."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(WORLD_MODEL / "hf" / "tokenizer.model"))
+    tokens = Tokens(sp.encode, 0, 0, 0, 0, 0, "<end_of_utterance>", "", "<s>")
+    seen = {0: 0, 1: 0}
+    for index in range(40):
+        truth = make_photo(11, index, PhotoOptions(shiny_rate=0.5)).truth
+        answer = answer_json(unworded(truth))
+        assert "shiny" not in answer
+        assert answer == answer_json(truth).replace(" shiny", "").replace(', "shiny"', "")
+        marks = shine_marks(tokens, answer, truth)
+        assert len(marks) == len(truth.shapes)
+        ids = sp.encode(answer)
+        for (at, label), shape in zip(marks, reading_order(truth.shapes), strict=True):
+            assert sp.decode(ids[at : at + 1]).strip() == shape.size  # the word's last token
+            assert label == shape.shiny
+            seen[label] += 1
+    assert seen[0] and seen[1]
+    tags_only = '{"caption": "red, circle", "tags": ["red", "circle"]}'
+    assert shine_marks(tokens, tags_only, truth) == []
+
+
+def test_the_shine_head_joins_half_way_and_ramps_up() -> None:
+    schedule = Schedule(steps=2000, shine_weight=0.3, shine_ramp=200)
+    assert schedule.shine_factor(0) == schedule.shine_factor(999) == 0.0
+    assert 0.0 < schedule.shine_factor(1000) < schedule.shine_factor(1100) < 0.3
+    assert schedule.shine_factor(1199) == schedule.shine_factor(1999) == 0.3
