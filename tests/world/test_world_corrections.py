@@ -21,7 +21,15 @@ from pathlib import Path
 import pytest
 
 from models.world.photos import make_photo
-from tests.world_corrections import RENAME, SHINY, SHINY_OPTIONS, Settings, caption_figures, run
+from tests.world_corrections import (
+    RENAME,
+    SHINY,
+    SHINY_OPTIONS,
+    Outcome,
+    Settings,
+    caption_figures,
+    run,
+)
 
 EVALUATED = 24  # half with circles, half without
 # bench_world_corrections.py on 50 + 50 photos: "disc" in 0.98 of circle photos after
@@ -36,14 +44,21 @@ MATTE_CALLED_SHINY = 0.6
 SHINE_TOLD_APART = 0.3  # the first share minus the second
 
 
+def fine_tuned(tmp_path: Path, kind: str, never_said: str) -> Outcome:
+    """The experiment's outcome, once every photo was captioned and the base model was
+    seen never to say the new word (`never_said`: the figure that counts it)."""
+    outcome = run(tmp_path, kind, Settings(evaluated=EVALUATED))
+    assert not outcome.errors, outcome.errors
+    assert outcome.figures[f"{never_said} (before)"] == 0.0
+    return outcome
+
+
 @pytest.mark.slow
 def test_renaming_circles_to_disc_reaches_circles_the_fine_tune_never_saw(
     tmp_path: Path,
 ) -> None:
-    outcome = run(tmp_path, RENAME, Settings(evaluated=EVALUATED))
+    outcome = fine_tuned(tmp_path, RENAME, never_said="circle photos saying disc")
     figures = outcome.figures
-    assert not outcome.errors, outcome.errors
-    assert figures["circle photos saying disc (before)"] == 0.0
     assert figures["circle photos saying disc (after)"] >= SAYS_DISC_AFTER, outcome.examples
     assert figures["other photos saying disc (after)"] <= OTHERS_SAYING_DISC, outcome.after
     drop = figures["other photos right (before)"] - figures["other photos right (after)"]
@@ -54,10 +69,8 @@ def test_renaming_circles_to_disc_reaches_circles_the_fine_tune_never_saw(
 def test_shiny_is_learnt_from_twenty_corrections_and_said_of_the_shapes_that_shine(
     tmp_path: Path,
 ) -> None:
-    outcome = run(tmp_path, SHINY, Settings(evaluated=EVALUATED))
+    outcome = fine_tuned(tmp_path, SHINY, never_said="shiny photos saying shiny")
     figures = outcome.figures
-    assert not outcome.errors, outcome.errors
-    assert figures["shiny photos saying shiny (before)"] == 0.0
     shiny, matte = (
         figures["shiny shapes called shiny (after)"],
         figures["matte shapes called shiny (after)"],
