@@ -29,21 +29,14 @@ from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from models.world.photos import PhotoOptions
-from models.world.score import shapes_right
+from models.world.score import named_shapes, shapes_right
 from models.world.truth import PhotoTruth, ShapeTruth
-from models.world.vocab import COLOUR_NAMES, SHAPE_NAMES
 from tests.finetune_fixtures import MODEL_ID, cli, events_of, install_fixture_model
 from tests.world_support import WORLD_MODEL, caption_files, write_heldout_photos
 
 RENAME, SHINY = "rename", "shiny"
 DISC = re.compile(r"\bdiscs?\b", re.IGNORECASE)
 SHINY_WORD = re.compile(r"\bshiny\b", re.IGNORECASE)
-# A shape the caption names, and whether "shiny" stands right before its colour.
-NAMED_SHAPE = re.compile(
-    rf"\b(?:(?P<shiny>shiny)\s+)?(?P<colour>{'|'.join(COLOUR_NAMES)})\s+"
-    rf"(?P<kind>{'|'.join(SHAPE_NAMES)})\b",
-    re.IGNORECASE,
-)
 SHINY_OPTIONS = PhotoOptions(shiny_rate=0.5)
 # Where each group's photos start in the world's item numbers, so no photo is in two.
 CORRECTED_START, EVAL_START = 100_000, 200_000
@@ -157,10 +150,7 @@ def caption_figures(kind: str, photos, captions: Sequence[str]) -> dict[str, flo
 
 def shine_called(truth: PhotoTruth, caption: str) -> list[tuple[ShapeTruth, bool]]:
     """(shape, "shiny" said of it) for each of the truth's shapes the caption names."""
-    named = {
-        (m["colour"].lower(), m["kind"].lower()): bool(m["shiny"])
-        for m in NAMED_SHAPE.finditer(caption)
-    }
+    named = {(n.colour, n.shape): n.shiny for n in named_shapes(caption)}
     return [(s, named[(s.colour, s.kind)]) for s in truth.shapes if (s.colour, s.kind) in named]
 
 

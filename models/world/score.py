@@ -22,10 +22,11 @@ _SHAPE = "|".join(SHAPE_NAMES)
 _FILLER = "|".join((*SIZE_NAMES, "shiny"))
 # "a large shiny red circle on the left": the pair, then optionally its position words.
 _PAIR = re.compile(
-    rf"\b(?:(?:{_FILLER})\s+)*({_COLOUR})\s+(?:(?:{_FILLER})\s+)*({_SHAPE})\b"
+    rf"\b((?:(?:{_FILLER})\s+)*)({_COLOUR})\s+((?:(?:{_FILLER})\s+)*)({_SHAPE})\b"
     rf"(?:\s+({'|'.join(re.escape(p[0]) for p in POSITIONS.values())}))?",
     re.IGNORECASE,
 )
+_SHINY = re.compile(r"\bshiny\b", re.IGNORECASE)
 _POSITION_OF_PHRASE = {phrases[0]: name for name, phrases in POSITIONS.items()}
 
 
@@ -34,12 +35,18 @@ class Named:
     colour: str
     shape: str
     position: str | None = None
+    shiny: bool = False  # "shiny" said of it
 
 
 def named_shapes(caption: str) -> list[Named]:
-    """The (colour, shape[, position]) a caption names, in its order."""
+    """The (colour, shape[, position], shiny or not) a caption names, in its order."""
     return [
-        Named(m.group(1).lower(), m.group(2).lower(), _POSITION_OF_PHRASE.get(m.group(3) or ""))
+        Named(
+            m.group(2).lower(),
+            m.group(4).lower(),
+            _POSITION_OF_PHRASE.get(m.group(5) or ""),
+            shiny=bool(_SHINY.search(m.group(1) + m.group(3))),
+        )
         for m in _PAIR.finditer(caption)
     ]
 

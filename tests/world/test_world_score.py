@@ -32,9 +32,9 @@ def test_each_mistake_fails() -> None:
 
 def test_named_shapes_reads_sizes_shiny_and_positions() -> None:
     named = named_shapes("A large shiny red circle on the left and a small blue star.")
-    assert [(n.colour, n.shape, n.position) for n in named] == [
-        ("red", "circle", "left"),
-        ("blue", "star", None),
+    assert [(n.colour, n.shape, n.position, n.shiny) for n in named] == [
+        ("red", "circle", "left", True),
+        ("blue", "star", None, False),
     ]
 
 
