@@ -65,6 +65,9 @@ class PhotoOptions:
 # a position word then names only the anchor a shape strayed from, so the world model
 # learns from such photos only as video scenes, which name no positions.
 ROAMING = PhotoOptions(counts=(1, 2), count_weights=(0.5, 0.5), jitter=0.25)
+# Half the shapes with a highlight: the tower's and the shine head's training photos, and
+# the correction experiment's "shiny" photos.
+SHINY_OPTIONS = PhotoOptions(shiny_rate=0.5)
 
 
 @dataclass(frozen=True)

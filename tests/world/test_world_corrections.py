@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from models.world.photos import make_photo
+from models.world.photos import SHINY_OPTIONS, make_photo
 from tests.world_corrections import (
     RENAME,
     SHINY,
-    SHINY_OPTIONS,
     Outcome,
     Settings,
     caption_figures,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.world.photos import ROAMING, PhotoOptions, make_photo
+from models.world.photos import ROAMING, SHINY_OPTIONS, PhotoOptions, make_photo
 from models.world.truth import answer_json, reading_order
 from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES
 from tests.fixtures.world_training import (
@@ -28,7 +28,7 @@ SIDE = 16
 def test_each_shape_labels_the_patches_it_covers_and_says_whether_it_shines() -> None:
     seen_shiny = seen_matte = 0
     for index in range(30):
-        truth = make_photo(5, index, PhotoOptions(shiny_rate=0.5)).truth
+        truth = make_photo(5, index, SHINY_OPTIONS).truth
         grid = label_grid(truth, SIDE)
         assert grid.shape == (3, SIDE, SIDE)
         background = grid[0] == 0
@@ -95,7 +95,7 @@ def test_shiny_photos_are_captioned_unworded_and_marked_where_shiny_would_go() -
     tokens = Tokens(sp.encode, 0, 0, 0, 0, 0, "<end_of_utterance>", "", "<s>")
     seen = {0: 0, 1: 0}
     for index in range(40):
-        truth = make_photo(11, index, PhotoOptions(shiny_rate=0.5)).truth
+        truth = make_photo(11, index, SHINY_OPTIONS).truth
         answer = answer_json(unworded(truth))
         assert "shiny" not in answer
         assert answer == answer_json(truth).replace(" shiny", "").replace(', "shiny"', "")
