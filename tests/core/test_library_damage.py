@@ -180,6 +180,44 @@ def test_damage_found_while_in_use_stops_every_write_and_is_told_once(tmp_path: 
         db.close()
 
 
+def test_damage_met_through_a_raw_cursor_stops_writes_too(tmp_path: Path) -> None:
+    """The scanner reads through the DBAPI cursor, past SQLAlchemy's error hook: the
+    damage it meets must stop writes all the same (a rescan met it first in CI)."""
+    path = tmp_path / "library.db"
+    make_library(path)
+    db = Database(path)
+    told: list[LibraryDamaged] = []
+    db.on_damaged = told.append
+    try:
+        db.engine.dispose()
+        corrupt_page(path)
+        with pytest.raises(LibraryDamaged), db.read() as conn:
+            cursor = conn.connection.cursor()
+            cursor.execute("SELECT * FROM media_items ORDER BY name").fetchall()
+        assert len(told) == 1 and db.damaged is told[0]
+        with pytest.raises(LibraryDamaged), db.write():
+            pass
+    finally:
+        db.close()
+
+
+def test_damage_seen_elsewhere_is_told_once_and_stops_writes(tmp_path: Path) -> None:
+    """The caption worker's own connection found it: this process stops writing too."""
+    path = tmp_path / "library.db"
+    make_library(path)
+    db = Database(path)
+    told: list[LibraryDamaged] = []
+    db.on_damaged = told.append
+    try:
+        for _ in range(2):
+            db.found_damaged(LibraryDamaged(path, "malformed"))
+        assert len(told) == 1
+        with pytest.raises(LibraryDamaged), db.session():
+            pass
+    finally:
+        db.close()
+
+
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_the_newest_good_backup_is_restored(tmp_path: Path, damage: Callable[[Path], None]) -> None:
     path = tmp_path / "library.db"

@@ -140,6 +140,8 @@ def test_the_worker_stopping_on_damage_reaches_the_same_notice(
     window._worker.event_received.emit(Fatal("the library is damaged (malformed)", "damaged"))
     qtbot.waitUntil(lambda: window.damage.box is not None, timeout=WAIT_MS)
     assert window.damage.detail == "the library is damaged (malformed)"
+    with pytest.raises(LibraryDamaged), window.db.write():  # the window stops writing too
+        pass
     window.damage.box.reject()  # "Keep browsing": the window stays
     assert window.isVisible() and not window.recovery_wanted
 

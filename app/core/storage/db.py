@@ -244,11 +244,18 @@ class Database:
     def _error_seen(self, context: Any) -> None:
         """SQLAlchemy's handle_error hook: every statement's error passes here."""
         problem = explain(context.original_exception, self.path)
-        if isinstance(problem, LibraryDamaged) and self.damaged is None:
-            self.damaged = problem
-            log.error("the library was found damaged while in use: %s", problem.detail)
-            if self.on_damaged is not None:
-                self.on_damaged(problem)
+        if isinstance(problem, LibraryDamaged):
+            self.found_damaged(problem)
+
+    def found_damaged(self, problem: LibraryDamaged) -> None:
+        """Damage seen by anyone using this library (a statement here, a raw cursor, the
+        caption worker's own connection): nothing more is written, and it is told once."""
+        if self.damaged is not None:
+            return
+        self.damaged = problem
+        log.error("the library was found damaged while in use: %s", problem.detail)
+        if self.on_damaged is not None:
+            self.on_damaged(problem)
 
     def _refuse_if_damaged(self) -> None:
         if self.damaged is not None:
@@ -267,13 +274,17 @@ class Database:
 
     @contextmanager
     def _explained(self) -> Iterator[None]:
-        """A full disk, a read-only file… while writing: the user's sentence."""
+        """A full disk, a read-only file… while writing: the user's sentence. Raw
+        sqlite3 errors too: a hot path reading through the DBAPI cursor (the scanner)
+        bypasses SQLAlchemy's error hook, and damage it meets must still stop writes."""
         try:
             yield
-        except DBAPIError as exc:
+        except (DBAPIError, sqlite3.Error) as exc:
             problem = explain(exc, self.path)
             if problem is None:
                 raise
+            if isinstance(problem, LibraryDamaged):
+                self.found_damaged(problem)
             raise problem from exc
 
     @contextmanager

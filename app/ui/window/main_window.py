@@ -29,6 +29,7 @@ from app.core.library.reconcile import ScanReport
 from app.core.queue_status import QueueActions
 from app.core.storage.db import Database
 from app.core.storage.network import network_warning
+from app.core.storage.problems import LibraryDamaged
 from app.core.text import counted
 from app.services.background import Background
 from app.services.changes import FOLDERS_CHANGED, LIBRARY_SCANNED, ChangeHub, Changes
@@ -373,8 +374,8 @@ class MainWindow(QMainWindow):
     def _worker_event(self, event: CaptionEvent) -> None:
         if isinstance(event, Fatal):
             self.extras.captioning_waits(event)
-            if event.library_damaged:
-                self.damage.seen(event.error)
+            if event.library_damaged:  # this process must not write into it either
+                self.db.found_damaged(LibraryDamaged(self.db.path, event.error))
             self._waiting_for_model(event.needs_a_model)
         elif isinstance(event, ModelLoaded | Started):
             self._waiting_for_model(False)
