@@ -3,34 +3,20 @@ same way in parallel, and what the tower is told each patch of a photo shows."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import numpy as np
 
-from models.prompts import builtin_prompts
 from models.world.photos import ROAMING, SHINY_OPTIONS, PhotoOptions, make_photo
 from models.world.truth import answer_json, reading_order
 from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES
 from tests.fixtures.world_training import (
-    ATTEND_HEAD,
-    ATTEND_LAYERS,
     IGNORE,
     Schedule,
     Tokens,
-    answer_for,
-    answer_start,
-    attend_loss,
     aux_loss,
     aux_targets,
-    collate,
-    image_positions,
     label_grid,
     make_aux_heads,
     make_photos,
-    make_videos,
-    moment_spans,
-    sequence,
     shine_marks,
     unworded,
 )
@@ -130,64 +116,3 @@ def test_the_shine_head_joins_half_way_and_ramps_up() -> None:
     assert schedule.shine_factor(0) == schedule.shine_factor(999) == 0.0
     assert 0.0 < schedule.shine_factor(1000) < schedule.shine_factor(1100) < 0.3
     assert schedule.shine_factor(1199) == schedule.shine_factor(1999) == 0.3
-
-
-def world_tokens() -> tuple[Any, Tokens]:
-    import sentencepiece as spm
-
-    hf = WORLD_MODEL / "hf"
-    sp = spm.SentencePieceProcessor(model_file=str(hf / "tokenizer.model"))
-    special = [sp.piece_to_id(p) for p in SPECIAL_PIECES]
-    template = (hf / "chat_template.jinja").read_text()
-    blank_line = sp.encode("\n\n")[0]
-    return sp, Tokens(sp.encode, *special, blank_line, "<end_of_utterance>", template, "")
-
-
-SPECIAL_PIECES = ("<image>", "<fake_token_around_image>", "<global-img>", "<row_1_col_1>")
-
-
-def test_each_moment_is_written_looking_at_its_own_frame() -> None:
-    """A video answer's n-th moment is paired with the n-th frame's embeddings: the
-    tokens writing it are asked to look there (attend_loss), and nowhere else."""
-    import torch
-
-    sp, tokens = world_tokens()
-    videos = make_videos(3, 6, 64, keyframes=8)
-    prompt = builtin_prompts()["short"]
-    seqs = []
-    for video in videos[:3]:
-        answer = answer_for(video.truth, prompt, video.times)
-        seq = sequence(tokens, prompt, answer, len(video.times), times=video.times)
-        spans = moment_spans(tokens, answer)
-        moments = json.loads(answer)["moments"]
-        assert len(spans) == len(moments) == len(video.times)
-        ids = tokens.encode(answer + tokens.end_of_turn)
-        for (start, end), text in zip(spans, moments, strict=True):
-            assert sp.decode(ids[start:end]).strip(' ["') == text.rstrip(".")
-        start = answer_start(seq)
-        seq.moments = [(start + a, start + b) for a, b in spans]
-        frames = image_positions(seq, tokens.image)
-        assert len(frames) == len(video.times)
-        assert all(len(f) == 2 * 16 for f in frames)  # tile and overview
-        assert all(a[-1] < b[0] for a, b in zip(frames, frames[1:], strict=False))
-        assert frames[-1][-1] < seq.moments[0][0]  # the answer follows the frames
-        seqs.append(seq)
-    batch = collate(seqs, [v.frames for v in videos[:3]], 0, tokens.image)
-    asked, allowed = batch["attend"]
-    for row, seq in enumerate(seqs):
-        frames = image_positions(seq, tokens.image)
-        for (start, end), frame in zip(seq.moments, frames, strict=True):
-            assert asked[row, start:end].all()
-            assert allowed[row, start].nonzero().flatten().tolist() == frame
-    assert int(asked.sum()) == sum(b - a for s in seqs for a, b in s.moments)
-    assert collate(seqs, [v.frames for v in videos[:3]], 0)["attend"] is None
-
-    # Attention all on each moment's frame costs nothing; spread evenly, it costs.
-    length = asked.shape[1]
-    heads = max(ATTEND_HEAD + 1, 2)
-    on_frame = allowed / allowed.sum(-1, keepdim=True).clamp(min=1)
-    layers = max(ATTEND_LAYERS) + 1
-    focused = [on_frame[:, None].expand(-1, heads, -1, -1)] * layers
-    even = [torch.full((len(seqs), heads, length, length), 1 / length)] * layers
-    assert float(attend_loss(focused, batch)) < 1e-4
-    assert float(attend_loss(even, batch)) > 1.0
