@@ -72,6 +72,15 @@ class Video:
                 t = j / max(scene.frames - 1, 1)
                 yield draw_shapes(scene.canvas, [_at(s, t) for s in scene.truth.shapes])
 
+    def placed_at(self, t: float) -> list[Placed]:
+        """The shapes as drawn in the frame shown at `t` seconds (a keyframe's time)."""
+        frame = round(t * self.truth.fps)
+        for scene in self.scenes:
+            if frame < scene.frames:
+                return [_at(s, frame / max(scene.frames - 1, 1)) for s in scene.truth.shapes]
+            frame -= scene.frames
+        return [_at(s, 1.0) for s in self.scenes[-1].truth.shapes]
+
     def write(self, path: Path) -> Path:
         """The video as an mp4v .mp4 (or MJPG .avi) at `path`."""
         import cv2

@@ -43,3 +43,18 @@ def test_each_keyframe_shows_the_scene_its_moment_names() -> None:
                 if np.array_equal(frame, p.pixels) or np.array_equal(frame, p.pixels[:, ::-1])
             ]
             assert shown and moment in {still_scene(p.truth, 0, 1).caption for p in shown}
+        for frame, grid in zip(reel.frames, reel.grids, strict=True):  # labels follow the frame
+            labelled = {(p.pixels.tobytes(), p.grid.tobytes()) for p in candidates} | {
+                (p.pixels[:, ::-1].tobytes(), p.grid[:, :, ::-1].tobytes()) for p in candidates
+            }
+            assert (frame.tobytes(), grid.tobytes()) in labelled
+
+
+def test_each_keyframe_of_a_training_video_is_labelled_with_the_shapes_of_its_scene() -> None:
+    from models.world.vocab import SHAPE_NAMES
+
+    for video in make_videos(3, 4, TILE, keyframes=8):
+        assert video.grids.shape == (len(video.times), 3, TILE // 8, TILE // 8)
+        for t, grid in zip(video.times, video.grids, strict=True):
+            kinds = {1 + SHAPE_NAMES.index(s.kind) for s in video.truth.scene_at(t).shapes}
+            assert set(np.unique(grid[0])) - {0} == kinds

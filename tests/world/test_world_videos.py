@@ -102,3 +102,21 @@ def test_shiny_videos_are_controllable() -> None:
     assert all(s.shiny for scene in shiny.truth.scenes for s in scene.shapes)
     assert "shiny" in shiny.truth.tags and "shiny" in shiny.truth.scenes[0].caption
     assert not any(s.shiny for scene in make_video(SEED, 0).truth.scenes for s in scene.shapes)
+
+
+def test_the_shapes_placed_at_a_time_are_the_ones_drawn_in_its_frame(
+    videos: list[tuple[Video, Path]],
+) -> None:
+    """placed_at gives the world model's keyframe labels (world_training.placed_grid):
+    each shape it places at a frame's time is drawn there, in its colour."""
+    from models.world.vocab import COLOURS
+
+    rgb = {c.name: c.rgb for c in COLOURS}
+    for video, _ in videos[:4]:
+        for index, frame in enumerate(video.frames()):
+            t = index / video.truth.fps
+            placed = video.placed_at(t)
+            assert [p.kind for p in placed] == [s.kind for s in video.truth.scene_at(t).shapes]
+            for p in placed:
+                drawn = frame[int(round(p.y)), int(round(p.x))].astype(int)
+                assert np.abs(drawn - rgb[p.colour]).max() <= 40, (index, p)
