@@ -9,7 +9,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -156,66 +156,62 @@ def test_damage_is_found_at_open_and_the_file_is_not_written(
     assert backups.take_backup(path, "test") is None
 
 
-def test_damage_found_while_in_use_stops_every_write_and_is_told_once(tmp_path: Path) -> None:
+InUse = tuple[Path, Database, list[LibraryDamaged]]
+
+
+@pytest.fixture
+def in_use(tmp_path: Path) -> Iterator[InUse]:
+    """A library with rows over many pages, open, and the damage it was told of."""
     path = tmp_path / "library.db"
     make_library(path)
     db = Database(path)
     told: list[LibraryDamaged] = []
     db.on_damaged = told.append
     try:
-        db.engine.dispose()  # no page cached from before the damage
-        corrupt_page(path)
-        for _ in range(2):
-            with pytest.raises(LibraryDamaged), db.read() as conn:
-                conn.exec_driver_sql("SELECT * FROM media_items ORDER BY name").all()
-        assert len(told) == 1 and db.damaged is told[0]
-        before = path.read_bytes()
-        with pytest.raises(LibraryDamaged), db.write() as conn:
-            conn.exec_driver_sql("DELETE FROM media_items")
-        with pytest.raises(LibraryDamaged), db.session():
-            pass
-        assert path.read_bytes() == before
-        assert len(told) == 1
+        yield path, db, told
     finally:
         db.close()
 
 
-def test_damage_met_through_a_raw_cursor_stops_writes_too(tmp_path: Path) -> None:
+def test_damage_found_while_in_use_stops_every_write_and_is_told_once(in_use: InUse) -> None:
+    path, db, told = in_use
+    db.engine.dispose()  # no page cached from before the damage
+    corrupt_page(path)
+    for _ in range(2):
+        with pytest.raises(LibraryDamaged), db.read() as conn:
+            conn.exec_driver_sql("SELECT * FROM media_items ORDER BY name").all()
+    assert len(told) == 1 and db.damaged is told[0]
+    before = path.read_bytes()
+    with pytest.raises(LibraryDamaged), db.write() as conn:
+        conn.exec_driver_sql("DELETE FROM media_items")
+    with pytest.raises(LibraryDamaged), db.session():
+        pass
+    assert path.read_bytes() == before
+    assert len(told) == 1
+
+
+def test_damage_met_through_a_raw_cursor_stops_writes_too(in_use: InUse) -> None:
     """The scanner reads through the DBAPI cursor, past SQLAlchemy's error hook: the
     damage it meets must stop writes all the same (a rescan met it first in CI)."""
-    path = tmp_path / "library.db"
-    make_library(path)
-    db = Database(path)
-    told: list[LibraryDamaged] = []
-    db.on_damaged = told.append
-    try:
-        db.engine.dispose()
-        corrupt_page(path)
-        with pytest.raises(LibraryDamaged), db.read() as conn:
-            cursor = conn.connection.cursor()
-            cursor.execute("SELECT * FROM media_items ORDER BY name").fetchall()
-        assert len(told) == 1 and db.damaged is told[0]
-        with pytest.raises(LibraryDamaged), db.write():
-            pass
-    finally:
-        db.close()
+    path, db, told = in_use
+    db.engine.dispose()
+    corrupt_page(path)
+    with pytest.raises(LibraryDamaged), db.read() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute("SELECT * FROM media_items ORDER BY name").fetchall()
+    assert len(told) == 1 and db.damaged is told[0]
+    with pytest.raises(LibraryDamaged), db.write():
+        pass
 
 
-def test_damage_seen_elsewhere_is_told_once_and_stops_writes(tmp_path: Path) -> None:
+def test_damage_seen_elsewhere_is_told_once_and_stops_writes(in_use: InUse) -> None:
     """The caption worker's own connection found it: this process stops writing too."""
-    path = tmp_path / "library.db"
-    make_library(path)
-    db = Database(path)
-    told: list[LibraryDamaged] = []
-    db.on_damaged = told.append
-    try:
-        for _ in range(2):
-            db.found_damaged(LibraryDamaged(path, "malformed"))
-        assert len(told) == 1
-        with pytest.raises(LibraryDamaged), db.session():
-            pass
-    finally:
-        db.close()
+    path, db, told = in_use
+    for _ in range(2):
+        db.found_damaged(LibraryDamaged(path, "malformed"))
+    assert len(told) == 1
+    with pytest.raises(LibraryDamaged), db.session():
+        pass
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
