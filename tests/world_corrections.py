@@ -29,14 +29,13 @@ from app.core.datadir import DataDir
 from app.core.library.library import Library
 from app.core.storage.db import Database
 from models.world.photos import SHINY_OPTIONS
-from models.world.score import named_shapes, shapes_right
+from models.world.score import SHINY_WORD, named_shapes, shapes_right
 from models.world.truth import PhotoTruth, ShapeTruth
 from tests.finetune_fixtures import MODEL_ID, cli, events_of, install_fixture_model
 from tests.world_support import WORLD_MODEL, caption_files, write_heldout_photos
 
 RENAME, SHINY = "rename", "shiny"
 DISC = re.compile(r"\bdiscs?\b", re.IGNORECASE)
-SHINY_WORD = re.compile(r"\bshiny\b", re.IGNORECASE)
 # Where each group's photos start in the world's item numbers, so no photo is in two.
 CORRECTED_START, EVAL_START = 100_000, 200_000
 

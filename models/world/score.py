@@ -26,7 +26,7 @@ _PAIR = re.compile(
     rf"(?:\s+({'|'.join(re.escape(p[0]) for p in POSITIONS.values())}))?",
     re.IGNORECASE,
 )
-_SHINY = re.compile(r"\bshiny\b", re.IGNORECASE)
+SHINY_WORD = re.compile(r"\bshiny\b", re.IGNORECASE)
 _POSITION_OF_PHRASE = {phrases[0]: name for name, phrases in POSITIONS.items()}
 
 
@@ -45,7 +45,7 @@ def named_shapes(caption: str) -> list[Named]:
             m.group(2).lower(),
             m.group(4).lower(),
             _POSITION_OF_PHRASE.get(m.group(5) or ""),
-            shiny=bool(_SHINY.search(m.group(1) + m.group(3))),
+            shiny=bool(SHINY_WORD.search(m.group(1) + m.group(3))),
         )
         for m in _PAIR.finditer(caption)
     ]
