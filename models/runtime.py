@@ -69,7 +69,7 @@ class EngineConfig:
 class Sampling:
     temperature: float = 0.7
     top_p: float = 0.9
-    repeat_penalty: float = 1.2
+    repeat_penalty: float = 1.05  # see app.core.settings: answers repeat by design
     limits: AnswerLimits = AnswerLimits()
     # False: no logits processor of ours in llama.cpp's sampler chain (the safe mode a
     # file gets after the engine crashed on it twice): strings are bounded only by

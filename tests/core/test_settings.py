@@ -45,7 +45,7 @@ OTHER_VALUE: dict[str, object] = {
     "include_exif_context": False,
     "temperature": 0.2,
     "top_p": 0.5,
-    "repeat_penalty": 1.05,
+    "repeat_penalty": 1.3,
     "max_caption_tokens": 64,
     "model_image_side": 512,
     "inference_servers": [{"name": "gpu-box", "url": "http://192.168.1.5:8080"}],
