@@ -120,8 +120,8 @@ class SettingsValues:
     temperature: float = field(default=0.7, metadata=_help("Sampling temperature."))
     top_p: float = field(default=0.9, metadata=_help("Nucleus sampling."))
     # Mild, as Qwen2-VL ships it: an answer repeats itself by design (a video's moments
-    # of one scene say the same, tags echo the caption), and 1.2 made the shapes-world
-    # model misname 0.59 of moments where 1.05 gives 0.74 (bench_world_model.py).
+    # of one scene say the same, tags echo the caption). With 1.2 the shapes-world model
+    # got 0.59 of 178 video moments right, with 1.05 0.74 (tests/fixtures/models/README).
     repeat_penalty: float = field(default=1.05, metadata=_help("Penalty for repeating words."))
     max_caption_tokens: int = field(
         default=128, metadata=_help("Longest caption, in tokens (about 4 letters each).")
