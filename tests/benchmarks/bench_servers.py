@@ -198,9 +198,7 @@ def direct(url: str, jpegs: Sequence[bytes], concurrency: int) -> float:
 
     def body(jpeg: bytes) -> dict[str, Any]:
         messages = build_messages(template, [jpeg_data_uri(jpeg)], language="English")
-        return dialect.body(
-            model="model", messages=messages, sampling=sampling, moments=0, stream=False
-        )
+        return dialect.body(model="model", messages=messages, sampling=sampling, stream=False)
 
     bodies = [body(j) for j in jpegs]
 
