@@ -7,7 +7,6 @@ import numpy as np
 
 from models.world.photos import ROAMING, SHINY_OPTIONS, PhotoOptions, make_photo
 from models.world.truth import answer_json, reading_order
-from models.world.videos import make_video
 from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES
 from tests.fixtures.world_training import (
     IGNORE,
@@ -15,7 +14,6 @@ from tests.fixtures.world_training import (
     Tokens,
     aux_loss,
     aux_targets,
-    count_marks,
     label_grid,
     make_aux_heads,
     make_photos,
@@ -111,32 +109,6 @@ def test_shiny_photos_are_captioned_unworded_and_marked_where_shiny_would_go() -
     assert seen[0] and seen[1]
     tags_only = '{"caption": "red, circle", "tags": ["red", "circle"]}'
     assert shine_marks(tokens, tags_only, truth) == []
-
-
-def test_each_shape_a_moment_names_marks_whether_another_follows() -> None:
-    """count_marks: after every shape word in the moments, the token that says " and"
-    (another shape in this frame) or ends the moment; none in the caption or tags."""
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_file=str(WORLD_MODEL / "hf" / "tokenizer.model"))
-    tokens = Tokens(sp.encode, 0, 0, 0, 0, 0, "<end_of_utterance>", "", "<s>")
-    seen = {"and": 0, "end": 0}
-    for index in range(20):
-        truth = make_video(11, index).truth
-        times = [scene.start + 0.1 for scene in truth.scenes]
-        answer = answer_json(truth, times=times)
-        ids = sp.encode(answer + "<end_of_utterance>")
-        said = [sp.decode(ids[at : at + 1]).strip() for at in count_marks(tokens, answer)]
-        expected = []
-        for t in times:
-            shapes = len(truth.scene_at(t).shapes)
-            expected += ["and"] * (shapes - 1) + ["end"]
-        assert ["and" if word == "and" else "end" for word in said] == expected
-        assert all(word == "and" or word.startswith(".") for word in said)
-        for word in expected:
-            seen[word] += 1
-    assert seen["and"] and seen["end"]
-    assert count_marks(tokens, answer_json(make_photo(11, 0).truth)) == []
 
 
 def test_the_shine_head_joins_half_way_and_ramps_up() -> None:
