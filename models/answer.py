@@ -53,7 +53,7 @@ def parse_answer(raw: str, *, moments: int = 0) -> CaptionAnswer:
     if not caption:
         raise AnswerError("the model returned an empty caption")
     language = data.get("language")
-    found_moments = [clean_text(str(m)) for m in _moment_captions(data.get("moments"))][:moments]
+    found_moments = [clean_text(str(m)) for m in data.get("moments") or []][:moments]
     return CaptionAnswer(
         caption=caption,
         tags=_clean_tags(data.get("tags")),
@@ -61,14 +61,6 @@ def parse_answer(raw: str, *, moments: int = 0) -> CaptionAnswer:
         moments=found_moments,
         complete=len(found_moments) == moments,
     )
-
-
-def _moment_captions(moments: object) -> list[object]:
-    """A video's moment captions in time order: the answer maps each keyframe's label
-    to its caption (models.prompts.answer_schema), in the order the grammar wrote them."""
-    if isinstance(moments, dict):
-        return list(moments.values())
-    return []
 
 
 _CAPTION_SO_FAR = re.compile(r'"caption"\s*:\s*"((?:[^"\\]|\\.)*)', re.DOTALL)

@@ -17,7 +17,6 @@ from models.resources import load_json
 TAG_MAX_CHARS = 32
 LANGUAGE_MAX_CHARS = 16
 MOMENT_MAX_CHARS = 120
-MOMENT_KEY_MAX_CHARS = 16  # a keyframe's label, its moment's key: "36000.000s", "36000.0s #12"
 # Worst case one token per character (a byte-fallback model), plus JSON punctuation:
 # keys, quotes, colons, commas and the optional spaces between them.
 JSON_OVERHEAD_TOKENS = 80
@@ -43,7 +42,7 @@ class AnswerLimits:
     def max_tokens(self, moments: int = 0) -> int:
         """A token budget the answer always fits in, even at one token per character."""
         tags = self.max_tags * (TAG_MAX_CHARS + PER_STRING_OVERHEAD)
-        per_moment = MOMENT_KEY_MAX_CHARS + MOMENT_MAX_CHARS + 2 * PER_STRING_OVERHEAD
+        per_moment = MOMENT_MAX_CHARS + PER_STRING_OVERHEAD
         return (
             self.caption_chars
             + tags
@@ -61,26 +60,10 @@ def builtin_prompts() -> dict[str, PromptTemplate]:
     }
 
 
-def keyframe_labels(timestamps: Sequence[float]) -> list[str]:
-    """Each keyframe's label ("12.5s"): it comes before the frame in the prompt, as
-    "[12.5s]", and is the key of that frame's moment in the answer. So the model writing
-    a moment has just written (the grammar writes it) the label of the frame it is
-    about, and can find the frame by matching text instead of by counting frames, which
-    small models do badly: without it the world model wrote a one-shape scene's shape
-    twice after a two-shape scene, or named a neighbouring scene's shapes. Keyframes
-    closer than a tenth of a second get more decimals, so that no two share a label."""
-    for decimals in (1, 2, 3):
-        keys = [f"{t:.{decimals}f}s" for t in timestamps]
-        if len(set(keys)) == len(keys):
-            return keys
-    return [f"{t:.1f}s #{n}" for n, t in enumerate(timestamps, start=1)]
-
-
-def answer_schema(limits: AnswerLimits, moment_keys: Sequence[str] = ()) -> dict[str, Any]:
-    """The answer's shape; for a video, "moments" maps each keyframe's label
-    (`moment_keys`, from `keyframe_labels`) to its caption, in time order. Strings carry
-    no maxLength on purpose: llama.cpp expands it into nested grammar rules that make
-    sampling crawl; `string_budgets` bounds them instead."""
+def answer_schema(limits: AnswerLimits, moments: int = 0) -> dict[str, Any]:
+    """The answer's shape. Strings carry no maxLength on purpose: llama.cpp expands
+    it into nested grammar rules that make sampling crawl; `string_budget` bounds
+    them instead (see `string_budgets`)."""
     text = {"type": "string", "minLength": 1}
     properties: dict[str, Any] = {
         "caption": text,
@@ -88,26 +71,25 @@ def answer_schema(limits: AnswerLimits, moment_keys: Sequence[str] = ()) -> dict
         "language": {"type": "string"},
     }
     required = ["caption", "tags", "language"]
-    if moment_keys:
+    if moments:
         properties["moments"] = {
-            "type": "object",
-            "properties": {key: text for key in moment_keys},
-            "required": list(moment_keys),
-            "additionalProperties": False,
+            "type": "array",
+            "items": text,
+            "minItems": moments,
+            "maxItems": moments,
         }
         required.append("moments")
     return {"type": "object", "properties": properties, "required": required}
 
 
-def string_budgets(limits: AnswerLimits, moment_keys: Sequence[str] = ()) -> dict[str, int]:
-    """Longest value, in characters, of the string under each key (tags: each tag; a
-    moment's caption is under its keyframe's label)."""
-    fields = {
+def string_budgets(limits: AnswerLimits) -> dict[str, int]:
+    """Longest value, in characters, of each string field (tags: each tag)."""
+    return {
         "caption": limits.caption_chars,
         "tags": TAG_MAX_CHARS,
         "language": LANGUAGE_MAX_CHARS,
+        "moments": MOMENT_MAX_CHARS,
     }
-    return {key: MOMENT_MAX_CHARS for key in moment_keys} | fields
 
 
 def context_line(exif_context: str | None) -> str:
@@ -124,9 +106,8 @@ def build_messages(
 ) -> list[dict[str, Any]]:
     """One user message: the image(s), then the instruction.
 
-    For a video the frames are interleaved with their labels ("[12.5s]", see
-    `keyframe_labels`), so the model can tell when things happen (as CogVLM2-Video
-    prompts do).
+    For a video the frames are interleaved with their timestamps ("[12.5s]"), so
+    the model can tell when things happen (as CogVLM2-Video prompts do).
     """
     data = load_json("prompts.json")
     context = context_line(exif_context)
@@ -136,8 +117,8 @@ def build_messages(
         instruction = template.instruction.format(language=language, context=context)
     else:
         parts.append({"type": "text", "text": data["video_preamble"].format(count=len(image_urls))})
-        for url, key in zip(image_urls, keyframe_labels(timestamps), strict=True):
-            parts.append({"type": "text", "text": f"[{key}]"})
+        for url, t in zip(image_urls, timestamps, strict=True):
+            parts.append({"type": "text", "text": f"[{t:.1f}s]"})
             parts.append({"type": "image_url", "image_url": {"url": url}})
         instruction = data["video_instruction"].format(language=language, context=context)
     parts.append({"type": "text", "text": instruction + " Answer in JSON."})

@@ -30,7 +30,6 @@ from models.prompts import (
     PromptTemplate,
     answer_schema,
     build_messages,
-    keyframe_labels,
     string_budgets,
 )
 from models.string_budget import JsonStringBudget, VocabularyShape
@@ -124,12 +123,12 @@ VISIBLE_CHAR_RULE = (
 )
 
 
-def answer_grammar(limits: AnswerLimits, moment_keys: Sequence[str] = ()) -> str:
+def answer_grammar(limits: AnswerLimits, moments: int = 0) -> str:
     """The GBNF grammar of the answer schema (as llama-cpp-python writes it for
     `response_format`), with strict JSON string characters and a visible first one."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(answer_schema(limits, moment_keys)))
+    gbnf = json_schema_to_gbnf(json.dumps(answer_schema(limits, moments)))
     gbnf, replaced = re.subn(r"^char ::= .*$", lambda _: STRICT_CHAR_RULE, gbnf, flags=re.M)
     if replaced != 1:
         raise EngineError("unexpected grammar from llama-cpp-python: no `char` rule")
@@ -370,7 +369,7 @@ class CaptionEngine:
         in one pass. Raises Cancelled, EngineError or models.answer.AnswerError."""
         if not images:
             raise EngineError("nothing to caption: no image")
-        keys = keyframe_labels(timestamps) if timestamps is not None else []
+        moments = len(images) if timestamps is not None else 0
         urls = [jpeg_data_uri(i) for i in images]
         messages = build_messages(
             template,
@@ -382,7 +381,7 @@ class CaptionEngine:
         # llama.cpp caps the answer by the prompt's positions, not its context cells:
         # with M-RoPE the answer could run past the context ("llama_decode returned 1").
         prompt_cells = self._text_cells(messages) + sum(self.image_cells(i) for i in images)
-        max_tokens = min(sampling.limits.max_tokens(len(keys)), self.n_ctx - prompt_cells)
+        max_tokens = min(sampling.limits.max_tokens(moments), self.n_ctx - prompt_cells)
         if max_tokens < 1:
             raise EngineError(
                 f"the images do not fit the model's context ({prompt_cells} tokens, "
@@ -396,7 +395,7 @@ class CaptionEngine:
         budget = JsonStringBudget(
             self._piece,
             self._vocabulary(),
-            budget_for=string_budgets(sampling.limits, keys),
+            budget_for=string_budgets(sampling.limits),
             default_budget=TAG_MAX_CHARS,
             should_stop=should_stop,
         )
@@ -404,7 +403,7 @@ class CaptionEngine:
             completion = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]  # plain dicts, not its TypedDicts
                 grammar=LlamaGrammar.from_string(
-                    answer_grammar(sampling.limits, keys), verbose=False
+                    answer_grammar(sampling.limits, moments), verbose=False
                 ),
                 max_tokens=max_tokens,
                 temperature=sampling.temperature,
@@ -429,7 +428,7 @@ class CaptionEngine:
         return CaptionResult(
             answer=parse_answer(
                 completion["choices"][0]["message"]["content"] or "",  # type: ignore[index]  # as above
-                moments=len(keys),
+                moments=moments,
             ),
             prompt_tokens=usage["prompt_tokens"],
             completion_tokens=usage["completion_tokens"],

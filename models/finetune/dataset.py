@@ -194,7 +194,7 @@ def encode(example: Example, processor: Any, fmt: PromptFormat, max_side: int) -
 
     images = load_images(example, max_side)
     prompt = prompt_text(example, fmt)
-    answer = example.target.answer_json(example.timestamps) + fmt.turn_suffix
+    answer = example.target.answer_json() + fmt.turn_suffix
     encoded = processor(text=[prompt], images=[images], return_tensors="pt")
     prompt_ids = encoded["input_ids"][0]
     # The answer is tokenized on its own, as the model generates it after the prompt

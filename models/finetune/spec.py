@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.prompts import AnswerLimits, PromptTemplate, keyframe_labels
+from models.prompts import AnswerLimits, PromptTemplate
 
 SPEC_VERSION = 1
 METHODS = ("auto", "lora", "qlora")
@@ -67,19 +67,15 @@ class Target:
     language: str | None = None
     moments: tuple[str, ...] | None = None  # one per keyframe, for a video
 
-    def answer_json(self, timestamps: Sequence[float] | None = None) -> str:
-        """The JSON text the engine generates, keys in the schema's order
-        (models.prompts.answer_schema): a video's moments under the labels of its
-        keyframes, whose `timestamps` it needs."""
+    def answer_json(self) -> str:
+        """The JSON text the engine generates, keys in the schema's order (models.prompts)."""
         answer: dict[str, Any] = {
             "caption": self.caption,
             "tags": list(self.tags),
             "language": self.language or "",
         }
         if self.moments is not None:
-            if timestamps is None or len(timestamps) != len(self.moments):
-                raise SpecError("a video's answer needs one keyframe timestamp per moment")
-            answer["moments"] = dict(zip(keyframe_labels(timestamps), self.moments, strict=True))
+            answer["moments"] = list(self.moments)
         return json.dumps(answer, ensure_ascii=False)
 
 
@@ -269,8 +265,6 @@ def _example(raw: Any, where: str) -> Example:
     prompt = r.sub("prompt")
     target = r.sub("target")
     moments = target.opt_str_list("moments")
-    if moments is not None and timestamps is None:
-        raise SpecError(f"{where}.target.moments needs the keyframes' timestamps")
     if timestamps is not None and moments is not None and len(moments) != len(images):
         raise SpecError(
             f"{where}.target.moments has {len(moments)} values for {len(images)} frames"

@@ -30,7 +30,7 @@ from typing import Any
 import httpx2
 
 from models.answer import AnswerError, CaptionAnswer, parse_answer
-from models.prompts import PromptTemplate, build_messages, builtin_prompts, keyframe_labels
+from models.prompts import PromptTemplate, build_messages, builtin_prompts
 from models.runtime import Cancelled, CaptionResult, EngineError, Sampling, jpeg_data_uri
 from models.servers.backend import ServerError, ServerProblem
 from models.servers.config import LoraAdapter, ServerConfig, ServerInfo, ServerKind
@@ -142,7 +142,7 @@ class ServerBackend:
         for no image."""
         if not images:
             raise EngineError("nothing to caption: no image")
-        keys = keyframe_labels(timestamps) if timestamps is not None else []
+        moments = len(images) if timestamps is not None else 0
         messages = build_messages(
             template,
             [jpeg_data_uri(i) for i in images],
@@ -154,7 +154,7 @@ class ServerBackend:
             model=self.info.model,
             messages=messages,
             sampling=sampling,
-            moment_keys=keys,
+            moments=moments,
             lora=self._lora_scales(
                 self._loaded_lora(adapter) if adapter is not None else self.lora_id
             ),
@@ -164,7 +164,7 @@ class ServerBackend:
         for _ in range(ATTEMPTS):
             try:
                 raw, usage, finish = self._request(body, should_stop)
-                answer = self._check(raw, finish, sampling, keys)
+                answer = self._check(raw, finish, sampling, moments)
             except _BadAnswer as exc:
                 wrong = str(exc)
                 continue
@@ -181,7 +181,7 @@ class ServerBackend:
         )
 
     def _check(
-        self, raw: str, finish: str | None, sampling: Sampling, keys: Sequence[str]
+        self, raw: str, finish: str | None, sampling: Sampling, moments: int
     ) -> CaptionAnswer:
         if finish == "length":
             raise _BadAnswer("the answer was cut off at the token limit")
@@ -189,11 +189,11 @@ class ServerBackend:
             data = json.loads(raw, strict=False)
         except ValueError:
             raise _BadAnswer(f"the answer is not JSON: {raw[:120]!r}") from None
-        violations = schema_violations(data, sampling.limits, keys)
+        violations = schema_violations(data, sampling.limits, moments)
         if violations:
             raise _BadAnswer("the answer breaks the schema: " + "; ".join(violations))
         try:
-            answer = parse_answer(raw, moments=len(keys))
+            answer = parse_answer(raw, moments=moments)
         except AnswerError as exc:
             raise _BadAnswer(str(exc)) from exc
         if not answer.complete:

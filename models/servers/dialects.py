@@ -17,7 +17,6 @@ bounds go into the schema (`maxLength`, `maxItems`) and `max_tokens`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,31 +36,27 @@ SCHEMA_NAME = "caption"
 REPLACEMENT = "\ufffd"
 
 
-def server_schema(limits: AnswerLimits, moment_keys: Sequence[str] = ()) -> dict[str, Any]:
+def server_schema(limits: AnswerLimits, moments: int = 0) -> dict[str, Any]:
     """models.prompts.answer_schema with every string bounded and no other keys."""
-    schema = copy.deepcopy(answer_schema(limits, moment_keys))
+    schema = copy.deepcopy(answer_schema(limits, moments))
     props = schema["properties"]
     # answer_schema shares one dict for every string (deepcopy keeps that): one each.
     props["caption"] = {**props["caption"], "maxLength": limits.caption_chars}
     props["tags"]["items"] = {**props["tags"]["items"], "maxLength": TAG_MAX_CHARS}
     props["language"] = {**props["language"], "maxLength": LANGUAGE_MAX_CHARS}
     if "moments" in props:
-        moments = props["moments"]["properties"]
-        for key in moments:
-            moments[key] = {**moments[key], "maxLength": MOMENT_MAX_CHARS}
+        props["moments"]["items"] = {**props["moments"]["items"], "maxLength": MOMENT_MAX_CHARS}
     schema["additionalProperties"] = False
     return schema
 
 
-def schema_violations(
-    data: object, limits: AnswerLimits, moment_keys: Sequence[str] = ()
-) -> list[str]:
+def schema_violations(data: object, limits: AnswerLimits, moments: int = 0) -> list[str]:
     """What in a parsed answer breaks server_schema (empty: it follows it). A server
     that ignores the schema must not get its answer stored."""
     if not isinstance(data, dict):
         return ["the answer is not a JSON object"]
     found: list[str] = []
-    required = ("caption", "tags", "language", *(("moments",) if moment_keys else ()))
+    required = ("caption", "tags", "language", *(("moments",) if moments else ()))
     found += [f"no {key!r}" for key in required if key not in data]
     found += [f"an unexpected key {key!r}" for key in data if key not in required]
 
@@ -85,14 +80,14 @@ def schema_violations(
             found.append(f"{len(tags)} tags (at most {limits.max_tags})")
         for tag in tags:
             text(tag, "a tag", TAG_MAX_CHARS)
-    if moment_keys and "moments" in data:
+    if moments and "moments" in data:
         said = data["moments"]
-        if not isinstance(said, dict):
-            found.append("the moments are not an object")
-        elif list(said) != list(moment_keys):
-            found.append(f"moments for {list(said)}, not for the keyframes {list(moment_keys)}")
+        if not isinstance(said, list):
+            found.append("the moments are not a list")
         else:
-            for moment in said.values():
+            if len(said) != moments:
+                found.append(f"{len(said)} moments for {moments} keyframes")
+            for moment in said:
                 text(moment, "a moment", MOMENT_MAX_CHARS)
     return found
 
@@ -119,7 +114,7 @@ class Dialect:
         model: str,
         messages: list[dict[str, Any]],
         sampling: Sampling,
-        moment_keys: Sequence[str] = (),
+        moments: int,
         lora: dict[int, float] | None = None,
         stream: bool = True,
     ) -> dict[str, Any]:
@@ -129,8 +124,8 @@ class Dialect:
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
-            "response_format": self.response_format(server_schema(sampling.limits, moment_keys)),
-            "max_tokens": sampling.limits.max_tokens(len(moment_keys)),
+            "response_format": self.response_format(server_schema(sampling.limits, moments)),
+            "max_tokens": sampling.limits.max_tokens(moments),
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "stream": stream,

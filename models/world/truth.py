@@ -432,15 +432,9 @@ def target(
     if isinstance(truth, PhotoTruth):
         return Target(truth.caption, truth.tags, language)
     if times is None:
-        times = scene_middles(truth)
+        times = [(scene.start + scene.end) / 2 for scene in truth.scenes]
     moments = tuple(truth.scene_at(t).caption for t in times)
     return Target(truth.caption, truth.tags, language, moments)
-
-
-def scene_middles(truth: VideoTruth) -> list[float]:
-    """One keyframe time per scene, at its middle: a video's moments when the app's
-    keyframe times are not known."""
-    return [(scene.start + scene.end) / 2 for scene in truth.scenes]
 
 
 def answer_json(
@@ -450,6 +444,4 @@ def answer_json(
     times: Sequence[float] | None = None,
 ) -> str:
     """The engine's exact JSON answer text for this item (what fine-tuning trains on)."""
-    if isinstance(truth, VideoTruth) and times is None:
-        times = scene_middles(truth)
-    return target(truth, language=language, times=times).answer_json(times)
+    return target(truth, language=language, times=times).answer_json()

@@ -198,7 +198,9 @@ def direct(url: str, jpegs: Sequence[bytes], concurrency: int) -> float:
 
     def body(jpeg: bytes) -> dict[str, Any]:
         messages = build_messages(template, [jpeg_data_uri(jpeg)], language="English")
-        return dialect.body(model="model", messages=messages, sampling=sampling, stream=False)
+        return dialect.body(
+            model="model", messages=messages, sampling=sampling, moments=0, stream=False
+        )
 
     bodies = [body(j) for j in jpegs]
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 import models.runtime as runtime
 from models.answer import AnswerError
-from models.prompts import AnswerLimits, answer_schema, builtin_prompts, keyframe_labels
+from models.prompts import AnswerLimits, answer_schema, builtin_prompts
 from models.runtime import CaptionEngine, EngineConfig, Sampling, answer_grammar
 from models.string_budget import JsonStringBudget
 from tests.models.conftest import fixture_pair, jpeg_of
@@ -90,8 +90,8 @@ def test_with_the_stock_grammar_the_same_model_writes_raw_control_characters(
     strict and answer_grammar could go back to `response_format`."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    def stock(limits: AnswerLimits, keys: Sequence[str] = ()) -> str:
-        return json_schema_to_gbnf(json.dumps(answer_schema(limits, keys)))
+    def stock(limits: AnswerLimits, moments: int = 0) -> str:
+        return json_schema_to_gbnf(json.dumps(answer_schema(limits, moments)))
 
     monkeypatch.setattr(runtime, "answer_grammar", stock)
     with contextlib.suppress(AnswerError):
@@ -102,13 +102,10 @@ def test_with_the_stock_grammar_the_same_model_writes_raw_control_characters(
 
 
 def test_the_grammar_is_the_schema_with_strict_strings() -> None:
-    gbnf = answer_grammar(LIMITS, keyframe_labels([0.0, 2.5]))
+    gbnf = answer_grammar(LIMITS, moments=2)
     rules = dict(line.split(" ::= ", 1) for line in gbnf.splitlines() if line)
     assert rules["char"].startswith(r'[^"\\\x7F\x00-\x1F')
-    # each moment under its keyframe's label, in time order
-    assert rules["moments"] == ('"{" space moments-0-0s-kv "," space moments-2-5s-kv "}" space')
-    assert rules["moments-2-5s-kv"] == r'"\"2.5s\"" space ":" space moments-2-5s'
-    for name in ("caption", "tags-item", "moments-0-0s", "moments-2-5s"):
+    for name in ("caption", "tags-item", "moments-item"):
         assert rules[name] == r'"\"" visible-char char* "\"" space', name
     assert rules["string"] == r'"\"" char* "\"" space'  # the language may be empty
     # what llama.cpp's lenient UTF-8 decoder lets through but the text then loses

@@ -11,13 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models.prompts import (
-    AnswerLimits,
-    answer_schema,
-    builtin_prompts,
-    keyframe_labels,
-    string_budgets,
-)
+from models.prompts import AnswerLimits, answer_schema, builtin_prompts, string_budgets
 from models.runtime import Cancelled, CaptionEngine, EngineConfig, EngineError, Sampling
 from tests.models.conftest import fixture_pair, jpeg_of
 
@@ -125,15 +119,13 @@ def test_broken_model_files_are_refused(tmp_path: Path) -> None:
 def test_token_budget_always_covers_the_string_budgets() -> None:
     """Even at one token per character the answer can close within max_tokens."""
     for limits in (AnswerLimits(), AnswerLimits(16, 1), AnswerLimits(2000, 20)):
+        budgets = string_budgets(limits)
         for moments in (0, 1, 8):
-            # the longest labels: keyframes hours in, closer than a tenth of a second
-            keys = keyframe_labels([3600 + n / 1000 for n in range(moments)])
-            budgets = string_budgets(limits, keys)
             worst = (
                 budgets["caption"]
                 + limits.max_tags * (budgets["tags"] + 3)
                 + budgets["language"]
-                + sum(len(key) + 4 + budgets[key] + 3 for key in keys)
+                + moments * (budgets["moments"] + 3)
                 + 40
             )
             assert limits.max_tokens(moments) >= worst
@@ -144,7 +136,7 @@ def test_schema_strings_carry_no_max_length() -> None:
     are enforced by the logits processor instead."""
     import json
 
-    assert "maxLength" not in json.dumps(answer_schema(AnswerLimits(), keyframe_labels(range(8))))
+    assert "maxLength" not in json.dumps(answer_schema(AnswerLimits(), moments=8))
 
 
 def test_safe_mode_captions_greedily_without_the_logits_processor(engine: CaptionEngine) -> None:
