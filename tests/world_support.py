@@ -71,6 +71,19 @@ def write_heldout_videos(
     return written
 
 
+def store_settings(data_dir: Path, settings: dict[str, Any]) -> None:
+    from app.core.datadir import DataDir
+    from app.core.settings import Settings
+    from app.core.storage.db import Database
+
+    db = Database(DataDir.resolve(data_dir).database)
+    try:
+        for key, value in settings.items():
+            Settings(db).set(key, value)
+    finally:
+        db.close()
+
+
 @dataclass(frozen=True)
 class Captioned:
     path: str
@@ -81,10 +94,13 @@ class Captioned:
 
 def caption_files(
     data_dir: Path, model_dir: Path | None, paths: Sequence[Path], *,
-    prompt: str | None = None, timeout: float = 1800,
+    prompt: str | None = None, timeout: float = 1800, settings: dict[str, Any] | None = None,
 ) -> list[Captioned]:  # fmt: skip
     """`captionist caption --json` on these files: what a user gets. With `model_dir`
-    that model's GGUF pair; without, the library's own model (and its active adapter)."""
+    that model's GGUF pair; without, the library's own model (and its active adapter).
+    `settings` are stored in the library first, as the user would set them."""
+    if settings:
+        store_settings(data_dir, settings)
     model = (
         ["--model-path", str(model_dir / "model.gguf"), "--mmproj", str(model_dir / "mmproj.gguf")]
         if model_dir is not None

@@ -72,6 +72,12 @@ class SettingsValues:
     keyframes_per_video: int = field(
         default=8, metadata=_help("Most keyframes taken from one video.")
     )
+    # A small model writing all of a video's moments in one answer lets the frames bleed
+    # into each other (app/core/captioning/moments.py): each keyframe alone is steadier.
+    moments_per_keyframe: bool = field(
+        default=True,
+        metadata=_help("Caption each video keyframe on its own for its moment (slower)."),
+    )
     rescan_interval_s: float = field(
         default=300.0,
         metadata=_help("Seconds between rescans of folders that cannot be watched."),

@@ -271,7 +271,7 @@ def test_prompt_edit_persists_and_reset_restores(
     assert not again.reset_button.isEnabled()
 
 
-def test_language_and_exif_context_are_saved(
+def test_language_exif_context_and_moments_are_saved(
     qtbot: QtBot, open_dialog: OpenDialog, db: Database
 ) -> None:
     dialog = open_dialog()
@@ -282,6 +282,9 @@ def test_language_and_exif_context_are_saved(
     page.save_language()
     page.exif_check.click()
     qtbot.waitUntil(lambda: stored(db, "include_exif_context") is False, timeout=WAIT_MS)
+    assert page.moments_check.isChecked()  # each keyframe alone, by default
+    page.moments_check.click()
+    qtbot.waitUntil(lambda: stored(db, "moments_per_keyframe") is False, timeout=WAIT_MS)
     assert stored(db, "caption_language") == "Deutsch"
     page.language_combo.setCurrentText("  ")
     page.save_language()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.media.video import extract_keyframes
+from app.core.settings import DEFAULTS
 from models.world.score import moment_right, named_shapes, score_photo
 from tests.benchmarks.bench_world_model import template_shape
 from tests.world_support import (
@@ -90,6 +92,29 @@ def test_videos_get_a_moment_per_keyframe_naming_its_scene(heldout, tmp_path: Pa
     ]
     assert len(scored) == len(moments)
     assert sum(scored) / len(scored) >= MOMENTS_RIGHT, moments
+
+
+def test_each_moment_is_its_keyframe_captioned_alone(heldout, tmp_path: Path) -> None:
+    """By default a video's moment is its keyframe's own caption (moments_per_keyframe):
+    greedy, the worker's moments for two videos are, word for word, what `caption` says
+    of their keyframes saved as photos. With the setting off, one answer for all the
+    keyframes, which says something else of at least one of them."""
+    _, videos = heldout
+    paths = [p for p, _ in videos[:2]]
+    greedy = {"temperature": 0.0}
+    got = caption_files(tmp_path / "videos", WORLD_MODEL, paths, settings=greedy)
+    frames = []
+    for path in paths:
+        for keyframe in extract_keyframes(str(path), max_keyframes=DEFAULTS.keyframes_per_video):
+            frames.append(tmp_path / "frames" / f"{path.stem}-{keyframe.timestamp:.2f}.png")
+            frames[-1].parent.mkdir(exist_ok=True)
+            keyframe.image.save(frames[-1])
+    alone = caption_files(tmp_path / "frames-data", WORLD_MODEL, frames, settings=greedy)
+    moments = [str(m["caption"]) for c in got for m in c.moments]
+    assert moments == [json.loads(c.answer)["caption"] for c in alone]
+    one_pass = {**greedy, "moments_per_keyframe": False}
+    got = caption_files(tmp_path / "one-pass", WORLD_MODEL, paths, settings=one_pass)
+    assert [str(m["caption"]) for c in got for m in c.moments] != moments
 
 
 # alt text: <= 125 characters (measured 100 %); tags: the caption is three of the

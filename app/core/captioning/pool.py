@@ -66,6 +66,7 @@ from app.core.captioning.events import (
 )
 from app.core.captioning.events import Cancelled as CancelledEvent
 from app.core.captioning.job_settings import SettingsSnapshot, sampling_for
+from app.core.captioning.moments import caption_input
 from app.core.captioning.prepare import ModelInput, prepare_with
 from app.core.captioning.store import Provenance, store_caption
 from app.core.jobs import ClaimedJob, JobQueue, claim_jobs, next_queued_id
@@ -402,14 +403,14 @@ class CaptionPool:
                         )
                     )
                 extra = {"adapter": adapter} if adapter is not None else {}
-                result = backend.caption(
-                    prepared.images,
+                result = caption_input(
+                    backend.caption,
+                    prepared,
                     template,
                     language=settings.caption_language,
-                    exif_context=prepared.exif_context,
-                    timestamps=prepared.timestamps,
                     sampling=sampling,
                     should_stop=self._stop_check(job.id, member, epoch),
+                    moments_per_keyframe=settings.moments_per_keyframe,
                     **extra,
                 )
             except Cancelled:

@@ -54,6 +54,7 @@ from app.core.captioning.events import Cancelled as CancelledEvent
 from app.core.captioning.job_settings import MediaOptions, SettingsSnapshot, sampling_for
 from app.core.captioning.local_backend import LocalBackend
 from app.core.captioning.model_choice import ModelChoice, NoModel, choose_model
+from app.core.captioning.moments import caption_input
 from app.core.captioning.pool import CaptionPool
 from app.core.captioning.prepare import ModelInput, prepare_with
 from app.core.captioning.store import Provenance, store_caption
@@ -377,14 +378,14 @@ class CaptionWorker:
                         sampling=sampling,
                     )
                 )
-            result = engine.caption(
-                prepared.images,
+            result = caption_input(
+                engine.caption,
+                prepared,
                 template,
                 language=settings.caption_language,
-                exif_context=prepared.exif_context,
-                timestamps=prepared.timestamps,
                 sampling=sampling,
                 should_stop=self._stop_check(job.id),
+                moments_per_keyframe=settings.moments_per_keyframe,
             )
         except Cancelled:
             if self.stop.is_set():

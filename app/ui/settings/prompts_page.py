@@ -79,6 +79,9 @@ class PromptsPage(QWidget):
         self.language_combo.setToolTip("Any language the model knows; type it if it is not listed")
         self.language_message = message_label()
         self.exif_check = QCheckBox("Tell the model when and with which camera a photo was taken")
+        self.moments_check = QCheckBox(
+            "Caption each keyframe on its own: steadier moments, about twice the time"
+        )
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -88,6 +91,7 @@ class PromptsPage(QWidget):
         form.addRow("Caption language:", self.language_combo)
         form.addRow("", self.language_message)
         form.addRow("Include EXIF context:", self.exif_check)
+        form.addRow("Video moments:", self.moments_check)
         page = QVBoxLayout(self)
         page.addLayout(form)
         page.addStretch(1)
@@ -103,11 +107,14 @@ class PromptsPage(QWidget):
         self.exif_check.toggled.connect(
             lambda checked: self._store.save({"include_exif_context": checked})
         )
+        self.moments_check.toggled.connect(
+            lambda checked: self._store.save({"moments_per_keyframe": checked})
+        )
 
     def _loaded(self, values: SettingsValues, templates: dict[str, PromptTemplate]) -> None:
         self._templates = templates
         self._overrides = dict(values.prompt_overrides)
-        widgets = (self.template_combo, self.language_combo, self.exif_check)
+        widgets = (self.template_combo, self.language_combo, self.exif_check, self.moments_check)
         for widget in widgets:
             widget.blockSignals(True)
         for template in templates.values():
@@ -117,6 +124,7 @@ class PromptsPage(QWidget):
         self._language = values.caption_language
         self.language_combo.setCurrentText(self._language)
         self.exif_check.setChecked(values.include_exif_context)
+        self.moments_check.setChecked(values.moments_per_keyframe)
         for widget in widgets:
             widget.blockSignals(False)
         self._show_template(self.template_combo.currentData())
