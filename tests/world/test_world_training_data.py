@@ -3,10 +3,13 @@ same way in parallel, and what the tower is told each patch of a photo shows."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from models.world.geometry import ANCHORS
 from models.world.photos import ROAMING, SHINY_OPTIONS, PhotoOptions, make_photo
-from models.world.truth import answer_json, reading_order
+from models.world.truth import answer_json, photo_caption, reading_order
 from models.world.vocab import COLOUR_NAMES, POSITION_NAMES, SHAPE_NAMES
 from tests.fixtures.world_training import (
     IGNORE,
@@ -19,6 +22,7 @@ from tests.fixtures.world_training import (
     make_photos,
     shine_marks,
     unworded,
+    where_seen,
 )
 from tests.world_support import WORLD_MODEL
 
@@ -116,3 +120,18 @@ def test_the_shine_head_joins_half_way_and_ramps_up() -> None:
     assert schedule.shine_factor(0) == schedule.shine_factor(999) == 0.0
     assert 0.0 < schedule.shine_factor(1000) < schedule.shine_factor(1100) < 0.3
     assert schedule.shine_factor(1199) == schedule.shine_factor(1999) == 0.3
+
+
+def test_roaming_photos_in_photo_steps_name_the_anchor_each_shape_is_nearest_to() -> None:
+    moved = 0
+    for index in range(40):
+        truth = make_photo(5, index, ROAMING).truth
+        seen = where_seen(truth)
+        for before, after in zip(truth.shapes, seen.shapes, strict=True):
+            fx, fy = after.x / truth.width, after.y / truth.height
+            distance = {n: math.hypot(fx - x, fy - y) for n, (x, y) in ANCHORS.items()}
+            assert distance[after.position] == min(distance.values())
+            moved += after.position != before.position
+        assert seen.caption == photo_caption(seen.shapes)
+        assert sorted(seen.tags) == sorted(truth.tags)  # the same words, maybe reordered
+    assert moved  # some had strayed nearer another anchor than their own
