@@ -43,6 +43,7 @@ OTHER_VALUE: dict[str, object] = {
     "prompt_overrides": {"short": "Describe it."},
     "caption_language": "Deutsch",
     "include_exif_context": False,
+    "moments_per_keyframe": False,
     "temperature": 0.2,
     "top_p": 0.5,
     "repeat_penalty": 1.3,
