@@ -8,7 +8,6 @@ fixtures (test_worker_video_context.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,6 @@ def run(
     *,
     per_keyframe: bool = True,
     video: bool = True,
-    should_stop: Callable[[], bool] = lambda: False,
     **extra: Any,
 ) -> CaptionResult:
     prepared = ModelInput(
@@ -72,7 +70,7 @@ def run(
         TEMPLATE,
         language="English",
         sampling=Sampling(),
-        should_stop=should_stop,
+        should_stop=lambda: False,
         moments_per_keyframe=per_keyframe,
         **extra,
     )
